@@ -1,0 +1,290 @@
+"""The unified model: one SQLAlchemy 2 table per entity of the design.
+
+Conventions: every datetime is stored as UTC (naive in the database, aware in Python);
+the two hot tables (observations, rollups) store time as integer epoch seconds, which is
+compact and fast on SQLite and PostgreSQL alike. Ids of things that come from outside
+are stable strings (NGSI-LD URNs, Open311 ids), so re-ingesting is idempotent.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+DOMAINS: tuple[str, ...] = (
+    "environment",
+    "mobility",
+    "parking",
+    "waste",
+    "water",
+    "energy",
+    "lighting",
+    "safety",
+    "services",
+    "digital_inclusion",
+)
+NO_DISTRICT = ""  # rollup key for located things outside every district
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime stored as naive UTC and returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class District(Base):
+    __tablename__ = "districts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)  # GeoJSON Polygon/MultiPolygon
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    area_km2: Mapped[float] = mapped_column(Float, default=0.0)
+    centroid_lat: Mapped[float | None]
+    centroid_lon: Mapped[float | None]
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    location: Mapped[str] = mapped_column(Text, default="")
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FeedRun(Base):
+    __tablename__ = "feed_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
+    started: Mapped[datetime]
+    finished: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # running, ok, partial, failed
+    records_in: Mapped[int] = mapped_column(Integer, default=0)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    watermark: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("feed_runs.id"))
+    received: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(200), unique=True)  # NGSI-LD URN
+    type: Mapped[str] = mapped_column(String(80), index=True)  # FIWARE type
+    domain: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(40), default="ok")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_id: Mapped[str | None] = mapped_column(String(100))
+    last_seen: Mapped[datetime | None]
+
+
+class Observation(Base):
+    """One value of one metric of one asset at one time (epoch seconds, UTC)."""
+
+    __tablename__ = "observations"
+    __table_args__ = {"sqlite_with_rowid": False}
+    asset_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    time: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(20))
+
+
+class Rollup(Base):
+    """Pre-aggregated observations: ``Type.attribute`` x district x grain x bucket."""
+
+    __tablename__ = "rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+    metric: Mapped[str] = mapped_column(String(120), primary_key=True)
+    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)  # hour | day
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, bucket start
+    count: Mapped[int] = mapped_column(BigInteger)
+    sum: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+
+
+class Service(Base):
+    """Open311 service catalogue entry, with its department and SLA."""
+
+    __tablename__ = "services"
+    service_code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    service_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    department: Mapped[str] = mapped_column(String(100))
+    group: Mapped[str] = mapped_column(String(100), default="")
+    domain: Mapped[str] = mapped_column(String(40), default="services")
+    sla_hours: Mapped[float | None]
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ServiceRequest(Base):
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        Index("ix_sr_district_requested", "district_id", "requested_at"),
+        Index("ix_sr_district_closed", "district_id", "closed_at"),
+    )
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # service_request_id
+    service_code: Mapped[str] = mapped_column(String(60), index=True)
+    service_name: Mapped[str] = mapped_column(String(200), default="")
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)  # open | closed
+    status_notes: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    expected_at: Mapped[datetime | None]  # due date from the service's SLA
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    address: Mapped[str] = mapped_column(String(300), default="")
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"))
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class Citizen(Base):
+    """A resident, by pseudonymous id; name and contact are personal data."""
+
+    __tablename__ = "citizens"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    birth_year: Mapped[int | None]
+    consent: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Case(Base):
+    """A legacy e-government procedure (permit, tax, registration, benefit)."""
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # open | resolved | rejected
+    channel: Mapped[str] = mapped_column(String(20), default="in_person")
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"))
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Participation(Base):
+    __tablename__ = "participation"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # survey, forum, consultation, event
+    topic: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"))
+    time: Mapped[datetime] = mapped_column(index=True)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ux_alert", "asset_pk", "metric", "rule", "raised_at", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_pk: Mapped[int] = mapped_column(ForeignKey("assets.pk"))
+    metric: Mapped[str] = mapped_column(String(120))
+    rule: Mapped[str] = mapped_column(String(120))
+    severity: Mapped[str] = mapped_column(String(20))  # info | warning | critical
+    raised_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None] = mapped_column(index=True)
+    value: Mapped[float]
+    district_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Notice(Base):
+    """News or an event for the noticeboard, with text per language."""
+
+    __tablename__ = "notices"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # news | event
+    title: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"es": ..., "en": ...}
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime | None]
+    place: Mapped[str] = mapped_column(String(200), default="")
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    __tablename__ = "users"
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(40))
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    districts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+
+
+class Meta(Base):
+    """Small key/value facts about the store (data version, demo parameters)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

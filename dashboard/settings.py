@@ -1,0 +1,58 @@
+"""Runtime settings, read from ``CITYLENS_*`` environment variables (and CLI flags)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can change without touching code."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYLENS_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    cache_ttl_seconds: int = 300
+    kpis_file: Path = DATA_DIR / "kpis.yaml"
+    timezone: str = "Europe/Madrid"
+    # Empty means no tile layer: district polygons are the base map (works offline).
+    tile_url: str = ""
+    tile_attribution: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8050
+    debug: bool = False
+    # Fixes "now" for reproducible views and tests; unset means the wall clock.
+    now: datetime | None = None
+    secret_key: str = "change-me-in-production"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file under ``var/``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'citylens.db').resolve()}"
+
+    def current_time(self) -> datetime:
+        """The reference "now" (UTC, aware)."""
+        if self.now is not None:
+            return self.now if self.now.tzinfo else self.now.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (read once from the environment)."""
+    return Settings()
