@@ -140,10 +140,11 @@ class Rollup(Base):
 
     __tablename__ = "rollups"
     __table_args__ = {"sqlite_with_rowid": False}
+    # Key order serves the KPI engine: one metric, one grain, a range of buckets, all districts.
     metric: Mapped[str] = mapped_column(String(120), primary_key=True)
-    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     grain: Mapped[str] = mapped_column(String(8), primary_key=True)  # hour | day
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, bucket start
+    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
     sum: Mapped[float] = mapped_column(Float)
     min: Mapped[float] = mapped_column(Float)

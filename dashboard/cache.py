@@ -1,0 +1,85 @@
+"""Query-result cache: Redis when configured, in-process otherwise.
+
+Keys hold the query name, its parameters and the store's data version, so every ingest
+makes old entries unreachable (they expire by TTL). A Redis outage degrades to computing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import redis
+from cachetools import TTLCache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+PREFIX = "citylens:q:"
+
+
+def cache_key(name: str, version: int, params: dict[str, Any]) -> str:
+    """A stable key for a query, its parameters and the data version."""
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{PREFIX}{name}:v{version}:{digest[:20]}"
+
+
+class QueryCache:
+    """get-or-compute for JSON-serialisable query results."""
+
+    def __init__(self, redis_url: str | None, ttl_seconds: int = 300) -> None:
+        self.ttl = ttl_seconds
+        self._local: TTLCache[str, str] = TTLCache(maxsize=512, ttl=ttl_seconds)
+        self._lock = threading.Lock()
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
+
+    @property
+    def backend(self) -> str:
+        return "redis" if self._redis is not None else "memory"
+
+    def _get(self, key: str) -> str | None:
+        if self._redis is not None:
+            try:
+                raw = self._redis.get(key)
+                return raw.decode() if raw is not None else None
+            except redis.RedisError as error:
+                log.warning("cache read failed, computing instead: %s", error)
+                return None
+        with self._lock:
+            return self._local.get(key)
+
+    def _set(self, key: str, value: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.set(key, value, ex=self.ttl)
+            except redis.RedisError as error:
+                log.warning("cache write failed: %s", error)
+            return
+        with self._lock:
+            self._local[key] = value
+
+    def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
+        """The cached value of ``key``, computing and storing it on a miss."""
+        hit = self._get(key)
+        if hit is not None:
+            return json.loads(hit)
+        encoded = json.dumps(compute(), default=str)
+        self._set(key, encoded)
+        return json.loads(encoded)  # hits and misses return the same shapes
+
+    def clear(self) -> None:
+        """Forget every cached query (tests and admin use)."""
+        with self._lock:
+            self._local.clear()
+        if self._redis is not None:
+            for key in self._redis.scan_iter(f"{PREFIX}*"):
+                self._redis.delete(key)
+
+
+@lru_cache(maxsize=4)
+def get_cache(redis_url: str | None, ttl_seconds: int) -> QueryCache:
+    """One cache per configuration per process."""
+    return QueryCache(redis_url, ttl_seconds)

@@ -1,0 +1,144 @@
+"""The ``citylens`` command line: demo city, KPIs, serving the dashboard."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from dashboard.settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.callback()
+def main_options(
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (env CITYLENS_DATABASE_URL).")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis URL for the query cache (env CITYLENS_REDIS_URL).")
+    ] = None,
+    var_dir: Annotated[
+        str | None, typer.Option(help="Folder for generated state (env CITYLENS_VAR_DIR).")
+    ] = None,
+) -> None:
+    """CityLens: integrated city management dashboard."""
+    for name, value in (
+        ("CITYLENS_DATABASE_URL", database_url),
+        ("CITYLENS_REDIS_URL", redis_url),
+        ("CITYLENS_VAR_DIR", var_dir),
+    ):
+        if value is not None:
+            os.environ[name] = value
+    get_settings.cache_clear()
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    web = importlib.import_module("app")  # the Dash app lives outside the core
+    dash_app = web.create_app(settings)
+    dash_app.run(host=host or settings.host, port=port or settings.port, debug=settings.debug)
+
+
+def _print(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@app.command()
+def demo(
+    scale: Annotated[str, typer.Option(help="tiny | small | city | benchmark")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve afterwards.")] = True,
+    force: Annotated[bool, typer.Option(help="Regenerate even if a demo is present.")] = False,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Generate the demo city into the store (once), then serve the dashboard."""
+    from dashboard.demo import SCALES, generate_demo
+    from dashboard.store import get_engine
+    from dashboard.store.version import get_meta
+
+    if scale not in SCALES:
+        raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url)
+    with engine.connect() as conn:
+        present = get_meta(conn, "demo")
+    wanted = {"scale": scale, "seed": seed}
+    if present and not force and all(json.loads(present).get(k) == v for k, v in wanted.items()):
+        typer.echo(f"Demo city ({scale}, seed {seed}) already in the store; reusing it.")
+    elif present and not force:
+        typer.echo(f"The store holds another demo ({present}); use --force to replace it.")
+        raise typer.Exit(2)
+    else:
+        started = time.perf_counter()
+        summary = generate_demo(
+            engine, settings, scale=scale, seed=seed, progress=lambda m: typer.echo(f"  {m}")
+        )
+        typer.echo(f"Demo city generated in {time.perf_counter() - started:.1f} s: {summary}")
+    if serve:
+        _serve(settings, host, port)
+
+
+@app.command()
+def kpis(
+    district: Annotated[str | None, typer.Option(help="District id; default the city.")] = None,
+    window: Annotated[str, typer.Option(help="day | week | month | quarter")] = "week",
+    lang: Annotated[str, typer.Option(help="Language of KPI names: en | es")] = "en",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print every KPI (value, target, score, trend, freshness) and the city score."""
+    from dashboard import queries
+
+    settings = get_settings()
+    try:
+        data = queries.overview(settings, district, window)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    rows = [
+        {**{k: v for k, v in kpi.items() if k != "spark"}, "name": kpi["name"].get(lang),
+         "names": kpi["name"]}
+        for kpi in data["kpis"]
+    ]
+    if as_json:
+        _print({"district": district, "window": window, "window_start": data["window_start"],
+                "window_end": data["window_end"], "city_score": data["city_score"]["value"],
+                "city_score_previous": data["city_score"]["previous"], "kpis": rows})
+        return
+    score = data["city_score"]["value"]
+    typer.echo(f"City score ({district or 'city'}, {window}): "
+               f"{'n/a' if score is None else f'{score:.2f}'}")
+    for row in rows:
+        value = "n/a" if row["value"] is None else f"{row['value']:.{row['decimals']}f}"
+        grade = "n/a" if row["score"] is None else f"{row['score']:.2f}"
+        typer.echo(f"  {row['name']:<44} {value:>9} {row['unit']:<8} target "
+                   f"{row['target']:g} score {grade}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the dashboard (development server; use gunicorn app:server in production)."""
+    _serve(get_settings(), host, port)
+
+
+@app.command("init-db")
+def init_db() -> None:
+    """Create the store's tables if they do not exist."""
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    get_engine(settings.resolved_database_url)
+    typer.echo(f"Store ready at {settings.resolved_database_url}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,128 @@
+"""The KPI engine: every KPI for the city and each district over a window, with the
+previous window for trend, freshness, sources, sparklines and the city score."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dashboard.kpis.definitions import KpiDefinition
+from dashboard.kpis.requests import case_results, request_results
+from dashboard.kpis.scoring import city_score, is_improving, kpi_score, relative_change
+from dashboard.kpis.sources import SourceResult, rollup_results
+from dashboard.kpis.windows import Window
+from dashboard.model import District
+
+
+def _iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+@dataclass
+class KpiValue:
+    """One KPI's value for one place (the city or a district) and one window."""
+
+    id: str
+    name: dict[str, str]
+    domain: str
+    unit: str
+    target: float
+    direction: str
+    decimals: int
+    value: float | None
+    previous: float | None
+    score: float | None
+    trend: float | None
+    improving: bool | None
+    as_of: str | None
+    stale: bool
+    sources: list[str]
+    spark: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class KpiTable:
+    """All KPI values for one window: ``places[None]`` is the city, else a district id."""
+
+    window: Window
+    places: dict[str | None, list[KpiValue]]
+
+    def for_place(self, district: str | None) -> list[KpiValue]:
+        """The KPI values of the city (None) or one district (empty when unknown)."""
+        return self.places.get(district, [])
+
+    def score(self, district: str | None, *, previous: bool = False) -> float | None:
+        """The city score of a place (Boston CityScore: mean of KPI scores)."""
+        values = self.for_place(district)
+        if not previous:
+            return city_score(v.score for v in values)
+        return city_score(kpi_score(v.previous, v.target, v.direction) for v in values)
+
+
+def _sources_of(kpi: KpiDefinition) -> list[str]:
+    if kpi.source == "rollups":
+        return [f"observations:{kpi.metric}"]
+    return [kpi.source]
+
+
+def _value_for(
+    kpi: KpiDefinition, raw: SourceResult, key: str | None, now: int
+) -> KpiValue:
+    value = raw.current.get(key)
+    previous = raw.previous.get(key)
+    trend = relative_change(value, previous)
+    as_of = raw.as_of.get(key)
+    stale = as_of is None or now - as_of > kpi.stale_after_hours * 3600
+    return KpiValue(
+        id=kpi.id,
+        name=dict(kpi.name),
+        domain=kpi.domain,
+        unit=kpi.unit,
+        target=kpi.target,
+        direction=kpi.direction,
+        decimals=kpi.decimals,
+        value=value,
+        previous=previous,
+        score=kpi_score(value, kpi.target, kpi.direction),
+        trend=trend,
+        improving=is_improving(trend, kpi.direction),
+        as_of=_iso(as_of),
+        stale=stale,
+        sources=_sources_of(kpi),
+        spark=[{"t": _iso(t), "v": v} for t, v in raw.spark.get(key, [])],
+    )
+
+
+def district_populations(conn: Connection) -> dict[str, int]:
+    """Population of every district, by id."""
+    return {d: int(p or 0) for d, p in conn.execute(select(District.id, District.population))}
+
+
+def compute_kpi_table(
+    conn: Connection,
+    kpis: Sequence[KpiDefinition],
+    window: Window,
+    now: datetime,
+) -> KpiTable:
+    """Compute every KPI for the city and each district over ``window``."""
+    populations = district_populations(conn)
+    by_source: dict[str, list[KpiDefinition]] = {}
+    for kpi in kpis:
+        by_source.setdefault(kpi.source, []).append(kpi)
+    raw: dict[str, SourceResult] = {}
+    raw.update(rollup_results(conn, by_source.get("rollups", []), window, populations))
+    raw.update(request_results(conn, by_source.get("service_requests", []), window, populations))
+    raw.update(case_results(conn, by_source.get("cases", []), window, populations))
+    now_epoch = int(now.timestamp())
+    places: dict[str | None, list[KpiValue]] = {}
+    for key in [None, *sorted(populations)]:
+        places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, now_epoch) for k in kpis]
+    return KpiTable(window=window, places=places)

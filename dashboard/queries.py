@@ -1,0 +1,206 @@
+"""Read models for the pages and the API: small, JSON-ready, cached by data version.
+
+Every function reads rollups or indexed rows (never a full scan of observations) and
+returns plain dicts and lists, so results can live in Redis and be shared by workers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, case, select
+
+from dashboard.cache import cache_key, get_cache
+from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
+from dashboard.kpis.windows import WINDOWS
+from dashboard.model import Alert, Asset, District
+from dashboard.settings import Settings
+from dashboard.store import get_engine
+from dashboard.store.version import data_version
+
+
+def _engine(settings: Settings) -> Engine:
+    return get_engine(settings.resolved_database_url)
+
+
+def _cached(settings: Settings, name: str, params: dict[str, Any], compute: Any) -> Any:
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        version = data_version(conn)
+    cache = get_cache(settings.redis_url, settings.cache_ttl_seconds)
+
+    def run() -> Any:
+        with engine.connect() as conn:
+            return compute(conn)
+
+    return cache.get_or_compute(cache_key(name, version, params), run)
+
+
+def _check_window(window: str) -> str:
+    if window not in WINDOWS:
+        raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
+    return window
+
+
+def district_options(settings: Settings) -> list[dict[str, Any]]:
+    """Districts for selectors: id, name, population (sorted by name)."""
+
+    def compute(conn: Connection) -> list[dict[str, Any]]:
+        rows = conn.execute(select(District.id, District.name, District.population))
+        return sorted(
+            ({"id": i, "name": n, "population": p} for i, n, p in rows), key=lambda d: d["name"]
+        )
+
+    return _cached(settings, "district_options", {}, compute)
+
+
+def kpi_catalogue(settings: Settings) -> list[dict[str, Any]]:
+    """The KPI definitions (no values): id, names, domain, unit, target, direction."""
+    return [
+        {"id": k.id, "name": k.name, "domain": k.domain, "unit": k.unit,
+         "target": k.target, "direction": k.direction}
+        for k in load_kpis(settings.kpis_file)
+    ]
+
+
+def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
+    """Every KPI for the city (key "") and every district over ``window``, with scores.
+
+    Shape: {"window", "window_start", "window_end", "places": {district or "": {
+    "score", "previous_score", "kpis": [KpiValue dicts]}}}. Cached per hour and version.
+    """
+    _check_window(window)
+    now = settings.current_time()
+    span = window_for(window, now, settings.timezone)
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        table = compute_kpi_table(conn, load_kpis(settings.kpis_file), span, now)
+        return {
+            "window": window,
+            "window_start": span.start_dt().isoformat(),
+            "window_end": span.end_dt().isoformat(),
+            "places": {
+                (key or ""): {
+                    "score": table.score(key),
+                    "previous_score": table.score(key, previous=True),
+                    "kpis": [v.as_dict() for v in values],
+                }
+                for key, values in table.places.items()
+            },
+        }
+
+    return _cached(settings, "kpi_table", {"window": window, "end": span.end}, compute)
+
+
+def overview(settings: Settings, district: str | None, window: str) -> dict[str, Any]:
+    """The overview page's numbers for the city or one district."""
+    table = kpi_table(settings, window)
+    place = table["places"].get(district or "")
+    if place is None:
+        raise ValueError(f"unknown district {district!r}")
+    kpis = place["kpis"]
+    times = [k["as_of"] for k in kpis if k["as_of"]]
+    score, previous = place["score"], place["previous_score"]
+    return {
+        "as_of": max(times) if times else None,
+        "window": window,
+        "district": district or None,
+        "window_start": table["window_start"],
+        "window_end": table["window_end"],
+        "city_score": {
+            "value": score,
+            "previous": previous,
+            "trend": (score - previous) if score is not None and previous is not None else None,
+            "kpis_scored": sum(1 for k in kpis if k["score"] is not None),
+        },
+        "kpis": kpis,
+    }
+
+
+def district_scores(settings: Settings, window: str, kpi: str | None) -> dict[str, Any]:
+    """Districts as a GeoJSON FeatureCollection with the city score (or one KPI's)."""
+    table = kpi_table(settings, window)
+
+    def compute(conn: Connection) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(District.id, District.name, District.population, District.geometry)
+        )
+        return [{"id": i, "name": n, "population": p, "geometry": g} for i, n, p, g in rows]
+
+    features = []
+    for district in _cached(settings, "district_shapes", {}, compute):
+        place = table["places"].get(district["id"], {"score": None, "kpis": []})
+        chosen = next((k for k in place["kpis"] if k["id"] == kpi), None) if kpi else None
+        features.append(
+            {
+                "type": "Feature",
+                "id": district["id"],
+                "geometry": district["geometry"],
+                "properties": {
+                    "id": district["id"],
+                    "name": district["name"],
+                    "population": district["population"],
+                    "score": chosen["score"] if chosen else place["score"],
+                    "value": chosen["value"] if chosen else place["score"],
+                    "unit": chosen["unit"] if chosen else "",
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def asset_layers(settings: Settings, district: str | None) -> dict[str, Any]:
+    """Located assets by domain, each a GeoJSON FeatureCollection of points."""
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        stmt = select(
+            Asset.id, Asset.name, Asset.type, Asset.domain, Asset.status, Asset.district_id,
+            Asset.lat, Asset.lon,
+        ).where(Asset.lat.is_not(None), Asset.lon.is_not(None))
+        if district:
+            stmt = stmt.where(Asset.district_id == district)
+        layers: dict[str, Any] = {}
+        for aid, name, atype, domain, status, did, lat, lon in conn.execute(stmt):
+            layer = layers.setdefault(domain, {"type": "FeatureCollection", "features": []})
+            layer["features"].append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+                    "properties": {"id": aid, "name": name, "type": atype, "domain": domain,
+                                   "status": status, "district_id": did},
+                }
+            )
+        return layers
+
+    return _cached(settings, "asset_layers", {"district": district}, compute)
+
+
+def active_alerts(
+    settings: Settings, district: str | None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Open alerts, most severe and newest first."""
+    severity_rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
+
+    rule_texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
+
+    def compute(conn: Connection) -> list[dict[str, Any]]:
+        stmt = (
+            select(
+                Alert.id, Asset.id, Asset.name, Alert.metric, Alert.rule, Alert.severity,
+                Alert.raised_at, Alert.value, Alert.district_id, District.name,
+            )
+            .join(Asset, Asset.pk == Alert.asset_pk)
+            .outerjoin(District, District.id == Alert.district_id)
+            .where(Alert.cleared_at.is_(None))
+            .order_by(severity_rank, Alert.raised_at.desc())
+        )
+        if district:
+            stmt = stmt.where(Alert.district_id == district)
+        keys = ("id", "asset_id", "asset_name", "metric", "rule", "severity", "raised_at",
+                "value", "district_id", "district_name")
+        found = [dict(zip(keys, row, strict=True)) for row in conn.execute(stmt.limit(limit))]
+        for alert in found:
+            alert["raised_at"] = alert["raised_at"].isoformat()
+            alert["rule_text"] = rule_texts.get(alert["rule"], {"en": alert["rule"]})
+        return found
+
+    return _cached(settings, "active_alerts", {"district": district, "limit": limit}, compute)

@@ -1,0 +1,79 @@
+"""Shared fixtures: stores on SQLite and real PostgreSQL, Redis, settings.
+
+Integration tests skip with a clear reason when a server is unreachable, unless
+CITYLENS_REQUIRE_SERVICES=1 (CI sets it), which turns the skip into a failure.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+
+from dashboard.settings import Settings
+from dashboard.store import init_store, make_engine
+
+PG_URL = os.environ.get("CITYLENS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CITYLENS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("CITYLENS_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(name: str, error: Exception) -> None:
+    """Skip (or fail, when services are required) because ``name`` is unreachable."""
+    message = f"{name} unreachable ({type(error).__name__}: {error})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; CITYLENS_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    """A PostgreSQL engine on a throw-away schema of the ``test`` database."""
+    schema = f"citylens_test_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server
+        service_missing("PostgreSQL at " + PG_URL, error)
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    init_store(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A SQLite file store."""
+    path = tmp_path_factory.mktemp("store") / "citylens.db"
+    engine = make_engine(f"sqlite:///{path}")
+    init_store(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The same test on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings pointing at a fresh SQLite file and no Redis."""
+    return Settings(var_dir=tmp_path / "var", database_url="", redis_url=None)

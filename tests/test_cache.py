@@ -1,0 +1,56 @@
+"""Query cache on real Redis and in process: keyed by data version, survives outages."""
+from __future__ import annotations
+
+import pytest
+import redis
+
+from dashboard.cache import QueryCache, cache_key
+from tests.conftest import REDIS_URL, service_missing
+
+
+@pytest.fixture
+def redis_cache() -> QueryCache:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        service_missing("Redis at " + REDIS_URL, error)
+    cache = QueryCache(REDIS_URL, ttl_seconds=60)
+    cache.clear()
+    return cache
+
+
+def _counting() -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def compute() -> dict[str, object]:
+        calls.append(1)
+        return {"value": 1.5, "rows": [1, 2]}
+
+    return calls, compute
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_get_or_compute_computes_once_per_key(backend: str, request) -> None:
+    cache = request.getfixturevalue("redis_cache") if backend == "redis" else QueryCache(None)
+    assert cache.backend == backend
+    calls, compute = _counting()
+    key = cache_key("overview", 3, {"district": "d1", "window": "week"})
+    first = cache.get_or_compute(key, compute)
+    second = cache.get_or_compute(key, compute)
+    assert first == second == {"value": 1.5, "rows": [1, 2]}
+    assert len(calls) == 1
+    cache.get_or_compute(cache_key("overview", 4, {"district": "d1", "window": "week"}), compute)
+    assert len(calls) == 2  # a new data version is a new key
+
+
+def test_key_depends_on_parameters_not_their_order() -> None:
+    assert cache_key("q", 1, {"a": 1, "b": 2}) == cache_key("q", 1, {"b": 2, "a": 1})
+    assert cache_key("q", 1, {"a": 1}) != cache_key("q", 1, {"a": 2})
+
+
+def test_unreachable_redis_degrades_to_computing() -> None:
+    cache = QueryCache("redis://127.0.0.1:1/0", ttl_seconds=60)
+    calls, compute = _counting()
+    assert cache.get_or_compute("k", compute) == {"value": 1.5, "rows": [1, 2]}
+    assert len(calls) == 1
