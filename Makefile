@@ -1,0 +1,38 @@
+# CityLens: the two commands of the README, and a few helpers.
+#   make demo   install, generate the demo city (once) and serve http://127.0.0.1:8050
+#   make test   install the test extras and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SCALE  ?= small
+
+.PHONY: demo test bench serve clean-demo
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "CityLens needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/citylens demo --scale $(SCALE)
+
+serve: $(VENV)/.installed
+	$(BIN)/citylens serve
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/kpi_overview.py
+
+clean-demo:
+	rm -rf var/citylens.db var/citylens.db-wal var/citylens.db-shm

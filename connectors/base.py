@@ -1,0 +1,68 @@
+"""The connector protocol, in the shape of the Airbyte CDK and the Singer SDK.
+
+A connector declares its configuration (pydantic; secrets as ``SecretStr``), can
+``check()`` that its source is reachable, and lists its streams. A stream declares its
+primary key and cursor field and yields raw records after a watermark. The shared runner
+(state, retries, validation, quarantine, feed runs) does the rest, so a new connector is
+mostly a mapping from raw records to the unified model.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's configuration; unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Whether a source answered, and why not."""
+
+    ok: bool
+    message: str = ""
+
+
+class Stream(ABC):
+    """One kind of record a source yields (e.g. Open311 requests, NGSI entities)."""
+
+    name: ClassVar[str]
+    primary_key: ClassVar[tuple[str, ...]]
+    cursor_field: ClassVar[str | None] = None
+    entity: ClassVar[str]  # unified-model entity the records map to
+
+    @abstractmethod
+    def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
+        """Yield raw records newer than ``watermark`` (all when None)."""
+
+    @abstractmethod
+    def map(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Map one raw record to unified-model fields; raise ValueError when it is bad."""
+
+
+class Connector(ABC):
+    """A configured source of one kind."""
+
+    kind: ClassVar[str]
+    config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+
+    def __init__(self, config: Mapping[str, Any] | ConnectorConfig) -> None:
+        self.config = (
+            config if isinstance(config, ConnectorConfig)
+            else self.config_model.model_validate(dict(config))
+        )
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Try to reach the source without reading data."""
+
+    @abstractmethod
+    def streams(self) -> list[Stream]:
+        """The streams this source offers."""

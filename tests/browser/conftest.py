@@ -1,0 +1,93 @@
+"""Browser fixtures: a tiny demo city served by the real app, and headless Chromium.
+
+Chromium is Debian's (/usr/bin/chromium), driven by Playwright; without it the browser
+tests skip, unless CITYLENS_REQUIRE_SERVICES=1.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import service_missing
+
+CHROMIUM = os.environ.get("CITYLENS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of a tiny demo city in a fresh var folder."""
+    var_dir = tmp_path_factory.mktemp("browser-var")
+    env = {**os.environ, "CITYLENS_VAR_DIR": str(var_dir), "CITYLENS_REDIS_URL": ""}
+    subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", "demo", "--scale", "tiny", "--no-serve"],
+        check=True, env=env, cwd=ROOT, capture_output=True,
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def server_url(demo_env: dict[str, str]) -> Iterator[str]:
+    """The dashboard served on a free local port."""
+    port = _free_port()
+    env = {**demo_env, "CITYLENS_PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], env=env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url + "/", process)
+    except Exception:
+        process.kill()
+        raise
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium through Playwright."""
+    if not Path(CHROMIUM).exists():
+        service_missing("Chromium", FileNotFoundError(CHROMIUM))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
