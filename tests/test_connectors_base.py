@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from connectors import CheckResult, Connector, ConnectorConfig, Stream, get_connector, register
-from connectors.registry import UnknownConnectorError, _BUILT_IN
+from connectors.registry import _BUILT_IN, UnknownConnectorError
 
 
 class ListConfig(ConnectorConfig):

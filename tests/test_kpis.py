@@ -10,7 +10,7 @@ from sqlalchemy import Connection, insert, select
 
 from dashboard.kpis import compute_kpi_table, load_kpis, window_for
 from dashboard.kpis.scoring import SCORE_CAP, city_score, is_improving, kpi_score
-from dashboard.model import Asset, District, ServiceRequest, Service
+from dashboard.model import Asset, District, Service, ServiceRequest
 from dashboard.store.observations import ingest_observations
 
 TZ = "Europe/Madrid"

@@ -14,7 +14,9 @@ T0 = 1_767_225_600  # 2026-01-01 00:00 UTC
 
 
 def _assets(conn: Connection) -> tuple[int, int]:
-    conn.execute(insert(District), [{"id": "d1", "name": "Centro", "geometry": {}, "population": 100}])
+    conn.execute(
+        insert(District), [{"id": "d1", "name": "Centro", "geometry": {}, "population": 100}]
+    )
     conn.execute(
         insert(Asset),
         [
@@ -28,7 +30,10 @@ def _assets(conn: Connection) -> tuple[int, int]:
     return pks[0], pks[1]
 
 
-def _rollups(conn: Connection, grain: str) -> dict[tuple[str, int], tuple[int, float, float, float]]:
+RollupRow = tuple[int, float, float, float]
+
+
+def _rollups(conn: Connection, grain: str) -> dict[tuple[str, int], RollupRow]:
     rows = conn.execute(
         select(Rollup.district_id, Rollup.bucket, Rollup.count, Rollup.sum, Rollup.min, Rollup.max)
         .where(Rollup.grain == grain)
