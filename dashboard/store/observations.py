@@ -186,9 +186,9 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
     _create_stage(conn)
     _load_stage(conn, batch)
     match = (
-        "FROM observations o WHERE o.asset_pk = {s}.asset_pk AND o.metric = {s}.metric "
-        "AND o.time = {s}.time"
-    ).format(s=STAGE)
+        f"FROM observations o WHERE o.asset_pk = {STAGE}.asset_pk AND o.metric = {STAGE}.metric "
+        f"AND o.time = {STAGE}.time"
+    )
     conn.execute(
         text(
             f"UPDATE {STAGE} SET state = CASE "
