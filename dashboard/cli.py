@@ -6,9 +6,12 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.engine import make_url
 
 from dashboard.settings import Settings, get_settings
 
@@ -48,12 +51,31 @@ def _print(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None
+
+
+def _age_hours(iso_end: str | None) -> float:
+    if not iso_end:
+        return 0.0
+    end = datetime.fromisoformat(iso_end)
+    return (datetime.now(timezone.utc) - end).total_seconds() / 3600
+
+
 @app.command()
 def demo(
     scale: Annotated[str, typer.Option(help="tiny | small | city | benchmark")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve afterwards.")] = True,
-    force: Annotated[bool, typer.Option(help="Regenerate even if a demo is present.")] = False,
+    refresh: Annotated[
+        bool, typer.Option(help="Bring an existing demo's data up to the current hour.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace another demo in the embedded SQLite store.")
+    ] = False,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
@@ -65,21 +87,44 @@ def demo(
     if scale not in SCALES:
         raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
     settings = get_settings()
-    engine = get_engine(settings.resolved_database_url)
-    with engine.connect() as conn:
-        present = get_meta(conn, "demo")
-    wanted = {"scale": scale, "seed": seed}
-    if present and not force and all(json.loads(present).get(k) == v for k, v in wanted.items()):
+    url = settings.resolved_database_url
+    with get_engine(url).connect() as conn:
+        raw = get_meta(conn, "demo")
+    present = json.loads(raw) if raw else None
+    same = present is not None and (present.get("scale"), present.get("seed")) == (scale, seed)
+    if present is not None and not same:
+        path = _sqlite_file(url)
+        if not (force and path):
+            typer.echo(
+                f"error: the store at {url} holds another demo (scale {present.get('scale')}, "
+                f"seed {present.get('seed')}). Use another CITYLENS_VAR_DIR, or --force to "
+                "replace it (embedded SQLite only).",
+                err=True,
+            )
+            raise typer.Exit(2)
+        get_engine(url).dispose()
+        get_engine.cache_clear()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        present, same = None, False
+    if same and not refresh:
+        age = _age_hours(present.get("end"))
         typer.echo(f"Demo city ({scale}, seed {seed}) already in the store; reusing it.")
-    elif present and not force:
-        typer.echo(f"The store holds another demo ({present}); use --force to replace it.")
-        raise typer.Exit(2)
+        if age >= 2:
+            typer.echo(f"Its data ends {age:.0f} h ago; add --refresh to bring it up to now.")
     else:
         started = time.perf_counter()
         summary = generate_demo(
-            engine, settings, scale=scale, seed=seed, progress=lambda m: typer.echo(f"  {m}")
+            get_engine(url), settings, scale=scale, seed=seed,
+            progress=lambda m: typer.echo(f"  {m}"),
         )
-        typer.echo(f"Demo city generated in {time.perf_counter() - started:.1f} s: {summary}")
+        typer.echo(
+            f"Demo city generated in {time.perf_counter() - started:.1f} s: "
+            f"{summary.districts} districts, {summary.assets} assets, "
+            f"{summary.observations:,} observations, {summary.service_requests:,} service "
+            f"requests, {summary.citizens:,} citizens ({summary.start:%Y-%m-%d} to "
+            f"{summary.end:%Y-%m-%d %H:%M} UTC)."
+        )
     if serve:
         _serve(settings, host, port)
 

@@ -1,0 +1,71 @@
+"""CityLens web app: ``create_app(settings)``; ``server`` for gunicorn; ``python app.py`` runs it.
+
+Pages live in ``layouts/`` and their callbacks in ``callbacks/``; both are imported here
+explicitly (``pages_folder=""``), so the app works the same when installed as a package.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import dash
+
+from dashboard.settings import Settings, get_settings
+from layouts import SETTINGS_KEY
+
+APP_TITLE = "CityLens"
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+PAGE_MODULES = ("layouts.overview",)
+CALLBACK_MODULES = ("callbacks.overview",)
+
+
+def _import_pages_and_callbacks() -> None:
+    """Register pages (needs an app to exist) and callbacks (``@dash.callback``)."""
+    for name in PAGE_MODULES + CALLBACK_MODULES:
+        importlib.import_module(name)
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """A configured CityLens Dash app (pages, callbacks, assets, settings)."""
+    settings = settings or get_settings()
+    app = dash.Dash(
+        __name__,
+        title=APP_TITLE,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ASSETS_DIR),
+        suppress_callback_exceptions=True,
+        update_title=None,
+        # gzip responses when flask-compress is installed (asset layers shrink ~10x)
+        compress=importlib.util.find_spec("flask_compress") is not None,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
+                   {"name": "description", "content": "CityLens city management dashboard"}],
+    )
+    app.server.config[SETTINGS_KEY] = settings
+    app.server.config["SECRET_KEY"] = settings.secret_key
+    _import_pages_and_callbacks()
+
+    from layouts.shell import shell
+
+    app.layout = lambda: shell(dash.page_container)
+    return app
+
+
+_server: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    """``app.server`` is created on first access (``gunicorn app:server``), not at import."""
+    global _server
+    if name == "server":
+        if _server is None:
+            _server = create_app().server
+        return _server
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    _settings = get_settings()
+    create_app(_settings).run(host=_settings.host, port=_settings.port, debug=_settings.debug)

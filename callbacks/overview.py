@@ -1,0 +1,174 @@
+"""Overview page callbacks: thin; read the selectors, call ``dashboard.queries``, shape props.
+
+What each reacts to, so nothing is recomputed or resent needlessly:
+
+- district or window -> title, period, city score, KPI cards;
+- district -> alerts; dimming (a ``Patch``), the selection outline and the map view;
+- window or map KPI -> district shading and legend;
+- a layer switched on (or the district, for layers on) -> that layer's assets only;
+- a click on a district -> the district selector;
+- any selector -> the URL's query string (no reload).
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+from dash import ALL, Input, Output, Patch, State, no_update
+
+from dashboard import queries
+from dashboard.settings import Settings
+from layouts import SELECTED_MARGIN, clean_query, current_settings, domain_label, geo_bounds, ids
+from layouts.components import asset_payload, label_districts, map_legend, selection_outline
+from layouts.overview import (
+    ALERT_LIMIT,
+    DEFAULT_WINDOW,
+    alerts_children,
+    kpi_decimals,
+    legend_title,
+    numbers_children,
+    period_text,
+    place_name,
+)
+
+EMPTY_LAYER: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+
+
+def query_string(district: str | None, window: str | None, kpi: str | None) -> str:
+    """``?district=..&window=..&kpi=..`` for the current selection (empty parts left out)."""
+    params = {"district": district or None, "window": window or DEFAULT_WINDOW,
+              "kpi": kpi or None}
+    return "?" + urlencode({k: v for k, v in params.items() if v})
+
+
+@dash.callback(
+    Output(ids.OVERVIEW_URL, "search"),
+    Input(ids.DISTRICT_FILTER, "value"),
+    Input(ids.WINDOW_FILTER, "value"),
+    Input(ids.OVERVIEW_MAP_KPI, "value"),
+    prevent_initial_call=True,
+)
+def sync_url(district: str | None, window: str | None, kpi: str | None) -> str:
+    """Mirror the selection in the URL (the Location has ``refresh=False``: no reload)."""
+    return query_string(district, window, kpi)
+
+
+@dash.callback(
+    Output(ids.OVERVIEW_PLACE_TITLE, "children"),
+    Output(ids.OVERVIEW_SUBTITLE, "children"),
+    Output(ids.OVERVIEW_SCORE_PANEL, "children"),
+    Output(ids.OVERVIEW_KPI_GRID, "children"),
+    Input(ids.DISTRICT_FILTER, "value"),
+    Input(ids.WINDOW_FILTER, "value"),
+    prevent_initial_call=True,
+)
+def update_numbers(district: str | None, window: str | None) -> tuple[Any, ...]:
+    """Title, period, city score and KPI cards for the selected place and window."""
+    settings = current_settings()
+    window = window or DEFAULT_WINDOW
+    data = queries.overview(settings, district or None, window)
+    place = place_name(queries.district_options(settings), district)
+    badge, cards = numbers_children(settings, data, place, settings.current_time())
+    subtitle = period_text(window, data["window_start"], data["window_end"], settings.timezone)
+    return place, subtitle, badge, cards
+
+
+@dash.callback(
+    Output(ids.OVERVIEW_ALERTS, "children"),
+    Input(ids.DISTRICT_FILTER, "value"),
+    prevent_initial_call=True,
+)
+def update_alerts(district: str | None) -> list[Any]:
+    """The active alerts of the selected place (they do not depend on the window)."""
+    settings = current_settings()
+    alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT)
+    return alerts_children(alerts, settings.current_time(), settings.timezone)
+
+
+@dash.callback(
+    Output(ids.OVERVIEW_DISTRICT_LAYER, "data"),
+    Output(ids.OVERVIEW_MAP_LEGEND, "children"),
+    Input(ids.WINDOW_FILTER, "value"),
+    Input(ids.OVERVIEW_MAP_KPI, "value"),
+    prevent_initial_call=True,
+)
+def shade_districts(window: str | None, kpi: str | None) -> tuple[Any, Any]:
+    """District polygons shaded by the district score (or the chosen KPI's score)."""
+    settings = current_settings()
+    catalogue = queries.kpi_catalogue(settings)
+    kpi = clean_query(kpi, {k["id"] for k in catalogue})
+    shapes = queries.district_scores(settings, window or DEFAULT_WINDOW, kpi)
+    decimals = kpi_decimals(_kpi_meta(settings, window, kpi), kpi)
+    return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
+
+
+def _kpi_meta(settings: Settings, window: str | None, kpi: str | None) -> list[dict[str, Any]]:
+    """The city's KPI values (for their decimals) when a KPI is chosen."""
+    if not kpi:
+        return []
+    return queries.overview(settings, None, window or DEFAULT_WINDOW)["kpis"]
+
+
+@dash.callback(
+    Output(ids.OVERVIEW_DISTRICT_LAYER, "hideout"),
+    Output(ids.OVERVIEW_SELECTION_LAYER, "data"),
+    Output(ids.CITY_MAP, "viewport"),
+    Input(ids.DISTRICT_FILTER, "value"),
+    State(ids.WINDOW_FILTER, "value"),
+    prevent_initial_call=True,
+)
+def select_district(district: str | None, window: str | None) -> tuple[Any, Any, Any]:
+    """Dim the others (a one-key ``Patch``), outline the district and fit the map to it."""
+    shapes = queries.district_scores(current_settings(), window or DEFAULT_WINDOW, None)
+    features = shapes["features"]
+    chosen = [f for f in features if f["properties"]["id"] == district]
+    hideout = Patch()
+    hideout["selected"] = district or None
+    bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(features)
+    viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
+    return hideout, selection_outline(shapes, district or None), viewport
+
+
+@dash.callback(
+    Output({"type": ids.ASSET_LAYER_TYPE, "domain": ALL}, "data"),
+    Output(ids.OVERVIEW_ASSETS_LOADED, "data"),
+    Input(ids.OVERVIEW_LAYERS_CONTROL, "overlays"),
+    Input(ids.DISTRICT_FILTER, "value"),
+    State({"type": ids.ASSET_LAYER_TYPE, "domain": ALL}, "id"),
+    State(ids.OVERVIEW_ASSETS_LOADED, "data"),
+    prevent_initial_call=True,
+)
+def load_assets(overlays: list[str] | None, district: str | None,
+                layer_ids: list[dict[str, str]], loaded: dict[str, str] | None) -> tuple[Any, Any]:
+    """Send a domain's assets only when its layer is on and does not hold them already.
+
+    ``loaded`` remembers which place each layer holds ("" = whole city), so toggling a
+    layer off and on, or changing the window, never resends points.
+    """
+    shown = set(overlays or [])
+    place = district or ""
+    loaded = dict(loaded or {})
+    layers: dict[str, Any] | None = None
+    out: list[Any] = []
+    for layer_id in layer_ids:
+        domain = layer_id["domain"]
+        if domain_label(domain) not in shown or loaded.get(domain) == place:
+            out.append(no_update)
+            continue
+        if layers is None:
+            layers = queries.asset_layers(current_settings(), district or None)
+        out.append(asset_payload(layers.get(domain, EMPTY_LAYER))[0])
+        loaded[domain] = place
+    return out, (loaded if layers is not None else no_update)
+
+
+@dash.callback(
+    Output(ids.DISTRICT_FILTER, "value"),
+    Input(ids.OVERVIEW_DISTRICT_LAYER, "clickData"),
+    prevent_initial_call=True,
+)
+def district_clicked(feature: dict[str, Any] | None) -> Any:
+    """A click on a district polygon selects that district."""
+    district = ((feature or {}).get("properties") or {}).get("id")
+    return district or no_update

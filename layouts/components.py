@@ -1,0 +1,336 @@
+"""Shared builders: KPI card, city score badge, city map, filter bar, sparkline, alerts.
+
+Pure functions of plain dicts (the shapes ``dashboard.queries`` returns) that return
+Dash components; they hold no data and never query anything.
+"""
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+import dash_leaflet as dl
+from dash import dcc, html
+
+from layouts import (
+    DOMAIN_STYLE,
+    NO_DATA_COLOUR,
+    SCORE_CLASSES,
+    SEVERITY_LABELS,
+    STATUS_COLOURS,
+    STATUS_LABELS,
+    WINDOWS,
+    domain_label,
+    exact_time,
+    format_number,
+    format_percent,
+    ids,
+    status_of,
+    text,
+    time_ago,
+)
+
+try:  # compact transfer of many points; plain GeoJSON when geobuf is missing
+    import geobuf
+except ImportError:  # pragma: no cover - depends on the environment
+    geobuf = None
+
+SELECTION_STYLE = {"color": "#10253f", "weight": 3.5, "opacity": 1, "fill": False}
+SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
+
+
+def js(name: str) -> dict[str, str]:
+    """A reference to a function of ``assets/map.js`` for dash-leaflet props."""
+    return {"variable": f"dashExtensions.default.{name}"}
+
+
+def status_badge(status: str) -> html.Span:
+    """Icon + words for on/near/off target, so colour is never the only cue."""
+    icon, label = STATUS_LABELS.get(status, STATUS_LABELS["none"])
+    return html.Span([html.Span(icon, className="status-badge__icon", **{"aria-hidden": "true"}),
+                      html.Span(label)], className=f"status-badge status-badge--{status}")
+
+
+def _versus(window: str) -> str:
+    """What a window is compared with: ``previous week``."""
+    return WINDOWS.get(window, ("", f"previous {window}"))[1]
+
+
+def _smart(value: float | None, decimals: int) -> str:
+    """A number with ``decimals``, but whole targets without trailing zeros."""
+    if value is not None and float(value).is_integer():
+        return format_number(value, 0)
+    return format_number(value, decimals)
+
+
+def _trend(change: float | None, improving: bool | None, versus: str) -> html.Span:
+    """▲/▼ with the size of the change and whether that is good news."""
+    if change is None:
+        return html.Span("No earlier data", className="trend trend--none", title=versus)
+    if abs(change) < 0.0005:
+        return html.Span("● steady", className="trend trend--flat", title=versus)
+    arrow = "▲" if change > 0 else "▼"
+    word = "improving" if improving else ("worsening" if improving is False else "steady")
+    cls = {"improving": "improving", "worsening": "worsening"}.get(word, "flat")
+    return html.Span(
+        [html.Span(arrow, **{"aria-hidden": "true"}), f" {format_percent(change)} ",
+         html.Span(word, className="trend__word")],
+        className=f"trend trend--{cls}", title=f"{'Up' if change > 0 else 'Down'} vs {versus}",
+    )
+
+
+def sparkline_figure(spark: list[dict[str, Any]], status: str = "none") -> dict[str, Any]:
+    """A tiny line (no axes, no hover) of a KPI's recent values, as a plain figure dict."""
+    colour = STATUS_COLOURS.get(status, STATUS_COLOURS["none"])
+    xs = [p["t"] for p in spark]
+    ys = [p["v"] for p in spark]
+    data: list[dict[str, Any]] = [{
+        "type": "scatter", "mode": "lines", "x": xs, "y": ys, "hoverinfo": "skip",
+        "line": {"color": colour, "width": 2}, "fill": "none",
+    }]
+    if xs:
+        data.append({"type": "scatter", "mode": "markers", "x": xs[-1:], "y": ys[-1:],
+                     "marker": {"color": colour, "size": 5}, "hoverinfo": "skip"})
+    axis = {"visible": False, "fixedrange": True}
+    return {"data": data, "layout": {
+        "height": 44, "margin": {"l": 2, "r": 4, "t": 4, "b": 4}, "showlegend": False,
+        "xaxis": axis, "yaxis": axis,
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+    }}
+
+
+def freshness(iso: str | None, now: datetime, tz: str, prefix: str = "as of") -> html.Span:
+    """``as of 12 min ago`` with the exact local time as its tooltip."""
+    if not iso:
+        return html.Span("no data yet", className="freshness")
+    return html.Span(f"{prefix} {time_ago(iso, now)}", title=exact_time(iso, tz),
+                     className="freshness")
+
+
+def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
+             now: datetime | None = None, tz: str = "UTC") -> html.Div:
+    """One KPI: value and unit, target, trend, sparkline, freshness; coloured by status."""
+    now = now or datetime.now(timezone.utc)
+    status = status_of(kpi.get("score"))
+    decimals = int(kpi.get("decimals", 1))
+    name, unit = text(kpi["name"], lang), kpi.get("unit", "")
+    comparator = "≤" if kpi.get("direction") == "lower" else "≥"
+    spark = kpi.get("spark") or []
+    foot = [freshness(kpi.get("as_of"), now, tz)]
+    if kpi.get("stale"):
+        foot.append(html.Span("Stale", className="tag tag--stale",
+                              title="Newest data is older than expected for this KPI"))
+    return html.Div(
+        id=ids.kpi_card(kpi["id"]),
+        className=f"kpi-card kpi-card--{status}",
+        children=[
+            html.Div([html.Span(domain_label(kpi.get("domain", "")), className="kpi-card__domain"),
+                      status_badge(status)], className="kpi-card__head"),
+            html.H3(name, className="kpi-card__name", title=name),
+            html.Div([
+                html.Span([html.Span(format_number(kpi.get("value"), decimals),
+                                     className="kpi-card__value"),
+                           html.Span(unit if kpi.get("value") is not None else "",
+                                     className="kpi-card__unit")]),
+                _trend(kpi.get("trend"), kpi.get("improving"), _versus(window)),
+            ], className="kpi-card__value-row"),
+            html.Div(f"Target {comparator} {_smart(kpi.get('target'), decimals)} {unit}".strip(),
+                     className="kpi-card__target"),
+            dcc.Graph(id=ids.kpi_spark(kpi["id"]), figure=sparkline_figure(spark, status),
+                      config=SPARK_CONFIG, className="kpi-card__spark", responsive=True,
+                      style={"height": "44px"})
+            if spark else html.Div("No recent series",
+                                   className="kpi-card__spark kpi-card__spark--empty"),
+            html.Div(foot, className="kpi-card__foot"),
+        ],
+    )
+
+
+def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str = "week",
+                     as_of: str | None = None, kpi_count: int | None = None,
+                     now: datetime | None = None, tz: str = "UTC") -> html.Div:
+    """The city (or district) score, 1.00 = on target, with its change and a meter."""
+    now = now or datetime.now(timezone.utc)
+    value, previous = score.get("value"), score.get("previous")
+    status = status_of(value)
+    if value is not None and previous is not None:
+        delta = value - previous
+        arrow = "▲" if delta > 0.0005 else ("▼" if delta < -0.0005 else "●")
+        word = "improving" if delta > 0.0005 else ("worsening" if delta < -0.0005 else "steady")
+        trend = html.Div([html.Span(arrow, **{"aria-hidden": "true"}),
+                          f" {abs(delta):.2f} {word} vs {_versus(window)}"],
+                         className=f"trend trend--{word if word != 'steady' else 'flat'}")
+    else:
+        trend = html.Div("No earlier window to compare", className="trend trend--none")
+    scored = score.get("kpis_scored", 0)
+    meta = f"{scored} of {kpi_count} KPIs scored" if kpi_count else f"{scored} KPIs scored"
+    fill = 0 if value is None else max(0.0, min(value / 1.5, 1.0)) * 100
+    return html.Div(id=ids.CITY_SCORE, className=f"score-card score-card--{status}", children=[
+        html.Div(f"{place} score", className="score-card__label"),
+        html.Div([html.Span(format_number(value, 2), className="score-card__value"),
+                  status_badge(status)], className="score-card__main"),
+        html.Div(html.Div(className="score-meter__fill", style={"width": f"{fill:.0f}%"}),
+                 className="score-meter", title="1.00 means every KPI on target",
+                 role="img", **{"aria-label": f"Score {format_number(value, 2)}, target 1.00"}),
+        trend,
+        html.Div([meta, " · 1.00 = on target"], className="score-card__meta"),
+        html.Div(freshness(as_of, now, tz, prefix="Data as of"), className="score-card__meta"),
+    ])
+
+
+def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str) -> html.Div:
+    """District selector (``district-filter``; "" = whole city) and ``window-filter``."""
+    return html.Div(className="filter-bar", role="search", children=[
+        html.Div([
+            html.Label("District", htmlFor=ids.DISTRICT_FILTER, className="filter-bar__label"),
+            dcc.Dropdown(id=ids.DISTRICT_FILTER, value=district or "", clearable=False,
+                         className="filter-bar__district", maxHeight=360,
+                         options=[{"label": "Whole city", "value": ""}]
+                         + [{"label": d["name"], "value": d["id"]} for d in districts]),
+        ], className="filter-bar__field filter-bar__field--district"),
+        html.Div([
+            html.Span("Period", id=f"{ids.WINDOW_FILTER}-label", className="filter-bar__label"),
+            dcc.RadioItems(id=ids.WINDOW_FILTER, value=window, inline=True,
+                           className="segmented", inputClassName="segmented__input",
+                           labelClassName="segmented__option",
+                           options=[{"label": label, "value": key}
+                                    for key, (label, _) in WINDOWS.items()]),
+        ], className="filter-bar__field", role="group",
+            **{"aria-labelledby": f"{ids.WINDOW_FILTER}-label"}),
+    ])
+
+
+def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
+                lang: str = "en", tz: str = "UTC") -> html.Div:
+    """The active alerts, most severe first, or a calm empty state."""
+    now = now or datetime.now(timezone.utc)
+    if not alerts:
+        return html.Div([html.Span("✓", **{"aria-hidden": "true"}), " No active alerts"],
+                        className="alerts-empty")
+    items = []
+    for alert in alerts:
+        severity = alert.get("severity", "info")
+        icon, label = SEVERITY_LABELS.get(severity, SEVERITY_LABELS["info"])
+        what = text(alert.get("rule_text"), lang) or alert.get("metric", "")
+        where = alert.get("district_name") or "No district"
+        items.append(html.Li(className=f"alert alert--{severity}", children=[
+            html.Span([html.Span(icon, **{"aria-hidden": "true"}), f" {label}"],
+                      className=f"severity severity--{severity}"),
+            html.Div([
+                html.Div(alert.get("asset_name") or alert.get("asset_id"),
+                         className="alert__asset"),
+                html.Div(f"{what} · value {format_number(alert.get('value'), 1)}",
+                         className="alert__what"),
+                html.Div([where, " · ", html.Span(time_ago(alert.get("raised_at"), now),
+                                                 title=exact_time(alert.get("raised_at"), tz))],
+                         className="alert__where"),
+            ], className="alert__body"),
+        ]))
+    return html.Ul(items, className="alerts-list")
+
+
+def map_legend(title: str) -> list[Any]:
+    """Legend of the district colour scale (the same classes ``map.js`` uses)."""
+    rows = [html.Li([html.Span(className="legend__swatch", style={"background": colour}), label])
+            for _, colour, label in SCORE_CLASSES]
+    rows.append(html.Li([html.Span(className="legend__swatch",
+                                   style={"background": NO_DATA_COLOUR}), "no data"]))
+    return [html.Div(title, className="legend__title"), html.Ul(rows, className="legend__rows")]
+
+
+def label_districts(collection: dict[str, Any], decimals: int = 2) -> dict[str, Any]:
+    """Add a ready-to-show ``label`` (name, value, status) to each district feature."""
+    features = []
+    for feature in collection.get("features", []):
+        props = dict(feature.get("properties") or {})
+        status = status_of(props.get("score"))
+        if props.get("value") is None:
+            shown = "no data"
+        else:
+            unit = f" {props['unit']}" if props.get("unit") else ""
+            shown = f"{format_number(props['value'], decimals)}{unit} {STATUS_LABELS[status][0]}"
+        props["label"] = (f'<span class="district-label__name">{escape(str(props.get("name", "")))}'
+                          f'</span><span class="district-label__value">{escape(shown)}</span>')
+        props["status"] = STATUS_LABELS[status][1]
+        features.append({**feature, "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def selection_outline(districts: dict[str, Any], selected: str | None) -> dict[str, Any]:
+    """The selected district alone (drawn above its neighbours as an outline)."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": f["geometry"], "properties": {"id": f["properties"]["id"]}}
+        for f in districts.get("features", []) if selected and f["properties"]["id"] == selected]}
+
+
+def district_hideout(selected: str | None) -> dict[str, Any]:
+    """What the district style function reads: class bounds, colours, the selection."""
+    return {"bounds": [b for b, _, _ in SCORE_CLASSES[:-1]],
+            "colors": [c for _, c, _ in SCORE_CLASSES],
+            "noData": NO_DATA_COLOUR, "selected": selected}
+
+
+def asset_payload(collection: dict[str, Any]) -> tuple[str | dict[str, Any] | None, str]:
+    """Trim an asset layer to what the map shows and encode it (geobuf when available)."""
+    keep = ("id", "name", "type", "status")
+    slim = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {k: f["properties"].get(k) for k in keep}}
+        for f in collection.get("features", [])]}
+    if geobuf is None:
+        return slim, "geojson"
+    if not slim["features"]:  # geobuf drops an empty collection; "no data" is empty
+        return None, "geobuf"
+    return base64.b64encode(geobuf.encode(slim)).decode("ascii"), "geobuf"
+
+
+def asset_layer(domain: str, collection: dict[str, Any] | None = None, *,
+                checked: bool = False) -> dl.Overlay:
+    """One toggleable, clustered layer of a domain's assets (data may come later)."""
+    label, colour = DOMAIN_STYLE.get(domain, (domain_label(domain), "#455a64"))
+    data, fmt = (asset_payload(collection) if collection
+                 else (None, "geobuf" if geobuf else "geojson"))
+    return dl.Overlay(name=label, checked=checked, children=dl.GeoJSON(
+        id=ids.asset_layer(domain), data=data, format=fmt, cluster=True,
+        superClusterOptions={"radius": 90, "maxZoom": 17}, zoomToBoundsOnClick=True,
+        pointToLayer=js("assetPoint"), clusterToLayer=js("assetCluster"), style=js("assetStyle"),
+        onEachFeature=js("assetTooltip"), hideout={"color": colour, "label": label},
+    ))
+
+
+def city_map(districts: dict[str, Any], domains: list[str], *,
+             selected: str | None, bounds: list[list[float]] | None, legend_title: str,
+             tile_url: str = "", tile_attribution: str = "") -> html.Div:
+    """The city map: district polygons (the base map without tiles) and asset layers.
+
+    Asset layers start empty and unchecked; their data is sent when one is switched on.
+    """
+    children: list[Any] = []
+    if tile_url:
+        children.append(dl.TileLayer(url=tile_url, attribution=tile_attribution))
+    children.append(dl.GeoJSON(
+        id=ids.OVERVIEW_DISTRICT_LAYER, data=districts, hideout=district_hideout(selected),
+        style=js("districtStyle"), onEachFeature=js("districtLabel"),
+        hoverStyle=js("districtHover"), zoomToBoundsOnClick=False,
+    ))
+    children.append(dl.GeoJSON(
+        id=ids.OVERVIEW_SELECTION_LAYER, data=selection_outline(districts, selected),
+        style=SELECTION_STYLE, interactive=False,
+    ))
+    children.append(dl.LayersControl(
+        id=ids.OVERVIEW_LAYERS_CONTROL, position="topright", collapsed=True, overlays=[],
+        children=[asset_layer(d) for d in sorted(domains, key=domain_label)],
+    ))
+    children.append(dl.ScaleControl(position="bottomright", imperial=False))
+    view = {"bounds": bounds} if bounds else {"center": [20, 0], "zoom": 2}  # no districts yet
+    leaflet = dl.Map(id=ids.CITY_MAP, children=children, zoomSnap=0.25, scrollWheelZoom=False,
+                     trackViewport=False, attributionControl=bool(tile_url),
+                     boundsOptions={"padding": [12, 12]}, className="city-map__map",
+                     style={"height": "100%", "width": "100%"}, **view)
+    empty = [] if districts.get("features") else [
+        html.Div("No district boundaries loaded yet.", className="city-map__empty")]
+    return html.Div(className="city-map-wrap", children=[
+        html.Div([leaflet, *empty], className="city-map"),
+        html.Div(map_legend(legend_title), id=ids.OVERVIEW_MAP_LEGEND, className="legend"),
+    ])

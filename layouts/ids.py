@@ -1,0 +1,50 @@
+"""Every component id of the pages, in one place.
+
+String constants are prefixed by page (``overview-...``); the few ids that end-to-end
+tests rely on are fixed by the issue (``city-score``, ``district-filter``,
+``window-filter``, ``city-map``). Pattern-matching ids come from small factories.
+"""
+from __future__ import annotations
+
+# --- shell (every page) ---------------------------------------------------------------
+SHELL_HEADER = "shell-header"
+SHELL_NAV = "shell-nav"
+SHELL_FOOTER = "shell-footer"
+
+# --- overview page ---------------------------------------------------------------------
+OVERVIEW_URL = "overview-url"  # dcc.Location that mirrors the selection (no reload)
+OVERVIEW_PAGE = "overview-page"
+DISTRICT_FILTER = "district-filter"  # dcc.Dropdown (stable e2e hook)
+WINDOW_FILTER = "window-filter"  # dcc.RadioItems (stable e2e hook)
+OVERVIEW_MAP_KPI = "overview-map-kpi"  # dcc.Dropdown: shade districts by a KPI
+CITY_SCORE = "city-score"  # the city score badge (stable e2e hook)
+OVERVIEW_SCORE_PANEL = "overview-score-panel"
+OVERVIEW_KPI_GRID = "overview-kpi-grid"
+OVERVIEW_ALERTS = "overview-alerts"
+OVERVIEW_SUBTITLE = "overview-subtitle"
+OVERVIEW_PLACE_TITLE = "overview-place-title"
+CITY_MAP = "city-map"  # dl.Map (stable e2e hook)
+OVERVIEW_DISTRICT_LAYER = "overview-district-layer"  # dl.GeoJSON of district polygons
+OVERVIEW_SELECTION_LAYER = "overview-selection-layer"  # dl.GeoJSON: the selected outline
+OVERVIEW_MAP_LEGEND = "overview-map-legend"
+OVERVIEW_LAYERS_CONTROL = "overview-layers-control"  # its ``overlays`` = checked layer names
+OVERVIEW_ASSETS_LOADED = "overview-assets-loaded"  # dcc.Store: domain -> district it holds
+
+KPI_CARD_TYPE = "overview-kpi-card"
+KPI_SPARK_TYPE = "overview-kpi-spark"
+ASSET_LAYER_TYPE = "overview-asset-layer"
+
+
+def kpi_card(kpi_id: str) -> dict[str, str]:
+    """Pattern-matching id of one KPI card."""
+    return {"type": KPI_CARD_TYPE, "kpi": kpi_id}
+
+
+def kpi_spark(kpi_id: str) -> dict[str, str]:
+    """Pattern-matching id of one KPI card's sparkline graph."""
+    return {"type": KPI_SPARK_TYPE, "kpi": kpi_id}
+
+
+def asset_layer(domain: str) -> dict[str, str]:
+    """Pattern-matching id of the map's asset layer (dl.GeoJSON) for one domain."""
+    return {"type": ASSET_LAYER_TYPE, "domain": domain}

@@ -1,0 +1,164 @@
+"""The mayor's overview: city score, KPI cards, city map, active alerts.
+
+The view is a function of the URL's query (``?district=..&window=..&kpi=..``), so any
+selection can be shared as a link; the callbacks in ``callbacks/overview.py`` keep the
+page and the URL in step without reloading.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash
+from dash import dcc, html
+
+from dashboard import queries
+from dashboard.settings import Settings
+from layouts import (
+    DEFAULT_LANG,
+    SELECTED_MARGIN,
+    WINDOWS,
+    clean_query,
+    current_settings,
+    geo_bounds,
+    ids,
+    parse_time,
+    text,
+)
+from layouts.components import (
+    alerts_list,
+    city_map,
+    city_score_badge,
+    filter_bar,
+    kpi_card,
+    label_districts,
+)
+
+DEFAULT_WINDOW = "week"
+WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
+                 "quarter": "Last quarter (91 days)"}
+ALERT_LIMIT = 20
+
+
+def place_name(districts: list[dict[str, Any]], district: str | None) -> str:
+    """The selected district's name, or "Whole city"."""
+    found = next((d["name"] for d in districts if d["id"] == district), None)
+    return found or "Whole city"
+
+
+def period_text(window: str, start: str | None, end: str | None, tz: str) -> str:
+    """``Last 7 days · 16 Nov – 23 Nov 2025`` in the city's time zone."""
+    title = WINDOW_TITLES.get(window, window)
+    begin, finish = parse_time(start), parse_time(end)
+    if begin is None or finish is None:
+        return title
+    zone = ZoneInfo(tz)
+    begin, finish = begin.astimezone(zone), (finish - timedelta(seconds=1)).astimezone(zone)
+    if window == "day":
+        return f"{title} · to {finish:%d %b %Y, %H:%M}"
+    return f"{title} · {begin:%d %b} – {finish:%d %b %Y}"
+
+
+def legend_title(catalogue: list[dict[str, Any]], kpi: str | None, lang: str = DEFAULT_LANG) -> str:
+    """Title of the map legend: the city score or the chosen KPI's score."""
+    chosen = next((k for k in catalogue if k["id"] == kpi), None)
+    return f"{text(chosen['name'], lang)}: score" if chosen else "District score (1.00 = on target)"
+
+
+def kpi_decimals(catalogue_or_kpis: list[dict[str, Any]], kpi: str | None) -> int:
+    """How many decimals the map labels use: the KPI's own, or 2 for scores."""
+    chosen = next((k for k in catalogue_or_kpis if k["id"] == kpi), None)
+    return int(chosen.get("decimals", 1)) if chosen else 2
+
+
+def numbers_children(settings: Settings, data: dict[str, Any], place: str,
+                     now: datetime) -> tuple[Any, list[Any]]:
+    """The score badge and the KPI cards for one ``queries.overview`` answer."""
+    tz, window = settings.timezone, data["window"]
+    badge = city_score_badge(data["city_score"], place=place if data["district"] else "City",
+                             window=window, as_of=data["as_of"], kpi_count=len(data["kpis"]),
+                             now=now, tz=tz)
+    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz) for k in data["kpis"]]
+    return badge, cards
+
+
+def alerts_children(alerts: list[dict[str, Any]], now: datetime, tz: str) -> list[Any]:
+    """Heading with the count, then the list of active alerts."""
+    count = f"{len(alerts)}+" if len(alerts) >= ALERT_LIMIT else str(len(alerts))
+    return [
+        html.H2(["Active alerts ", html.Span(count, className="count-pill")],
+                className="card__title"),
+        alerts_list(alerts, now=now, tz=tz, lang=DEFAULT_LANG),
+    ]
+
+
+def map_kpi_selector(catalogue: list[dict[str, Any]], kpi: str | None) -> html.Div:
+    """"Shade by" selector: the district score or one KPI's score."""
+    options = [{"label": "District score", "value": ""}] + [
+        {"label": text(k["name"], DEFAULT_LANG), "value": k["id"]} for k in catalogue]
+    return html.Div([
+        html.Label("Shade by", htmlFor=ids.OVERVIEW_MAP_KPI, className="filter-bar__label"),
+        dcc.Dropdown(id=ids.OVERVIEW_MAP_KPI, options=options, value=kpi or "",
+                     clearable=False, searchable=True, className="map-kpi"),
+    ], className="map-card__shade")
+
+
+def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str | None = None,
+           **_: Any) -> html.Div:
+    """The overview for the query ``?district=..&window=..&kpi=..`` (unknown values ignored)."""
+    settings = current_settings()
+    now, tz = settings.current_time(), settings.timezone
+    districts = queries.district_options(settings)
+    catalogue = queries.kpi_catalogue(settings)
+    district = clean_query(district, {d["id"] for d in districts})
+    window = clean_query(window, set(WINDOWS)) or DEFAULT_WINDOW
+    kpi = clean_query(kpi, {k["id"] for k in catalogue})
+
+    data = queries.overview(settings, district, window)
+    place = place_name(districts, district)
+    badge, cards = numbers_children(settings, data, place, now)
+    shapes = queries.district_scores(settings, window, kpi)
+    chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
+    bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
+    domains = sorted(queries.asset_layers(settings, None))  # one toggle per domain with assets
+
+    return html.Div(id=ids.OVERVIEW_PAGE, className="page overview", children=[
+        dcc.Location(id=ids.OVERVIEW_URL, refresh=False),
+        dcc.Store(id=ids.OVERVIEW_ASSETS_LOADED, data={}),
+        html.Div(className="page-head", children=[
+            html.Div([
+                html.H1(place, id=ids.OVERVIEW_PLACE_TITLE, className="page-head__title"),
+                html.P(period_text(window, data["window_start"], data["window_end"], tz),
+                       id=ids.OVERVIEW_SUBTITLE, className="page-head__subtitle"),
+            ]),
+            filter_bar(districts, district, window),
+        ]),
+        html.Div(className="overview-top", children=[
+            html.Section(badge, id=ids.OVERVIEW_SCORE_PANEL, className="card score-panel",
+                         **{"aria-label": "City score"}),
+            html.Section(className="card map-card", children=[
+                html.Div([html.H2("City map", className="card__title"),
+                          map_kpi_selector(catalogue, kpi)], className="map-card__head"),
+                city_map(label_districts(shapes, kpi_decimals(data["kpis"], kpi)), domains,
+                         selected=district, bounds=bounds,
+                         legend_title=legend_title(catalogue, kpi),
+                         tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
+            ], **{"aria-label": "City map"}),
+            html.Section(alerts_children(queries.active_alerts(settings, district, ALERT_LIMIT),
+                                         now, tz),
+                         id=ids.OVERVIEW_ALERTS, className="card alerts-card"),
+        ]),
+        html.Section(className="kpi-section", children=[
+            html.Div([html.H2("Key indicators", className="section-title"),
+                      html.P("Each card compares the period with the previous one; colour and "
+                             "badge show the target status.", className="section-hint")],
+                     className="section-head"),
+            html.Div(cards, id=ids.OVERVIEW_KPI_GRID, className="kpi-grid"),
+        ]),
+    ])
+
+
+# Registered after ``layout`` exists: with ``pages_folder=""`` Dash takes it from here.
+dash.register_page(__name__, path="/", name="Overview", title="CityLens · Overview", order=0,
+                   layout=layout)

@@ -1,0 +1,61 @@
+"""Page chrome shared by every page: header with the CityLens name and nav, footer."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from layouts import ids
+
+APP_NAME = "CityLens"
+
+
+def _logo() -> html.Span:
+    """A small lens mark drawn with CSS (no image files, works offline)."""
+    return html.Span(html.Span(className="brand__lens-dot"), className="brand__lens",
+                     **{"aria-hidden": "true"})
+
+
+def nav_links(pages: list[dict[str, Any]] | None = None) -> list[Any]:
+    """One link per registered page (in their ``order``), skipping hidden ones."""
+    pages = list(dash.page_registry.values()) if pages is None else pages
+    links = []
+    for page in sorted(pages, key=lambda p: (p.get("order") is None, p.get("order") or 0)):
+        if page.get("hidden") or page.get("path") is None or "<" in page.get("path", ""):
+            continue
+        links.append(dcc.Link(page.get("name", page["path"]), href=page.get("relative_path",
+                              page["path"]), className="nav__link"))
+    return links
+
+
+def header(pages: list[dict[str, Any]] | None = None) -> html.Header:
+    """The top bar: brand on the left, page navigation on the right."""
+    return html.Header(id=ids.SHELL_HEADER, className="shell-header", children=[
+        html.Div(className="shell-header__inner", children=[
+            dcc.Link([_logo(), html.Span(APP_NAME, className="brand__name")], href="/",
+                     className="brand", title=f"{APP_NAME} home"),
+            html.Nav(nav_links(pages), id=ids.SHELL_NAV, className="nav",
+                     **{"aria-label": "Pages"}),
+        ]),
+    ])
+
+
+def footer() -> html.Footer:
+    """The bottom line: what this is and where the numbers come from."""
+    return html.Footer(id=ids.SHELL_FOOTER, className="shell-footer", children=[
+        html.Div(className="shell-footer__inner", children=[
+            html.Span(f"{APP_NAME} · open-source city management dashboard"),
+            html.Span("Scores follow the CityScore method: 1.00 means on target."),
+        ]),
+    ])
+
+
+def shell(content: Any, pages: list[dict[str, Any]] | None = None) -> html.Div:
+    """Header, the page content (``dash.page_container``), footer."""
+    return html.Div(className="shell", children=[
+        html.A("Skip to content", href="#main", className="skip-link"),
+        header(pages),
+        html.Main(content, id="main", className="shell-main"),
+        footer(),
+    ])

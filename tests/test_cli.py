@@ -1,0 +1,70 @@
+"""The command line end to end on a tiny demo city: demo, reuse, kpis --json."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _citylens(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    var_dir = tmp_path_factory.mktemp("cli-var")
+    env = {**os.environ, "CITYLENS_VAR_DIR": str(var_dir), "CITYLENS_REDIS_URL": ""}
+    env.pop("CITYLENS_DATABASE_URL", None)
+    done = _citylens(env, "demo", "--scale", "tiny", "--no-serve")
+    assert done.returncode == 0, done.stderr
+    assert "generated" in done.stdout
+    assert (var_dir / "citylens.db").exists()
+    return env
+
+
+def test_second_demo_run_reuses_the_data(demo_env: dict[str, str]) -> None:
+    again = _citylens(demo_env, "demo", "--scale", "tiny", "--no-serve")
+    assert again.returncode == 0
+    assert "reusing" in again.stdout
+
+
+def test_kpis_json_prints_real_values(demo_env: dict[str, str]) -> None:
+    done = _citylens(demo_env, "kpis", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    kpis = payload["kpis"]
+    assert len(kpis) >= 12
+    for key in ("id", "name", "domain", "value", "unit", "target", "direction", "score",
+                "trend", "as_of"):
+        assert all(key in k for k in kpis), key
+    with_values = [k for k in kpis if k["value"] is not None]
+    assert len(with_values) >= 12, [k["id"] for k in kpis if k["value"] is None]
+    assert 0 < payload["city_score"] < 2
+    scores = [k["score"] for k in with_values]
+    assert payload["city_score"] == pytest.approx(sum(scores) / len(scores))
+
+
+def test_kpis_for_a_district_differ_from_the_city(demo_env: dict[str, str]) -> None:
+    city = json.loads(_citylens(demo_env, "kpis", "--json", "--window", "month").stdout)
+    district = json.loads(
+        _citylens(demo_env, "kpis", "--json", "--window", "month",
+                  "--district", "santander-01").stdout
+    )
+    assert district["district"] == "santander-01"
+    assert [k["value"] for k in district["kpis"]] != [k["value"] for k in city["kpis"]]
+
+
+def test_unknown_district_and_window_are_clear_errors(demo_env: dict[str, str]) -> None:
+    bad = _citylens(demo_env, "kpis", "--district", "atlantis")
+    assert bad.returncode == 2 and "unknown district 'atlantis'" in bad.stderr
+    bad = _citylens(demo_env, "kpis", "--window", "decade")
+    assert bad.returncode == 2 and "unknown window" in bad.stderr

@@ -1,0 +1,366 @@
+"""The mayor's overview without a browser: layouts as component trees, callbacks as functions.
+
+The numbers come from a tiny demo city generated once for the module, with "now" fixed
+so freshness texts and windows are reproducible.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import dash_leaflet as dl
+import pytest
+from dash import Patch, dcc, no_update
+
+from dashboard import queries
+from dashboard.settings import Settings
+from dashboard.store import get_engine
+
+NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- helpers ------------------------------------------------------------------------------
+def walk(node: Any) -> Iterator[Any]:
+    """Every component below ``node`` (itself included), depth first."""
+    if isinstance(node, (list, tuple)):
+        for child in node:
+            yield from walk(child)
+        return
+    if not hasattr(node, "_prop_names"):
+        return
+    yield node
+    yield from walk(getattr(node, "children", None))
+
+
+def by_id(tree: Any, component_id: Any) -> Any:
+    """The one component with ``component_id``."""
+    found = [c for c in walk(tree) if getattr(c, "id", None) == component_id]
+    assert len(found) == 1, f"{component_id!r} found {len(found)} times"
+    return found[0]
+
+
+def with_class(tree: Any, name: str) -> list[Any]:
+    """Components whose className contains the word ``name``."""
+    return [c for c in walk(tree) if name in (getattr(c, "className", None) or "").split()]
+
+
+def text_of(node: Any) -> str:
+    """All strings below ``node``, joined by spaces."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, (int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return " ".join(text_of(c) for c in node)
+    if hasattr(node, "_prop_names"):
+        return text_of(getattr(node, "children", None))
+    return ""
+
+
+def kpi(**overrides: Any) -> dict[str, Any]:
+    """A KPI dict of the ``queries.overview`` shape."""
+    base = {
+        "id": "air_no2", "name": {"en": "Nitrogen dioxide", "es": "Dióxido de nitrógeno"},
+        "domain": "environment", "value": 50.0, "unit": "µg/m³", "target": 40.0,
+        "direction": "lower", "score": 0.8, "previous": 45.0, "trend": 0.1,
+        "improving": False, "as_of": (NOW - timedelta(minutes=12)).isoformat(),
+        "sources": ["observations:AirQualityObserved.no2"], "decimals": 1, "stale": False,
+        "spark": [{"t": (NOW - timedelta(hours=h)).isoformat(), "v": 40 + h} for h in range(5)],
+    }
+    return {**base, **overrides}
+
+
+# ---- fixtures -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a tiny demo city (seed 7) ending at NOW."""
+    from dashboard.demo import generate_demo
+
+    settings = Settings(var_dir=tmp_path_factory.mktemp("overview-var"), database_url="",
+                        redis_url=None, now=NOW)
+    generate_demo(get_engine(settings.resolved_database_url), settings, scale="tiny", seed=7,
+                  end=NOW)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def app(demo_settings: Settings) -> Any:
+    from app import create_app
+
+    return create_app(demo_settings)
+
+
+@pytest.fixture
+def ctx(app: Any) -> Iterator[None]:
+    """Run inside the app, so pages and callbacks see its settings."""
+    with app.server.app_context():
+        yield
+
+
+# ---- shared builders (sample dicts) -------------------------------------------------------
+def test_kpi_card_off_target_shows_value_target_trend_and_freshness() -> None:
+    from layouts import ids
+    from layouts.components import kpi_card
+
+    card = kpi_card(kpi(), "en", window="week", now=NOW, tz="Europe/Madrid")
+    assert card.id == ids.kpi_card("air_no2")
+    assert card.className.split() == ["kpi-card", "kpi-card--off"]
+    words = text_of(card)
+    for expected in ("Nitrogen dioxide", "50.0", "µg/m³", "Off target", "▲", "10%",
+                     "worsening", "Target ≤ 40 µg/m³", "as of 12 min ago"):
+        assert expected in words
+    fresh = with_class(card, "freshness")[0]
+    assert fresh.title == "2026-11-23 20:48 CET"
+    graph = next(c for c in walk(card) if isinstance(c, dcc.Graph))
+    assert graph.config["staticPlot"] is True and graph.config["displayModeBar"] is False
+
+
+def test_kpi_card_statuses_and_trend_semantics() -> None:
+    from layouts.components import kpi_card
+
+    near = kpi_card(kpi(score=0.95, trend=-0.05, improving=True), now=NOW)
+    assert "kpi-card--near" in near.className
+    assert "Near target" in text_of(near) and "▼" in text_of(near)
+    assert "improving" in text_of(near)
+    on = kpi_card(kpi(direction="higher", score=1.2, target=30, value=36.0), now=NOW)
+    assert "kpi-card--on" in on.className and "Target ≥ 30" in text_of(on)
+    empty = kpi_card(kpi(value=None, score=None, trend=None, improving=None, spark=[],
+                         as_of=None, stale=True), now=NOW)
+    assert "kpi-card--none" in empty.className
+    assert "No data" in text_of(empty) and "–" in text_of(empty) and "Stale" in text_of(empty)
+    assert not any(isinstance(c, dcc.Graph) for c in walk(empty))
+
+
+def test_sparkline_is_a_small_static_figure() -> None:
+    from layouts.components import sparkline_figure
+
+    figure = sparkline_figure(kpi()["spark"], "off")
+    assert figure["layout"]["height"] <= 50
+    assert figure["layout"]["xaxis"]["visible"] is False
+    assert all(trace["hoverinfo"] == "skip" for trace in figure["data"])
+    assert figure["data"][0]["y"] == [40, 41, 42, 43, 44]
+
+
+def test_city_score_badge_has_the_stable_id_and_says_the_trend() -> None:
+    from layouts.components import city_score_badge
+
+    badge = city_score_badge({"value": 1.04, "previous": 0.98, "trend": 0.06, "kpis_scored": 15},
+                             place="City", window="month", kpi_count=17, now=NOW)
+    assert badge.id == "city-score"
+    words = text_of(badge)
+    assert "1.04" in words and "On target" in words and "0.06 improving" in words
+    assert "previous 30 days" in words and "15 of 17 KPIs scored" in words
+    worse = city_score_badge({"value": 0.85, "previous": 0.9, "trend": -0.05, "kpis_scored": 3})
+    assert "score-card--off" in worse.className and "worsening" in text_of(worse)
+
+
+def test_alerts_list_keeps_order_and_names_severity() -> None:
+    from layouts.components import alerts_list
+
+    alerts = [
+        {"id": 1, "asset_id": "urn:a", "asset_name": "Station A", "metric": "m", "rule": "r",
+         "rule_text": {"en": "NO₂ above 200"}, "severity": "critical",
+         "raised_at": (NOW - timedelta(hours=3)).isoformat(), "value": 212.4,
+         "district_id": "d1", "district_name": "Centro"},
+        {"id": 2, "asset_id": "urn:b", "asset_name": "Bin B", "metric": "fill", "rule": "full",
+         "severity": "warning", "raised_at": NOW.isoformat(), "value": 1.0,
+         "district_id": None, "district_name": None},
+    ]
+    listing = alerts_list(alerts, now=NOW)
+    items = listing.children
+    assert [text_of(i).split(" ")[2] for i in items] == ["Critical", "Warning"]
+    assert "NO₂ above 200 · value 212.4" in text_of(items[0]) and "3 h ago" in text_of(items[0])
+    assert "No district" in text_of(items[1])
+    assert "No active alerts" in text_of(alerts_list([], now=NOW))
+
+
+def test_district_labels_and_bounds() -> None:
+    from layouts import geo_bounds
+    from layouts.components import label_districts
+
+    square = {"type": "Polygon", "coordinates": [[[-3.8, 43.4], [-3.7, 43.4], [-3.7, 43.5],
+                                                  [-3.8, 43.4]]]}
+    collection = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": square,
+        "properties": {"id": "d1", "name": "<Centro>", "score": 0.95, "value": 0.95, "unit": ""},
+    }]}
+    labelled = label_districts(collection)["features"][0]["properties"]
+    assert "&lt;Centro&gt;" in labelled["label"] and "0.95 !" in labelled["label"]
+    assert labelled["status"] == "Near target"
+    assert geo_bounds(collection["features"]) == [[43.4, -3.8], [43.5, -3.7]]
+    assert collection["features"][0]["properties"].get("label") is None  # input untouched
+
+
+# ---- the page from the demo store ---------------------------------------------------------
+def test_layout_has_the_stable_hooks(ctx: None, demo_settings: Settings) -> None:
+    from layouts.overview import layout
+
+    tree = layout()
+    data = queries.overview(demo_settings, None, "week")
+    assert re.search(r"\d\.\d\d", text_of(by_id(tree, "city-score")))
+    assert isinstance(by_id(tree, "district-filter"), dcc.Dropdown)
+    assert by_id(tree, "district-filter").value == ""
+    assert isinstance(by_id(tree, "window-filter"), dcc.RadioItems)
+    assert by_id(tree, "window-filter").value == "week"
+    assert isinstance(by_id(tree, "city-map"), dl.Map)
+    assert len(with_class(tree, "kpi-card")) == len(data["kpis"]) >= 12
+    polygons = by_id(tree, "overview-district-layer")
+    assert len(polygons.data["features"]) == len(queries.district_options(demo_settings))
+    assert all("label" in f["properties"] for f in polygons.data["features"])
+
+
+def test_layout_without_tiles_has_no_tile_layer_and_with_tiles_has_attribution(
+    app: Any, demo_settings: Settings
+) -> None:
+    from layouts import SETTINGS_KEY
+    from layouts.overview import layout
+
+    with app.server.app_context():
+        assert not [c for c in walk(layout()) if isinstance(c, dl.TileLayer)]
+        tiled = demo_settings.model_copy(update={"tile_url": "http://tiles.local/{z}/{x}/{y}.png",
+                                                 "tile_attribution": "© Local tiles"})
+        app.server.config[SETTINGS_KEY] = tiled
+        try:
+            tiles = [c for c in walk(layout()) if isinstance(c, dl.TileLayer)]
+        finally:
+            app.server.config[SETTINGS_KEY] = demo_settings
+    assert len(tiles) == 1 and tiles[0].attribution == "© Local tiles"
+
+
+def test_layout_reads_the_query_string(ctx: None, demo_settings: Settings) -> None:
+    from layouts.overview import layout
+
+    district = queries.district_options(demo_settings)[0]
+    tree = layout(district=district["id"], window="month", kpi="air_no2")
+    assert by_id(tree, "district-filter").value == district["id"]
+    assert by_id(tree, "window-filter").value == "month"
+    assert by_id(tree, "overview-map-kpi").value == "air_no2"
+    assert by_id(tree, "overview-place-title").children == district["name"]
+    assert by_id(tree, "overview-district-layer").hideout["selected"] == district["id"]
+    outline = by_id(tree, "overview-selection-layer").data["features"]
+    assert [f["properties"]["id"] for f in outline] == [district["id"]]
+    assert "Nitrogen dioxide" in text_of(by_id(tree, "overview-map-legend"))
+    assert f"{district['name']} score" in text_of(by_id(tree, "city-score"))
+
+
+def test_layout_ignores_unknown_query_values(ctx: None) -> None:
+    from layouts.overview import layout
+
+    tree = layout(district="atlantis", window="decade", kpi="happiness", extra="x")
+    assert by_id(tree, "district-filter").value == ""
+    assert by_id(tree, "window-filter").value == "week"
+    assert by_id(tree, "overview-map-kpi").value == ""
+
+
+# ---- callbacks as plain functions ---------------------------------------------------------
+def test_url_mirrors_the_selection() -> None:
+    from callbacks.overview import sync_url
+
+    assert sync_url("santander-01", "month", "air_no2") == (
+        "?district=santander-01&window=month&kpi=air_no2")
+    assert sync_url("", "week", "") == "?window=week"
+
+
+def test_update_numbers_for_a_district(ctx: None, demo_settings: Settings) -> None:
+    from callbacks.overview import update_numbers
+
+    district = queries.district_options(demo_settings)[1]
+    title, subtitle, badge, cards = update_numbers(district["id"], "day")
+    assert title == district["name"] and subtitle.startswith("Last 24 hours")
+    assert badge.id == "city-score"
+    assert len(cards) == len(queries.overview(demo_settings, district["id"], "day")["kpis"])
+
+
+def test_shading_by_a_kpi_changes_the_legend(ctx: None) -> None:
+    from callbacks.overview import shade_districts
+
+    data, legend = shade_districts("week", "air_no2")
+    assert "Nitrogen dioxide" in text_of(legend)
+    assert all("µg/m³" in f["properties"]["label"] or f["properties"]["value"] is None
+               for f in data["features"])
+    _, legend = shade_districts("week", "")
+    assert "District score" in text_of(legend)
+
+
+def test_selecting_a_district_patches_the_outline_and_fits_the_map(
+    ctx: None, demo_settings: Settings
+) -> None:
+    from callbacks.overview import select_district
+
+    district = queries.district_options(demo_settings)[2]["id"]
+    hideout, outline, viewport = select_district(district, "week")
+    assert [f["properties"]["id"] for f in outline["features"]] == [district]
+    assert isinstance(hideout, Patch)
+    assert hideout.to_plotly_json()["operations"] == [
+        {"operation": "Assign", "location": ["selected"], "params": {"value": district}}]
+    (south, west), (north, east) = viewport["bounds"]
+    assert south < north and west < east and viewport["transition"] == "flyToBounds"
+    shape = next(f for f in queries.district_scores(demo_settings, "week", None)["features"]
+                 if f["properties"]["id"] == district)
+    ring = shape["geometry"]["coordinates"][0]
+    ring = ring[0] if isinstance(ring[0][0], list) else ring  # MultiPolygon's first polygon
+    assert all(south < lat < north and west < lon < east for lon, lat in ring)
+    _, nothing, city = select_district("", "week")
+    assert nothing["features"] == [] and city["bounds"] != viewport["bounds"]
+
+
+def test_asset_layers_are_sent_only_when_switched_on(ctx: None, demo_settings: Settings) -> None:
+    from callbacks.overview import load_assets
+    from layouts import domain_label
+
+    domains = sorted(queries.asset_layers(demo_settings, None))
+    layer_ids = [{"type": "overview-asset-layer", "domain": d} for d in domains]
+    assert load_assets([], "", layer_ids, {}) == ([no_update] * len(domains), no_update)
+    shown = domains[0]
+    data, loaded = load_assets([domain_label(shown)], "", layer_ids, {})
+    assert loaded == {shown: ""}
+    assert isinstance(data[0], (str, dict)) and data[1:] == [no_update] * (len(domains) - 1)
+    again = load_assets([domain_label(shown)], "", layer_ids, loaded)  # toggled off and on
+    assert again == ([no_update] * len(domains), no_update)
+    district = queries.district_options(demo_settings)[0]["id"]
+    _, moved = load_assets([domain_label(shown)], district, layer_ids, loaded)
+    assert moved == {shown: district}
+
+
+def test_clicking_a_district_selects_it() -> None:
+    from callbacks.overview import district_clicked
+
+    assert district_clicked({"type": "Feature", "properties": {"id": "santander-04"}}) == (
+        "santander-04")
+    assert district_clicked(None) is no_update
+
+
+def test_alerts_follow_the_district(ctx: None, demo_settings: Settings) -> None:
+    from callbacks.overview import update_alerts
+
+    heading, listing = update_alerts("")
+    assert "Active alerts" in text_of(heading)
+    count = len(queries.active_alerts(demo_settings, None, 20))
+    assert text_of(heading).split()[-1].rstrip("+") == str(count)
+
+
+# ---- the app ----------------------------------------------------------------------------------
+def test_app_serves_the_page_and_registers_the_callbacks(app: Any) -> None:
+    client = app.server.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and b"CityLens" in page.data
+    outputs = " ".join(d["output"] for d in client.get("/_dash-dependencies").get_json())
+    for expected in ("overview-url.search", "district-filter.value", "city-map.viewport",
+                     "overview-district-layer.hideout", "overview-kpi-grid.children"):
+        assert expected in outputs
+    assert client.get("/assets/map.js").status_code == 200
+
+
+def test_layouts_never_import_callbacks() -> None:
+    for path in (ROOT / "layouts").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "callbacks" for n in names), path.name
+
