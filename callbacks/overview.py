@@ -18,7 +18,6 @@ import dash
 from dash import ALL, Input, Output, Patch, State, no_update
 
 from dashboard import queries
-from dashboard.settings import Settings
 from layouts import SELECTED_MARGIN, clean_query, current_settings, domain_label, geo_bounds, ids
 from layouts.components import asset_payload, label_districts, map_legend, selection_outline
 from layouts.overview import (
@@ -31,8 +30,6 @@ from layouts.overview import (
     period_text,
     place_name,
 )
-
-EMPTY_LAYER: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 
 def query_string(district: str | None, window: str | None, kpi: str | None) -> str:
@@ -99,15 +96,8 @@ def shade_districts(window: str | None, kpi: str | None) -> tuple[Any, Any]:
     catalogue = queries.kpi_catalogue(settings)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     shapes = queries.district_scores(settings, window or DEFAULT_WINDOW, kpi)
-    decimals = kpi_decimals(_kpi_meta(settings, window, kpi), kpi)
+    decimals = kpi_decimals(catalogue, kpi)
     return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
-
-
-def _kpi_meta(settings: Settings, window: str | None, kpi: str | None) -> list[dict[str, Any]]:
-    """The city's KPI values (for their decimals) when a KPI is chosen."""
-    if not kpi:
-        return []
-    return queries.overview(settings, None, window or DEFAULT_WINDOW)["kpis"]
 
 
 @dash.callback(
@@ -149,18 +139,18 @@ def load_assets(overlays: list[str] | None, district: str | None,
     shown = set(overlays or [])
     place = district or ""
     loaded = dict(loaded or {})
-    layers: dict[str, Any] | None = None
+    sent = False
     out: list[Any] = []
     for layer_id in layer_ids:
         domain = layer_id["domain"]
         if domain_label(domain) not in shown or loaded.get(domain) == place:
             out.append(no_update)
             continue
-        if layers is None:
-            layers = queries.asset_layers(current_settings(), district or None)
-        out.append(asset_payload(layers.get(domain, EMPTY_LAYER))[0])
+        layer = queries.asset_layer(current_settings(), domain, district or None)
+        out.append(asset_payload(layer)[0])
         loaded[domain] = place
-    return out, (loaded if layers is not None else no_update)
+        sent = True
+    return out, (loaded if sent else no_update)
 
 
 @dash.callback(

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from dashboard.kpis.definitions import AlertRule
 from dashboard.model import Alert
+from dashboard.store.frames import rows_frame
 from dashboard.store.observations import STAGE
 
 
@@ -31,7 +32,7 @@ def _staged(conn: Connection, metrics: list[str]) -> pd.DataFrame:
         ).bindparams(bindparam("metrics", expanding=True)),
         {"metrics": metrics},
     ).all()
-    return pd.DataFrame(rows, columns=["asset_pk", "rkey", "time", "value", "district"])
+    return rows_frame(rows, ["asset_pk", "rkey", "time", "value", "district"])
 
 
 def _open_alerts(conn: Connection, rule: AlertRule, assets: list[int]) -> dict[int, Any]:

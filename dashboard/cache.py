@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ class QueryCache:
         self.ttl = ttl_seconds
         self._local: TTLCache[str, str] = TTLCache(maxsize=512, ttl=ttl_seconds)
         self._lock = threading.Lock()
+        self._computing: dict[str, threading.Lock] = {}
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
 
     @property
@@ -61,14 +63,34 @@ class QueryCache:
         with self._lock:
             self._local[key] = value
 
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._computing.setdefault(key, threading.Lock())
+
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
-        """The cached value of ``key``, computing and storing it on a miss."""
+        """The cached value of ``key``, computing and storing it on a miss.
+
+        Single-flight: concurrent callers of one key (threads here, and other workers
+        through a Redis lock) wait for the first computation instead of repeating it.
+        """
         hit = self._get(key)
         if hit is not None:
             return json.loads(hit)
-        encoded = json.dumps(compute(), default=str)
-        self._set(key, encoded)
+        with self._key_lock(key), self._shared_lock(key):
+            hit = self._get(key)
+            if hit is not None:
+                return json.loads(hit)
+            encoded = json.dumps(compute(), default=str)
+            self._set(key, encoded)
+        with self._lock:
+            self._computing.pop(key, None)
         return json.loads(encoded)  # hits and misses return the same shapes
+
+    def _shared_lock(self, key: str) -> AbstractContextManager[Any]:
+        if self._redis is None:
+            return nullcontext()
+        lock = self._redis.lock(f"{key}:lock", timeout=120, blocking_timeout=60)
+        return _TolerantLock(lock)
 
     def clear(self) -> None:
         """Forget every cached query (tests and admin use)."""
@@ -77,6 +99,28 @@ class QueryCache:
         if self._redis is not None:
             for key in self._redis.scan_iter(f"{PREFIX}*"):
                 self._redis.delete(key)
+
+
+class _TolerantLock:
+    """A Redis lock that never blocks the page when Redis misbehaves."""
+
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+        self.held = False
+
+    def __enter__(self) -> _TolerantLock:
+        try:
+            self.held = bool(self.lock.acquire())
+        except redis.RedisError as error:
+            log.warning("cache lock unavailable, computing anyway: %s", error)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            try:
+                self.lock.release()
+            except redis.RedisError:  # expired or Redis gone: nothing to undo
+                pass
 
 
 @lru_cache(maxsize=4)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, select
+from sqlalchemy import Connection, Engine, case, func, select
 
 from dashboard.cache import cache_key, get_cache
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
@@ -57,7 +57,7 @@ def kpi_catalogue(settings: Settings) -> list[dict[str, Any]]:
     """The KPI definitions (no values): id, names, domain, unit, target, direction."""
     return [
         {"id": k.id, "name": k.name, "domain": k.domain, "unit": k.unit,
-         "target": k.target, "direction": k.direction}
+         "target": k.target, "direction": k.direction, "decimals": k.decimals}
         for k in load_kpis(settings.kpis_file)
     ]
 
@@ -148,30 +148,48 @@ def district_scores(settings: Settings, window: str, kpi: str | None) -> dict[st
     return {"type": "FeatureCollection", "features": features}
 
 
-def asset_layers(settings: Settings, district: str | None) -> dict[str, Any]:
-    """Located assets by domain, each a GeoJSON FeatureCollection of points."""
+def asset_domains(settings: Settings) -> dict[str, int]:
+    """How many located assets each domain has (for layer toggles)."""
+
+    def compute(conn: Connection) -> dict[str, int]:
+        stmt = (
+            select(Asset.domain, func.count())
+            .where(Asset.lat.is_not(None), Asset.lon.is_not(None))
+            .group_by(Asset.domain)
+        )
+        return {domain: int(count) for domain, count in conn.execute(stmt)}
+
+    return _cached(settings, "asset_domains", {}, compute)
+
+
+def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[str, Any]:
+    """One domain's located assets (optionally in one district) as a GeoJSON FeatureCollection
+    of points with properties id, name, type, domain, status, district_id."""
 
     def compute(conn: Connection) -> dict[str, Any]:
         stmt = select(
-            Asset.id, Asset.name, Asset.type, Asset.domain, Asset.status, Asset.district_id,
-            Asset.lat, Asset.lon,
-        ).where(Asset.lat.is_not(None), Asset.lon.is_not(None))
+            Asset.id, Asset.name, Asset.type, Asset.status, Asset.district_id, Asset.lat,
+            Asset.lon,
+        ).where(Asset.domain == domain, Asset.lat.is_not(None), Asset.lon.is_not(None))
         if district:
             stmt = stmt.where(Asset.district_id == district)
-        layers: dict[str, Any] = {}
-        for aid, name, atype, domain, status, did, lat, lon in conn.execute(stmt):
-            layer = layers.setdefault(domain, {"type": "FeatureCollection", "features": []})
-            layer["features"].append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-                    "properties": {"id": aid, "name": name, "type": atype, "domain": domain,
-                                   "status": status, "district_id": did},
-                }
-            )
-        return layers
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+                "properties": {"id": aid, "name": name, "type": atype, "domain": domain,
+                               "status": status, "district_id": did},
+            }
+            for aid, name, atype, status, did, lat, lon in conn.execute(stmt)
+        ]
+        return {"type": "FeatureCollection", "features": features}
 
-    return _cached(settings, "asset_layers", {"district": district}, compute)
+    return _cached(settings, "asset_layer", {"domain": domain, "district": district}, compute)
+
+
+def asset_layers(settings: Settings, district: str | None) -> dict[str, Any]:
+    """Located assets of every domain, each a GeoJSON FeatureCollection of points."""
+    return {d: asset_layer(settings, d, district) for d in asset_domains(settings)}
 
 
 def active_alerts(

@@ -121,7 +121,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     shapes = queries.district_scores(settings, window, kpi)
     chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
-    domains = sorted(queries.asset_layers(settings, None))  # one toggle per domain with assets
+    domains = sorted(queries.asset_domains(settings))  # one toggle per domain with assets
 
     return html.Div(id=ids.OVERVIEW_PAGE, className="page overview", children=[
         dcc.Location(id=ids.OVERVIEW_URL, refresh=False),

@@ -54,3 +54,29 @@ def test_unreachable_redis_degrades_to_computing() -> None:
     calls, compute = _counting()
     assert cache.get_or_compute("k", compute) == {"value": 1.5, "rows": [1, 2]}
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_concurrent_misses_compute_once(backend: str, request) -> None:
+    import threading
+    import time
+
+    cache = request.getfixturevalue("redis_cache") if backend == "redis" else QueryCache(None)
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        time.sleep(0.2)
+        return 42
+
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("same", slow)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [42, 42, 42, 42]
+    assert len(calls) == 1

@@ -6,6 +6,7 @@ sparkline need (indexed on requested_at / closed_at / status); the arithmetic is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,9 @@ from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.sources import CITY, DAY, DIGITAL_CHANNELS, SourceResult, _group_keys, _put
 from dashboard.kpis.windows import Window
 from dashboard.model import Case, Service, ServiceRequest
+from dashboard.store.frames import rows_frame
 
-Reducer = Callable[[pd.DataFrame, int, int, int], float | None]
+Reducer = Callable[["Rows", int, int, int], float | None]
 SPARK_MIN_DAYS = 7
 
 
@@ -50,8 +52,8 @@ def _fetch_requests(conn: Connection, since: int, window: Window) -> pd.DataFram
         .where(or_(sr.requested_at >= since_dt, sr.closed_at >= since_dt, sr.status == "open"))
     )
     rows = conn.execute(stmt).all()
-    frame = pd.DataFrame(
-        rows, columns=["district", "requested", "closed", "expected", "channel", "domain"]
+    frame = rows_frame(
+        rows, ["district", "requested", "closed", "expected", "channel", "domain"]
     )
     for column in ("requested", "closed", "expected"):
         frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
@@ -59,47 +61,72 @@ def _fetch_requests(conn: Connection, since: int, window: Window) -> pd.DataFram
     return frame
 
 
-def _closed_in(rows: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
-    return rows[(rows["closed"] >= start) & (rows["closed"] < end)]
+@dataclass(frozen=True)
+class Rows:
+    """Requests (or cases) of one place as numpy arrays: epoch seconds, NaN when unset."""
+
+    requested: np.ndarray
+    closed: np.ndarray
+    expected: np.ndarray
+    digital: np.ndarray
+    latest: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, time_column: str) -> Rows:
+        size = len(frame)
+        expected = frame["expected"] if "expected" in frame else np.full(size, np.nan)
+        channel = frame["channel"] if "channel" in frame else pd.Series([""] * size)
+        return cls(
+            requested=np.asarray(frame["requested"], dtype=float),
+            closed=np.asarray(frame["closed"], dtype=float),
+            expected=np.asarray(expected, dtype=float),
+            digital=np.asarray(channel.isin(DIGITAL_CHANNELS), dtype=bool),
+            latest=np.asarray(frame[time_column], dtype=float),
+        )
 
 
-def _within_sla(rows: pd.DataFrame, start: int, end: int, _pop: int) -> float | None:
-    closed = _closed_in(rows, start, end)
-    closed = closed[closed["expected"].notna()]
-    if closed.empty:
+def _closed_in(rows: Rows, start: int, end: int) -> np.ndarray:
+    return (rows.closed >= start) & (rows.closed < end)
+
+
+def _within_sla(rows: Rows, start: int, end: int, _pop: int) -> float | None:
+    mask = _closed_in(rows, start, end) & ~np.isnan(rows.expected)
+    if not mask.any():
         return None
-    return float((closed["closed"] <= closed["expected"]).mean() * 100)
+    return float(np.mean(rows.closed[mask] <= rows.expected[mask]) * 100)
 
 
-def _median_days(rows: pd.DataFrame, start: int, end: int, _pop: int) -> float | None:
-    closed = _closed_in(rows, start, end)
-    if closed.empty:
+def _median_days(rows: Rows, start: int, end: int, _pop: int) -> float | None:
+    mask = _closed_in(rows, start, end)
+    if not mask.any():
         return None
-    return float(np.median((closed["closed"] - closed["requested"]).to_numpy()) / DAY)
+    return float(np.median(rows.closed[mask] - rows.requested[mask]) / DAY)
 
 
-def _open_overdue(rows: pd.DataFrame, _start: int, end: int, _pop: int) -> float | None:
-    open_at_end = rows[
-        (rows["requested"] < end) & (rows["closed"].isna() | (rows["closed"] >= end))
-    ]
-    open_at_end = open_at_end[open_at_end["expected"].notna()]
-    if open_at_end.empty:
+def _open_overdue(rows: Rows, _start: int, end: int, _pop: int) -> float | None:
+    still_open = np.isnan(rows.closed) | (rows.closed >= end)
+    mask = (rows.requested < end) & still_open & ~np.isnan(rows.expected)
+    if not mask.any():
         return None
-    return float((open_at_end["expected"] < end).mean() * 100)
+    return float(np.mean(rows.expected[mask] < end) * 100)
 
 
-def _digital(rows: pd.DataFrame, start: int, end: int, _pop: int) -> float | None:
-    made = rows[(rows["requested"] >= start) & (rows["requested"] < end)]
-    if made.empty:
+def _made_in(rows: Rows, start: int, end: int) -> np.ndarray:
+    return (rows.requested >= start) & (rows.requested < end)
+
+
+def _digital(rows: Rows, start: int, end: int, _pop: int) -> float | None:
+    mask = _made_in(rows, start, end)
+    if not mask.any():
         return None
-    return float(made["channel"].isin(DIGITAL_CHANNELS).mean() * 100)
+    return float(np.mean(rows.digital[mask]) * 100)
 
 
-def _per_1000(rows: pd.DataFrame, start: int, end: int, population: int) -> float | None:
+def _per_1000(rows: Rows, start: int, end: int, population: int) -> float | None:
     if not population:
         return None
-    made = rows[(rows["requested"] >= start) & (rows["requested"] < end)]
-    return float(len(made) / population * 1000 * 30 * DAY / (end - start))
+    made = int(np.count_nonzero(_made_in(rows, start, end)))
+    return float(made / population * 1000 * 30 * DAY / (end - start))
 
 
 REDUCERS: dict[str, Reducer] = {
@@ -122,13 +149,15 @@ def _results(
     edges = _spark_edges(window)
     city_population = sum(populations.values())
     results: dict[str, SourceResult] = {}
+    places: dict[str, list[tuple[str | None, Rows]]] = {}
     for kpi in kpis:
-        rows = frame
-        if kpi.filter.get("domain"):
-            rows = rows[rows["domain"] == kpi.filter["domain"]]
+        domain = kpi.filter.get("domain", "")
+        if domain not in places:
+            rows = frame[frame["domain"] == domain] if domain else frame
+            places[domain] = [(k, Rows.of(g, time_column)) for k, g in _group_keys(rows)]
         reducer = REDUCERS[kpi.aggregation]
         result = SourceResult()
-        for key, group in _group_keys(rows):
+        for key, group in places[domain]:
             pop = city_population if key is CITY else populations.get(key, 0)
             _put(result.current, key, reducer(group, window.start, window.end, pop))
             _put(result.previous, key, reducer(group, previous.start, previous.end, pop))
@@ -137,7 +166,7 @@ def _results(
                 for a, b in zip(edges[:-1], edges[1:], strict=True)
                 if (v := reducer(group, a, b, pop)) is not None
             ]
-            newest = np.nanmax(group[time_column].to_numpy()) if len(group) else np.nan
+            newest = np.nanmax(group.latest) if np.isfinite(group.latest).any() else np.nan
             if np.isfinite(newest):
                 result.as_of[key] = int(newest)
         results[kpi.id] = result
@@ -173,7 +202,8 @@ def case_results(
     stmt = select(Case.district_id, Case.opened_at, Case.closed_at).where(
         Case.closed_at >= since_dt, Case.closed_at < window.end_dt()
     )
-    frame = pd.DataFrame(conn.execute(stmt).all(), columns=["district", "requested", "closed"])
+    frame = rows_frame(conn.execute(stmt), ["district", "requested", "closed"])
+    frame["domain"] = "services"
     for column in ("requested", "closed"):
         frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
     frame["district"] = frame["district"].fillna("")

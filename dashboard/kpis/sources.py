@@ -6,8 +6,9 @@ each district, the previous window's value, a sparkline and the newest data time
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, bindparam, text
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.windows import Window
 from dashboard.model import NO_DISTRICT
+from dashboard.store.frames import rows_frame
 
 CITY: None = None
 DIGITAL_CHANNELS = ("web", "app")
@@ -61,57 +63,88 @@ def rollup_results(
         ).bindparams(bindparam("metrics", expanding=True)),
         {"metrics": metrics, "grain": window.grain, "start": previous.start, "end": window.end},
     ).all()
-    frame = pd.DataFrame(rows, columns=["metric", "district", "bucket", "count", "sum"])
-    fresh = conn.execute(
-        text(
-            "SELECT metric, district_id, MAX(bucket) FROM rollups WHERE metric IN :metrics "
-            "AND grain = 'hour' AND bucket >= :start AND bucket < :end "
-            "GROUP BY metric, district_id"
-        ).bindparams(bindparam("metrics", expanding=True)),
-        {"metrics": metrics, "start": previous.start, "end": window.end},
-    ).all()
+    frame = rows_frame(rows, ["metric", "district", "bucket", "count", "sum"])
+    fresh = _freshness(conn, metrics, window.end)
     city_population = sum(populations.values())
+    bucket_days = 1.0 if window.grain == "day" else 1 / 24
     results: dict[str, SourceResult] = {}
     for kpi in kpis:
-        part = frame[frame["metric"] == kpi.metric]
         result = SourceResult()
+        part = frame[frame["metric"] == kpi.metric]
         for key, group in _group_keys(part):
             population = city_population if key is None else populations.get(key, 0)
-            reduce = _rollup_reducer(kpi, population)
-            cur = group[group["bucket"] >= window.start]
-            prev = group[group["bucket"] < window.start]
-            _put(result.current, key, reduce(cur, window.days))
-            _put(result.previous, key, reduce(prev, previous.days))
-            bucket_days = 1.0 if window.grain == "day" else 1 / 24
+            sums = group.groupby("bucket", sort=True)[["count", "sum"]].sum()
+            buckets = sums.index.to_numpy()
+            counts, totals = sums["count"].to_numpy(), sums["sum"].to_numpy()
+            cur = buckets >= window.start
+            _put(result.current, key,
+                 _reduce(kpi, counts[cur].sum(), totals[cur].sum(), population, window.days))
+            _put(result.previous, key,
+                 _reduce(kpi, counts[~cur].sum(), totals[~cur].sum(), population, previous.days))
+            spark = _reduce_each(kpi, counts[cur], totals[cur], population, bucket_days)
             result.spark[key] = [
-                (int(bucket), value)
-                for bucket, rows_ in cur.groupby("bucket", sort=True)
-                if (value := reduce(rows_, bucket_days)) is not None
+                (int(b), float(v)) for b, v in zip(buckets[cur], spark, strict=True)
+                if np.isfinite(v)
             ]
-        for metric, district, bucket in fresh:
-            if metric != kpi.metric:
-                continue
-            end = int(bucket) + 3600
-            result.as_of[CITY] = max(result.as_of.get(CITY, 0), end)
-            if district:
-                result.as_of[district] = max(result.as_of.get(district, 0), end)
+        width = 3600 if window.grain == "hour" else 86400
+        for key, group in _group_keys(part):  # coarse fallback: newest bucket in the frame
+            if len(group):
+                result.as_of[key] = min(int(group["bucket"].max()) + width, window.end)
+        result.as_of.update(fresh.get(kpi.metric or "", {}))
         results[kpi.id] = result
     return results
 
 
-def _rollup_reducer(
-    kpi: KpiDefinition, population: int
-) -> Callable[[pd.DataFrame, float], float | None]:
-    def mean(rows: pd.DataFrame, _days: float) -> float | None:
-        count = rows["count"].sum()
-        return float(rows["sum"].sum() / count * kpi.scale) if count else None
+def _freshness(conn: Connection, metrics: list[str], end: int) -> dict[str, dict[Any, int]]:
+    """Newest data time per metric (key None: the city) and district, from hour rollups.
 
-    def per_resident_day(rows: pd.DataFrame, days: float) -> float | None:
-        if rows.empty or not population or not days:
-            return None
-        return float(rows["sum"].sum() * kpi.scale / population / days)
+    Two index lookups per metric: the newest hour overall, then each district's newest
+    hour within the 48 hours before it (older districts fall back to the window frame).
+    """
+    found: dict[str, dict[Any, int]] = {}
+    for metric in metrics:
+        newest = conn.execute(
+            text("SELECT MAX(bucket) FROM rollups WHERE metric = :m AND grain = 'hour' "
+                 "AND bucket < :end"),
+            {"m": metric, "end": end},
+        ).scalar()
+        if newest is None:
+            continue
+        rows = conn.execute(
+            text("SELECT district_id, MAX(bucket) FROM rollups WHERE metric = :m "
+                 "AND grain = 'hour' AND bucket >= :since AND bucket < :end "
+                 "GROUP BY district_id"),
+            {"m": metric, "since": int(newest) - 48 * 3600, "end": end},
+        ).all()
+        times = {d: int(b) + 3600 for d, b in rows if d}
+        times[CITY] = int(newest) + 3600
+        found[metric] = times
+    return found
 
-    return mean if kpi.aggregation == "mean" else per_resident_day
+
+def _reduce(
+    kpi: KpiDefinition, count: float, total: float, population: int, days: float
+) -> float | None:
+    """A rollup KPI's value from summed counts and sums over a span of ``days``."""
+    if not count:
+        return None
+    if kpi.aggregation == "mean":
+        return float(total / count * kpi.scale)
+    if not population or not days:
+        return None
+    return float(total * kpi.scale / population / days)  # sum_per_resident_day
+
+
+def _reduce_each(
+    kpi: KpiDefinition, counts: np.ndarray, totals: np.ndarray, population: int, days: float
+) -> np.ndarray:
+    """``_reduce`` per bucket, vectorised (NaN where a bucket has no data)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kpi.aggregation == "mean":
+            return np.where(counts > 0, totals / counts * kpi.scale, np.nan)
+        if not population:
+            return np.full(len(counts), np.nan)
+        return np.where(counts > 0, totals * kpi.scale / population / days, np.nan)
 
 
 def _put(target: dict[str | None, float], key: str | None, value: float | None) -> None:
