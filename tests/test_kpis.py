@@ -188,3 +188,39 @@ def test_bad_definition_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not apply to source 'rollups'"):
         load_kpis(path)
     assert timedelta  # keep the import honest for readers of the window test
+
+
+WATER_YAML = """
+kpis:
+  - id: water
+    name: {en: Water per resident, es: Agua por habitante}
+    domain: water
+    source: rollups
+    metric: WaterConsumptionObserved.consumption
+    aggregation: sum_per_resident_day
+    scale: 1000
+    unit: L/day
+    target: 130
+    direction: lower
+"""
+
+
+def test_per_resident_day_divides_by_elapsed_time(city: Connection, tmp_path: Path) -> None:
+    path = tmp_path / "water.yaml"
+    path.write_text(WATER_YAML, encoding="utf-8")
+    conn = city
+    conn.execute(insert(Asset), [{"id": "urn:w:1", "type": "WaterConsumptionObserved",
+                                  "domain": "water", "district_id": "d1"}])
+    pk = conn.execute(select(Asset.pk).where(Asset.id == "urn:w:1")).scalar_one()
+    ingest_observations(conn, pd.DataFrame({
+        "asset_pk": pk, "metric": "consumption",
+        "time": [_epoch(14, 10), _epoch(15, 11)], "value": [2.0, 1.0],
+    }), TZ)
+    table = compute_kpi_table(conn, load_kpis(path), window_for("week", NOW, TZ), NOW)
+    elapsed_days = (NOW - datetime(2026, 1, 8, 13, tzinfo=timezone.utc)).total_seconds() / 86400
+    # 3 m3 = 3,000 litres over the days elapsed so far; city 4,000 residents, d1 1,000.
+    assert table.for_place(None)[0].value == pytest.approx(3000 / 4000 / elapsed_days)
+    assert table.for_place("d1")[0].value == pytest.approx(3000 / 1000 / elapsed_days)
+    # The last hourly spark point (11:00-12:00) is complete: 1,000 L per resident-hour.
+    last = table.for_place("d1")[0].spark[-1]
+    assert last["v"] == pytest.approx(1000 / 1000 / (1 / 24))

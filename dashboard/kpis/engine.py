@@ -118,7 +118,9 @@ def compute_kpi_table(
     for kpi in kpis:
         by_source.setdefault(kpi.source, []).append(kpi)
     raw: dict[str, SourceResult] = {}
-    raw.update(rollup_results(conn, by_source.get("rollups", []), window, populations))
+    raw.update(rollup_results(
+        conn, by_source.get("rollups", []), window, populations, int(now.timestamp())
+    ))
     raw.update(request_results(conn, by_source.get("service_requests", []), window, populations))
     raw.update(case_results(conn, by_source.get("cases", []), window, populations))
     now_epoch = int(now.timestamp())

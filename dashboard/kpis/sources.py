@@ -50,8 +50,13 @@ def rollup_results(
     kpis: Sequence[KpiDefinition],
     window: Window,
     populations: dict[str, int],
+    now: int | None = None,
 ) -> dict[str, SourceResult]:
-    """Values of the rollup-based KPIs for the window, its previous one, and sparklines."""
+    """Values of the rollup-based KPIs for the window, its previous one, and sparklines.
+
+    Per-day KPIs divide by the time elapsed (up to ``now``), not the whole window, so the
+    current, unfinished day or hour is not read as a drop.
+    """
     metrics = sorted({k.metric for k in kpis if k.metric})
     if not metrics:
         return {}
@@ -66,7 +71,9 @@ def rollup_results(
     frame = rows_frame(rows, ["metric", "district", "bucket", "count", "sum"])
     fresh = _freshness(conn, metrics, window.end)
     city_population = sum(populations.values())
-    bucket_days = 1.0 if window.grain == "day" else 1 / 24
+    width = 86400 if window.grain == "day" else 3600
+    now = window.end if now is None else min(now, window.end)
+    elapsed_days = max(now - window.start, 1) / 86400
     results: dict[str, SourceResult] = {}
     for kpi in kpis:
         result = SourceResult()
@@ -78,15 +85,15 @@ def rollup_results(
             counts, totals = sums["count"].to_numpy(), sums["sum"].to_numpy()
             cur = buckets >= window.start
             _put(result.current, key,
-                 _reduce(kpi, counts[cur].sum(), totals[cur].sum(), population, window.days))
+                 _reduce(kpi, counts[cur].sum(), totals[cur].sum(), population, elapsed_days))
             _put(result.previous, key,
                  _reduce(kpi, counts[~cur].sum(), totals[~cur].sum(), population, previous.days))
-            spark = _reduce_each(kpi, counts[cur], totals[cur], population, bucket_days)
+            spans = np.clip(now - buckets[cur], 1, width) / 86400  # the last may be partial
+            spark = _reduce_each(kpi, counts[cur], totals[cur], population, spans)
             result.spark[key] = [
                 (int(b), float(v)) for b, v in zip(buckets[cur], spark, strict=True)
                 if np.isfinite(v)
             ]
-        width = 3600 if window.grain == "hour" else 86400
         for key, group in _group_keys(part):  # coarse fallback: newest bucket in the frame
             if len(group):
                 result.as_of[key] = min(int(group["bucket"].max()) + width, window.end)
@@ -136,7 +143,8 @@ def _reduce(
 
 
 def _reduce_each(
-    kpi: KpiDefinition, counts: np.ndarray, totals: np.ndarray, population: int, days: float
+    kpi: KpiDefinition, counts: np.ndarray, totals: np.ndarray, population: int,
+    days: np.ndarray,
 ) -> np.ndarray:
     """``_reduce`` per bucket, vectorised (NaN where a bucket has no data)."""
     with np.errstate(divide="ignore", invalid="ignore"):
