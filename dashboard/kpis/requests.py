@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,9 +36,23 @@ def _spark_edges(window: Window) -> list[int]:
     return [window.end - (days - i) * DAY for i in range(days + 1)]
 
 
-def _fetch_requests(conn: Connection, since: int, window: Window) -> pd.DataFrame:
-    since_dt = pd.Timestamp(since, unit="s", tz="UTC").to_pydatetime()
-    end_dt = window.end_dt()
+def _since(window: Window) -> datetime:
+    """How far back a KPI must read: the previous window and the whole sparkline."""
+    since = min(window.previous().start, _spark_edges(window)[0])
+    return datetime.fromtimestamp(since, timezone.utc)
+
+
+def _frame(rows: Any, columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+    """Rows as a frame with epoch-second time columns and "" for no district."""
+    frame = rows_frame(rows, columns)
+    for column in times:
+        frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
+    frame["district"] = frame["district"].fillna("")
+    return frame
+
+
+def _fetch_requests(conn: Connection, window: Window) -> pd.DataFrame:
+    since_dt, end_dt = _since(window), window.end_dt()
     sr = ServiceRequest
     stmt = (
         select(
@@ -51,14 +67,8 @@ def _fetch_requests(conn: Connection, since: int, window: Window) -> pd.DataFram
         .where(sr.requested_at < end_dt)
         .where(or_(sr.requested_at >= since_dt, sr.closed_at >= since_dt, sr.status == "open"))
     )
-    rows = conn.execute(stmt).all()
-    frame = rows_frame(
-        rows, ["district", "requested", "closed", "expected", "channel", "domain"]
-    )
-    for column in ("requested", "closed", "expected"):
-        frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
-    frame["district"] = frame["district"].fillna("")
-    return frame
+    columns = ["district", "requested", "closed", "expected", "channel", "domain"]
+    return _frame(conn.execute(stmt), columns, ("requested", "closed", "expected"))
 
 
 @dataclass(frozen=True)
@@ -182,8 +192,7 @@ def request_results(
     """Values of the service-request KPIs for the window and its previous one."""
     if not kpis:
         return {}
-    since = min(window.previous().start, _spark_edges(window)[0])
-    frame = _fetch_requests(conn, since, window)
+    frame = _fetch_requests(conn, window)
     frame["latest"] = np.fmax(frame["requested"].to_numpy(), frame["closed"].to_numpy())
     return _results(frame, kpis, window, populations, "latest")
 
@@ -197,14 +206,9 @@ def case_results(
     """Values of the case (procedure) KPIs: resolution times of cases closed in the window."""
     if not kpis:
         return {}
-    since = min(window.previous().start, _spark_edges(window)[0])
-    since_dt = pd.Timestamp(since, unit="s", tz="UTC").to_pydatetime()
     stmt = select(Case.district_id, Case.opened_at, Case.closed_at).where(
-        Case.closed_at >= since_dt, Case.closed_at < window.end_dt()
+        Case.closed_at >= _since(window), Case.closed_at < window.end_dt()
     )
-    frame = rows_frame(conn.execute(stmt), ["district", "requested", "closed"])
+    frame = _frame(conn.execute(stmt), ["district", "requested", "closed"], ("requested", "closed"))
     frame["domain"] = "services"
-    for column in ("requested", "closed"):
-        frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
-    frame["district"] = frame["district"].fillna("")
     return _results(frame, kpis, window, populations, "closed")
