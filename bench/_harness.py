@@ -2,6 +2,7 @@
 row counts, fresh-process runs with peak-memory figures, and a row-counting connection."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import re
@@ -27,6 +28,17 @@ from dashboard.store.version import get_meta
 
 COUNTED_TABLES = ("observations", "rollups", "assets", "service_requests", "cases")
 HOUR = 3600
+
+
+def code_fingerprint() -> str:
+    """A short hash of the KPI engine's and the store's source files: figures belong to it."""
+    import dashboard
+
+    root = Path(dashboard.__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted([*root.glob("kpis/*.py"), *root.glob("store/*.py"), root / "queries.py"]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def default_url(var_dir: Path) -> str:

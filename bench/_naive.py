@@ -4,9 +4,9 @@ What a first version of the page would do: ``pd.read_sql`` of the observations o
 window and the previous window (the KPI metrics only, filtered in SQL — the fairer
 version: a page loading the whole table would be slower still), joined to their assets'
 type and district, then groupby district. Like the rollups, a row counts in a window when
-its bucket (UTC hour, or local day for month and quarter) starts inside it. It yields, for every rollup-based KPI, the same
-numbers the KPI engine gives (value, previous value, freshness, sparkline), so the two can
-be checked against each other before their times are compared.
+its bucket (UTC hour, or local day for month and quarter) starts inside it. It yields, for
+every rollup-based KPI, the same numbers the KPI engine gives (value, previous value,
+freshness, sparkline), so the two are checked equal before their times are compared.
 """
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def read_observations(conn: Connection, kpis: Sequence[KpiDefinition], window: Window) -> pd.DataFrame:
+def read_observations(
+    conn: Connection, kpis: Sequence[KpiDefinition], window: Window
+) -> pd.DataFrame:
     """Raw observations of the KPI metrics over the window and the previous one."""
     types = sorted({k.metric.split(".", 1)[0] for k in kpis if k.metric})
     attrs = sorted({k.metric.split(".", 1)[1] for k in kpis if k.metric})
@@ -70,32 +72,55 @@ def _reduce(kpi: KpiDefinition, count: float, total: float, population: int,
 
 
 def _place_values(kpi: KpiDefinition, rows: pd.DataFrame | None, population: int,
-                  window: Window) -> dict[str, Any]:
-    """Value, previous value, freshness and sparkline of one KPI for one place."""
+                  window: Window, now: int) -> dict[str, Any]:
+    """Value, previous value and sparkline of one KPI for one place.
+
+    A per-day KPI divides by the time elapsed up to ``now`` (the current hour or day is
+    not over yet), the same rule the KPI engine follows.
+    """
     entry: dict[str, Any] = {"value": None, "previous": None, "as_of": None, "spark": []}
     if rows is None or rows.empty:
         return entry  # no rows: every field stays empty
     counted = rows[rows["counted"]]
     current = counted[counted["current"]]
     earlier = counted[~counted["current"]]
-    for name, part, days in (("value", current, window.days),
+    elapsed = max(now - window.start, 1) / DAY
+    for name, part, days in (("value", current, elapsed),
                              ("previous", earlier, window.previous().days)):
         if len(part):
             entry[name] = _reduce(kpi, len(part), part["value"].sum(), population, days)
-    recent = rows.loc[rows["hour"] >= window.previous().start, "hour"]
-    if len(recent):
-        entry["as_of"] = _iso(int(recent.max()) + HOUR)
-    bucket_days = 1.0 if window.grain == "day" else 1 / 24
+    width = DAY if window.grain == "day" else HOUR
     spark = current.groupby("bucket", sort=True)["value"].agg(["count", "sum"])
-    for bucket, count, total in zip(spark.index, spark["count"], spark["sum"]):
-        value = _reduce(kpi, count, total, population, bucket_days)
+    for bucket, count, total in zip(spark.index, spark["count"], spark["sum"], strict=True):
+        span = min(max(now - int(bucket), 1), width) / DAY  # the last bucket may be partial
+        value = _reduce(kpi, count, total, population, span)
         if value is not None:
             entry["spark"].append([_iso(int(bucket)), value])
     return entry
 
 
+def _freshness(part: pd.DataFrame, window: Window) -> dict[str, int]:
+    """Newest data time per place: the newest hour (+1 h) for the city and for districts
+    that reported within 48 hours of it; else the newest bucket's end in the window."""
+    if part.empty:
+        return {}
+    newest = int(part["hour"].max())
+    found = {"": newest + HOUR}
+    width = DAY if window.grain == "day" else HOUR
+    for district, rows in part.groupby("district"):
+        if district == "":
+            continue
+        recent = rows["hour"].max()
+        if recent >= newest - 48 * HOUR:
+            found[str(district)] = int(recent) + HOUR
+        elif rows["counted"].any():
+            found[str(district)] = min(int(rows.loc[rows["counted"], "bucket"].max()) + width,
+                                       window.end)
+    return found
+
+
 def naive_values(
-    conn: Connection, kpis: Sequence[KpiDefinition], window: Window, tz: str
+    conn: Connection, kpis: Sequence[KpiDefinition], window: Window, tz: str, now: int
 ) -> dict[str, Any]:
     """Every rollup-based KPI from raw observations; returns values, rows read, DB time."""
     kpis = [k for k in kpis if k.source == "rollups"]
@@ -103,7 +128,10 @@ def naive_values(
     frame = read_observations(conn, kpis, window)
     districts = pd.read_sql(text("SELECT id, population FROM districts"), conn)
     db_seconds = time.perf_counter() - started
-    populations = {str(i): int(p or 0) for i, p in zip(districts["id"], districts["population"])}
+    populations = {
+        str(i): int(p or 0)
+        for i, p in zip(districts["id"], districts["population"], strict=True)
+    }
     city_population = sum(populations.values())
     frame["rkey"] = frame["type"] + "." + frame["metric"]
     frame["district"] = frame["district"].fillna("")
@@ -112,15 +140,18 @@ def naive_values(
     frame["counted"] = frame["bucket"] >= window.previous().start
     frame["current"] = frame["bucket"] >= window.start
     frame["hour"] = frame["time"] - frame["time"] % HOUR
+    now = min(now, window.end)
     values: Comparable = {}
     for kpi in kpis:
         part = frame[frame["rkey"] == kpi.metric]
+        fresh = _freshness(part, window)
         groups = {"": part}  # the city: every row, located in a district or not
         groups.update((str(d), g) for d, g in part.groupby("district") if d != "")
         out: dict[str, dict[str, Any]] = {}
         for place in ["", *sorted(populations)]:
             population = city_population if place == "" else populations.get(place, 0)
-            out[place] = _place_values(kpi, groups.get(place), population, window)
+            out[place] = _place_values(kpi, groups.get(place), population, window, now)
+            out[place]["as_of"] = _iso(fresh.get(place))
         values[kpi.id] = out
     return {"result": values, "rows_read": int(len(frame) + len(districts)), "db_s": db_seconds,
             "queries": 2}
@@ -161,7 +192,8 @@ def compare(app: Comparable, naive: Comparable, rel: float = 1e-6) -> dict[str, 
             if [t for t, _ in a_spark] != [t for t, _ in n_spark]:
                 differences.append(f"{kpi_id}/{place or 'city'}: sparkline buckets differ")
             else:
-                pairs += [(f"spark {t}", v, w) for (t, v), (_, w) in zip(a_spark, n_spark)]
+                points = zip(a_spark, n_spark, strict=True)
+                pairs += [(f"spark {t}", v, w) for (t, v), (_, w) in points]
             if a.get("as_of") != n.get("as_of"):
                 differences.append(f"{kpi_id}/{place or 'city'}: as_of {a.get('as_of')} "
                                    f"!= {n.get('as_of')}")

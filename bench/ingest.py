@@ -102,8 +102,9 @@ def _timed(engine: Engine, frame: pd.DataFrame, step: str) -> dict[str, Any]:
     with unit_of_work(engine) as conn:
         result = ingest_observations(conn, frame, TZ)
     seconds = time.perf_counter() - started
-    return {"step": step, "rows": len(frame), "seconds": seconds, "rows_per_s": len(frame) / seconds,
-            "new": result.new, "updated": result.updated, "unchanged": result.unchanged}
+    return {"step": step, "rows": len(frame), "seconds": seconds,
+            "rows_per_s": len(frame) / seconds, "new": result.new,
+            "updated": result.updated, "unchanged": result.unchanged}
 
 
 def run_backend(name: str, url: str, rows: int, changed_share: float) -> list[dict[str, Any]]:
@@ -142,14 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         backends["postgresql"] = args.postgres_url
     results: list[dict[str, Any]] = []
     for name, url in backends.items():
-        print(f"{name}: {rows_text(args.rows)} into an empty store ...", file=out, flush=True)
+        print(f"{name}: {args.rows:,} observation rows into an empty store ...", file=out,
+              flush=True)
         try:
             results.extend(run_backend(name, url, args.rows, args.changed_share))
         except Exception as error:  # noqa: BLE001 - report an unreachable server, go on
             if name == "sqlite":
                 raise
             print(f"  skipped: {type(error).__name__}: {error}", file=out)
-    head = f"{'backend':<11} {'step':<22} {'rows':>9} {'seconds':>8} {'rows/s':>9}  new/updated/unchanged"
+    head = (f"{'backend':<11} {'step':<22} {'rows':>9} {'seconds':>8} {'rows/s':>9}  "
+            "new/updated/unchanged")
     print("\n" + head + "\n" + "-" * len(head), file=out)
     for r in results:
         note = {True: "  idempotent: yes", False: "  idempotent: NO"}.get(r.get("idempotent"), "")
@@ -159,10 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"rows": args.rows, "results": results}, indent=2))
     return 0 if all(r.get("idempotent", True) for r in results) else 1
-
-
-def rows_text(rows: int) -> str:
-    return f"{rows:,} observation rows"
 
 
 if __name__ == "__main__":

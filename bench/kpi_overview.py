@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
     CountingConnection,
+    code_fingerprint,
     default_url,
     ensure_demo,
     in_fresh_process,
@@ -93,7 +94,9 @@ def naive_side(url: str, kpis_file: str, window: str, now_iso: str, tz: str,
     span = window_for(window, now, tz)
     engine = make_engine(url)
     with engine.connect() as conn:
-        figures = measured(lambda: naive_values(conn, kpis, span, tz), repeat)
+        figures = measured(
+            lambda: naive_values(conn, kpis, span, tz, int(now.timestamp())), repeat
+        )
     engine.dispose()
     figures["values"] = figures.pop("result")
     return figures
@@ -144,11 +147,13 @@ def run_window(args: argparse.Namespace, window: str, now_iso: str, tz: str,
         "ratio_like_for_like": naive["median_s"] / part["median_s"],
     }
     say(f"\n{window} [{row['start']} .. {row['end']}) rollup grain {row['grain']}")
-    say(f"  app   compute_kpi_table, all KPIs   {_s(app['median_s']):>9} (first {_s(app['first_s'])}"
-        f"; DB {_s(app['db_s'])}, {app['rows_read']:,} rows in {app['queries']} queries)")
+    say(f"  app   compute_kpi_table, all KPIs   {_s(app['median_s']):>9} (first "
+        f"{_s(app['first_s'])}; DB {_s(app['db_s'])}, {app['rows_read']:,} rows in "
+        f"{app['queries']} queries)")
     for source, figures in app["parts"].items():
         say(f"    of which {source + ' KPIs':<22} {_s(figures['median_s']):>9} (DB "
-            f"{_s(figures['db_s'])}, {figures['rows_read']:,} rows in {figures['queries']} queries)")
+            f"{_s(figures['db_s'])}, {figures['rows_read']:,} rows in "
+            f"{figures['queries']} queries)")
     say(f"  naive pandas over observations      {_s(naive['median_s']):>9} (first "
         f"{_s(naive['first_s'])}; DB {_s(naive['db_s'])}, {naive['rows_read']:,} rows)")
     say(f"  ratio naive/app {_x(row['ratio'])}; like for like (rollup KPIs only) "
@@ -164,7 +169,9 @@ def run_window(args: argparse.Namespace, window: str, now_iso: str, tz: str,
     return row
 
 
-def summary(rows: list[dict[str, Any]], overview: dict[str, Any], say: Callable[[str], None]) -> None:
+def summary(
+    rows: list[dict[str, Any]], overview: dict[str, Any], say: Callable[[str], None]
+) -> None:
     """The final table."""
     head = (f"{'window':<8} {'app':>9} {'app(rollup)':>11} {'naive':>9} {'naive/app':>9} "
             f"{'like4like':>9} {'app rows':>9} {'naive rows':>11} {'app RSS+':>9} "
@@ -172,11 +179,13 @@ def summary(rows: list[dict[str, Any]], overview: dict[str, Any], say: Callable[
     say("\n" + head + "\n" + "-" * len(head))
     for row in rows:
         app, naive, view = row["app"], row["naive"], overview.get(row["window"], {})
-        say(f"{row['window']:<8} {_s(app['median_s']):>9} {_s(app['parts']['rollups']['median_s']):>11} "
+        rollup_s = app["parts"]["rollups"]["median_s"]
+        say(f"{row['window']:<8} {_s(app['median_s']):>9} {_s(rollup_s):>11} "
             f"{_s(naive['median_s']):>9} {_x(row['ratio']):>9} {_x(row['ratio_like_for_like']):>9} "
             f"{app['rows_read']:>9,} {naive['rows_read']:>11,} {_mb(app['rss_growth_mb']):>9} "
             f"{_mb(naive['rss_growth_mb']):>10} {_s(view.get('computed_s', 0)):>9} "
-            f"{_s(view.get('cached_s', 0)):>8}  {'equal' if row['check']['equal'] else 'DIFFERENT'}")
+            f"{_s(view.get('cached_s', 0)):>8}  "
+            f"{'equal' if row['check']['equal'] else 'DIFFERENT'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str) -> None:
         print(message, file=out, flush=True)
 
+    code = code_fingerprint()
     prepare_database(args.database_url)
     settings = settings_for(args.database_url, args.var_dir)
     args.kpis_file = settings.kpis_file
@@ -208,17 +218,19 @@ def main(argv: list[str] | None = None) -> int:
     engine.dispose()
     say(f"now = {now.isoformat()}; {len(kpis)} KPIs "
         f"({sum(k.source == 'rollups' for k in kpis)} from rollups); repeat {args.repeat}, "
-        "median; each side in a fresh process")
+        f"median; each side in a fresh process; engine code {code}")
     rows = [run_window(args, w, now.isoformat(), settings.timezone, say) for w in windows]
     overview = in_fresh_process(overview_side, args.database_url, str(args.var_dir), windows,
                                 now.isoformat())
     summary(rows, overview, say)
+    if code_fingerprint() != code:
+        say("WARNING: dashboard/kpis, store or queries changed during the run; rerun it")
     say("\napp = compute_kpi_table (what the overview computes, no query cache); overview/cached"
         " = queries.overview computed then served from the in-process cache; naive = pd.read_sql"
         " of the window's and previous window's observations + groupby")
     if args.json:
         print(json.dumps({"database": engine.url.render_as_string(hide_password=True),
-                          "demo": demo, "store": facts, "now": now.isoformat(),
+                          "code": code, "demo": demo, "store": facts, "now": now.isoformat(),
                           "repeat": args.repeat, "windows": rows, "overview": overview},
                          indent=2, default=str))
     return 0 if all(r["check"]["equal"] for r in rows) else 1

@@ -224,3 +224,13 @@ def test_per_resident_day_divides_by_elapsed_time(city: Connection, tmp_path: Pa
     # The last hourly spark point (11:00-12:00) is complete: 1,000 L per resident-hour.
     last = table.for_place("d1")[0].spark[-1]
     assert last["v"] == pytest.approx(1000 / 1000 / (1 / 24))
+
+
+def test_previous_month_starts_at_a_local_midnight_across_dst() -> None:
+    window = window_for("month", datetime(2026, 4, 10, 12, tzinfo=timezone.utc), TZ)
+    previous = window.previous()
+    assert previous.end == window.start
+    # The window starts on 12 March (local); 30 whole local days before: 10 February, CET.
+    assert previous.start_dt() == datetime(2026, 2, 9, 23, tzinfo=timezone.utc)
+    assert previous.days == 30
+    assert window.days == pytest.approx(30 - 1 / 24)  # the spring-forward night is short

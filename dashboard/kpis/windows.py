@@ -17,14 +17,20 @@ class Window:
     start: int
     end: int
     grain: str  # rollup grain used for it: hour | day
+    tz: str = "UTC"  # day-grain windows span whole local days of this zone
 
     @property
     def length(self) -> int:
         return self.end - self.start
 
     def previous(self) -> Window:
-        """The window of the same length just before this one."""
-        return Window(self.name, self.start - self.length, self.start, self.grain)
+        """The window just before this one: as many hours, or as many whole local days."""
+        if self.grain == "hour":
+            return Window(self.name, self.start - self.length, self.start, self.grain, self.tz)
+        zone = ZoneInfo(self.tz)
+        first = datetime.fromtimestamp(self.start, zone).date() - timedelta(days=WINDOWS[self.name])
+        start = datetime(first.year, first.month, first.day, tzinfo=zone)
+        return Window(self.name, int(start.timestamp()), self.start, self.grain, self.tz)
 
     @property
     def days(self) -> float:
@@ -53,4 +59,4 @@ def window_for(name: str, now: datetime, tz: str) -> Window:
     zone = ZoneInfo(tz)
     start = datetime(start_local.year, start_local.month, start_local.day, tzinfo=zone)
     end = datetime(next_midnight.year, next_midnight.month, next_midnight.day, tzinfo=zone)
-    return Window(name, int(start.timestamp()), int(end.timestamp()), "day")
+    return Window(name, int(start.timestamp()), int(end.timestamp()), "day", tz)
