@@ -5,13 +5,22 @@ Open311, GTFS, SensorThings, CSV, SQL, districts) arrive with the connectors iss
 """
 from __future__ import annotations
 
-from connectors.base import CheckResult, Connector, ConnectorConfig, Stream
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Mapped,
+    SourceFormatError,
+    Stream,
+)
 from connectors.registry import UnknownConnectorError, available_kinds, get_connector, register
 
 __all__ = [
     "CheckResult",
     "Connector",
     "ConnectorConfig",
+    "Mapped",
+    "SourceFormatError",
     "Stream",
     "UnknownConnectorError",
     "available_kinds",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +20,26 @@ class ConnectorConfig(BaseModel):
     """Base of every connector's configuration; unknown keys are an error."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class SourceFormatError(ValueError):
+    """A whole file or response cannot be parsed; the message names it and the problem."""
+
+
+@dataclass
+class Mapped:
+    """What one raw record becomes in the unified model (rows as dicts, per entity).
+
+    observations: {"asset_id": URN, "metric", "time": aware datetime, "value", "unit"}.
+    Located assets and requests get their district assigned by the runner.
+    """
+
+    assets: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    service_requests: list[dict[str, Any]] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    districts: list[dict[str, Any]] = field(default_factory=list)
+    cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +63,8 @@ class Stream(ABC):
         """Yield raw records newer than ``watermark`` (all when None)."""
 
     @abstractmethod
-    def map(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Map one raw record to unified-model fields; raise ValueError when it is bad."""
+    def map(self, record: Mapping[str, Any]) -> Mapped:
+        """Map one raw record to the unified model; raise ValueError when it is bad."""
 
 
 class Connector(ABC):
@@ -52,6 +72,7 @@ class Connector(ABC):
 
     kind: ClassVar[str]
     config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    config: Any
 
     def __init__(self, config: Mapping[str, Any] | ConnectorConfig) -> None:
         self.config = (

@@ -2,12 +2,19 @@
 (the way pandas finds plotting backends)."""
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import entry_points
 
 from connectors.base import Connector
 
 ENTRY_POINT_GROUP = "citylens.connectors"
+BUILT_IN_MODULES = ("connectors.districts", "connectors.open311")
 _BUILT_IN: dict[str, type[Connector]] = {}
+
+
+def _load_built_ins() -> None:
+    for module in BUILT_IN_MODULES:
+        importlib.import_module(module)  # each registers its connector on import
 
 
 class UnknownConnectorError(LookupError):
@@ -29,11 +36,13 @@ def _plugins() -> dict[str, type[Connector]]:
 
 def available_kinds() -> list[str]:
     """Every kind that can be configured, built-in or installed as a plugin."""
+    _load_built_ins()
     return sorted({*_BUILT_IN, *(p.name for p in entry_points(group=ENTRY_POINT_GROUP))})
 
 
 def get_connector(kind: str) -> type[Connector]:
     """The connector class for ``kind``, or an error that lists the kinds it knows."""
+    _load_built_ins()
     if kind in _BUILT_IN:
         return _BUILT_IN[kind]
     plugins = _plugins()

@@ -77,3 +77,28 @@ def conn(engine: Engine) -> Iterator[Connection]:
 def settings(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh SQLite file and no Redis."""
     return Settings(var_dir=tmp_path / "var", database_url="", redis_url=None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty store of its own (for code that commits), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        init_store(engine)
+        yield engine
+        engine.dispose()
+        return
+    schema = f"citylens_fresh_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server
+        service_missing("PostgreSQL at " + PG_URL, error)
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    init_store(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors import CheckResult, Connector, ConnectorConfig, Stream, get_connector, register
+from connectors import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Mapped,
+    Stream,
+    get_connector,
+    register,
+)
 from connectors.registry import _BUILT_IN, UnknownConnectorError
 
 
@@ -28,10 +36,10 @@ class ListStream(Stream):
     def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
         return (r for r in self.records if watermark is None or r["updated"] > watermark)
 
-    def map(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+    def map(self, record: Mapping[str, Any]) -> Mapped:
         if "id" not in record:
             raise ValueError("record has no id")
-        return {"id": record["id"]}
+        return Mapped(assets=[{"id": record["id"]}])
 
 
 class ListConnector(Connector):

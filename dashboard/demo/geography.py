@@ -1,7 +1,6 @@
 """The demo city's districts: Voronoi cells of seed points clipped to the land."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +9,7 @@ import shapely
 from shapely.geometry import MultiPoint, Point, Polygon, mapping
 
 from dashboard.demo.config import CityConfig
-
-KM_PER_DEG_LAT = 110.574
-KM_PER_DEG_LON_EQUATOR = 111.320
+from dashboard.geo import area_km2
 
 
 @dataclass(frozen=True)
@@ -45,14 +42,6 @@ def mapping_lists(polygon: Polygon) -> dict[str, Any]:
     geo = mapping(shapely.set_precision(polygon, 1e-6))
     rings = [[list(point) for point in ring] for ring in geo["coordinates"]]
     return {"type": geo["type"], "coordinates": rings}
-
-
-def area_km2(polygon: Polygon) -> float:
-    """Area of a lon/lat polygon in km², by a local equirectangular projection."""
-    lat0 = polygon.centroid.y
-    scale_x = KM_PER_DEG_LON_EQUATOR * math.cos(math.radians(lat0))
-    projected = shapely.transform(polygon, lambda xy: xy * np.array([scale_x, KM_PER_DEG_LAT]))
-    return float(projected.area)
 
 
 def build_districts(config: CityConfig) -> list[District]:

@@ -1,0 +1,150 @@
+"""Store a batch of mapped records in the unified store, in the caller's transaction.
+
+Entities are upserted on their natural keys (idempotent); located assets and requests
+get their district by point-in-polygon; observations go through the ingest that keeps
+rollups and alerts in step. A record whose rows do not fit the model is refused with
+its reason (the runner quarantines it) before anything of it is written.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Table, bindparam, select, update
+
+from connectors.base import Mapped
+from dashboard.geo import DistrictIndex
+from dashboard.ingest import ingest_observation_batch
+from dashboard.model import Asset, District, Service, ServiceRequest
+from dashboard.settings import Settings
+from dashboard.store import bump_data_version, upsert
+
+Record = tuple[Mapping[str, Any], Mapped]
+ENTITY_TABLES: dict[str, tuple[Table, list[str]]] = {
+    "districts": (District.__table__, ["id"]),
+    "services": (Service.__table__, ["service_code"]),
+    "assets": (Asset.__table__, ["id"]),
+    "service_requests": (ServiceRequest.__table__, ["id"]),
+}
+OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
+
+
+def _check(mapped: Mapped) -> None:
+    """Raise ValueError when a mapped record does not fit the model."""
+    for entity, (table, key) in ENTITY_TABLES.items():
+        columns = set(table.columns.keys())
+        for row in getattr(mapped, entity):
+            unknown = set(row) - columns
+            if unknown:
+                raise ValueError(f"{entity}: unknown fields {sorted(unknown)}")
+            missing = [k for k in key if row.get(k) in (None, "")]
+            if missing:
+                raise ValueError(f"{entity}: missing {missing}")
+    for obs in mapped.observations:
+        if set(obs) - OBSERVATION_FIELDS or not {"asset_id", "metric", "time", "value"} <= set(obs):
+            raise ValueError(f"observation fields must be {sorted(OBSERVATION_FIELDS)}")
+        if not isinstance(obs["time"], datetime) or obs["time"].tzinfo is None:
+            raise ValueError(f"observation time must be an aware datetime: {obs['time']!r}")
+        value = float(obs["value"])
+        if not math.isfinite(value):
+            raise ValueError(f"observation value is not a finite number: {obs['value']!r}")
+
+
+def _rows(
+    records: Sequence[Record], entity: str, key: list[str], source_id: str | None
+) -> list[dict[str, Any]]:
+    """The entity's rows of the batch, one per key (the last wins), with one column set."""
+    table = ENTITY_TABLES[entity][0]
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for _, mapped in records:
+        for row in getattr(mapped, entity):
+            row = dict(row)
+            if source_id and "source_id" in table.columns and not row.get("source_id"):
+                row["source_id"] = source_id
+            by_key[tuple(row[k] for k in key)] = row
+    rows = list(by_key.values())
+    columns = sorted({c for row in rows for c in row})
+    return [{c: row.get(c) for c in columns} for row in rows]
+
+
+def _with_districts(rows: list[dict[str, Any]], index: DistrictIndex) -> None:
+    todo = [r for r in rows if not r.get("district_id") and r.get("lat") is not None]
+    if not todo:
+        return
+    for row, district in zip(
+        todo, index.assign([r["lat"] for r in todo], [r.get("lon") for r in todo]), strict=True
+    ):
+        row["district_id"] = district
+    for row in rows:
+        row.setdefault("district_id", None)
+
+
+def _asset_pks(conn: Connection, ids: set[str]) -> dict[str, int]:
+    stmt = select(Asset.id, Asset.pk).where(Asset.id.in_(bindparam("ids", expanding=True)))
+    found: dict[str, int] = {}
+    listed = sorted(ids)
+    for start in range(0, len(listed), 10_000):
+        found.update(conn.execute(stmt, {"ids": listed[start:start + 10_000]}).all())
+    return found
+
+
+def _store_observations(
+    conn: Connection, settings: Settings, records: Sequence[Record]
+) -> tuple[bool, list[tuple[Any, str]]]:
+    pks = _asset_pks(conn, {o["asset_id"] for _, m in records for o in m.observations})
+    refused: list[tuple[Any, str]] = []
+    rows: list[tuple[int, str, int, float, Any]] = []
+    for raw, mapped in records:
+        unknown = {o["asset_id"] for o in mapped.observations} - pks.keys()
+        if unknown:
+            refused.append((raw, f"observations of unknown assets {sorted(unknown)[:3]}"))
+            continue
+        rows.extend(
+            (pks[o["asset_id"]], o["metric"], int(o["time"].timestamp()), float(o["value"]),
+             o.get("unit"))
+            for o in mapped.observations
+        )
+    if not rows:
+        return False, refused
+    frame = pd.DataFrame(rows, columns=["asset_pk", "metric", "time", "value", "unit"])
+    ingest_observation_batch(conn, frame, settings)
+    seen = frame.groupby("asset_pk")["time"].max()
+    conn.execute(
+        update(Asset).where(Asset.pk == bindparam("b_pk")).values(last_seen=bindparam("seen")),
+        [{"b_pk": int(pk), "seen": pd.Timestamp(int(t), unit="s", tz="UTC").to_pydatetime()}
+         for pk, t in seen.items()],
+    )
+    return True, refused
+
+
+def store_batch(
+    conn: Connection, settings: Settings, records: Sequence[Record], source_id: str | None = None
+) -> tuple[int, list[tuple[Any, str]]]:
+    """Store the records (stamped with ``source_id``); return how many were stored and the
+    refused ones with their reasons."""
+    refused: list[tuple[Any, str]] = []
+    good: list[Record] = []
+    for raw, mapped in records:
+        try:
+            _check(mapped)
+        except (ValueError, TypeError) as error:
+            refused.append((raw, str(error)))
+        else:
+            good.append((raw, mapped))
+    index: DistrictIndex | None = None
+    for entity, (table, key) in ENTITY_TABLES.items():
+        rows = _rows(good, entity, key, source_id)
+        if not rows:
+            continue
+        if entity in ("assets", "service_requests"):
+            index = index or DistrictIndex.load(conn)
+            _with_districts(rows, index)
+        upsert(conn, table, rows, key)
+    ingested, unknown = _store_observations(conn, settings, good)
+    refused.extend(unknown)
+    if good and not ingested:
+        bump_data_version(conn)  # observations bump it themselves
+    return len(good) - len(unknown), refused

@@ -1,0 +1,112 @@
+"""``citylens districts|ingest|quarantine``: run connectors from the command line.
+
+Connectors live outside the core; they are imported inside the commands.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from dashboard.settings import get_settings
+
+districts_app = typer.Typer(no_args_is_help=True, help="District boundaries.")
+ingest_app = typer.Typer(no_args_is_help=True, help="Ingest one source once.")
+quarantine_app = typer.Typer(no_args_is_help=True, help="Records that could not be stored.")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SourceId = Annotated[str | None, typer.Option("--source-id", help="Source id (default: derived).")]
+Full = Annotated[bool, typer.Option("--full", help="Ignore the watermark; read everything.")]
+
+
+def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full: bool = False,
+         after: Any = None) -> None:
+    from connectors import get_connector
+    from connectors.runner import run_source
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url)
+    connector = get_connector(kind)(config)
+    report = run_source(engine, settings, connector, source_id, config.get("location", ""),
+                        full=full)
+    payload = report.as_dict()
+    if after is not None and report.status in ("ok", "partial") and report.stored:
+        payload.update(after(engine, settings))
+    if as_json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    elif report.status != "failed":
+        typer.echo(f"{source_id} ({kind}): {report.records_in} records in, {report.stored} "
+                   f"stored, {report.quarantined} quarantined, {report.status} "
+                   f"in {report.seconds:.1f} s")
+    if report.failure == "format":
+        typer.echo(f"error: {report.error}", err=True)
+        raise typer.Exit(2)
+    if report.failure:
+        typer.echo(f"error: {source_id}: {report.error}", err=True)
+        raise typer.Exit(1)
+
+
+def _reassign(engine: Any, settings: Any) -> dict[str, Any]:
+    from dashboard.store import unit_of_work
+    from dashboard.store.reassign import reassign_districts
+
+    with unit_of_work(engine) as conn:
+        moved = reassign_districts(conn, settings.timezone)
+    return {"reassigned_assets": moved.assets, "reassigned_requests": moved.service_requests}
+
+
+@districts_app.command("load")
+def districts_load(
+    file: Annotated[str, typer.Argument(help="A GeoJSON FeatureCollection of polygons.")],
+    name_field: Annotated[str, typer.Option(help="Property that names each district.")] = "name",
+    id_field: Annotated[str | None, typer.Option(help="Property with the district id.")] = None,
+    population_field: Annotated[str | None, typer.Option(help="Property with population.")] = None,
+    source_id: SourceId = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Load district boundaries; every located asset and request is assigned again."""
+    config = {"location": file, "name_field": name_field, "id_field": id_field,
+              "population_field": population_field}
+    _run("districts", config, source_id or "districts", as_json, full=True, after=_reassign)
+
+
+@ingest_app.command("open311")
+def ingest_open311(
+    location: Annotated[str, typer.Argument(help="File or URL of GeoReport v2 requests.")],
+    services: Annotated[str | None, typer.Option(help="File or URL of the services.")] = None,
+    source_id: SourceId = None,
+    full: Full = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open311 GeoReport v2 requests (JSON or XML), and optionally the service list."""
+    config: dict[str, Any] = {"location": location, "services": services}
+    _run("open311", config, source_id or f"open311:{location}", as_json, full=full)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    source: Annotated[str | None, typer.Option(help="Only this source id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """Quarantined records with their reasons, newest first."""
+    from dashboard.model import Quarantine
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    stmt = select(Quarantine).order_by(Quarantine.id.desc()).limit(limit)
+    if source:
+        stmt = stmt.where(Quarantine.source_id == source)
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, default=str, ensure_ascii=False) + "\n")
+        return
+    for row in rows:
+        typer.echo(f"{row['received']:%Y-%m-%d %H:%M} {row['source_id']}: {row['reason']}")
+    if not rows:
+        typer.echo("No quarantined records.")

@@ -1,0 +1,152 @@
+"""The shared connector runner: feed runs, idempotency, watermarks, quarantine, failures."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+
+from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
+from connectors.runner import run_source
+from dashboard.model import Asset, District, FeedRun, Observation, Quarantine, Rollup
+from dashboard.settings import Settings
+from dashboard.store import unit_of_work
+from dashboard.store.version import data_version
+
+SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+
+
+class FeedConfig(ConnectorConfig):
+    records: list[dict[str, Any]]
+    fail_after: int | None = None
+
+
+class SensorStream(Stream):
+    """Yields {"id", "t" (hour), "v", "lat", "lon"}; a record without "v" is malformed."""
+
+    name = "sensors"
+    primary_key = ("id", "t")
+    cursor_field = "t"
+    entity = "Observation"
+
+    def __init__(self, config: FeedConfig) -> None:
+        self.config = config
+
+    def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
+        for number, record in enumerate(self.config.records):
+            if self.config.fail_after is not None and number >= self.config.fail_after:
+                raise ConnectionError("connection reset by peer")
+            if watermark is None or f"{record['t']:04d}" > watermark:
+                yield record
+
+    def map(self, record: Mapping[str, Any]) -> Mapped:
+        urn = f"urn:ngsi-ld:AirQualityObserved:test:{record['id']}"
+        time = datetime.fromtimestamp(1_767_225_600 + 3600 * record["t"], timezone.utc)
+        return Mapped(
+            assets=[{"id": urn, "type": "AirQualityObserved", "domain": "environment",
+                     "lat": record.get("lat"), "lon": record.get("lon")}],
+            observations=[{"asset_id": urn, "metric": "no2", "time": time,
+                           "value": float(record["v"]), "unit": "ug/m3"}],
+            cursor=f"{record['t']:04d}",
+        )
+
+
+class SensorConnector(Connector):
+    kind = "test-sensors"
+    config_model = FeedConfig
+
+    def check(self) -> CheckResult:
+        return CheckResult(True)
+
+    def streams(self) -> list[Stream]:
+        return [SensorStream(self.config)]
+
+
+def _records(hours: range, sensor: str = "a") -> list[dict[str, Any]]:
+    return [{"id": sensor, "t": t, "v": 10 + t, "lat": 0.5, "lon": 0.5} for t in hours]
+
+
+def _count(engine: Engine, model: type) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def store(fresh_engine: Engine) -> Engine:
+    with unit_of_work(fresh_engine) as conn:
+        conn.execute(insert(District), [{"id": "sq", "name": "Square", "geometry": SQUARE}])
+    return fresh_engine
+
+
+def test_run_stores_assigns_district_and_records_the_run(store: Engine, settings) -> None:
+    report = run_source(store, settings, SensorConnector({"records": _records(range(5))}), "s1")
+    assert (report.records_in, report.stored, report.quarantined, report.status) == (5, 5, 0, "ok")
+    assert report.watermark == "0004"
+    with store.connect() as conn:
+        assert conn.execute(select(Asset.district_id)).scalar_one() == "sq"
+        run = conn.execute(select(FeedRun)).one()
+        assert (run.status, run.records_in, run.stored, run.watermark) == ("ok", 5, 5, "0004")
+        hourly = conn.execute(select(func.sum(Rollup.count)).where(Rollup.grain == "hour"))
+        assert hourly.scalar_one() == 5
+        assert conn.execute(select(Asset.last_seen)).scalar_one() is not None
+
+
+def test_running_twice_stores_nothing_twice(store: Engine, settings) -> None:
+    connector = SensorConnector({"records": _records(range(5))})
+    run_source(store, settings, connector, "s1")
+    again = run_source(store, settings, connector, "s1", full=True)
+    assert again.stored == 5 and again.status == "ok"
+    assert _count(store, Observation) == 5
+    with store.connect() as conn:
+        total = conn.execute(select(func.sum(Rollup.count)).where(Rollup.grain == "day"))
+        assert total.scalar_one() == 5
+
+
+def test_watermark_makes_the_next_run_incremental(store: Engine, settings) -> None:
+    run_source(store, settings, SensorConnector({"records": _records(range(5))}), "s1")
+    report = run_source(store, settings, SensorConnector({"records": _records(range(8))}), "s1")
+    assert report.records_in == 3 and report.watermark == "0007"
+    assert _count(store, Observation) == 8
+
+
+def test_bad_records_are_quarantined_and_the_rest_stored(store: Engine, settings) -> None:
+    records = _records(range(4))
+    records[1].pop("v")  # map() raises KeyError
+    records[2]["v"] = float("nan")  # not a finite value: refused when stored
+    with store.connect() as conn:
+        before = data_version(conn)
+    report = run_source(store, settings, SensorConnector({"records": records}), "s1")
+    assert (report.stored, report.quarantined, report.status) == (2, 2, "partial")
+    assert _count(store, Observation) == 2
+    with store.connect() as conn:
+        reasons = conn.execute(select(Quarantine.reason, Quarantine.payload)).all()
+        assert data_version(conn) > before
+    assert any("'v'" in reason for reason, _ in reasons)
+    assert any("finite" in reason for reason, _ in reasons)
+    assert all('"id": "a"' in payload for _, payload in reasons)  # raw payload kept
+
+
+def test_a_source_that_goes_down_is_failed_and_keeps_what_was_read(store, settings) -> None:
+    config = {"records": _records(range(6)), "fail_after": 3}
+    report = run_source(store, settings, SensorConnector(config), "s1")
+    assert report.status == "failed" and "connection reset" in report.error
+    assert report.failure == "unavailable"
+    assert _count(store, Observation) == 3
+    assert report.watermark is None  # not advanced: the next run reads it all again
+    healed = run_source(store, settings, SensorConnector({"records": _records(range(6))}), "s1")
+    assert healed.status == "ok" and _count(store, Observation) == 6
+
+
+def test_outside_every_district_is_allowed_and_visible(store: Engine, settings) -> None:
+    records = [{"id": "far", "t": 0, "v": 1.0, "lat": 40.0, "lon": 40.0}]
+    run_source(store, settings, SensorConnector({"records": records}), "s1")
+    with store.connect() as conn:
+        assert conn.execute(select(Asset.district_id)).scalar_one() is None
+        assert conn.execute(select(Rollup.district_id).distinct()).scalars().all() == [""]
