@@ -13,13 +13,14 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import make_url
 
-from dashboard.cli_sources import districts_app, ingest_app, quarantine_app
+from dashboard.cli_sources import districts_app, ingest_app, quarantine_app, sources_app
 from dashboard.settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(districts_app, name="districts")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(sources_app, name="sources")
 
 
 @app.callback()

@@ -110,3 +110,47 @@ def quarantine_list(
         typer.echo(f"{row['received']:%Y-%m-%d %H:%M} {row['source_id']}: {row['reason']}")
     if not rows:
         typer.echo("No quarantined records.")
+
+
+sources_app = typer.Typer(no_args_is_help=True, help="Configured sources (sources.yaml).")
+
+
+@sources_app.command("run")
+def sources_run(
+    config: Annotated[str, typer.Option(help="Sources file.")] = "data/sources.yaml",
+    loop: Annotated[bool, typer.Option(help="Keep running each source on its schedule.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every enabled source once (or on its schedule with --loop)."""
+    from pathlib import Path
+
+    from connectors.base import SourceFormatError
+    from connectors.sources import load_sources, run_all, run_forever
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    try:
+        entries = load_sources(Path(config))
+    except SourceFormatError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    engine = get_engine(settings.resolved_database_url)
+
+    def show(report: Any) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(report.as_dict(), default=str) + "\n")
+            sys.stdout.flush()
+        else:
+            detail = f" ({report.error})" if report.error else ""
+            typer.echo(f"{report.source} ({report.kind}): {report.records_in} in, "
+                       f"{report.stored} stored, {report.quarantined} quarantined, "
+                       f"{report.status}{detail}")
+
+    if loop:
+        run_forever(engine, settings, entries, show)
+        return
+    reports = run_all(engine, settings, entries)
+    for report in reports:
+        show(report)
+    if any(r.status == "failed" for r in reports):
+        raise typer.Exit(1)

@@ -1,0 +1,92 @@
+"""Configured sources: the YAML file, isolation between sources, the schedule loop."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from connectors.base import SourceFormatError
+from connectors.sources import load_sources, run_all, run_forever
+from dashboard.model import FeedRun, ServiceRequest
+from dashboard.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def open311_file() -> Path:
+    path = FIXTURES / "open311" / "chicago_service_requests.json"
+    if not path.exists():
+        pytest.skip(f"fixture {path} is absent")
+    return path
+
+
+def test_one_failing_source_never_stops_the_others(fresh_engine: Engine, tmp_path, open311_file):
+    path = _write(tmp_path, f"""
+sources:
+  - id: gone
+    kind: open311
+    location: {tmp_path / 'missing.json'}
+  - id: telepathy
+    kind: telepathy
+    location: nowhere
+  - id: chicago
+    kind: open311
+    location: {open311_file}
+  - id: paused
+    kind: open311
+    enabled: false
+    location: {open311_file}
+""")
+    reports = {r.source: r for r in run_all(fresh_engine, Settings(), load_sources(path))}
+    assert set(reports) == {"gone", "telepathy", "chicago"}
+    assert reports["gone"].status == "failed"
+    assert reports["telepathy"].status == "failed"
+    assert "known kinds" in reports["telepathy"].error
+    assert (reports["chicago"].status, reports["chicago"].stored) == ("ok", 2)
+    with fresh_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ServiceRequest)).scalar_one() == 2
+        statuses = dict(conn.execute(select(FeedRun.source_id, FeedRun.status)).all())
+    assert statuses == {"gone": "failed", "chicago": "ok"}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("sources: {}", "top-level 'sources:' list"),
+    ("sources:\n  - kind: open311\n", "id"),
+    ("sources:\n  - {id: a, kind: x}\n  - {id: a, kind: y}\n", "duplicated source ids"),
+    ("sources: [", "not valid YAML"),
+])
+def test_a_wrong_sources_file_is_a_clear_error(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(SourceFormatError, match=problem):
+        load_sources(_write(tmp_path, text))
+
+
+def test_the_shipped_example_is_valid() -> None:
+    example = Path(__file__).resolve().parents[1] / "data" / "sources.example.yaml"
+    entries = load_sources(example)
+    assert len({e.kind for e in entries}) >= 2
+
+
+def test_loop_runs_each_source_when_it_is_due(fresh_engine: Engine, tmp_path, open311_file):
+    path = _write(tmp_path, f"""
+sources:
+  - {{id: fast, kind: open311, every_minutes: 5, location: {open311_file}}}
+  - {{id: slow, kind: open311, every_minutes: 60, location: {open311_file}}}
+""")
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    ran: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    run_forever(fresh_engine, Settings(), load_sources(path), lambda r: ran.append(r.source),
+                clock=lambda: now[0], sleep=sleep, rounds=4)
+    assert ran == ["fast", "slow", "fast", "fast", "fast"]
