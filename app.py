@@ -17,8 +17,8 @@ from layouts import SETTINGS_KEY
 
 APP_TITLE = "CityLens"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-PAGE_MODULES = ("layouts.overview",)
-CALLBACK_MODULES = ("callbacks.overview",)
+PAGE_MODULES = ("layouts.overview", "layouts.feeds")
+CALLBACK_MODULES = ("callbacks.overview", "callbacks.feeds")
 
 
 def _import_pages_and_callbacks() -> None:

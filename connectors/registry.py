@@ -8,7 +8,14 @@ from importlib.metadata import entry_points
 from connectors.base import Connector
 
 ENTRY_POINT_GROUP = "citylens.connectors"
-BUILT_IN_MODULES = ("connectors.districts", "connectors.open311")
+BUILT_IN_MODULES = (
+    "connectors.districts",
+    "connectors.open311",
+    "connectors.csv_source",
+    "connectors.sql_source",
+    "connectors.sensorthings",
+    "connectors.mqtt",
+)
 _BUILT_IN: dict[str, type[Connector]] = {}
 
 

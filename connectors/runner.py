@@ -128,6 +128,8 @@ def run_source(
     ``full`` ignores the stored watermark and reads everything again (still idempotent).
     """
     started = time.perf_counter()
+    # The connector's own location has credentials removed (e.g. mqtt://user:pass@...).
+    location = str(getattr(connector.config, "location", "") or location)
     report = RunReport(source=source_id, kind=connector.kind)
     report.run_id = _start(engine, connector, source_id, location)
     watermark = None if full else last_watermark(engine, source_id)

@@ -48,3 +48,11 @@ def kpi_spark(kpi_id: str) -> dict[str, str]:
 def asset_layer(domain: str) -> dict[str, str]:
     """Pattern-matching id of the map's asset layer (dl.GeoJSON) for one domain."""
     return {"type": ASSET_LAYER_TYPE, "domain": domain}
+
+# --- feed health page --------------------------------------------------------------------
+FEEDS_URL = "feeds-url"
+FEEDS_REFRESH = "feeds-refresh"  # dcc.Interval
+FEEDS_TABLE = "feeds-table"
+FEEDS_SUMMARY = "feeds-summary"
+FEEDS_QUARANTINE_SOURCE = "feeds-quarantine-source"  # dcc.Dropdown
+FEEDS_QUARANTINE = "feeds-quarantine"

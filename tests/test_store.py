@@ -132,3 +132,12 @@ def test_datetimes_round_trip_as_aware_utc(conn: Connection) -> None:
     stored = conn.execute(select(ServiceRequest.requested_at)).scalar()
     assert stored == datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
     assert stored.tzinfo is not None
+
+
+def test_missing_units_stay_null_beside_given_ones(conn: Connection) -> None:
+    inside, _ = _assets(conn)
+    batch = pd.DataFrame({"asset_pk": [inside, inside], "metric": ["no2", "pm10"],
+                          "time": [T0, T0], "value": [1.0, 2.0], "unit": ["ug/m3", None]})
+    ingest_observations(conn, batch, TZ)
+    units = dict(conn.execute(select(Observation.metric, Observation.unit)).all())
+    assert units == {"no2": "ug/m3", "pm10": None}

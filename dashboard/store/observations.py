@@ -98,7 +98,7 @@ def _load_stage(conn: Connection, batch: pd.DataFrame) -> None:
             batch["metric"].tolist(),
             batch["time"].tolist(),
             batch["value"].tolist(),
-            batch["unit"].where(batch["unit"].notna(), None).tolist(),
+            [None if pd.isna(unit) else unit for unit in batch["unit"].tolist()],
             batch["rkey"].tolist(),
             batch["district"].tolist(),
             batch["hour"].tolist(),

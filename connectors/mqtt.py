@@ -1,0 +1,272 @@
+"""MQTT connector: live telemetry from a broker, as observations of known devices.
+
+A run subscribes to ``topics`` and reads messages until ``count`` messages or ``seconds``
+have passed (one of them is required: a run is one-shot). Payloads are JSON in the
+FIWARE IoT Agent style (see ``connectors.mqtt_parse``). Live data is not filtered by the
+watermark; the cursor is the receive time. Messages are acknowledged as they are handed
+to the runner, so with a ``client_id`` (a persistent session) QoS 1 messages published
+while no run was listening, or received but not handed over, come again on the next run.
+"""
+from __future__ import annotations
+
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
+from connectors.mqtt_parse import Defaults, DeviceMapping, check_domain, map_message
+from connectors.registry import register
+
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+POLL_SECONDS = 0.1
+
+
+class MqttConfig(ConnectorConfig):
+    """Which broker and topics to listen to, for how long, and which devices they carry."""
+
+    location: str = Field(description="mqtt://host:port or mqtts://host:port")
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+    topics: list[str] = Field(default_factory=lambda: ["/+/+/attrs"], min_length=1)
+    qos: int = Field(default=1, ge=0, le=2)
+    seconds: float | None = Field(default=None, gt=0, description="stop after this long")
+    count: int | None = Field(default=None, ge=1, description="stop after this many messages")
+    client_id: str | None = Field(default=None, description="set: a persistent session")
+    devices: dict[str, DeviceMapping] = Field(default_factory=dict,
+                                              description="topic or device id -> asset")
+    default_type: str = Field(default="Device", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+    default_domain: str = "environment"
+    accept_unknown_devices: bool = True
+    keepalive: int = Field(default=60, ge=5)
+    timeout_seconds: float = Field(default=10, gt=0, description="connect timeout")
+    ca_file: str | None = Field(default=None, description="CA bundle for mqtts")
+
+    @field_validator("default_domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return check_domain(value) or value
+
+    @field_validator("topics")
+    @classmethod
+    def _filters(cls, value: list[str]) -> list[str]:
+        for topic in value:
+            levels = topic.split("/")
+            bad = not topic or "\x00" in topic or any(
+                ("+" in level and level != "+") or ("#" in level and level != "#")
+                for level in levels
+            ) or "#" in levels[:-1]
+            if bad:
+                raise ValueError(f"not a valid MQTT topic filter: {topic!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _broker(self) -> MqttConfig:
+        """Check the URL; move credentials out of it (the location is stored in clear)."""
+        url = urlsplit(self.location)
+        if url.scheme not in DEFAULT_PORTS or not url.hostname:
+            raise ValueError(f"location must be mqtt://host[:port] or mqtts://…: {url.scheme!r}")
+        try:
+            url.port  # noqa: B018 - raises on a bad port
+        except ValueError as error:
+            raise ValueError(f"bad port in location: {error}") from None
+        if url.username is not None and self.username is None:
+            self.username = SecretStr(unquote(url.username))
+        if url.password is not None and self.password is None:
+            self.password = SecretStr(unquote(url.password))
+        if url.username is not None or url.password is not None:
+            netloc = url.netloc.rsplit("@", 1)[-1]
+            self.location = url._replace(netloc=netloc).geturl()
+        if self.seconds is None and self.count is None:
+            raise ValueError("set count or seconds (a run stops after either)")
+        return self
+
+    def broker(self) -> tuple[str, int, bool]:
+        """Host, port and whether TLS is used."""
+        url = urlsplit(self.location)
+        return url.hostname or "", url.port or DEFAULT_PORTS[url.scheme], url.scheme == "mqtts"
+
+
+class _Session:
+    """A connected paho client that queues the messages of its subscriptions."""
+
+    def __init__(self, config: MqttConfig, subscribe: bool = True) -> None:
+        self.config = config
+        self.subscribe = subscribe
+        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.refused: str | None = None
+        self.lost_at: float | None = None  # monotonic time the connection dropped
+        persistent = config.client_id is not None
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=config.client_id or "", clean_session=not persistent,
+                                  manual_ack=True)
+        if config.username is not None:
+            password = config.password.get_secret_value() if config.password else None
+            self.client.username_pw_set(config.username.get_secret_value(), password)
+        if config.broker()[2]:
+            self.client.tls_set(ca_certs=config.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self.client.connect_timeout = config.timeout_seconds
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            self.refused = str(reason)
+        else:
+            if self.subscribe:
+                client.subscribe([(topic, self.config.qos) for topic in self.config.topics])
+            self.lost_at = None
+            self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        self.connected.clear()
+        self.lost_at = self.lost_at or time.monotonic()
+
+    def check_alive(self) -> None:
+        """ConnectionError once paho's reconnecting has failed for too long."""
+        grace = self.config.timeout_seconds + sum(RETRY_DELAYS)
+        if self.lost_at is not None and time.monotonic() - self.lost_at > grace:
+            raise ConnectionError(f"{self.where}: connection lost and not regained")
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        self.subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.messages.put(message)
+
+    def open(self) -> None:
+        """Connect (retrying with backoff) and start the network loop; ConnectionError."""
+        host, port, _ = self.config.broker()
+        problem = ""
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            if attempt:
+                time.sleep(RETRY_DELAYS[attempt - 1])
+            try:
+                self.client.connect(host, port, keepalive=self.config.keepalive)
+            except (OSError, ValueError) as error:
+                problem = f"{type(error).__name__}: {error}"
+                continue
+            self.client.loop_start()
+            if self._wait_connack():
+                return
+            self.close()
+            if self.refused:  # wrong credentials or client id do not heal by retrying
+                raise ConnectionError(f"{self.where}: connection refused ({self.refused})")
+            problem = "no answer to CONNECT"
+        raise ConnectionError(
+            f"{self.where}: unreachable after {len(RETRY_DELAYS) + 1} tries ({problem})")
+
+    def _wait_connack(self) -> bool:
+        deadline = time.monotonic() + self.config.timeout_seconds
+        while time.monotonic() < deadline and self.refused is None:
+            if self.connected.wait(POLL_SECONDS):
+                return True
+        return False
+
+    @property
+    def where(self) -> str:
+        host, port, _ = self.config.broker()
+        return f"{host}:{port}"
+
+    def close(self) -> None:
+        """Disconnect and stop the network loop."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def message_record(message: mqtt.MQTTMessage, received: datetime | None = None) -> dict[str, Any]:
+    """The raw record of a message: topic, payload text and receive time."""
+    moment = received or datetime.now(timezone.utc)
+    return {"topic": message.topic, "payload": message.payload.decode("utf-8", "replace"),
+            "received": moment.isoformat()}
+
+
+class TelemetryStream(Stream):
+    """Messages of the subscribed topics, as observations (and last-seen) of devices."""
+
+    name = "telemetry"
+    primary_key = ("topic", "received")
+    cursor_field = "received"
+    entity = "Observation"
+
+    def __init__(self, config: MqttConfig) -> None:
+        self.config = config
+        self.defaults = Defaults(config.default_type, config.default_domain,
+                                 config.accept_unknown_devices)
+
+    def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
+        """Yield messages until ``count`` or ``seconds``; the watermark is not used."""
+        session = _Session(self.config)
+        session.open()
+        if not session.subscribed.wait(self.config.timeout_seconds):
+            session.close()
+            raise ConnectionError(f"{session.where}: subscription not acknowledged")
+        limit = self.config.count
+        deadline = (time.monotonic() + self.config.seconds) if self.config.seconds else None
+        read = 0
+        try:
+            while limit is None or read < limit:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                try:
+                    message = session.messages.get(timeout=min(POLL_SECONDS, left or POLL_SECONDS))
+                except queue.Empty:
+                    session.check_alive()
+                    continue
+                read += 1
+                yield message_record(message)
+                if message.qos:
+                    session.client.ack(message.mid, message.qos)
+        finally:
+            session.close()
+
+    def map(self, record: Mapping[str, Any]) -> Mapped:
+        asset, observations, cursor = map_message(record, self.config.devices, self.defaults)
+        return Mapped(assets=[asset], observations=observations, cursor=cursor)
+
+
+@register
+class MqttConnector(Connector):
+    """An MQTT broker carrying device telemetry."""
+
+    kind: ClassVar[str] = "mqtt"
+    config_model: ClassVar[type[ConnectorConfig]] = MqttConfig
+    config: MqttConfig
+
+    def check(self) -> CheckResult:
+        """Connect to the broker once (no retries, no subscription)."""
+        session = _Session(self.config, subscribe=False)
+        host, port, _ = self.config.broker()
+        try:
+            session.client.connect(host, port, keepalive=self.config.keepalive)
+        except (OSError, ValueError) as error:
+            return CheckResult(ok=False, message=f"{session.where}: {type(error).__name__}: "
+                                                 f"{error}")
+        session.client.loop_start()
+        try:
+            if session._wait_connack():
+                return CheckResult(ok=True, message=f"{session.where}: connected")
+            reason = session.refused or "no answer to CONNECT"
+            return CheckResult(ok=False, message=f"{session.where}: {reason}")
+        finally:
+            session.close()
+
+    def streams(self) -> list[Stream]:
+        """The one telemetry stream."""
+        return [TelemetryStream(self.config)]
