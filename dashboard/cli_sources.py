@@ -30,9 +30,12 @@ def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full:
 
     settings = get_settings()
     engine = get_engine(settings.resolved_database_url)
-    connector = get_connector(kind)(config)
-    report = run_source(engine, settings, connector, source_id, config.get("location", ""),
-                        full=full)
+    try:
+        connector = get_connector(kind)(config)
+    except ValueError as error:  # pydantic's ValidationError included
+        typer.echo(f"error: {kind}: {_one_line(error)}", err=True)
+        raise typer.Exit(2) from error
+    report = run_source(engine, settings, connector, source_id, full=full)
     payload = report.as_dict()
     if after is not None and report.status in ("ok", "partial") and report.stored:
         payload.update(after(engine, settings))
@@ -48,6 +51,10 @@ def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full:
     if report.failure:
         typer.echo(f"error: {source_id}: {report.error}", err=True)
         raise typer.Exit(1)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 def _reassign(engine: Any, settings: Any) -> dict[str, Any]:
@@ -85,6 +92,39 @@ def ingest_open311(
     """Open311 GeoReport v2 requests (JSON or XML), and optionally the service list."""
     config: dict[str, Any] = {"location": location, "services": services}
     _run("open311", config, source_id or f"open311:{location}", as_json, full=full)
+
+
+@ingest_app.command("sensorthings")
+def ingest_sensorthings(
+    location: Annotated[str, typer.Argument(help="Service root URL, or a file of Observations.")],
+    datastream_id: Annotated[str | None, typer.Option(help="File: the Datastream's id.")] = None,
+    metric: Annotated[str | None, typer.Option(help="File: the metric's name.")] = None,
+    unit: Annotated[str | None, typer.Option(help="File: the unit.")] = None,
+    source_id: SourceId = None,
+    full: Full = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """OGC SensorThings: Things, Locations, Datastreams and Observations (@iot.nextLink)."""
+    config = {k: v for k, v in {"location": location, "datastream_id": datastream_id,
+                                "metric": metric, "unit": unit}.items() if v is not None}
+    _run("sensorthings", config, source_id or f"sensorthings:{location}", as_json, full=full)
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    broker: Annotated[str, typer.Option(help="mqtt://HOST:PORT (or mqtts://).")],
+    topic: Annotated[list[str], typer.Option(help="Topic filter; repeat for several.")],
+    seconds: Annotated[float | None, typer.Option(help="Listen this long.")] = None,
+    count: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    source_id: SourceId = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Live telemetry from an MQTT broker (IoT Agent topics /<apikey>/<device>/attrs)."""
+    if seconds is None and count is None:
+        raise typer.BadParameter("give --seconds or --count", param_hint="--seconds/--count")
+    config = {k: v for k, v in {"location": broker, "topics": topic, "seconds": seconds,
+                                "count": count}.items() if v is not None}
+    _run("mqtt", config, source_id or f"mqtt:{','.join(topic)}", as_json)
 
 
 @quarantine_app.command("list")
