@@ -15,6 +15,7 @@ BUILT_IN_MODULES = (
     "connectors.sql_source",
     "connectors.sensorthings",
     "connectors.mqtt",
+    "connectors.ngsi",
 )
 _BUILT_IN: dict[str, type[Connector]] = {}
 

@@ -94,6 +94,22 @@ def ingest_open311(
     _run("open311", config, source_id or f"open311:{location}", as_json, full=full)
 
 
+@ingest_app.command("ngsi")
+def ingest_ngsi(
+    location: Annotated[str, typer.Argument(help="NGSI v2/LD file, or a broker URL.")],
+    entity_type: Annotated[str | None, typer.Option("--type", help="Entity type(s).")] = None,
+    service: Annotated[str | None, typer.Option(help="Fiware-Service (v2).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="NGSILD-Tenant (LD).")] = None,
+    source_id: SourceId = None,
+    full: Full = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """FIWARE NGSI v2 / NGSI-LD entities (key-values or normalized) -> assets + observations."""
+    config = {k: v for k, v in {"location": location, "type": entity_type, "service": service,
+                                "tenant": tenant}.items() if v is not None}
+    _run("ngsi", config, source_id or f"ngsi:{location}", as_json, full=full)
+
+
 @ingest_app.command("sensorthings")
 def ingest_sensorthings(
     location: Annotated[str, typer.Argument(help="Service root URL, or a file of Observations.")],
