@@ -69,9 +69,12 @@ def test_concurrent_misses_compute_once(backend: str, request) -> None:
         time.sleep(0.2)
         return 42
 
+    import uuid
+
+    key = cache_key("concurrent", 1, {"run": uuid.uuid4().hex})  # never cached before
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(cache.get_or_compute("same", slow)))
+        threading.Thread(target=lambda: results.append(cache.get_or_compute(key, slow)))
         for _ in range(4)
     ]
     for thread in threads:
