@@ -110,6 +110,35 @@ def ingest_ngsi(
     _run("ngsi", config, source_id or f"ngsi:{location}", as_json, full=full)
 
 
+@ingest_app.command("csv")
+def ingest_csv(
+    file: Annotated[str, typer.Argument(help="A legacy CSV or Excel (.xlsx) export.")],
+    mapping: Annotated[str, typer.Option(help="YAML mapping (see data/mappings/).")],
+    source_id: SourceId = None,
+    full: Full = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """A CSV/Excel export described by a YAML mapping -> any entity of the model."""
+    _run("csv", {"location": file, "mapping": mapping}, source_id or f"csv:{file}", as_json,
+         full=full)
+
+
+@ingest_app.command("sql")
+def ingest_sql(
+    database_url: Annotated[str, typer.Argument(help="SQLAlchemy URL of the legacy database.")],
+    mapping: Annotated[str, typer.Option(help="YAML mapping (see data/mappings/).")],
+    table: Annotated[str | None, typer.Option(help="Table (or schema.table).")] = None,
+    query: Annotated[str | None, typer.Option(help="A SELECT instead of a table.")] = None,
+    source_id: SourceId = None,
+    full: Full = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """A table or query of any database SQLAlchemy reaches, read by its cursor column."""
+    config = {k: v for k, v in {"location": database_url, "mapping": mapping, "table": table,
+                                "query": query}.items() if v is not None}
+    _run("sql", config, source_id or f"sql:{table or 'query'}", as_json, full=full)
+
+
 @ingest_app.command("sensorthings")
 def ingest_sensorthings(
     location: Annotated[str, typer.Argument(help="Service root URL, or a file of Observations.")],
