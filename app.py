@@ -12,6 +12,7 @@ from typing import Any
 
 import dash
 
+from connectors.ngsi_notify import register_notifications
 from dashboard.settings import Settings, get_settings
 from layouts import SETTINGS_KEY
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     app.server.config[SETTINGS_KEY] = settings
     app.server.config["SECRET_KEY"] = settings.secret_key
+    register_notifications(app.server, settings)
     _import_pages_and_callbacks()
 
     from layouts.shell import shell

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Fixes "now" for reproducible views and tests; unset means the wall clock.
     now: datetime | None = None
     secret_key: str = "change-me-in-production"
+    # Bearer token that NGSI brokers must send to POST /ngsi/notify/<source>; empty: no endpoint.
+    notify_token: str = ""
 
     @field_validator("redis_url", mode="before")
     @classmethod
