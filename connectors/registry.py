@@ -16,6 +16,8 @@ BUILT_IN_MODULES = (
     "connectors.sensorthings",
     "connectors.mqtt",
     "connectors.ngsi",
+    "connectors.gtfs",
+    "connectors.gtfs_rt",
 )
 _BUILT_IN: dict[str, type[Connector]] = {}
 

@@ -30,6 +30,8 @@ ENTITY_TABLES: dict[str, tuple[Table, list[str]]] = {
     "service_requests": (ServiceRequest.__table__, ["id"]),
 }
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
+# An asset row with only these columns is a placeholder: inserted when absent, never updating.
+PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
 
 
 def _check(mapped: Mapped) -> None:
@@ -55,8 +57,9 @@ def _check(mapped: Mapped) -> None:
 
 def _rows(
     records: Sequence[Record], entity: str, key: list[str], source_id: str | None
-) -> list[dict[str, Any]]:
-    """The entity's rows of the batch, one per key (the last wins), with one column set."""
+) -> list[list[dict[str, Any]]]:
+    """The entity's rows of the batch, one per key (rows of one key merge, later columns
+    win), grouped by column set so a row only ever writes the columns it has."""
     table = ENTITY_TABLES[entity][0]
     by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
     for _, mapped in records:
@@ -64,10 +67,12 @@ def _rows(
             row = dict(row)
             if source_id and "source_id" in table.columns and not row.get("source_id"):
                 row["source_id"] = source_id
-            by_key[tuple(row[k] for k in key)] = row
-    rows = list(by_key.values())
-    columns = sorted({c for row in rows for c in row})
-    return [{c: row.get(c) for c in columns} for row in rows]
+            found = tuple(row[k] for k in key)
+            by_key[found] = {**by_key.get(found, {}), **row}
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in by_key.values():
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
 
 
 def _with_districts(rows: list[dict[str, Any]], index: DistrictIndex) -> None:
@@ -136,13 +141,12 @@ def store_batch(
             good.append((raw, mapped))
     index: DistrictIndex | None = None
     for entity, (table, key) in ENTITY_TABLES.items():
-        rows = _rows(good, entity, key, source_id)
-        if not rows:
-            continue
-        if entity in ("assets", "service_requests"):
-            index = index or DistrictIndex.load(conn)
-            _with_districts(rows, index)
-        upsert(conn, table, rows, key)
+        for rows in _rows(good, entity, key, source_id):
+            if entity in ("assets", "service_requests"):
+                index = index or DistrictIndex.load(conn)
+                _with_districts(rows, index)
+            placeholder = entity == "assets" and set(rows[0]) <= PLACEHOLDER_COLUMNS
+            upsert(conn, table, rows, key, update=not placeholder)
     ingested, unknown = _store_observations(conn, settings, good)
     refused.extend(unknown)
     if good and not ingested:

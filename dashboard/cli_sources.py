@@ -139,6 +139,31 @@ def ingest_sql(
     _run("sql", config, source_id or f"sql:{table or 'query'}", as_json, full=full)
 
 
+@ingest_app.command("gtfs")
+def ingest_gtfs(
+    feed: Annotated[str, typer.Argument(help="A GTFS static zip.")],
+    feed_id: Annotated[str, typer.Option(help="Short name of the feed (in stop ids).")] = "gtfs",
+    source_id: SourceId = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """GTFS static: transit stops as assets, with the routes that serve them."""
+    _run("gtfs", {"location": feed, "feed_id": feed_id}, source_id or f"gtfs:{feed_id}",
+         as_json, full=True)
+
+
+@ingest_app.command("gtfs-rt")
+def ingest_gtfs_rt(
+    location: Annotated[str, typer.Argument(help="GTFS-Realtime protobuf file or URL.")],
+    feed_id: Annotated[str, typer.Option(help="The static feed's short name.")] = "gtfs",
+    source_id: SourceId = None,
+    full: Full = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """GTFS-Realtime: trip-update delays at stops, vehicle positions and speeds."""
+    _run("gtfs-rt", {"location": location, "feed_id": feed_id},
+         source_id or f"gtfs-rt:{location}", as_json, full=full)
+
+
 @ingest_app.command("sensorthings")
 def ingest_sensorthings(
     location: Annotated[str, typer.Argument(help="Service root URL, or a file of Observations.")],
