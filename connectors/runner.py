@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Connector, Mapped, SourceFormatError
 from connectors.storing import store_batch
@@ -161,6 +162,12 @@ def run_source(
         report.status, report.failure = "failed", "unavailable"
         report.error = f"source unavailable: {error}"
         report.watermark = watermark  # the next run reads the missed part again
+    except SQLAlchemyError as error:  # the batch was rolled back; earlier batches are kept
+        pending.records.clear()
+        pending.bad.clear()
+        report.status, report.failure = "failed", "store"
+        report.error = "store refused a batch: " + " ".join(str(error.orig or error).split())[:500]
+        report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report)
     return report

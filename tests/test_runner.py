@@ -150,3 +150,26 @@ def test_outside_every_district_is_allowed_and_visible(store: Engine, settings) 
     with store.connect() as conn:
         assert conn.execute(select(Asset.district_id)).scalar_one() is None
         assert conn.execute(select(Rollup.district_id).distinct()).scalars().all() == [""]
+
+
+class NamelessStream(SensorStream):
+    """Maps to an asset whose name is NULL, which the store refuses (NOT NULL)."""
+
+    def map(self, record: Mapping[str, Any]) -> Mapped:
+        mapped = super().map(record)
+        mapped.assets[0]["name"] = None
+        return mapped
+
+
+class NamelessConnector(SensorConnector):
+    def streams(self) -> list[Stream]:
+        return [NamelessStream(self.config)]
+
+
+def test_a_batch_the_store_refuses_fails_the_run_with_its_reason(store: Engine, settings):
+    report = run_source(store, settings, NamelessConnector({"records": _records(range(2))}), "s1")
+    assert report.status == "failed" and report.failure == "store"
+    assert "store refused a batch" in report.error and "\n" not in report.error
+    assert report.watermark is None and _count(store, Observation) == 0
+    with store.connect() as conn:
+        assert conn.execute(select(FeedRun.status)).scalar_one() == "failed"
