@@ -22,7 +22,7 @@ from connectors.base import Connector, Mapped, SourceFormatError
 from connectors.storing import store_batch
 from dashboard.model import FeedRun, Quarantine, Source
 from dashboard.settings import Settings
-from dashboard.store import unit_of_work, upsert
+from dashboard.store import bump_data_version, unit_of_work, upsert
 
 BATCH_RECORDS = 5_000
 BAD_RECORD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
@@ -100,6 +100,7 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
                 for raw, reason in pending.bad
             ])
             report.quarantined += len(pending.bad)
+            bump_data_version(conn)  # the feed-health page's quarantine list is cached on it
     pending.records.clear()
     pending.bad.clear()
 
