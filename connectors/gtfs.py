@@ -27,6 +27,7 @@ from connectors.base import (
     SourceFormatError,
     Stream,
 )
+from connectors.common import one_line
 from connectors.registry import register
 
 STOP_TYPE = "GtfsStop"
@@ -38,10 +39,6 @@ READ_ERRORS = (zipfile.BadZipFile, zlib.error, csv.Error, UnicodeDecodeError, EO
 def stop_urn(feed_id: str, stop_id: str) -> str:
     """The URN of a GTFS stop of a feed."""
     return f"urn:ngsi-ld:{STOP_TYPE}:{feed_id}:{stop_id}"
-
-
-def one_line(error: object) -> str:
-    return " ".join(str(error).split())[:300]
 
 
 class GtfsConfig(ConnectorConfig):

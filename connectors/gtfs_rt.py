@@ -30,7 +30,8 @@ from connectors.base import (
     SourceFormatError,
     Stream,
 )
-from connectors.gtfs import DOMAIN, STOP_TYPE, one_line, stop_urn
+from connectors.common import file_check, is_url, one_line
+from connectors.gtfs import DOMAIN, STOP_TYPE, stop_urn
 from connectors.registry import register
 
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
@@ -48,10 +49,6 @@ class GtfsRtConfig(ConnectorConfig):
     feed_id: str = Field(default="gtfs", min_length=1, pattern=r"^[^\s:]+$",
                          description="feed part of the URNs (the static feed's id)")
     timeout_seconds: float = Field(default=20, gt=0)
-
-
-def is_url(location: str) -> bool:
-    return location.lower().startswith(("http://", "https://"))
 
 
 def fetch(url: str, timeout: float) -> bytes:
@@ -246,8 +243,7 @@ class GtfsRtConnector(Connector):
         """The file exists, or the URL answers."""
         location = self.config.location
         if not is_url(location):
-            found = Path(location).is_file()
-            return CheckResult(found, f"{location}: {'file found' if found else 'no such file'}")
+            return file_check(location)
         try:
             response = requests.get(location, timeout=self.config.timeout_seconds,
                                     headers={"User-Agent": USER_AGENT})

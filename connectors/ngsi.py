@@ -27,6 +27,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
+from connectors.common import file_check, is_url
 from connectors.ngsi_parse import (
     as_entity,
     entity_cursor,
@@ -34,7 +35,6 @@ from connectors.ngsi_parse import (
     map_entity,
     parse_document,
 )
-from connectors.open311 import is_url
 from connectors.open311_parse import normalise_watermark
 from connectors.registry import register
 from dashboard.model import DOMAINS
@@ -254,8 +254,7 @@ class NgsiConnector(Connector):
         """A file that exists, or a broker that answers a one-entity query."""
         location = self.config.location
         if not is_url(location):
-            found = Path(location).is_file()
-            return CheckResult(found, f"{location}: {'file found' if found else 'no such file'}")
+            return file_check(location)
         url = entities_url(self.config)
         params: dict[str, Any] = {"limit": 1}
         if self.config.type:

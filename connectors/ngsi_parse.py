@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from connectors.base import Mapped, SourceFormatError
+from connectors.common import one_line as _one_line
 from connectors.ngsi_values import (
     ENTITY_TIMES,
     METADATA_TIMES,
@@ -92,10 +93,6 @@ def parse_notification(body: bytes | str | Mapping[str, Any]) -> list[Any]:
     if not isinstance(data, list):
         raise SourceFormatError("notification: no data list")
     return list(data)
-
-
-def _one_line(error: object) -> str:
-    return " ".join(str(error).split())[:300]
 
 
 # --- entities and attributes --------------------------------------------------------

@@ -17,6 +17,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
+from connectors.common import file_check, is_url
 from connectors.open311_parse import (
     map_request,
     map_service,
@@ -53,11 +54,6 @@ class Open311Config(ConnectorConfig):
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown time zone {value!r}") from None
         return value
-
-
-def is_url(location: str) -> bool:
-    """Whether ``location`` is an http(s) URL rather than a file path."""
-    return location.lower().startswith(("http://", "https://"))
 
 
 def http_get(url: str, params: Mapping[str, Any], timeout: float) -> requests.Response:
@@ -194,10 +190,7 @@ class Open311Connector(Connector):
         """Reach the requests location (a file that exists, a URL that answers)."""
         location = self.config.location
         if not is_url(location):
-            path = Path(location)
-            if path.is_file():
-                return CheckResult(ok=True, message=f"{location}: file found")
-            return CheckResult(ok=False, message=f"{location}: no such file")
+            return file_check(location)
         params: dict[str, Any] = {"page_size": 1}
         if self.config.api_key is not None:
             params["api_key"] = self.config.api_key.get_secret_value()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
 from connectors.base import SourceFormatError
+from connectors.common import one_line as _one_line
 
 try:  # defusedxml refuses entity bombs and external entities in untrusted XML
     from defusedxml.ElementTree import fromstring as _xml_fromstring
@@ -91,10 +92,6 @@ def _element_record(element: Element) -> dict[str, Any]:
 
 def _local(tag: Any) -> str:
     return str(tag).rsplit("}", 1)[-1]
-
-
-def _one_line(error: object) -> str:
-    return " ".join(str(error).split())[:300]
 
 
 # --- values -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
+from connectors.common import file_check, is_url, one_line
 from connectors.open311_parse import normalise_watermark, parse_time
 from connectors.registry import register
 from connectors.sensorthings_parse import (
@@ -29,7 +30,6 @@ from connectors.sensorthings_parse import (
     map_datastream,
     map_observation,
     observation_time,
-    one_line,
     parse_collection,
 )
 from dashboard.model import DOMAINS
@@ -77,11 +77,6 @@ class SensorThingsConfig(ConnectorConfig):
         if not is_url(self.location) and not (self.datastream_id and self.metric):
             raise ValueError("a file of Observations needs datastream_id and metric")
         return self
-
-
-def is_url(location: str) -> bool:
-    """Whether ``location`` is an http(s) URL rather than a file path."""
-    return location.lower().startswith(("http://", "https://"))
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -264,8 +259,7 @@ class SensorThingsConnector(Connector):
         """Reach the location (a file that exists, a service root that answers)."""
         location = self.config.location
         if not is_url(location):
-            found = Path(location).is_file()
-            return CheckResult(found, f"{location}: {'file found' if found else 'no such file'}")
+            return file_check(location)
         client = _Client(self.config)
         try:
             response = requests.get(client.root, auth=client.auth,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Mapped, SourceFormatError
+from connectors.common import one_line
 from connectors.open311_parse import coordinate, cursor_text, parse_time
 
 URN_PREFIX = "urn:ngsi-ld:Device:sta:"
@@ -36,10 +37,6 @@ def parse_collection(data: bytes, origin: str) -> tuple[list[Any], str | None]:
             return [doc], None  # a single entity
         raise SourceFormatError(f"{origin}: JSON object has no 'value' list of entities")
     raise SourceFormatError(f"{origin}: JSON is a {type(doc).__name__}, not a collection")
-
-
-def one_line(error: object) -> str:
-    return " ".join(str(error).split())[:300]
 
 
 def slug(text: str, sep: str = "_", limit: int = 60) -> str:
