@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,10 @@ def service_missing(name: str, error: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgresql_engine() -> Iterator[Engine]:
-    """A PostgreSQL engine on a throw-away schema of the ``test`` database."""
-    schema = f"citylens_test_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def throwaway_pg_store(prefix: str) -> Iterator[Engine]:
+    """A store on a new schema of the ``test`` database, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     try:
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -41,11 +42,20 @@ def postgresql_engine() -> Iterator[Engine]:
         service_missing("PostgreSQL at " + PG_URL, error)
     engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     init_store(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    """A PostgreSQL engine on a throw-away schema of the ``test`` database."""
+    with throwaway_pg_store("citylens_test") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")
@@ -88,17 +98,5 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
         engine.dispose()
         return
-    schema = f"citylens_fresh_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server
-        service_missing("PostgreSQL at " + PG_URL, error)
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    init_store(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with throwaway_pg_store("citylens_fresh") as engine:
+        yield engine
