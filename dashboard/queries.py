@@ -187,11 +187,6 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
     return _cached(settings, "asset_layer", {"domain": domain, "district": district}, compute)
 
 
-def asset_layers(settings: Settings, district: str | None) -> dict[str, Any]:
-    """Located assets of every domain, each a GeoJSON FeatureCollection of points."""
-    return {d: asset_layer(settings, d, district) for d in asset_domains(settings)}
-
-
 def active_alerts(
     settings: Settings, district: str | None, limit: int = 20
 ) -> list[dict[str, Any]]:

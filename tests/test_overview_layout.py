@@ -313,7 +313,7 @@ def test_asset_layers_are_sent_only_when_switched_on(ctx: None, demo_settings: S
     from callbacks.overview import load_assets
     from layouts import domain_label
 
-    domains = sorted(queries.asset_layers(demo_settings, None))
+    domains = sorted(queries.asset_domains(demo_settings))
     layer_ids = [{"type": "overview-asset-layer", "domain": d} for d in domains]
     assert load_assets([], "", layer_ids, {}) == ([no_update] * len(domains), no_update)
     shown = domains[0]
