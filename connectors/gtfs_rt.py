@@ -10,7 +10,6 @@ cursor is the entity's timestamp (else the feed's); older entities are skipped.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,12 +29,11 @@ from connectors.base import (
     SourceFormatError,
     Stream,
 )
-from connectors.common import file_check, is_url, one_line
+from connectors.common import file_check, get_with_retries, is_url, one_line
 from connectors.gtfs import DOMAIN, STOP_TYPE, stop_urn
 from connectors.registry import register
 
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "CityLens-GTFS-RT/0.1"
 VEHICLE_TYPE = "Vehicle"
 SKIPPED_STOPS = frozenset({"SKIPPED", "NO_DATA"})
@@ -53,23 +51,9 @@ class GtfsRtConfig(ConnectorConfig):
 
 def fetch(url: str, timeout: float) -> bytes:
     """GET with retries on connection errors and 429/5xx; ConnectionError after."""
-    problem = ""
-    for attempt in range(len(RETRY_DELAYS) + 1):
-        if attempt:
-            time.sleep(RETRY_DELAYS[attempt - 1])
-        try:
-            response = requests.get(url, timeout=timeout, headers={"User-Agent": USER_AGENT})
-        except requests.RequestException as error:
-            problem = f"{type(error).__name__}: {error}"
-            continue
-        if response.status_code in RETRY_STATUS:
-            problem = f"HTTP {response.status_code}"
-            continue
-        if response.status_code >= 400:
-            raise ConnectionError(f"{url}: HTTP {response.status_code}")
-        return response.content
-    raise ConnectionError(
-        f"{url}: unreachable after {len(RETRY_DELAYS) + 1} tries ({one_line(problem)})")
+    response = get_with_retries(url, delays=RETRY_DELAYS, timeout=timeout,
+                                headers={"User-Agent": USER_AGENT})
+    return response.content
 
 
 def parse_feed(data: bytes, origin: str) -> gtfs_realtime_pb2.FeedMessage:

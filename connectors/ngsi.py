@@ -16,7 +16,6 @@ whose newest time is after the watermark (and those with no time). Mapping lives
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -27,7 +26,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, is_url
+from connectors.common import file_check, get_with_retries, is_url
 from connectors.ngsi_parse import (
     as_entity,
     entity_cursor,
@@ -40,7 +39,6 @@ from connectors.registry import register
 from dashboard.model import DOMAINS
 
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "CityLens-NGSI/0.1"
 LD_CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
@@ -124,25 +122,8 @@ def broker_get(url: str, params: Mapping[str, Any], headers: Mapping[str, str],
 
     Other 4xx answers fail at once, with the broker's error (NGSI v2 ``error``/
     ``description``, NGSI-LD ``title``/``detail``) in the message."""
-    problem = ""
-    for attempt in range(len(RETRY_DELAYS) + 1):
-        if attempt:
-            time.sleep(RETRY_DELAYS[attempt - 1])
-        try:
-            response = requests.get(url, params=dict(params), headers=dict(headers),
-                                    timeout=timeout)
-        except requests.RequestException as error:
-            problem = f"{type(error).__name__}: {error}"
-            continue
-        if response.status_code in RETRY_STATUS:
-            problem = f"HTTP {response.status_code}"
-            continue
-        if response.status_code >= 400:
-            raise ConnectionError(f"{url}: HTTP {response.status_code} {_error_text(response)}"
-                                  .strip())
-        return response
-    problem = " ".join(problem.split())[:300]
-    raise ConnectionError(f"{url}: unreachable after {len(RETRY_DELAYS) + 1} tries ({problem})")
+    return get_with_retries(url, delays=RETRY_DELAYS, timeout=timeout, params=params,
+                            headers=headers, error_detail=_error_text)
 
 
 def _error_text(response: requests.Response) -> str:

@@ -7,7 +7,6 @@ and 5xx answers with backoff. Parsing and mapping live in ``connectors.open311_p
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -17,7 +16,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, is_url
+from connectors.common import file_check, get_with_retries, is_url, response_text
 from connectors.open311_parse import (
     map_request,
     map_service,
@@ -28,7 +27,6 @@ from connectors.open311_parse import (
 from connectors.registry import register
 
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "CityLens-Open311/0.1"
 
 
@@ -61,25 +59,11 @@ def http_get(url: str, params: Mapping[str, Any], timeout: float) -> requests.Re
 
     Other 4xx answers fail at once (a wrong URL or key does not heal by retrying).
     """
-    problem = ""
-    for attempt in range(len(RETRY_DELAYS) + 1):
-        if attempt:
-            time.sleep(RETRY_DELAYS[attempt - 1])
-        try:
-            response = requests.get(url, params=dict(params), timeout=timeout,
-                                    headers={"User-Agent": USER_AGENT})
-        except requests.RequestException as error:
-            problem = _redact(f"{type(error).__name__}: {error}", params)
-            continue
-        if response.status_code in RETRY_STATUS:
-            problem = f"HTTP {response.status_code}"
-            continue
-        if response.status_code >= 400:
-            body = _redact(" ".join(response.text.split())[:200], params)
-            raise ConnectionError(f"{url}: HTTP {response.status_code} {body}".strip())
-        return response
-    problem = " ".join(problem.split())[:300]
-    raise ConnectionError(f"{url}: unreachable after {len(RETRY_DELAYS) + 1} tries ({problem})")
+    return get_with_retries(
+        url, delays=RETRY_DELAYS, timeout=timeout, params=params,
+        headers={"User-Agent": USER_AGENT}, error_detail=response_text,
+        redact=lambda text: _redact(text, params),
+    )
 
 
 def _redact(message: str, params: Mapping[str, Any]) -> str:

@@ -12,7 +12,6 @@ followed. Parsing and mapping live in ``connectors.sensorthings_parse``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +21,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, is_url, one_line
+from connectors.common import file_check, get_with_retries, is_url, one_line, response_text
 from connectors.open311_parse import normalise_watermark, parse_time
 from connectors.registry import register
 from connectors.sensorthings_parse import (
@@ -35,7 +34,6 @@ from connectors.sensorthings_parse import (
 from dashboard.model import DOMAINS
 
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "CityLens-SensorThings/0.1"
 THINGS_EXPAND = "Locations,Datastreams($expand=ObservedProperty)"
 log = logging.getLogger(__name__)
@@ -98,26 +96,10 @@ class _Client:
 
         Other 4xx answers fail at once (a wrong URL does not heal by retrying).
         """
-        problem = ""
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            if attempt:
-                time.sleep(RETRY_DELAYS[attempt - 1])
-            try:
-                response = requests.get(url, params=dict(params or {}), auth=self.auth,
-                                        timeout=self.config.timeout_seconds,
-                                        headers={"User-Agent": USER_AGENT})
-            except requests.RequestException as error:
-                problem = f"{type(error).__name__}: {error}"
-                continue
-            if response.status_code in RETRY_STATUS:
-                problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                body = " ".join(response.text.split())[:200]
-                raise ConnectionError(f"{url}: HTTP {response.status_code} {body}".strip())
-            return response
-        raise ConnectionError(
-            f"{url}: unreachable after {len(RETRY_DELAYS) + 1} tries ({one_line(problem)})")
+        return get_with_retries(
+            url, delays=RETRY_DELAYS, timeout=self.config.timeout_seconds, params=params,
+            headers={"User-Agent": USER_AGENT}, auth=self.auth, error_detail=response_text,
+        )
 
     def collection(self, path: str, params: Mapping[str, Any]) -> Iterator[Any]:
         """Every entity of a collection, following nextLinks on the same host."""
