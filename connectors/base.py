@@ -31,7 +31,8 @@ class Mapped:
     """What one raw record becomes in the unified model (rows as dicts, per entity).
 
     observations: {"asset_id": URN, "metric", "time": aware datetime, "value", "unit"}.
-    Located assets and requests get their district assigned by the runner.
+    Located assets, requests and notices get their district assigned by the runner; a
+    ``citizen_id`` or ``district_id`` given must name one in the store (or in the batch).
     """
 
     assets: list[dict[str, Any]] = field(default_factory=list)
@@ -39,6 +40,10 @@ class Mapped:
     service_requests: list[dict[str, Any]] = field(default_factory=list)
     services: list[dict[str, Any]] = field(default_factory=list)
     districts: list[dict[str, Any]] = field(default_factory=list)
+    citizens: list[dict[str, Any]] = field(default_factory=list)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    participation: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
     cursor: str | None = None
 
 

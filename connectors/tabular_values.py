@@ -158,6 +158,24 @@ def integer(value: Any, field: str) -> int:
     return result
 
 
+YES = frozenset({"yes", "true", "1", "sí", "si"})
+NO = frozenset({"no", "false", "0"})
+
+
+def flag(value: Any, field: str) -> bool | None:
+    """A yes/no cell (yes/no, true/false, 1/0, sí/si, any case) as a bool; None when empty."""
+    if is_blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)) and value in (0, 1):
+        return bool(value)
+    cell = text(value).casefold()
+    if cell in YES or cell in NO:
+        return cell in YES
+    raise ValueError(f"{field}: not yes or no: {_short(value)}")
+
+
 def attribute(value: Any, decimal: str = ".", thousands: str | None = None) -> Any:
     """A JSON-safe attribute value: a number when the cell reads as one, else text."""
     if isinstance(value, bool):

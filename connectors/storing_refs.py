@@ -1,0 +1,74 @@
+"""References of a batch's records to citizens and districts, checked before any write.
+
+A record whose rows name a citizen or a district that is neither in the store nor among
+the batch's own records is refused with its reason ("unknown citizen 'C-17'"), so the runner
+quarantines that record and stores the rest; the foreign keys would otherwise fail the
+whole batch (PostgreSQL) or the upsert (SQLite with ``foreign_keys=ON``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from connectors.base import Mapped
+from dashboard.model import Citizen, District
+
+Record = tuple[Mapping[str, Any], Mapped]
+CITIZEN_REFS = ("service_requests", "cases", "participation")
+DISTRICT_REFS = ("assets", "service_requests", "citizens", "cases", "participation", "notices")
+CHUNK = 10_000
+
+
+def _existing(conn: Connection, column: InstrumentedAttribute[str], ids: set[str]) -> set[str]:
+    """Those of ``ids`` that the store holds in ``column``."""
+    stmt = select(column).where(column.in_(bindparam("ids", expanding=True)))
+    listed = sorted(ids)
+    found: set[str] = set()
+    for start in range(0, len(listed), CHUNK):
+        found.update(conn.execute(stmt, {"ids": listed[start:start + CHUNK]}).scalars())
+    return found
+
+
+def _named(records: Iterable[Record], entities: Sequence[str], field: str) -> set[str]:
+    return {row[field] for _, mapped in records for entity in entities
+            for row in getattr(mapped, entity) if row.get(field)}
+
+
+def _refuse(
+    records: Sequence[Record], entities: Sequence[str], field: str, what: str, known: set[str]
+) -> tuple[list[Record], list[tuple[Any, str]]]:
+    """Split ``records`` into those whose ``field`` values are all ``known`` and the others."""
+    good: list[Record] = []
+    refused: list[tuple[Any, str]] = []
+    for raw, mapped in records:
+        reason = None
+        for entity in entities:
+            unknown = sorted({row[field] for row in getattr(mapped, entity)
+                              if row.get(field)} - known)
+            if unknown:
+                more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+                reason = f"{entity}: unknown {what} {unknown[0]!r}{more}"
+                break
+        if reason:
+            refused.append((raw, reason))
+        else:
+            good.append((raw, mapped))
+    return good, refused
+
+
+def check_references(
+    conn: Connection, records: Sequence[Record]
+) -> tuple[list[Record], list[tuple[Any, str]]]:
+    """The records whose district and citizen ids exist (in the store or in the batch), and
+    the refused ones with their reasons. Districts are checked first, so a citizen refused
+    for its district does not vouch for the records that name it."""
+    districts = _existing(conn, District.id, _named(records, DISTRICT_REFS, "district_id"))
+    districts |= {row["id"] for _, mapped in records for row in mapped.districts}
+    good, refused = _refuse(records, DISTRICT_REFS, "district_id", "district", districts)
+    citizens = _existing(conn, Citizen.id, _named(good, CITIZEN_REFS, "citizen_id"))
+    citizens |= {row["id"] for _, mapped in good for row in mapped.citizens}
+    good, unknown = _refuse(good, CITIZEN_REFS, "citizen_id", "citizen", citizens)
+    return good, refused + unknown
