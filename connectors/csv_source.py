@@ -25,9 +25,11 @@ from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Sou
 from connectors.base import Stream as BaseStream
 from connectors.registry import register
 from connectors.tabular import RowMapper, TabularMapping, load_mapping
+from connectors.tabular_frames import ChunkMapper, MappedChunk, row_dict
 from connectors.tabular_values import read_watermark, text
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+CHUNK_ROWS = 100_000  # rows mapped at once by the chunk mapper (observation exports)
 csv.field_size_limit(16 * 1024 * 1024)  # long free-text cells in legacy exports
 
 
@@ -49,8 +51,9 @@ def _check_header(path: Path, header: list[str], needed: list[str]) -> None:
         raise SourceFormatError(f"{path}: columns {repeated} appear more than once in the header")
 
 
-def csv_rows(path: Path, mapping: TabularMapping, needed: list[str]) -> Iterator[dict[str, Any]]:
-    """The data rows of a CSV file as dicts (header -> cell), one at a time."""
+def _csv_lines(path: Path, mapping: TabularMapping,
+               needed: list[str]) -> Iterator[tuple[list[str], int, list[str]]]:
+    """(header, line number, cells) of every non-blank data row of a CSV file."""
     try:
         handle = path.open(encoding=mapping.encoding, newline="")
     except FileNotFoundError:
@@ -67,15 +70,9 @@ def csv_rows(path: Path, mapping: TabularMapping, needed: list[str]) -> Iterator
                 raise SourceFormatError(f"{path}: empty file, no header row")
             header = [h.strip() for h in header]
             _check_header(path, header, needed)
-            width = len(header)
             for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue  # blank line
-                row: dict[str, Any] = {"#row": reader.line_num}
-                row.update(zip(header, cells, strict=False))  # short rows: missing cells
-                if len(cells) > width and any(c.strip() for c in cells[width:]):
-                    row["#extra"] = cells[width:]
-                yield row
+                if any(c.strip() for c in cells):  # skip blank lines
+                    yield header, reader.line_num, cells
         except UnicodeDecodeError as error:
             raise SourceFormatError(
                 f"{path}: near line {reader.line_num + 1}: not {mapping.encoding} text "
@@ -83,6 +80,28 @@ def csv_rows(path: Path, mapping: TabularMapping, needed: list[str]) -> Iterator
             ) from None
         except csv.Error as error:
             raise SourceFormatError(f"{path}: line {reader.line_num}: {error}") from None
+
+
+def csv_rows(path: Path, mapping: TabularMapping, needed: list[str]) -> Iterator[dict[str, Any]]:
+    """The data rows of a CSV file as dicts (header -> cell), one at a time."""
+    for header, line, cells in _csv_lines(path, mapping, needed):
+        yield row_dict(header, line, cells)
+
+
+def csv_chunks(path: Path, mapping: TabularMapping, needed: list[str],
+               size: int) -> Iterator[tuple[list[str], list[int], list[list[str]]]]:
+    """The data rows of a CSV file in chunks of ``size``: (header, line numbers, cells)."""
+    lines: list[int] = []
+    rows: list[list[str]] = []
+    header: list[str] = []
+    for header, line, cells in _csv_lines(path, mapping, needed):
+        lines.append(line)
+        rows.append(cells)
+        if len(rows) >= size:
+            yield header, lines, rows
+            lines, rows = [], []
+    if rows:
+        yield header, lines, rows
 
 
 def excel_rows(path: Path, mapping: TabularMapping, needed: list[str]) -> Iterator[dict[str, Any]]:
@@ -156,6 +175,24 @@ class CsvStream(BaseStream):
                 if cursor is not None and cursor <= after:  # type: ignore[operator]
                     continue
             yield row
+
+    def read_chunks(self, watermark: str | None) -> Iterator[MappedChunk] | None:
+        """The file mapped in chunks (large observation exports), or None when this
+        mapping or file is read row by row. Rows the chunk mapper leaves are in each
+        chunk's ``leftovers`` for ``map``."""
+        path = Path(self.config.location)
+        excel = path.suffix.lower() in (*EXCEL_SUFFIXES, ".xls")
+        if excel or not ChunkMapper.applies(self.mapper):
+            return None
+        chunker = ChunkMapper(self.mapper)
+        after = read_watermark(watermark, "time")
+        needed = self.mapper.required_columns()
+
+        def chunks() -> Iterator[MappedChunk]:
+            for header, lines, rows in csv_chunks(path, self.mapping, needed, CHUNK_ROWS):
+                yield chunker.map_chunk(header, lines, rows, after)  # type: ignore[arg-type]
+
+        return chunks()
 
     def map(self, record: Mapping[str, Any]) -> Mapped:
         return self.mapper.map(record)

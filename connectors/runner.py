@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Connector, Mapped, SourceFormatError
+from connectors.base import Connector, Mapped, SourceFormatError, Stream
 from connectors.storing import store_batch
+from connectors.storing_frames import store_chunk
 from dashboard.model import FeedRun, Quarantine, Source
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, unit_of_work, upsert
@@ -116,6 +117,26 @@ def _finish(engine: Engine, report: RunReport) -> None:
         )
 
 
+def _records(engine: Engine, settings: Settings, stream: Stream, watermark: str | None,
+             report: RunReport) -> Iterator[Any]:
+    """The stream's raw records after ``watermark``. A stream that maps large files in
+    chunks (``read_chunks``) has each chunk stored here, in its own transaction; only the
+    rows it left to the row mapper come out."""
+    read_chunks = getattr(stream, "read_chunks", None)
+    chunks = read_chunks(watermark) if read_chunks is not None else None
+    if chunks is None:
+        yield from stream.read(watermark)
+        return
+    for chunk in chunks:
+        if chunk.rows:
+            with unit_of_work(engine) as conn:
+                report.stored += store_chunk(conn, settings, chunk, report.source)
+            report.records_in += chunk.rows
+            if chunk.cursor and (report.watermark is None or chunk.cursor > report.watermark):
+                report.watermark = chunk.cursor
+        yield from chunk.leftovers
+
+
 def run_source(
     engine: Engine,
     settings: Settings,
@@ -139,7 +160,7 @@ def run_source(
     pending = _Pending()
     try:
         for stream in connector.streams():
-            for raw in stream.read(watermark):
+            for raw in _records(engine, settings, stream, watermark, report):
                 report.records_in += 1
                 try:
                     mapped = stream.map(raw)

@@ -1,9 +1,11 @@
 """Store a batch of mapped records in the unified store, in the caller's transaction.
 
-Entities are upserted on their natural keys (idempotent); located assets and requests
-get their district by point-in-polygon; observations go through the ingest that keeps
-rollups and alerts in step. A record whose rows do not fit the model is refused with
-its reason (the runner quarantines it) before anything of it is written.
+Entities are upserted on their natural keys (idempotent), citizens before the records
+that name them; located assets, requests and notices get their district by
+point-in-polygon; observations go through the ingest that keeps rollups and alerts in step.
+A record whose rows do not fit the model, or name a citizen or district that does not
+exist (``connectors.storing_refs``), is refused with its reason (the runner quarantines it)
+before anything of it is written.
 """
 from __future__ import annotations
 
@@ -16,9 +18,19 @@ import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from connectors.base import Mapped
+from connectors.storing_refs import check_references
 from dashboard.geo import DistrictIndex
 from dashboard.ingest import ingest_observation_batch
-from dashboard.model import Asset, District, Service, ServiceRequest
+from dashboard.model import (
+    Asset,
+    Case,
+    Citizen,
+    District,
+    Notice,
+    Participation,
+    Service,
+    ServiceRequest,
+)
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, upsert
 
@@ -26,9 +38,14 @@ Record = tuple[Mapping[str, Any], Mapped]
 ENTITY_TABLES: dict[str, tuple[Table, list[str]]] = {
     "districts": (District.__table__, ["id"]),
     "services": (Service.__table__, ["service_code"]),
+    "citizens": (Citizen.__table__, ["id"]),  # before the records that name them
     "assets": (Asset.__table__, ["id"]),
     "service_requests": (ServiceRequest.__table__, ["id"]),
+    "cases": (Case.__table__, ["id"]),
+    "participation": (Participation.__table__, ["id"]),
+    "notices": (Notice.__table__, ["id"]),
 }
+LOCATED = frozenset({"assets", "service_requests", "notices"})  # district from lat/lon
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
 # An asset row with only these columns is a placeholder: inserted when absent, never updating.
 PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
@@ -87,7 +104,8 @@ def _with_districts(rows: list[dict[str, Any]], index: DistrictIndex) -> None:
         row.setdefault("district_id", None)
 
 
-def _asset_pks(conn: Connection, ids: set[str]) -> dict[str, int]:
+def asset_pks(conn: Connection, ids: set[str]) -> dict[str, int]:
+    """The store's pk of each asset URN in ``ids`` that it holds."""
     stmt = select(Asset.id, Asset.pk).where(Asset.id.in_(bindparam("ids", expanding=True)))
     found: dict[str, int] = {}
     listed = sorted(ids)
@@ -96,10 +114,22 @@ def _asset_pks(conn: Connection, ids: set[str]) -> dict[str, int]:
     return found
 
 
+def ingest_with_last_seen(conn: Connection, settings: Settings, frame: pd.DataFrame) -> None:
+    """Ingest observations (asset_pk, metric, time, value, unit) and move each asset's
+    ``last_seen`` to its newest reading."""
+    ingest_observation_batch(conn, frame, settings)
+    seen = frame.groupby("asset_pk")["time"].max()
+    conn.execute(
+        update(Asset).where(Asset.pk == bindparam("b_pk")).values(last_seen=bindparam("seen")),
+        [{"b_pk": int(pk), "seen": pd.Timestamp(int(t), unit="s", tz="UTC").to_pydatetime()}
+         for pk, t in seen.items()],
+    )
+
+
 def _store_observations(
     conn: Connection, settings: Settings, records: Sequence[Record]
 ) -> tuple[bool, list[tuple[Any, str]]]:
-    pks = _asset_pks(conn, {o["asset_id"] for _, m in records for o in m.observations})
+    pks = asset_pks(conn, {o["asset_id"] for _, m in records for o in m.observations})
     refused: list[tuple[Any, str]] = []
     rows: list[tuple[int, str, int, float, Any]] = []
     for raw, mapped in records:
@@ -115,13 +145,7 @@ def _store_observations(
     if not rows:
         return False, refused
     frame = pd.DataFrame(rows, columns=["asset_pk", "metric", "time", "value", "unit"])
-    ingest_observation_batch(conn, frame, settings)
-    seen = frame.groupby("asset_pk")["time"].max()
-    conn.execute(
-        update(Asset).where(Asset.pk == bindparam("b_pk")).values(last_seen=bindparam("seen")),
-        [{"b_pk": int(pk), "seen": pd.Timestamp(int(t), unit="s", tz="UTC").to_pydatetime()}
-         for pk, t in seen.items()],
-    )
+    ingest_with_last_seen(conn, settings, frame)
     return True, refused
 
 
@@ -139,10 +163,12 @@ def store_batch(
             refused.append((raw, str(error)))
         else:
             good.append((raw, mapped))
+    good, unknown_refs = check_references(conn, good)
+    refused.extend(unknown_refs)
     index: DistrictIndex | None = None
     for entity, (table, key) in ENTITY_TABLES.items():
         for rows in _rows(good, entity, key, source_id):
-            if entity in ("assets", "service_requests"):
+            if entity in LOCATED:
                 index = index or DistrictIndex.load(conn)
                 _with_districts(rows, index)
             placeholder = entity == "assets" and set(rows[0]) <= PLACEHOLDER_COLUMNS
