@@ -71,7 +71,7 @@ def _csv_lines(path: Path, mapping: TabularMapping,
             header = [h.strip() for h in header]
             _check_header(path, header, needed)
             for cells in reader:
-                if any(c.strip() for c in cells):  # skip blank lines
+                if "".join(cells).strip():  # skip blank lines (and lines of empty cells)
                     yield header, reader.line_num, cells
         except UnicodeDecodeError as error:
             raise SourceFormatError(

@@ -168,7 +168,7 @@ class ChunkMapper:
         """Map rows (cells under ``header``, with their line numbers) newer than ``after``."""
         width = len(header)
         whole = np.fromiter(
-            (len(r) == width or (len(r) > width and not any(c.strip() for c in r[width:]))
+            (len(r) == width or (len(r) > width and not "".join(r[width:]).strip())
              for r in rows), dtype=bool, count=len(rows))
         needed = self.mapper.required_columns()
         where = {name: header.index(name) for name in needed}
@@ -190,18 +190,15 @@ class ChunkMapper:
         good &= times.notna() & cursor.notna() & self._located_ok(frame)
         values = {}
         for spec in self.mapping.metrics:
-            value = parse_numbers(frame[spec.column], self.mapping.decimal,
-                                  self.mapping.thousands)
-            blank = is_blank(frame[spec.column])
+            value, blank = self._reading(frame, spec.column)
+            good &= value.notna() | blank  # a cell that is there must read as a number
             if spec.divide_by:
-                divisor = parse_numbers(frame[spec.divide_by], self.mapping.decimal,
-                                        self.mapping.thousands)
-                blank |= is_blank(frame[spec.divide_by])
-                good &= (divisor != 0) | divisor.isna()
-                value = value / divisor * spec.scale
-            else:
-                value = value * spec.scale
-            value = value.where(np.isfinite(value))
+                divisor, divisor_blank = self._reading(frame, spec.divide_by)
+                good &= divisor.notna() | divisor_blank
+                good &= divisor != 0  # NaN != 0 holds: blank divisors are judged below
+                blank |= divisor_blank
+                value = value / divisor
+            value = (value * spec.scale).where(lambda v: np.isfinite(v))
             # A blank cell skips an optional metric; anything else unreadable is the row's end.
             good &= value.notna() | (blank if spec.optional else False)
             values[spec.metric] = value
@@ -216,6 +213,12 @@ class ChunkMapper:
             result.assets = self._assets(header, lines, rows, urns[good],
                                          [i for i, ok in zip(picked, good_mask, strict=True) if ok])
         return self._with_leftovers(result, header, lines, rows, sorted(leftovers), after)
+
+    def _reading(self, frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
+        """A value column as numbers (NaN when blank or unreadable) and its blank cells."""
+        cells_ = frame[column]
+        numbers = parse_numbers(cells_, self.mapping.decimal, self.mapping.thousands)
+        return numbers, is_blank(cells_)
 
     def _observations(self, urns: pd.Series, times: pd.Series, values: dict[str, pd.Series],
                       good: pd.Series) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -98,7 +98,9 @@ def _by_chunks(mapper: RowMapper, lines: list[int], cells: list[list[str]], afte
     return observations, assets, rest[2], cursor
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(rows=[("A", "2026-05-01T10:00:00Z", "1", "", "abc", "", "", "", 0)],  # bad divisor,
+         watermark=None, decimal=".")  # blank optional value: the row mapper refuses it
 @given(rows=rows, watermark=st.sampled_from([None, "2026-05-01T10:00:00.000000Z"]),
        decimal=st.sampled_from([".", ","]))
 def test_chunk_and_row_mappers_agree_on_any_rows(rows, watermark, decimal) -> None:
