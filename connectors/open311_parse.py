@@ -12,6 +12,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 from connectors.base import SourceFormatError
 from connectors.common import one_line as _one_line
+from dashboard.model import DOMAINS
 
 try:  # defusedxml refuses entity bombs and external entities in untrusted XML
     from defusedxml.ElementTree import fromstring as _xml_fromstring
@@ -218,23 +219,34 @@ def map_request(record: Any, zone: tzinfo | None = None) -> dict[str, Any]:
         "lat": lat,
         "lon": lon,
         "address": text(record, "address"),
-        "citizen_id": None,  # Open311 exposes no citizen
+        # A CRM's own feed may name the requester by GeoReport's POST field ``account_id``
+        # (public endpoints do not); an id the store does not know is quarantined.
+        "citizen_id": text(record, "account_id")[:64] or None,
         "district_id": None,  # assigned by the runner
     }
 
 
 def map_service(record: Any) -> dict[str, Any]:
-    """One GeoReport v2 service (catalogue entry) as a Service row."""
+    """One GeoReport v2 service (catalogue entry) as a Service row. The extensions
+    ``department``, ``domain`` (a CityLens domain) and ``sla_hours`` are read when present."""
     record = _as_record(record)
     code = _required_id(record, "service_code", 60)
     group = text(record, "group")
+    domain = text(record, "domain")
+    sla = text(record, "sla_hours")
+    try:
+        sla_hours = float(sla) if sla else None
+    except ValueError:
+        raise ValueError(f"sla_hours: not a number: {sla[:40]!r}") from None
+    if sla_hours is not None and not (0 < sla_hours < 1e6):
+        raise ValueError(f"sla_hours: out of range: {sla[:40]!r}")
     return {
         "service_code": code,
         "service_name": text(record, "service_name") or code,
         "description": text(record, "description"),
-        "department": (group or "unknown")[:100],
+        "department": (text(record, "department") or group or "unknown")[:100],
         "group": group,
-        "domain": "services",
-        "sla_hours": None,
+        "domain": domain if domain in DOMAINS else "services",
+        "sla_hours": sla_hours,
         "online": text(record, "type").lower() == "realtime",
     }
