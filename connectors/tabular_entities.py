@@ -155,6 +155,11 @@ def asset(reader: RowCells, row: Mapping[str, Any]) -> dict[str, Any]:
     urn = own if own.startswith("urn:") else prefix + own
     if len(urn) > 200:
         raise ValueError(f"asset id {urn[:60]!r}... longer than 200 characters")
+    described = {"name", "lat", "lon", "status"} & (set(m.columns) | set(m.constants))
+    if m.entity == "observations" and not described and not m.attributes:
+        # A log that only names its sensors refers to assets described elsewhere (a
+        # registry, a broker): stored as a placeholder that never overwrites them.
+        return {"id": urn, "type": m.type, "domain": m.domain}
     lat, lon = reader._location(row)
     attributes = {
         name: cells.attribute(row.get(column), m.decimal, m.thousands)

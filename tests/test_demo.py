@@ -81,7 +81,8 @@ def test_summary_matches_the_store_and_the_scale(demo: Generated) -> None:
     assert summary.end == END and summary.start == END - timedelta(days=SCALES["tiny"].days)
     meta = json.loads(_rows(engine, "SELECT value FROM meta WHERE key = 'demo'")[0][0])
     assert meta == {"seed": 7, "scale": "tiny", "start": summary.start.isoformat(),
-                    "end": END.isoformat()}
+                    "end": END.isoformat(), "feeds": meta["feeds"]}
+    assert Path(meta["feeds"], "sources.yaml").is_file()
 
 
 def test_districts_are_polygons_that_do_not_overlap(demo: Generated) -> None:

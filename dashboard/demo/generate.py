@@ -11,42 +11,39 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, bindparam, select, update
+import yaml
+from sqlalchemy import Engine, select
 
+from dashboard.demo import feeds
 from dashboard.demo.assets import AssetGroup, asset_rows, build_assets
 from dashboard.demo.citizens import Citizens, build_citizens, citizen_rows
 from dashboard.demo.clock import DAY, HOUR, Context
 from dashboard.demo.config import CityConfig, Scale, load_config
+from dashboard.demo.feeds_telemetry import TelemetryExport
 from dashboard.demo.geography import District, build_districts
 from dashboard.demo.models_utility import lamp_broken
 from dashboard.demo.notices import notice_rows
 from dashboard.demo.procedures import day_cases, day_participation
 from dashboard.demo.requests import build_catalogue, day_requests, service_rows
 from dashboard.demo.series import observation_batches
-from dashboard.ingest import ingest_observation_batch
-from dashboard.model import (
-    Asset,
-    Base,
-    Case,
-    Citizen,
-    Notice,
-    Participation,
-    Service,
-    ServiceRequest,
-)
-from dashboard.model import (
-    District as DistrictRow,
-)
+from dashboard.model import Quarantine
 from dashboard.settings import Settings
-from dashboard.store import bump_data_version, init_store, unit_of_work, upsert
+from dashboard.store import bump_data_version, init_store, unit_of_work
 from dashboard.store.version import get_meta, set_meta
 
 Progress = Callable[[str], None]
 OBSERVATION_BATCH_ROWS = 300_000
-ENTITY_BATCH_ROWS = 20_000
+# How the e-administration system spells a procedure's status.
+CASE_STATUS = {"open": "abierto", "resolved": "resuelto", "rejected": "denegado"}
+
+
+def feeds_folder(settings: Settings, scale: str, seed: int) -> Path:
+    """Where the demo writes its feeds: ``<var>/demo-feeds/<scale>-<seed>``."""
+    return Path(settings.var_dir) / "demo-feeds" / f"{scale}-{seed}"
 
 
 @dataclass(frozen=True)
@@ -99,80 +96,102 @@ def asset_status(group: AssetGroup, seed: int, end: int) -> np.ndarray:
     return status
 
 
-def _write_entities(engine: Engine, config: CityConfig, districts: list[District],
-                    groups: list[AssetGroup], seed: int, end: int, scale: Scale,
-                    ) -> tuple[dict[str, np.ndarray], Citizens]:
-    """Districts, services, assets and citizens; returns asset pks per type, citizens."""
-    citizens = build_citizens(config, scale, seed)
-    district_ids = [d.id for d in districts]
-    with unit_of_work(engine) as conn:
-        upsert(conn, DistrictRow.__table__, [d.row() for d in districts])
-        upsert(conn, Service.__table__, service_rows(config))
-        for group in groups:
-            rows = asset_rows(config, group, districts, asset_status(group, seed, end))
-            upsert(conn, Asset.__table__, rows, key=["id"])  # the URN, not the surrogate pk
-        upsert(conn, Citizen.__table__, citizen_rows(config, citizens, district_ids, seed))
-        wanted = {asset_id for group in groups for asset_id in group.ids}
-        found = {row.id: row.pk for row in conn.execute(select(Asset.pk, Asset.id))
-                 if row.id in wanted}
-    pks = {g.type.type: np.array([found[i] for i in g.ids], dtype=np.int64) for g in groups}
-    return pks, citizens
+def _write_registers(folder: Path, config: CityConfig, districts: list[District],
+                     groups: list[AssetGroup], citizens: Citizens, seed: int, end: int
+                     ) -> list[dict[str, Any]]:
+    """Districts (GeoJSON), the census (CSV) and the device registry (NGSI v2 entities)."""
+    entries = [feeds.write_districts(folder / "districts.geojson",
+                                     [d.row() for d in districts])]
+    census = feeds.CsvExport(folder / "citizens.csv",
+                             list(feeds.export_columns("citizens").values()))
+    census.write(feeds.renamed(
+        feeds.citizen_cells(citizen_rows(config, citizens, [d.id for d in districts], seed)),
+        feeds.export_columns("citizens")))
+    census.close()
+    entries.append({"id": "demo-citizens", "kind": "csv", "location": str(census.path),
+                    "mapping": feeds.mapping_path("citizens")})
+    broker = feeds.JsonListWriter(folder / "devices.json")
+    for group in groups:
+        rows = asset_rows(config, group, districts, asset_status(group, seed, end))
+        broker.write(feeds.asset_entity(row) for row in rows)
+    broker.close()
+    entries.append({"id": "demo-devices", "kind": "ngsi", "location": str(broker.path),
+                    "domains": feeds.domain_overrides(config)})
+    return entries
 
 
-def _write_observations(engine: Engine, settings: Settings, groups: list[AssetGroup],
-                        pks: dict[str, np.ndarray], ctx: Context, start: int, end: int,
-                        progress: Progress) -> int:
-    """Stream observation batches into the store, one transaction each."""
+def _write_telemetry(folder: Path, settings: Settings, groups: list[AssetGroup], ctx: Context,
+                     start: int, end: int, progress: Progress) -> tuple[list[dict[str, Any]], int]:
+    """Each sensor type's readings as a CSV log; returns their sources and the reading count."""
+    export = TelemetryExport(folder / "telemetry", groups, settings.timezone)
     total = 0
-    last_seen: dict[int, int] = {}
-    for frame in observation_batches(groups, pks, ctx, start, end, OBSERVATION_BATCH_ROWS):
-        with unit_of_work(engine) as conn:
-            ingest_observation_batch(conn, frame, settings)
-        total += len(frame)
-        latest = frame.groupby("asset_pk")["time"].max()
-        last_seen.update(zip(latest.index.tolist(), latest.tolist(), strict=True))
-        day = datetime.fromtimestamp(int(frame["time"].max()), timezone.utc)
-        progress(f"observations: {total:,} up to {day:%Y-%m-%d}")
-    if last_seen:
-        stmt = update(Asset).where(Asset.pk == bindparam("b_pk")).values(
-            last_seen=bindparam("b_seen"))
-        with unit_of_work(engine) as conn:
-            conn.execute(stmt, [
-                {"b_pk": pk, "b_seen": datetime.fromtimestamp(t, timezone.utc)}
-                for pk, t in sorted(last_seen.items())
-            ])
-    return total
+    try:
+        for frame in observation_batches(groups, export.positions(), ctx, start, end,
+                                         OBSERVATION_BATCH_ROWS):
+            export.write(frame)
+            total += len(frame)
+            day = datetime.fromtimestamp(int(frame["time"].max()), timezone.utc)
+            progress(f"telemetry logs: {total:,} readings up to {day:%Y-%m-%d}")
+    finally:
+        export.close()
+    return export.sources(), total
 
 
-def _write_people(engine: Engine, config: CityConfig, scale: Scale, districts: list[District],
-                  citizens: Citizens, ctx: Context, start: int, end: int,
-                  progress: Progress) -> tuple[int, int, int]:
-    """Service requests, cases and participation, day by day, in bounded transactions."""
+def _write_activity(folder: Path, config: CityConfig, scale: Scale, districts: list[District],
+                    citizens: Citizens, ctx: Context, start: int, end: int, end_dt: datetime
+                    ) -> tuple[list[dict[str, Any]], tuple[int, int, int, int]]:
+    """Open311 services and requests, procedures, participation and the noticeboard."""
+    feeds.write_services(folder / "services.xml", service_rows(config))
     catalogue = build_catalogue(config)
-    tables: tuple[type[Base], ...] = (ServiceRequest, Case, Participation)
-    buffers: dict[type[Base], list[dict[str, Any]]] = {table: [] for table in tables}
-    counts: dict[type[Base], int] = {table: 0 for table in tables}
-
-    def flush() -> None:
-        with unit_of_work(engine) as conn:
-            for table, rows in buffers.items():
-                if rows:
-                    upsert(conn, table.__table__, rows)
-                    counts[table] += len(rows)
-                    rows.clear()
-
+    requests = feeds.JsonListWriter(folder / "requests.json")
+    columns = {name: feeds.export_columns(name) for name in ("cases", "participation")}
+    cases = feeds.CsvExport(folder / "cases.csv", list(columns["cases"].values()))
+    participation = feeds.CsvExport(folder / "participation.csv",
+                                    list(columns["participation"].values()))
     for day in range(start // DAY, (end - 1) // DAY + 1):
-        buffers[ServiceRequest] += day_requests(config, catalogue, districts, citizens, ctx,
-                                                scale.requests_per_day, day, start, end)
-        buffers[Case] += day_cases(config, districts, citizens, ctx, scale.cases_per_day,
-                                   day, start, end)
-        buffers[Participation] += day_participation(config, districts, citizens, ctx,
-                                                    scale.participation_per_day, day, start, end)
-        if sum(len(rows) for rows in buffers.values()) >= ENTITY_BATCH_ROWS:
-            flush()
-            progress(f"service requests: {counts[ServiceRequest]:,}")
-    flush()
-    return counts[ServiceRequest], counts[Case], counts[Participation]
+        requests.write(feeds.open311_request(row) for row in day_requests(
+            config, catalogue, districts, citizens, ctx, scale.requests_per_day, day, start, end))
+        cases.write(feeds.renamed(
+            day_cases(config, districts, citizens, ctx, scale.cases_per_day, day, start, end),
+            columns["cases"], {"status": CASE_STATUS}))
+        participation.write(feeds.renamed(
+            day_participation(config, districts, citizens, ctx, scale.participation_per_day,
+                              day, start, end), columns["participation"]))
+    for export in (requests, cases, participation):
+        export.close()
+    board = feeds.CsvExport(folder / "notices.csv",
+                            list(feeds.export_columns("notices").values()))
+    board.write(feeds.renamed(feeds.notice_cells(notice_rows(config, districts, end_dt)),
+                              feeds.export_columns("notices")))
+    board.close()
+    entries = [
+        {"id": "demo-open311", "kind": "open311", "location": str(requests.path),
+         "services": str(folder / "services.xml")},
+        {"id": "demo-cases", "kind": "csv", "location": str(cases.path),
+         "mapping": feeds.mapping_path("cases")},
+        {"id": "demo-participation", "kind": "csv", "location": str(participation.path),
+         "mapping": feeds.mapping_path("participation")},
+        {"id": "demo-notices", "kind": "csv", "location": str(board.path),
+         "mapping": feeds.mapping_path("notices")},
+    ]
+    return entries, (requests.count, cases.count, participation.count, board.count)
+
+
+def _ingest(engine: Engine, settings: Settings, path: Path, progress: Progress) -> None:
+    """Run every source of the demo's ``sources.yaml``; any quarantine or failure is a bug
+    of the generator or a connector, so it stops the demo with the reasons."""
+    from connectors.sources import load_sources, run_entry
+
+    for entry in load_sources(path):
+        report = run_entry(engine, settings, entry)
+        progress(f"{entry.id}: {report.stored:,} of {report.records_in:,} records stored "
+                 f"in {report.seconds:.1f} s")
+        if report.status != "ok":
+            with engine.connect() as conn:
+                reasons = conn.execute(select(Quarantine.reason).where(
+                    Quarantine.run_id == report.run_id).limit(3)).scalars().all()
+            raise RuntimeError(f"demo source {entry.id} ended {report.status}: "
+                               f"{report.error or '; '.join(reasons)}")
 
 
 def generate_demo(engine: Engine, settings: Settings, *, scale: str = "tiny", seed: int = 7,
@@ -200,24 +219,34 @@ def generate_demo(engine: Engine, settings: Settings, *, scale: str = "tiny", se
     districts = build_districts(config)
     groups = build_assets(config, spec, districts, seed)
     say(f"demo city {config.name} ({scale}, seed {seed}): {start_dt:%Y-%m-%d} to {end_dt:%Y-%m-%d}")
-    pks, citizens = _write_entities(engine, config, districts, groups, seed, end_s, spec)
-    citizen_count = len(citizens.ids)
+    citizens = build_citizens(config, spec, seed)
+    folder = feeds_folder(settings, scale, seed)
+    (folder / "telemetry").mkdir(parents=True, exist_ok=True)
+    entries = _write_registers(folder, config, districts, groups, citizens, seed, end_s)
     say(f"{len(districts)} districts, {sum(g.size for g in groups):,} assets, "
-        f"{citizen_count:,} citizens")
-    observations = _write_observations(engine, settings, groups, pks, ctx, start_s, end_s, say)
-    requests, cases, participation = _write_people(engine, config, spec, districts, citizens,
-                                                   ctx, start_s, end_s, say)
-    notices = notice_rows(config, districts, end_dt)
+        f"{len(citizens.ids):,} citizens")
+    telemetry, observations = _write_telemetry(folder, settings, groups, ctx, start_s, end_s,
+                                               say)
+    activity, (requests, cases, participation, notices) = _write_activity(
+        folder, config, spec, districts, citizens, ctx, start_s, end_s, end_dt)
+    entries += telemetry + activity
+    sources = folder / feeds.SOURCES_FILE
+    sources.write_text("# The demo city's feeds, written by the generator; "
+                       "`citylens sources run --config` this file to ingest them again.\n"
+                       + yaml.safe_dump({"sources": entries}, sort_keys=False), encoding="utf-8")
+    say(f"feeds written to {folder}; ingesting them through the connectors")
+    _ingest(engine, settings, sources, say)
+    citizen_count = len(citizens.ids)
     with unit_of_work(engine) as conn:
-        upsert(conn, Notice.__table__, notices)
         set_meta(conn, "demo", json.dumps({"seed": seed, "scale": scale,
                                            "start": start_dt.isoformat(),
-                                           "end": end_dt.isoformat()}))
+                                           "end": end_dt.isoformat(),
+                                           "feeds": str(folder)}))
         bump_data_version(conn)
     summary = DemoSummary(
         scale=scale, seed=seed, districts=len(districts), assets=sum(g.size for g in groups),
         observations=observations, service_requests=requests, citizens=citizen_count,
-        cases=cases, participation=participation, notices=len(notices),
+        cases=cases, participation=participation, notices=notices,
         start=start_dt, end=end_dt, seconds=round(time.perf_counter() - started, 2),
     )
     say(f"done in {summary.seconds:.1f} s")
