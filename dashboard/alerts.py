@@ -24,13 +24,21 @@ def _dt(epoch: int) -> datetime:
     return datetime.fromtimestamp(int(epoch), timezone.utc)
 
 
-def _staged(conn: Connection, metrics: list[str]) -> pd.DataFrame:
+def _staged(conn: Connection, rule: AlertRule) -> pd.DataFrame:
+    """The batch's readings of the rule's metric, for only the assets that matter: those
+    with a reading beyond the threshold, or with an alert of the rule still open (the rest
+    can neither raise nor clear anything, and are most of a batch)."""
+    beyond = "value > :limit" if rule.above is not None else "value < :limit"
     rows = conn.execute(
         text(
             f"SELECT asset_pk, rkey, time, value, district FROM {STAGE} "
-            "WHERE state IN (1, 2) AND rkey IN :metrics"
-        ).bindparams(bindparam("metrics", expanding=True)),
-        {"metrics": metrics},
+            "WHERE state IN (1, 2) AND rkey = :metric AND (asset_pk IN ("
+            f"SELECT asset_pk FROM {STAGE} WHERE state IN (1, 2) AND rkey = :metric "
+            f"AND {beyond}) OR asset_pk IN (SELECT asset_pk FROM alerts "
+            "WHERE rule = :rule AND cleared_at IS NULL))"
+        ),
+        {"metric": rule.metric, "rule": rule.rule_id,
+         "limit": rule.above if rule.above is not None else rule.below},
     ).all()
     return rows_frame(rows, ["asset_pk", "rkey", "time", "value", "district"])
 
@@ -70,12 +78,9 @@ def evaluate_alerts(conn: Connection, rules: Sequence[AlertRule]) -> int:
     """Raise and clear alerts for the batch in the staging table; returns alerts changed."""
     if not rules:
         return 0
-    staged = _staged(conn, sorted({r.metric for r in rules}))
-    if staged.empty:
-        return 0
     changed = 0
     for rule in rules:
-        part = staged[staged["rkey"] == rule.metric].sort_values(["asset_pk", "time"])
+        part = _staged(conn, rule).sort_values(["asset_pk", "time"])
         if part.empty:
             continue
         values = part["value"].to_numpy()
