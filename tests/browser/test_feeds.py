@@ -33,5 +33,11 @@ def test_feeds_page_lists_a_run_source_and_its_quarantine(browser, server_url, d
     page.wait_for_load_state("networkidle")
     assert "browser-boundaries" in page.inner_text(".feeds-table")
     assert "<script>alert(1)</script>" in page.inner_text(".quarantine-table")  # text, not HTML
+    # The navigation shows where we are, and follows in-app navigation.
+    assert page.get_attribute(".nav__link[href='/feeds']", "aria-current") == "page"
+    page.click(".nav__link[href='/']")
+    page.wait_for_selector("#city-score", timeout=30_000)
+    assert page.get_attribute(".nav__link[href='/']", "aria-current") == "page"
+    assert page.get_attribute(".nav__link[href='/feeds']", "aria-current") is None
     assert errors == []
     context.close()
