@@ -13,6 +13,7 @@ from typing import Any
 import dash
 
 from connectors.ngsi_notify import register_notifications
+from dashboard.api import register_api
 from dashboard.settings import Settings, get_settings
 from layouts import SETTINGS_KEY
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config[SETTINGS_KEY] = settings
     app.server.config["SECRET_KEY"] = settings.secret_key
     register_notifications(app.server, settings)
+    register_api(app.server, settings)
     _import_pages_and_callbacks()
 
     from layouts.shell import shell

@@ -1,0 +1,215 @@
+"""The open-data API, version 1: a Flask blueprint under ``/api/v1`` (read-only, public).
+
+Endpoints read the pages' read models (``dashboard.queries``) or indexed queries
+(``dashboard.api.reads``). Personal data is never served; see ``docs/api.md``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from dashboard import queries
+from dashboard.api import reads
+from dashboard.api.openapi import openapi_document
+from dashboard.api.params import FORMATS_JSON_CSV, MAX_PAGE_SIZE, ApiError, Params
+from dashboard.kpis.windows import WINDOWS
+from dashboard.model import DOMAINS
+from dashboard.settings import Settings
+from dashboard.store import get_engine
+
+SETTINGS_KEY = "CITYLENS_API_SETTINGS"
+SEVERITIES = ("critical", "warning", "info")
+STATUSES = ("open", "closed")
+GRAINS = ("raw", "hour", "day")
+LANGS = ("en", "es")
+DEFAULT_SPAN = timedelta(days=7)
+GEOJSON = "application/geo+json"
+
+api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+def register_api(server: Flask, settings: Settings) -> None:
+    """Serve the API on ``server`` with ``settings`` (its store and cache)."""
+    server.config[SETTINGS_KEY] = settings
+    server.register_blueprint(api_v1)
+
+
+def _settings() -> Settings:
+    return current_app.config[SETTINGS_KEY]
+
+
+@api_v1.errorhandler(ApiError)
+def _api_error(error: ApiError) -> tuple[Response, int]:
+    return jsonify(error.as_dict()), error.status
+
+
+@api_v1.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    body = {"error": {"parameter": None, "message": error.description or error.name}}
+    return jsonify(body), error.code or 500
+
+
+def _csv(rows: Iterable[dict[str, Any]], fields: Sequence[str], name: str) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _geojson(collection: dict[str, Any]) -> Response:
+    response = jsonify(collection)
+    response.mimetype = GEOJSON
+    return response
+
+
+def _districts(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {d["id"]: d for d in queries.district_options(settings)}
+
+
+@api_v1.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    Params(request.args, ())
+    return jsonify(openapi_document())
+
+
+@api_v1.get("/districts")
+def districts() -> Response:
+    """Districts as a GeoJSON FeatureCollection (id, name, population, area_km2)."""
+    Params(request.args, ())
+    with get_engine(_settings().resolved_database_url).connect() as conn:
+        features = reads.district_features(conn)
+    return _geojson({"type": "FeatureCollection", "features": features})
+
+
+KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals", "value",
+              "previous", "score", "trend", "improving", "as_of", "stale")
+
+
+@api_v1.get("/kpis")
+def kpis() -> Response:
+    """City score and every KPI for the city or one district (same as ``citylens kpis``)."""
+    settings = _settings()
+    params = Params(request.args, ("district", "window", "lang", "format"))
+    district = params.member("district", _districts(settings), "district")
+    window = params.choice("window", WINDOWS, "week")
+    lang = params.choice("lang", LANGS, "en")
+    fmt = params.choice("format", FORMATS_JSON_CSV, "json")
+    data = queries.overview(settings, district, window)
+    rows = [
+        {**{k: v for k, v in kpi.items() if k != "spark"}, "name": kpi["name"].get(lang),
+         "names": kpi["name"]}
+        for kpi in data["kpis"]
+    ]
+    if fmt == "csv":
+        return _csv(rows, KPI_FIELDS, f"kpis-{district or 'city'}-{window}")
+    return jsonify({"district": district, "window": window,
+                    "window_start": data["window_start"], "window_end": data["window_end"],
+                    "city_score": data["city_score"]["value"],
+                    "city_score_previous": data["city_score"]["previous"], "kpis": rows})
+
+
+@api_v1.get("/alerts")
+def alerts() -> Response:
+    """Active alerts, most severe and newest first."""
+    settings = _settings()
+    params = Params(request.args, ("domain", "district", "severity", "limit", "format"))
+    domain = params.choice("domain", DOMAINS)
+    district = params.member("district", _districts(settings), "district")
+    severity = params.choice("severity", SEVERITIES)
+    limit = params.integer("limit", 100, 1, MAX_PAGE_SIZE)
+    fmt = params.choice("format", FORMATS_JSON_CSV, "json")
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        found = reads.alerts(conn, settings, domain=domain, district=district,
+                             severity=severity, limit=limit)
+    if fmt == "csv":
+        return _csv(found, reads.ALERT_FIELDS, "alerts")
+    return jsonify({"items": found, "count": len(found)})
+
+
+@api_v1.get("/service-requests")
+def service_requests() -> Response:
+    """Service requests, newest first, paged; no personal data."""
+    settings = _settings()
+    params = Params(request.args, ("status", "service", "district", "from", "to", "page",
+                                   "page_size", "format"))
+    status = params.choice("status", STATUSES)
+    district = params.member("district", _districts(settings), "district")
+    start, end = params.time_range()
+    page = params.integer("page", 1, 1, 10**9)
+    page_size = params.integer("page_size", 100, 1, MAX_PAGE_SIZE)
+    fmt = params.choice("format", FORMATS_JSON_CSV, "json")
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        service = params.member("service", reads.service_codes(conn), "service")
+        total, items = reads.service_requests(
+            conn, status=status, service=service, district=district, start=start, end=end,
+            page=page, page_size=page_size,
+        )
+    if fmt == "csv":
+        return _csv(items, reads.REQUEST_FIELDS, f"service-requests-{page}")
+    more = page * page_size < total
+    query = {**request.args.to_dict(), "page": str(page + 1)}
+    return jsonify({"items": items, "page": page, "page_size": page_size, "total": total,
+                    "next": f"{request.path}?{urlencode(query)}" if more else None})
+
+
+@api_v1.get("/assets")
+def assets() -> Response:
+    """Located assets of one domain (or all) as GeoJSON points."""
+    settings = _settings()
+    params = Params(request.args, ("domain", "district"))
+    domain = params.choice("domain", DOMAINS)
+    district = params.member("district", _districts(settings), "district")
+    domains = [domain] if domain else sorted(queries.asset_domains(settings))
+    features: list[dict[str, Any]] = []
+    for name in domains:
+        features.extend(queries.asset_layer(settings, name, district)["features"])
+    return _geojson({"type": "FeatureCollection", "features": features})
+
+
+def _epoch(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+@api_v1.get("/assets/<asset_id>/observations")
+def asset_observations(asset_id: str) -> Response:
+    """One asset's series of one metric: raw values or hourly/daily aggregates."""
+    settings = _settings()
+    params = Params(request.args, ("metric", "from", "to", "grain", "format"))
+    metric = params.required("metric")
+    start, end = params.time_range()
+    grain = params.choice("grain", GRAINS, "raw") or "raw"
+    fmt = params.choice("format", FORMATS_JSON_CSV, "json")
+    end = end or settings.current_time()
+    start = start or end - DEFAULT_SPAN
+    if start > end:
+        raise ApiError("from", "is after the default 'to' (now); give 'to' as well")
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        pk = None if "\x00" in asset_id else reads.asset_pk(conn, asset_id)
+        if pk is None:
+            raise ApiError(None, f"unknown asset {asset_id!r}", status=404)
+        if not reads.has_metric(conn, pk, metric):
+            raise ApiError("metric", f"asset {asset_id!r} has no observations of {metric!r}")
+        points, truncated = reads.observations(conn, pk, metric, _epoch(start), _epoch(end),
+                                               grain)
+    for point in points:
+        point["time"] = _iso(point["time"])
+    if fmt == "csv":
+        fields = ("time", "value") if grain == "raw" else ("time", "count", "mean", "min", "max")
+        return _csv(points, fields, "observations")
+    return jsonify({"asset_id": asset_id, "metric": metric, "grain": grain,
+                    "from": start.isoformat(), "to": end.isoformat(), "points": points,
+                    "truncated": truncated, "max_points": reads.MAX_POINTS})

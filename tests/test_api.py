@@ -1,0 +1,306 @@
+"""The open-data API (/api/v1) on a tiny demo city: values, paging, errors, no personal data."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
+
+from app import create_app
+from dashboard.api import register_api
+from dashboard.api.blueprint import SETTINGS_KEY
+from dashboard.cli import app as cli_app
+from dashboard.demo import generate_demo
+from dashboard.model import Alert, Asset, Citizen, ServiceRequest
+from dashboard.settings import Settings, get_settings
+from dashboard.store import get_engine
+
+NOW = datetime(2026, 3, 16, 10, 0, tzinfo=timezone.utc)
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A tiny demo city (plus one open alert, so the alert endpoints have something)."""
+    var_dir: Path = tmp_path_factory.mktemp("api-var")
+    settings = Settings(var_dir=var_dir, redis_url=None, now=NOW)
+    engine = get_engine(settings.resolved_database_url)
+    generate_demo(engine, settings, scale="tiny", seed=7, end=NOW)
+    with engine.begin() as conn:
+        pk, district = conn.execute(
+            select(Asset.pk, Asset.district_id).where(Asset.domain == "environment").limit(1)
+        ).one()
+        conn.execute(insert(Alert).values(
+            asset_pk=pk, metric="AirQualityObserved.no2", rule="test_rule", severity="warning",
+            raised_at=NOW - timedelta(hours=2), cleared_at=None, value=250.0,
+            district_id=district,
+        ))
+    return settings
+
+
+def api_server(settings: Settings) -> Flask:
+    """A bare Flask server with just the API, as ``create_app`` registers it.
+
+    Requests go here rather than to ``create_app(...).server``: Dash moves the globally
+    registered callbacks into the first app that serves a request, which would leave the
+    page tests' app (same process) without them.
+    """
+    server = Flask("citylens-api-test")
+    register_api(server, settings)
+    return server
+
+
+@pytest.fixture(scope="module")
+def client(demo_settings: Settings) -> FlaskClient:
+    return api_server(demo_settings).test_client()
+
+
+def test_create_app_serves_the_api(demo_settings: Settings) -> None:
+    server = create_app(demo_settings).server  # no request: see api_server
+    assert "api_v1" in server.blueprints
+    assert server.config[SETTINGS_KEY] is demo_settings
+    rules = {r.rule for r in server.url_map.iter_rules() if r.endpoint.startswith("api_v1.")}
+    assert {"/api/v1/openapi.json", "/api/v1/kpis", "/api/v1/service-requests"} <= rules
+
+
+def _get(client: FlaskClient, path: str, **params: Any) -> Any:
+    response = client.get(API + path, query_string=params)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response
+
+
+def _bad(client: FlaskClient, path: str, parameter: str | None, expected: int = 400,
+         **params: Any) -> str:
+    response = client.get(API + path, query_string=params)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["parameter"] == parameter
+    assert error["message"]
+    return error["message"]
+
+
+def _cli_kpis(settings: Settings, *args: str) -> dict[str, Any]:
+    env = {"CITYLENS_VAR_DIR": str(settings.var_dir), "CITYLENS_NOW": NOW.isoformat(),
+           "CITYLENS_REDIS_URL": "", "CITYLENS_DATABASE_URL": ""}
+    try:
+        done = CliRunner().invoke(cli_app, ["kpis", "--json", *args], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout)
+
+
+def test_districts_are_geojson_with_ten_features(client: FlaskClient) -> None:
+    response = _get(client, "/districts")
+    assert response.mimetype == "application/geo+json"
+    body = response.get_json()
+    assert body["type"] == "FeatureCollection"
+    assert len(body["features"]) == 10
+    for feature in body["features"]:
+        assert feature["type"] == "Feature"
+        assert feature["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+        props = feature["properties"]
+        assert set(props) == {"id", "name", "population", "area_km2"}
+        assert props["population"] > 0 and props["area_km2"] > 0
+
+
+@pytest.mark.parametrize("window", ["week", "month"])
+def test_kpis_equal_the_cli(client: FlaskClient, demo_settings: Settings, window: str) -> None:
+    api = _get(client, "/kpis", window=window).get_json()
+    assert api == _cli_kpis(demo_settings, "--window", window)
+    assert len(api["kpis"]) >= 12 and api["city_score"] is not None
+
+
+def test_kpis_for_a_district_equal_the_cli(client: FlaskClient, demo_settings: Settings) -> None:
+    district = _get(client, "/districts").get_json()["features"][0]["id"]
+    api = _get(client, "/kpis", district=district, window="day", lang="es").get_json()
+    assert api == _cli_kpis(demo_settings, "--district", district, "--window", "day",
+                            "--lang", "es")
+    assert api["district"] == district
+
+
+def test_kpis_as_csv(client: FlaskClient) -> None:
+    response = _get(client, "/kpis", format="csv")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    as_json = _get(client, "/kpis").get_json()["kpis"]
+    assert [r["id"] for r in rows] == [k["id"] for k in as_json]
+    first = next(k for k in as_json if k["value"] is not None)
+    row = next(r for r in rows if r["id"] == first["id"])
+    assert float(row["value"]) == pytest.approx(first["value"])
+
+
+def _sql_count(settings: Settings, *conditions: Any) -> int:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        stmt = select(func.count()).select_from(ServiceRequest).where(*conditions)
+        return int(conn.execute(stmt).scalar_one())
+
+
+def test_service_requests_are_paged(client: FlaskClient, demo_settings: Settings) -> None:
+    first = _get(client, "/service-requests", page_size=50).get_json()
+    assert first["total"] == _sql_count(demo_settings) > 100
+    assert first["page"] == 1 and first["page_size"] == 50 and len(first["items"]) == 50
+    assert first["next"] and "page=2" in first["next"]
+    second = client.get(first["next"]).get_json()
+    assert second["page"] == 2
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    times = [i["requested_at"] for i in first["items"] + second["items"]]
+    assert times == sorted(times, reverse=True)
+    last_page = -(-first["total"] // 50)
+    last = _get(client, "/service-requests", page_size=50, page=last_page).get_json()
+    assert last["next"] is None and 0 < len(last["items"]) <= 50
+    beyond = _get(client, "/service-requests", page_size=50, page=last_page + 1).get_json()
+    assert beyond["items"] == [] and beyond["next"] is None
+
+
+def test_service_request_filters_match_sql(client: FlaskClient, demo_settings: Settings) -> None:
+    sample = _get(client, "/service-requests", page_size=1).get_json()["items"][0]
+    start, end = NOW - timedelta(days=30), NOW - timedelta(days=5)
+    query = {"status": "closed", "service": sample["service_code"],
+             "district": sample["district_id"], "from": start.isoformat(),
+             "to": end.date().isoformat(), "page_size": 1000}
+    body = _get(client, "/service-requests", **query).get_json()
+    end_day = datetime(end.year, end.month, end.day, tzinfo=timezone.utc)
+    expected = _sql_count(
+        demo_settings, ServiceRequest.status == "closed",
+        ServiceRequest.service_code == sample["service_code"],
+        ServiceRequest.district_id == sample["district_id"],
+        ServiceRequest.requested_at >= start, ServiceRequest.requested_at <= end_day,
+    )
+    assert body["total"] == len(body["items"]) == expected
+    for item in body["items"]:
+        assert item["status"] == "closed" and item["service_code"] == sample["service_code"]
+        assert item["district_id"] == sample["district_id"]
+        assert start.isoformat() <= item["requested_at"] <= end_day.isoformat()
+    open_total = _get(client, "/service-requests", status="open").get_json()["total"]
+    assert open_total == _sql_count(demo_settings, ServiceRequest.status == "open")
+
+
+def test_service_requests_publish_only_public_fields(client: FlaskClient) -> None:
+    items = _get(client, "/service-requests", page_size=200).get_json()["items"]
+    for item in items:
+        assert set(item) == {"id", "service_code", "service_name", "department", "status",
+                             "channel", "requested_at", "updated_at", "closed_at",
+                             "expected_at", "district_id", "lat", "lon"}
+        for key in ("lat", "lon"):
+            if item[key] is not None:
+                assert round(item[key], 3) == item[key]
+
+
+def test_service_requests_as_csv(client: FlaskClient) -> None:
+    response = _get(client, "/service-requests", page_size=20, format="csv")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    as_json = _get(client, "/service-requests", page_size=20).get_json()["items"]
+    assert [r["id"] for r in rows] == [i["id"] for i in as_json]
+    assert "citizen_id" not in rows[0] and "address" not in rows[0]
+
+
+def test_alerts_filter(client: FlaskClient) -> None:
+    every = _get(client, "/alerts").get_json()
+    assert every["count"] == len(every["items"]) >= 1
+    alert = every["items"][0]
+    assert alert["domain"] == "environment" and alert["severity"] == "warning"
+    same = _get(client, "/alerts", domain="environment", district=alert["district_id"],
+                severity="warning").get_json()
+    assert alert["id"] in {a["id"] for a in same["items"]}
+    assert _get(client, "/alerts", severity="critical").get_json()["items"] == [
+        a for a in every["items"] if a["severity"] == "critical"]
+    assert _get(client, "/alerts", domain="water").get_json()["items"] == [
+        a for a in every["items"] if a["domain"] == "water"]
+    rows = list(csv.DictReader(io.StringIO(
+        _get(client, "/alerts", format="csv").get_data(as_text=True))))
+    assert [int(r["id"]) for r in rows] == [a["id"] for a in every["items"]]
+
+
+def test_assets_and_observations(client: FlaskClient) -> None:
+    layer = _get(client, "/assets", domain="environment").get_json()
+    assert layer["features"]
+    asset = layer["features"][0]["properties"]["id"]
+    assert len(_get(client, "/assets").get_json()["features"]) > len(layer["features"])
+    raw = _get(client, f"/assets/{asset}/observations", metric="no2",
+               **{"from": "2026-03-15", "to": "2026-03-16"}).get_json()
+    assert raw["points"] and not raw["truncated"]
+    hourly = _get(client, f"/assets/{asset}/observations", metric="no2", grain="hour",
+                  **{"from": "2026-03-15", "to": "2026-03-16"}).get_json()
+    assert sum(p["count"] for p in hourly["points"]) == len(raw["points"])
+    assert all(p["min"] <= p["mean"] <= p["max"] for p in hourly["points"])
+    _bad(client, "/assets/urn:nope/observations", None, expected=404, metric="no2")
+    _bad(client, f"/assets/{asset}/observations", "metric")
+    _bad(client, f"/assets/{asset}/observations", "metric", metric="no_such_metric")
+
+
+@pytest.mark.parametrize(("path", "params", "parameter"), [
+    ("/kpis", {"window": "year"}, "window"),
+    ("/kpis", {"district": "atlantis"}, "district"),
+    ("/kpis", {"format": "xml"}, "format"),
+    ("/kpis", {"colour": "red"}, "colour"),
+    ("/alerts", {"severity": "panic"}, "severity"),
+    ("/alerts", {"domain": "space"}, "domain"),
+    ("/alerts", {"limit": "0"}, "limit"),
+    ("/service-requests", {"status": "pending"}, "status"),
+    ("/service-requests", {"service": "no_such_service"}, "service"),
+    ("/service-requests", {"district": "atlantis"}, "district"),
+    ("/service-requests", {"from": "2026-03-10", "to": "2026-03-01"}, "from"),
+    ("/service-requests", {"from": "yesterday"}, "from"),
+    ("/service-requests", {"to": "2026-13-45"}, "to"),
+    ("/service-requests", {"page": "0"}, "page"),
+    ("/service-requests", {"page": "two"}, "page"),
+    ("/service-requests", {"page_size": "1001"}, "page_size"),
+    ("/service-requests", {"citizen_id": "x"}, "citizen_id"),
+    ("/districts", {"x": "1"}, "x"),
+    ("/assets", {"domain": "space"}, "domain"),
+])
+def test_bad_parameters_are_400_naming_them(
+    client: FlaskClient, path: str, params: dict[str, str], parameter: str
+) -> None:
+    _bad(client, path, parameter, **params)
+
+
+def test_repeated_parameter_is_400(client: FlaskClient) -> None:
+    response = client.get(API + "/kpis?window=day&window=week")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["parameter"] == "window"
+
+
+@pytest.fixture(scope="module")
+def personal_data(demo_settings: Settings) -> Iterator[list[str]]:
+    """Every citizen id, name, email and phone in the store."""
+    with get_engine(demo_settings.resolved_database_url).connect() as conn:
+        rows = conn.execute(select(Citizen.id, Citizen.name, Citizen.email, Citizen.phone))
+        values = [v for row in rows for v in row if v]
+    assert len(values) > 100
+    yield values
+
+
+def test_no_personal_data_in_any_response(client: FlaskClient, personal_data: list[str]) -> None:
+    bodies = [client.get(API + p).get_data(as_text=True)
+              for p in ("/districts", "/kpis", "/kpis?format=csv", "/alerts", "/assets",
+                        "/alerts?format=csv")]
+    url: str | None = f"{API}/service-requests?page_size=100"
+    pages = 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        bodies.append(response.get_data(as_text=True))
+        url = response.get_json()["next"]
+        pages += 1
+    assert pages >= 2
+    bodies.append(_get(client, "/service-requests", page_size=1000, format="csv")
+                  .get_data(as_text=True))
+    text = "\n".join(bodies)
+    # JSON escapes non-ASCII; decode the JSON bodies too so names with accents are found
+    decoded = "\n".join(json.dumps(json.loads(b), ensure_ascii=False) for b in bodies
+                        if b.lstrip().startswith("{"))
+    leaked = [v for v in personal_data if v in text or v in decoded]
+    assert not leaked, leaked[:5]
