@@ -17,6 +17,9 @@ from dashboard.settings import Settings
 from dashboard.store import get_engine
 from dashboard.store.version import data_version
 
+# The fields of an alert, in the order the API's CSV gives them.
+ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
+                "raised_at", "value", "district_id", "district_name")
 
 def _engine(settings: Settings) -> Engine:
     return get_engine(settings.resolved_database_url)
@@ -188,9 +191,10 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
 
 
 def active_alerts(
-    settings: Settings, district: str | None, limit: int = 20
+    settings: Settings, district: str | None, limit: int = 20, *,
+    domain: str | None = None, severity: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Open alerts, most severe and newest first."""
+    """Open alerts, most severe and newest first, optionally of one domain or severity."""
     severity_rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
 
     rule_texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
@@ -198,22 +202,26 @@ def active_alerts(
     def compute(conn: Connection) -> list[dict[str, Any]]:
         stmt = (
             select(
-                Alert.id, Asset.id, Asset.name, Alert.metric, Alert.rule, Alert.severity,
-                Alert.raised_at, Alert.value, Alert.district_id, District.name,
+                Alert.id, Asset.id, Asset.name, Asset.domain, Alert.metric, Alert.rule,
+                Alert.severity, Alert.raised_at, Alert.value, Alert.district_id, District.name,
             )
             .join(Asset, Asset.pk == Alert.asset_pk)
             .outerjoin(District, District.id == Alert.district_id)
             .where(Alert.cleared_at.is_(None))
-            .order_by(severity_rank, Alert.raised_at.desc())
+            .order_by(severity_rank, Alert.raised_at.desc(), Alert.id)
         )
         if district:
             stmt = stmt.where(Alert.district_id == district)
-        keys = ("id", "asset_id", "asset_name", "metric", "rule", "severity", "raised_at",
-                "value", "district_id", "district_name")
-        found = [dict(zip(keys, row, strict=True)) for row in conn.execute(stmt.limit(limit))]
+        if domain:
+            stmt = stmt.where(Asset.domain == domain)
+        if severity:
+            stmt = stmt.where(Alert.severity == severity)
+        found = [dict(zip(ALERT_FIELDS, row, strict=True))
+                 for row in conn.execute(stmt.limit(limit))]
         for alert in found:
             alert["raised_at"] = alert["raised_at"].isoformat()
             alert["rule_text"] = rule_texts.get(alert["rule"], {"en": alert["rule"]})
         return found
 
-    return _cached(settings, "active_alerts", {"district": district, "limit": limit}, compute)
+    return _cached(settings, "active_alerts", {"district": district, "limit": limit,
+                                               "domain": domain, "severity": severity}, compute)

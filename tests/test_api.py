@@ -22,7 +22,7 @@ from dashboard.cli import app as cli_app
 from dashboard.demo import generate_demo
 from dashboard.model import Alert, Asset, Citizen, ServiceRequest
 from dashboard.settings import Settings, get_settings
-from dashboard.store import get_engine
+from dashboard.store import bump_data_version, get_engine
 
 NOW = datetime(2026, 3, 16, 10, 0, tzinfo=timezone.utc)
 API = "/api/v1"
@@ -44,6 +44,7 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             raised_at=NOW - timedelta(hours=2), cleared_at=None, value=250.0,
             district_id=district,
         ))
+        bump_data_version(conn)  # cached read models see the new alert
     return settings
 
 

@@ -128,11 +128,9 @@ def alerts() -> Response:
     severity = params.choice("severity", SEVERITIES)
     limit = params.integer("limit", 100, 1, MAX_PAGE_SIZE)
     fmt = params.choice("format", FORMATS_JSON_CSV, "json")
-    with get_engine(settings.resolved_database_url).connect() as conn:
-        found = reads.alerts(conn, settings, domain=domain, district=district,
-                             severity=severity, limit=limit)
+    found = queries.active_alerts(settings, district, limit, domain=domain, severity=severity)
     if fmt == "csv":
-        return _csv(found, reads.ALERT_FIELDS, "alerts")
+        return _csv(found, queries.ALERT_FIELDS, "alerts")
     return jsonify({"items": found, "count": len(found)})
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, func, select
 
-from dashboard.kpis import load_alert_rules
-from dashboard.model import Alert, Asset, District, Observation, Service, ServiceRequest
-from dashboard.settings import Settings
+from dashboard.model import Asset, District, Observation, Service, ServiceRequest
 
 PUBLISHED_DECIMALS = 3  # ~100 m: the precision at which request locations are published
 MAX_POINTS = 10_000
@@ -20,9 +18,6 @@ GRAIN_SECONDS = {"hour": 3600, "day": 86400}
 REQUEST_FIELDS = ("id", "service_code", "service_name", "department", "status", "channel",
                   "requested_at", "updated_at", "closed_at", "expected_at", "district_id",
                   "lat", "lon")
-ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
-                "raised_at", "value", "district_id", "district_name")
-
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -81,37 +76,6 @@ def service_requests(
         item["lat"], item["lon"] = _rounded(item["lat"]), _rounded(item["lon"])
         items.append(item)
     return int(total), items
-
-
-def alerts(
-    conn: Connection, settings: Settings, *, domain: str | None, district: str | None,
-    severity: str | None, limit: int,
-) -> list[dict[str, Any]]:
-    """Open alerts, most severe and newest first (the overview page's order)."""
-    rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
-    stmt = (
-        select(Alert.id, Asset.id, Asset.name, Asset.domain, Alert.metric, Alert.rule,
-               Alert.severity, Alert.raised_at, Alert.value, Alert.district_id, District.name)
-        .join(Asset, Asset.pk == Alert.asset_pk)
-        .outerjoin(District, District.id == Alert.district_id)
-        .where(Alert.cleared_at.is_(None))
-        .order_by(rank, Alert.raised_at.desc(), Alert.id)
-        .limit(limit)
-    )
-    if domain:
-        stmt = stmt.where(Asset.domain == domain)
-    if district:
-        stmt = stmt.where(Alert.district_id == district)
-    if severity:
-        stmt = stmt.where(Alert.severity == severity)
-    texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
-    found = []
-    for row in conn.execute(stmt):
-        alert = dict(zip(ALERT_FIELDS, row, strict=True))
-        alert["raised_at"] = _iso(alert["raised_at"])
-        alert["rule_text"] = texts.get(alert["rule"], {"en": alert["rule"]})
-        found.append(alert)
-    return found
 
 
 def asset_pk(conn: Connection, asset_id: str) -> int | None:
