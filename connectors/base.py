@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from connectors.tabular_frames import MappedChunk
 
 
 class ConnectorConfig(BaseModel):
@@ -70,6 +73,11 @@ class Stream(ABC):
     @abstractmethod
     def map(self, record: Mapping[str, Any]) -> Mapped:
         """Map one raw record to the unified model; raise ValueError when it is bad."""
+
+    def read_chunks(self, watermark: str | None) -> Iterator[MappedChunk] | None:
+        """Chunks mapped in one go (large files), or None to be read record by record
+        (the default). Rows a chunk leaves are in its ``leftovers``, for ``map``."""
+        return None
 
 
 class Connector(ABC):

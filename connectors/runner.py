@@ -122,8 +122,7 @@ def _records(engine: Engine, settings: Settings, stream: Stream, watermark: str 
     """The stream's raw records after ``watermark``. A stream that maps large files in
     chunks (``read_chunks``) has each chunk stored here, in its own transaction; only the
     rows it left to the row mapper come out."""
-    read_chunks = getattr(stream, "read_chunks", None)
-    chunks = read_chunks(watermark) if read_chunks is not None else None
+    chunks = stream.read_chunks(watermark)
     if chunks is None:
         yield from stream.read(watermark)
         return
