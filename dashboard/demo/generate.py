@@ -102,11 +102,11 @@ def _write_registers(folder: Path, config: CityConfig, districts: list[District]
     """Districts (GeoJSON), the census (CSV) and the device registry (NGSI v2 entities)."""
     entries = [feeds.write_districts(folder / "districts.geojson",
                                      [d.row() for d in districts])]
-    census = feeds.CsvExport(folder / "citizens.csv",
-                             list(feeds.export_columns("citizens").values()))
+    columns = feeds.export_columns("citizens")
+    census = feeds.CsvExport(folder / "citizens.csv", list(columns.values()))
     census.write(feeds.renamed(
         feeds.citizen_cells(citizen_rows(config, citizens, [d.id for d in districts], seed)),
-        feeds.export_columns("citizens")))
+        columns))
     census.close()
     entries.append({"id": "demo-citizens", "kind": "csv", "location": str(census.path),
                     "mapping": feeds.mapping_path("citizens")})
@@ -144,7 +144,8 @@ def _write_activity(folder: Path, config: CityConfig, scale: Scale, districts: l
     feeds.write_services(folder / "services.xml", service_rows(config))
     catalogue = build_catalogue(config)
     requests = feeds.JsonListWriter(folder / "requests.json")
-    columns = {name: feeds.export_columns(name) for name in ("cases", "participation")}
+    columns = {name: feeds.export_columns(name) for name in ("cases", "participation",
+                                                             "notices")}
     cases = feeds.CsvExport(folder / "cases.csv", list(columns["cases"].values()))
     participation = feeds.CsvExport(folder / "participation.csv",
                                     list(columns["participation"].values()))
@@ -159,10 +160,9 @@ def _write_activity(folder: Path, config: CityConfig, scale: Scale, districts: l
                               day, start, end), columns["participation"]))
     for export in (requests, cases, participation):
         export.close()
-    board = feeds.CsvExport(folder / "notices.csv",
-                            list(feeds.export_columns("notices").values()))
+    board = feeds.CsvExport(folder / "notices.csv", list(columns["notices"].values()))
     board.write(feeds.renamed(feeds.notice_cells(notice_rows(config, districts, end_dt)),
-                              feeds.export_columns("notices")))
+                              columns["notices"]))
     board.close()
     entries = [
         {"id": "demo-open311", "kind": "open311", "location": str(requests.path),
