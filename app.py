@@ -1,12 +1,14 @@
 """CityLens web app: ``create_app(settings)``; ``server`` for gunicorn; ``python app.py`` runs it.
 
-Pages live in ``layouts/`` and their callbacks in ``callbacks/``; both are imported here
-explicitly (``pages_folder=""``), so the app works the same when installed as a package.
+Pages live in ``layouts/`` and their callbacks in ``callbacks/``; every module of both is
+imported here (``pages_folder=""``), so the app works the same when installed as a package
+and a new page is just a new module in each.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,20 @@ from layouts import SETTINGS_KEY
 
 APP_TITLE = "CityLens"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-PAGE_MODULES = ("layouts.overview", "layouts.feeds")
-CALLBACK_MODULES = ("callbacks.overview", "callbacks.feeds")
+
+
+def page_and_callback_modules() -> list[str]:
+    """Every module of ``layouts/`` and ``callbacks/`` (pages register themselves)."""
+    names = []
+    for package in ("layouts", "callbacks"):
+        module = importlib.import_module(package)
+        names += [f"{package}.{info.name}" for info in pkgutil.iter_modules(module.__path__)]
+    return sorted(names)
 
 
 def _import_pages_and_callbacks() -> None:
     """Register pages (needs an app to exist) and callbacks (``@dash.callback``)."""
-    for name in PAGE_MODULES + CALLBACK_MODULES:
+    for name in page_and_callback_modules():
         importlib.import_module(name)
 
 

@@ -56,3 +56,18 @@ FEEDS_TABLE = "feeds-table"
 FEEDS_SUMMARY = "feeds-summary"
 FEEDS_QUARANTINE_SOURCE = "feeds-quarantine-source"  # dcc.Dropdown
 FEEDS_QUARANTINE = "feeds-quarantine"
+
+# --- pages with the shared filter bar (district, department, period, compare) -----------
+# Each page prefixes its ids with its own name, from these factories, so two pages never
+# share an id (Dash Pages shows one page at a time, but callbacks are global).
+EXPORT_TYPE = "export"  # pattern-matching id of an export button
+
+
+def page_id(page: str, name: str) -> str:
+    """``<page>-<name>``: a page's own component id (``services-district``)."""
+    return f"{page}-{name}"
+
+
+def export_button(page: str, what: str) -> dict[str, str]:
+    """Pattern-matching id of one export button of a page (``what`` names the export)."""
+    return {"type": EXPORT_TYPE, "page": page, "what": what}

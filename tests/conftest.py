@@ -9,7 +9,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -100,3 +102,36 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         return
     with throwaway_pg_store("citylens_fresh") as engine:
         yield engine
+
+
+# ---- the tiny demo city, shared read-only by the page tests -----------------------------
+TINY_NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def tiny_city(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the tiny demo city (seed 7) ending at ``TINY_NOW``. Read-only: a test
+    that needs to change the store makes its own."""
+    from dashboard.demo import generate_demo
+    from dashboard.store import get_engine
+
+    settings = Settings(var_dir=tmp_path_factory.mktemp("tiny-city"), database_url="",
+                        redis_url=None, now=TINY_NOW)
+    generate_demo(get_engine(settings.resolved_database_url), settings, scale="tiny", seed=7,
+                  end=TINY_NOW)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def tiny_app(tiny_city: Settings) -> Any:
+    """The Dash app on the tiny city (layouts read their settings from it)."""
+    from app import create_app
+
+    return create_app(tiny_city)
+
+
+@pytest.fixture
+def in_app(tiny_app: Any) -> Iterator[None]:
+    """Run inside the tiny city's app, so pages and callbacks see its settings."""
+    with tiny_app.server.app_context():
+        yield

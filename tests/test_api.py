@@ -242,7 +242,7 @@ def test_assets_and_observations(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("path", "params", "parameter"), [
-    ("/kpis", {"window": "year"}, "window"),
+    ("/kpis", {"window": "decade"}, "window"),
     ("/kpis", {"district": "atlantis"}, "district"),
     ("/kpis", {"format": "xml"}, "format"),
     ("/kpis", {"colour": "red"}, "colour"),

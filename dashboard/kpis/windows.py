@@ -1,11 +1,11 @@
-"""Time windows (day, week, month, quarter) and their previous windows."""
+"""Time windows (day, week, month, quarter, year) and their previous windows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-WINDOWS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 91}
+WINDOWS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
 HOUR = 3600
 
 

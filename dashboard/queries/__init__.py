@@ -1,5 +1,8 @@
 """Read models for the pages and the API: small, JSON-ready, cached by data version.
 
+The overview's read models live here; each other page has its own module beside this
+one (``dashboard.queries.<page>``), built on ``dashboard.queries.base.cached``.
+
 Every function reads rollups or indexed rows (never a full scan of observations) and
 returns plain dicts and lists, so results can live in Redis and be shared by workers.
 """
@@ -7,36 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, case, func, select
 
-from dashboard.cache import cache_key, get_cache
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
+from dashboard.queries.base import cached as _cached
 from dashboard.settings import Settings
-from dashboard.store import get_engine
-from dashboard.store.version import data_version
 
 # The fields of an alert, in the order the API's CSV gives them.
 ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
                 "raised_at", "value", "district_id", "district_name")
-
-def _engine(settings: Settings) -> Engine:
-    return get_engine(settings.resolved_database_url)
-
-
-def _cached(settings: Settings, name: str, params: dict[str, Any], compute: Any) -> Any:
-    engine = _engine(settings)
-    with engine.connect() as conn:
-        version = data_version(conn)
-    cache = get_cache(settings.redis_url, settings.cache_ttl_seconds)
-
-    def run() -> Any:
-        with engine.connect() as conn:
-            return compute(conn)
-
-    return cache.get_or_compute(cache_key(name, version, params), run)
-
 
 def _check_window(window: str) -> str:
     if window not in WINDOWS:

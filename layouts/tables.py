@@ -1,0 +1,87 @@
+"""Tables: the screen-reader alternative of every chart, and the sortable, searchable grid.
+
+``table_alternative`` renders the numbers behind a chart as a real ``<table>`` (caption,
+column headers with scope) inside a disclosure, so a screen reader can read what the
+chart shows. ``data_grid`` wraps AG Grid (dash-ag-grid): sortable columns, a search box
+bound to its quick filter, keyboard navigation, and CSV export of the rows it shows.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash_ag_grid as dag
+from dash import dcc, html
+
+from layouts import format_number
+
+Column = tuple[str, str]  # (key in the row dicts, header label)
+
+
+def _cell(value: Any, decimals: int) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return format_number(value, 0 if isinstance(value, int) else decimals)
+    return str(value)
+
+
+def html_table(caption: str, columns: Sequence[Column], rows: Sequence[dict[str, Any]], *,
+               decimals: int = 1, class_name: str = "data-table") -> html.Table:
+    """A plain accessible table: caption, ``<th scope="col">`` headers, one row per dict."""
+    head = html.Thead(html.Tr([html.Th(label, scope="col") for _, label in columns]))
+    body = html.Tbody([html.Tr([html.Td(_cell(row.get(key), decimals)) for key, _ in columns])
+                       for row in rows])
+    return html.Table([html.Caption(caption), head, body], className=class_name)
+
+
+def table_alternative(caption: str, columns: Sequence[Column],
+                      rows: Sequence[dict[str, Any]], *, decimals: int = 1,
+                      summary: str = "Show the numbers as a table") -> html.Details:
+    """The data of a chart as a table, behind a "show as table" disclosure."""
+    return html.Details([html.Summary(summary, className="chart-table__summary"),
+                         html.Div(html_table(caption, columns, rows, decimals=decimals),
+                                  className="chart-table__scroll")],
+                        className="chart-table")
+
+
+def grid_columns(columns: Sequence[Column], *, numeric: Sequence[str] = (),
+                 links: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """AG Grid column definitions; ``links`` maps a column to the row key holding its URL."""
+    defs = []
+    for key, label in columns:
+        col: dict[str, Any] = {"field": key, "headerName": label}
+        if key in numeric:
+            col["type"] = "numericColumn"
+            col["filter"] = "agNumberColumnFilter"
+        if links and key in links:
+            col["cellRenderer"] = "CityLensLink"  # assets/grid.js: a plain <a>, text escaped
+            col["cellRendererParams"] = {"hrefField": links[key]}
+        defs.append(col)
+    return defs
+
+
+def data_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]],
+              rows: list[dict[str, Any]], *, label: str, height: int = 420,
+              row_id: str = "params.data.id", export_name: str = "table.csv") -> html.Div:
+    """A searchable, sortable grid of ``rows`` (search box ``search_id`` filters it)."""
+    return html.Div(className="grid-card", children=[
+        html.Div(className="grid-card__tools", children=[
+            html.Label("Search", htmlFor=search_id, className="filter-bar__label"),
+            dcc.Input(id=search_id, type="search", debounce=0.3, placeholder="Type to filter…",
+                      className="grid-card__search", autoComplete="off"),
+        ]),
+        dag.AgGrid(
+            id=grid_id, rowData=rows, columnDefs=columns, getRowId=row_id,
+            defaultColDef={"sortable": True, "resizable": True, "filter": True,
+                           "minWidth": 90, "flex": 1},
+            dashGridOptions={"animateRows": False, "pagination": len(rows) > 500,
+                             "paginationPageSize": 100, "ensureDomOrder": True,
+                             "enableCellTextSelection": True,
+                             "overlayNoRowsTemplate": "Nothing matches these filters"},
+            csvExportParams={"fileName": export_name},
+            className="ag-theme-quartz citylens-grid", style={"height": f"{height}px"},
+        ),
+    ], role="region", **{"aria-label": label})
