@@ -2,28 +2,30 @@
 
 What each reacts to, so nothing is recomputed or resent needlessly:
 
-- district or window -> title, period, city score, KPI cards;
-- district -> alerts; dimming (a ``Patch``), the selection outline and the map view;
+- district, window or department -> title, period, city score, KPI cards;
+- district or department -> alerts; dimming (a ``Patch``), the selection outline and the map view;
 - window or map KPI -> district shading and legend;
 - a layer switched on (or the district, for layers on) -> that layer's assets only;
-- a click on a district -> the district selector;
+- a click on a district -> that district's page (``/district/<id>``);
 - any selector -> the URL's query string (no reload).
 """
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import dash
 from dash import ALL, Input, Output, Patch, State, no_update
 
 from dashboard import queries
+from dashboard.queries.departments import department_domains
 from layouts import SELECTED_MARGIN, clean_query, current_settings, domain_label, geo_bounds, ids
 from layouts.components import asset_payload, label_districts, map_legend, selection_outline
 from layouts.overview import (
     ALERT_LIMIT,
     DEFAULT_WINDOW,
     alerts_children,
+    drill_query,
     kpi_decimals,
     legend_title,
     numbers_children,
@@ -32,10 +34,12 @@ from layouts.overview import (
 )
 
 
-def query_string(district: str | None, window: str | None, kpi: str | None) -> str:
-    """``?district=..&window=..&kpi=..`` for the current selection (empty parts left out)."""
+def query_string(district: str | None, window: str | None, kpi: str | None,
+                 department: str | None = None) -> str:
+    """``?district=..&window=..&kpi=..&department=..`` for the current selection (empty
+    parts left out)."""
     params = {"district": district or None, "window": window or DEFAULT_WINDOW,
-              "kpi": kpi or None}
+              "kpi": kpi or None, "department": department or None}
     return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
@@ -44,11 +48,13 @@ def query_string(district: str | None, window: str | None, kpi: str | None) -> s
     Input(ids.DISTRICT_FILTER, "value"),
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_MAP_KPI, "value"),
+    Input(ids.OVERVIEW_DEPARTMENT, "value"),
     prevent_initial_call=True,
 )
-def sync_url(district: str | None, window: str | None, kpi: str | None) -> str:
+def sync_url(district: str | None, window: str | None, kpi: str | None,
+             department: str | None = None) -> str:
     """Mirror the selection in the URL (the Location has ``refresh=False``: no reload)."""
-    return query_string(district, window, kpi)
+    return query_string(district, window, kpi, department)
 
 
 @dash.callback(
@@ -58,15 +64,19 @@ def sync_url(district: str | None, window: str | None, kpi: str | None) -> str:
     Output(ids.OVERVIEW_KPI_GRID, "children"),
     Input(ids.DISTRICT_FILTER, "value"),
     Input(ids.WINDOW_FILTER, "value"),
+    Input(ids.OVERVIEW_DEPARTMENT, "value"),
     prevent_initial_call=True,
 )
-def update_numbers(district: str | None, window: str | None) -> tuple[Any, ...]:
-    """Title, period, city score and KPI cards for the selected place and window."""
+def update_numbers(district: str | None, window: str | None,
+                   department: str | None = None) -> tuple[Any, ...]:
+    """Title, period, city score and KPI cards for the selected place, window, department."""
     settings = current_settings()
     window = window or DEFAULT_WINDOW
-    data = queries.overview(settings, district or None, window)
+    domains = department_domains(settings, department or None)
+    data = queries.overview(settings, district or None, window, domains)
     place = place_name(queries.district_options(settings), district)
-    badge, cards = numbers_children(settings, data, place, settings.current_time())
+    badge, cards = numbers_children(settings, data, place, settings.current_time(),
+                                    department or None)
     subtitle = period_text(window, data["window_start"], data["window_end"], settings.timezone)
     return place, subtitle, badge, cards
 
@@ -74,13 +84,18 @@ def update_numbers(district: str | None, window: str | None) -> tuple[Any, ...]:
 @dash.callback(
     Output(ids.OVERVIEW_ALERTS, "children"),
     Input(ids.DISTRICT_FILTER, "value"),
+    Input(ids.OVERVIEW_DEPARTMENT, "value"),
+    State(ids.WINDOW_FILTER, "value"),
     prevent_initial_call=True,
 )
-def update_alerts(district: str | None) -> list[Any]:
-    """The active alerts of the selected place (they do not depend on the window)."""
+def update_alerts(district: str | None, department: str | None = None,
+                  window: str | None = None) -> list[Any]:
+    """The active alerts of the selected place and department (not of the window)."""
     settings = current_settings()
-    alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT)
-    return alerts_children(alerts, settings.current_time(), settings.timezone)
+    domains = department_domains(settings, department or None)
+    alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
+    query = drill_query(district or None, window or DEFAULT_WINDOW, department or None)
+    return alerts_children(alerts, settings.current_time(), settings.timezone, query)
 
 
 @dash.callback(
@@ -154,11 +169,17 @@ def load_assets(overlays: list[str] | None, district: str | None,
 
 
 @dash.callback(
-    Output(ids.DISTRICT_FILTER, "value"),
+    Output(ids.OVERVIEW_NAV, "href"),
     Input(ids.OVERVIEW_DISTRICT_LAYER, "clickData"),
+    State(ids.WINDOW_FILTER, "value"),
+    State(ids.OVERVIEW_DEPARTMENT, "value"),
     prevent_initial_call=True,
 )
-def district_clicked(feature: dict[str, Any] | None) -> Any:
-    """A click on a district polygon selects that district."""
+def district_clicked(feature: dict[str, Any] | None, window: str | None = None,
+                     department: str | None = None) -> Any:
+    """A click on a district polygon opens that district's page (same period, department)."""
     district = ((feature or {}).get("properties") or {}).get("id")
-    return district or no_update
+    if not district:
+        return no_update
+    query = drill_query(None, window or DEFAULT_WINDOW, department or None)
+    return f"/district/{quote(district)}{query}"

@@ -232,7 +232,8 @@ class Participation(Base):
 
 class Alert(Base):
     __tablename__ = "alerts"
-    __table_args__ = (Index("ux_alert", "asset_pk", "metric", "rule", "raised_at", unique=True),)
+    __table_args__ = (Index("ux_alert", "asset_pk", "metric", "rule", "raised_at", unique=True),
+                      Index("ix_alert_raised", "raised_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_pk: Mapped[int] = mapped_column(ForeignKey("assets.pk"))
     metric: Mapped[str] = mapped_column(String(120))

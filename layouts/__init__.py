@@ -23,7 +23,10 @@ WINDOWS: dict[str, tuple[str, str]] = {  # id -> (selector label, "vs previous .
     "week": ("Week", "previous week"),
     "month": ("Month", "previous 30 days"),
     "quarter": ("Quarter", "previous quarter"),
+    "year": ("12 months", "previous 12 months"),
 }
+# The drill-down pages' period preset matching each overview window (dashboard.periods).
+WINDOW_PRESET = {"day": "24h", "week": "7d", "month": "30d", "quarter": "90d", "year": "12m"}
 STATUS_LABELS = {"on": ("✓", "On target"), "near": ("!", "Near target"),
                  "off": ("✕", "Off target"), "none": ("–", "No data")}
 STATUS_COLOURS = {"on": "#1a7f37", "near": "#b35900", "off": "#c62828", "none": "#6b7785"}

@@ -9,6 +9,7 @@ import base64
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 import dash_leaflet as dl
 from dash import dcc, html
@@ -43,6 +44,11 @@ SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
 def js(name: str) -> dict[str, str]:
     """A reference to a function of ``assets/map.js`` for dash-leaflet props."""
     return {"variable": f"dashExtensions.default.{name}"}
+
+
+def asset_href(asset_id: str) -> str:
+    """The drill-down page of one asset (URN colons kept readable)."""
+    return f"/asset/{quote(asset_id, safe=':')}"
 
 
 def status_badge(status: str) -> html.Span:
@@ -109,8 +115,11 @@ def freshness(iso: str | None, now: datetime, tz: str, prefix: str = "as of") ->
 
 
 def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
-             now: datetime | None = None, tz: str = "UTC") -> html.Div:
-    """One KPI: value and unit, target, trend, sparkline, freshness; coloured by status."""
+             now: datetime | None = None, tz: str = "UTC",
+             domain_href: str | None = None) -> html.Div:
+    """One KPI: value and unit, target, trend, sparkline, freshness; coloured by status.
+
+    With ``domain_href`` the domain label links to that (domain page) URL."""
     now = now or datetime.now(timezone.utc)
     status = status_of(kpi.get("score"))
     decimals = int(kpi.get("decimals", 1))
@@ -125,7 +134,10 @@ def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
         id=ids.kpi_card(kpi["id"]),
         className=f"kpi-card kpi-card--{status}",
         children=[
-            html.Div([html.Span(domain_label(kpi.get("domain", "")), className="kpi-card__domain"),
+            html.Div([dcc.Link(domain_label(kpi.get("domain", "")), href=domain_href,
+                               className="kpi-card__domain")
+                      if domain_href else
+                      html.Span(domain_label(kpi.get("domain", "")), className="kpi-card__domain"),
                       status_badge(status)], className="kpi-card__head"),
             html.H3(name, className="kpi-card__name", title=name),
             html.Div([
@@ -179,8 +191,18 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
     ])
 
 
-def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str) -> html.Div:
-    """District selector (``district-filter``; "" = whole city) and ``window-filter``."""
+def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str,
+               departments: list[dict[str, Any]] | None = None,
+               department: str | None = None) -> html.Div:
+    """District selector (``district-filter``; "" = whole city), the department selector
+    (when ``departments`` are given) and ``window-filter``."""
+    chosen_department = [] if departments is None else [html.Div([
+        html.Label("Department", htmlFor=ids.OVERVIEW_DEPARTMENT, className="filter-bar__label"),
+        dcc.Dropdown(id=ids.OVERVIEW_DEPARTMENT, value=department or "", clearable=False,
+                     className="filter-bar__department", maxHeight=360,
+                     options=[{"label": "All departments", "value": ""}]
+                     + [{"label": d["name"], "value": d["id"]} for d in departments]),
+    ], className="filter-bar__field filter-bar__field--district")]
     return html.Div(className="filter-bar", role="search", children=[
         html.Div([
             html.Label("District", htmlFor=ids.DISTRICT_FILTER, className="filter-bar__label"),
@@ -189,6 +211,7 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
                          options=[{"label": "Whole city", "value": ""}]
                          + [{"label": d["name"], "value": d["id"]} for d in districts]),
         ], className="filter-bar__field filter-bar__field--district"),
+        *chosen_department,
         html.Div([
             html.Span("Period", id=f"{ids.WINDOW_FILTER}-label", className="filter-bar__label"),
             dcc.RadioItems(id=ids.WINDOW_FILTER, value=window, inline=True,
@@ -218,8 +241,8 @@ def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
             html.Span([html.Span(icon, **{"aria-hidden": "true"}), f" {label}"],
                       className=f"severity severity--{severity}"),
             html.Div([
-                html.Div(alert.get("asset_name") or alert.get("asset_id"),
-                         className="alert__asset"),
+                dcc.Link(alert.get("asset_name") or alert.get("asset_id"),
+                         href=asset_href(alert.get("asset_id", "")), className="alert__asset"),
                 html.Div(f"{what} · value {format_number(alert.get('value'), 1)}",
                          className="alert__what"),
                 html.Div([where, " · ", html.Span(time_ago(alert.get("raised_at"), now),

@@ -50,8 +50,8 @@ def geojson_file(collection: dict[str, Any], filename: str) -> dict[str, Any]:
 
 
 def export_button(page: str, what: str, label: str) -> html.Button:
-    """A small "⭳ CSV" style button; its clicks reach the page's export callback."""
-    return html.Button([html.Span("⭳", **{"aria-hidden": "true"}), f" {label}"],
+    """A small "↓ CSV" style button; its clicks reach the page's export callback."""
+    return html.Button([html.Span("↓", **{"aria-hidden": "true"}), f" {label}"],
                        id=ids.export_button(page, what), n_clicks=0, type="button",
                        className="export-button", title=f"Download {label}")
 

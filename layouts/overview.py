@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import dash
 from dash import dcc, html
 
 from dashboard import queries
+from dashboard.queries.departments import department_domains, department_options
 from dashboard.settings import Settings
 from layouts import (
     DEFAULT_LANG,
     SELECTED_MARGIN,
+    WINDOW_PRESET,
     WINDOWS,
     clean_query,
     current_settings,
@@ -37,7 +40,7 @@ from layouts.components import (
 
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
-                 "quarter": "Last quarter (91 days)"}
+                 "quarter": "Last quarter (91 days)", "year": "Last 12 months"}
 ALERT_LIMIT = 20
 
 
@@ -72,24 +75,39 @@ def kpi_decimals(catalogue_or_kpis: list[dict[str, Any]], kpi: str | None) -> in
     return int(chosen.get("decimals", 1)) if chosen else 2
 
 
+def drill_query(district: str | None, window: str, department: str | None) -> str:
+    """The query the drill-down pages get from the overview's selection."""
+    params = {"district": district, "department": department,
+              "period": WINDOW_PRESET.get(window)}
+    return "?" + urlencode({k: v for k, v in params.items() if v})
+
+
 def numbers_children(settings: Settings, data: dict[str, Any], place: str,
-                     now: datetime) -> tuple[Any, list[Any]]:
+                     now: datetime, department: str | None = None) -> tuple[Any, list[Any]]:
     """The score badge and the KPI cards for one ``queries.overview`` answer."""
     tz, window = settings.timezone, data["window"]
-    badge = city_score_badge(data["city_score"], place=place if data["district"] else "City",
+    label = place if data["district"] else "City"
+    if department:
+        label = f"{label} · {department}"
+    badge = city_score_badge(data["city_score"], place=label,
                              window=window, as_of=data["as_of"], kpi_count=len(data["kpis"]),
                              now=now, tz=tz)
-    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz) for k in data["kpis"]]
+    query = drill_query(data["district"], window, department)
+    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
+                      domain_href=f"/domain/{k['domain']}{query}") for k in data["kpis"]]
     return badge, cards
 
 
-def alerts_children(alerts: list[dict[str, Any]], now: datetime, tz: str) -> list[Any]:
-    """Heading with the count, then the list of active alerts."""
+def alerts_children(alerts: list[dict[str, Any]], now: datetime, tz: str,
+                    query: str = "?") -> list[Any]:
+    """Heading with the count, the list of active alerts, a link to the alerts page."""
     count = f"{len(alerts)}+" if len(alerts) >= ALERT_LIMIT else str(len(alerts))
     return [
         html.H2(["Active alerts ", html.Span(count, className="count-pill")],
                 className="card__title"),
         alerts_list(alerts, now=now, tz=tz, lang=DEFAULT_LANG),
+        dcc.Link("All alerts →", href=f"/alerts{query}", id=ids.OVERVIEW_ALERTS_LINK,
+                 className="alerts-card__more"),
     ]
 
 
@@ -105,19 +123,24 @@ def map_kpi_selector(catalogue: list[dict[str, Any]], kpi: str | None) -> html.D
 
 
 def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str | None = None,
-           **_: Any) -> html.Div:
-    """The overview for the query ``?district=..&window=..&kpi=..`` (unknown values ignored)."""
+           department: str | None = None, **_: Any) -> html.Div:
+    """The overview for ``?district=..&window=..&kpi=..&department=..`` (unknown values
+    ignored); a department keeps only its domains' KPIs and alerts."""
     settings = current_settings()
     now, tz = settings.current_time(), settings.timezone
     districts = queries.district_options(settings)
+    departments = department_options(settings)
     catalogue = queries.kpi_catalogue(settings)
     district = clean_query(district, {d["id"] for d in districts})
     window = clean_query(window, set(WINDOWS)) or DEFAULT_WINDOW
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
+    department = clean_query(department, {d["id"] for d in departments})
+    domains = department_domains(settings, department)
 
-    data = queries.overview(settings, district, window)
+    data = queries.overview(settings, district, window, domains)
     place = place_name(districts, district)
-    badge, cards = numbers_children(settings, data, place, now)
+    badge, cards = numbers_children(settings, data, place, now, department)
+    alerts = queries.active_alerts(settings, district, ALERT_LIMIT, domains=domains)
     shapes = queries.district_scores(settings, window, kpi)
     chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
@@ -125,6 +148,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
 
     return html.Div(id=ids.OVERVIEW_PAGE, className="page overview", children=[
         dcc.Location(id=ids.OVERVIEW_URL, refresh=False),
+        dcc.Location(id=ids.OVERVIEW_NAV, refresh="callback-nav"),
         dcc.Store(id=ids.OVERVIEW_ASSETS_LOADED, data={}),
         html.Div(className="page-head", children=[
             html.Div([
@@ -132,7 +156,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                 html.P(period_text(window, data["window_start"], data["window_end"], tz),
                        id=ids.OVERVIEW_SUBTITLE, className="page-head__subtitle"),
             ]),
-            filter_bar(districts, district, window),
+            filter_bar(districts, district, window, departments, department),
         ]),
         html.Div(className="overview-top", children=[
             html.Section(badge, id=ids.OVERVIEW_SCORE_PANEL, className="card score-panel",
@@ -145,8 +169,8 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                          legend_title=legend_title(catalogue, kpi),
                          tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             ], **{"aria-label": "City map"}),
-            html.Section(alerts_children(queries.active_alerts(settings, district, ALERT_LIMIT),
-                                         now, tz),
+            html.Section(alerts_children(alerts, now, tz, drill_query(district, window,
+                                                                      department)),
                          id=ids.OVERVIEW_ALERTS, className="card alerts-card"),
         ]),
         html.Section(className="kpi-section", children=[

@@ -264,13 +264,14 @@ def test_url_mirrors_the_selection() -> None:
     assert sync_url("santander-01", "month", "air_no2") == (
         "?district=santander-01&window=month&kpi=air_no2")
     assert sync_url("", "week", "") == "?window=week"
+    assert sync_url("", "week", "", "Aguas") == "?window=week&department=Aguas"
 
 
 def test_update_numbers_for_a_district(ctx: None, demo_settings: Settings) -> None:
     from callbacks.overview import update_numbers
 
     district = queries.district_options(demo_settings)[1]
-    title, subtitle, badge, cards = update_numbers(district["id"], "day")
+    title, subtitle, badge, cards = update_numbers(district["id"], "day", "")
     assert title == district["name"] and subtitle.startswith("Last 24 hours")
     assert badge.id == "city-score"
     assert len(cards) == len(queries.overview(demo_settings, district["id"], "day")["kpis"])
@@ -327,21 +328,43 @@ def test_asset_layers_are_sent_only_when_switched_on(ctx: None, demo_settings: S
     assert moved == {shown: district}
 
 
-def test_clicking_a_district_selects_it() -> None:
+def test_clicking_a_district_opens_its_page_with_the_period_and_department() -> None:
     from callbacks.overview import district_clicked
 
-    assert district_clicked({"type": "Feature", "properties": {"id": "santander-04"}}) == (
-        "santander-04")
-    assert district_clicked(None) is no_update
+    clicked = {"type": "Feature", "properties": {"id": "santander-04"}}
+    assert district_clicked(clicked, "month", "") == "/district/santander-04?period=30d"
+    assert district_clicked(clicked, "week", "Aguas") == (
+        "/district/santander-04?department=Aguas&period=7d")
+    assert district_clicked(None, "week", "") is no_update
 
 
 def test_alerts_follow_the_district(ctx: None, demo_settings: Settings) -> None:
     from callbacks.overview import update_alerts
 
-    heading, listing = update_alerts("")
+    heading, listing, more = update_alerts("", "", "week")
     assert "Active alerts" in text_of(heading)
     count = len(queries.active_alerts(demo_settings, None, 20))
     assert text_of(heading).split()[-1].rstrip("+") == str(count)
+    assert more.href == "/alerts?period=7d"
+
+
+def test_a_department_keeps_its_domains_kpis_and_alerts(ctx: None,
+                                                         demo_settings: Settings) -> None:
+    from callbacks.overview import update_alerts, update_numbers
+    from dashboard.queries.departments import department_domains
+
+    domains = department_domains(demo_settings, "Residuos y Limpieza")
+    _, _, badge, cards = update_numbers("", "week", "Residuos y Limpieza")
+    every = queries.overview(demo_settings, None, "week")["kpis"]
+    assert len(cards) == sum(1 for k in every if k["domain"] in domains) > 0
+    assert "City · Residuos y Limpieza score" in text_of(badge)
+    for card in cards:
+        link = next(c for c in walk(card) if isinstance(c, dcc.Link))
+        assert link.href.startswith("/domain/") and "department=Residuos+y+Limpieza" in link.href
+    _, listing, more = update_alerts("", "Residuos y Limpieza", "week")
+    wanted = queries.active_alerts(demo_settings, None, 20, domains=domains)
+    assert all(a["domain"] in domains for a in wanted)
+    assert "department=Residuos+y+Limpieza" in more.href
 
 
 # ---- the app ----------------------------------------------------------------------------------
@@ -350,7 +373,7 @@ def test_app_serves_the_page_and_registers_the_callbacks(app: Any) -> None:
     page = client.get("/")
     assert page.status_code == 200 and b"CityLens" in page.data
     outputs = " ".join(d["output"] for d in client.get("/_dash-dependencies").get_json())
-    for expected in ("overview-url.search", "district-filter.value", "city-map.viewport",
+    for expected in ("overview-url.search", "overview-nav.href", "city-map.viewport",
                      "overview-district-layer.hideout", "overview-kpi-grid.children"):
         assert expected in outputs
     assert client.get("/assets/map.js").status_code == 200

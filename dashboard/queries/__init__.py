@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
+from dashboard.kpis.scoring import city_score, kpi_score
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
 from dashboard.queries.base import cached as _cached
@@ -78,15 +79,25 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
     return _cached(settings, "kpi_table", {"window": window, "end": span.end}, compute)
 
 
-def overview(settings: Settings, district: str | None, window: str) -> dict[str, Any]:
-    """The overview page's numbers for the city or one district."""
+def overview(settings: Settings, district: str | None, window: str,
+             domains: set[str] | None = None) -> dict[str, Any]:
+    """The overview page's numbers for the city or one district.
+
+    ``domains`` (a department's) keeps only those domains' KPIs, and the score is then the
+    CityScore of just those KPIs.
+    """
     table = kpi_table(settings, window)
     place = table["places"].get(district or "")
     if place is None:
         raise ValueError(f"unknown district {district!r}")
     kpis = place["kpis"]
-    times = [k["as_of"] for k in kpis if k["as_of"]]
     score, previous = place["score"], place["previous_score"]
+    if domains is not None:
+        kpis = [k for k in kpis if k["domain"] in domains]
+        score = city_score(k["score"] for k in kpis)
+        previous = city_score(kpi_score(k["previous"], k["target"], k["direction"])
+                              for k in kpis)
+    times = [k["as_of"] for k in kpis if k["as_of"]]
     return {
         "as_of": max(times) if times else None,
         "window": window,
@@ -176,9 +187,10 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
 
 def active_alerts(
     settings: Settings, district: str | None, limit: int = 20, *,
-    domain: str | None = None, severity: str | None = None,
+    domain: str | None = None, severity: str | None = None, domains: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Open alerts, most severe and newest first, optionally of one domain or severity."""
+    """Open alerts, most severe and newest first, optionally of one domain (or of a
+    department's ``domains``) or severity."""
     severity_rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
 
     rule_texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
@@ -200,6 +212,8 @@ def active_alerts(
             stmt = stmt.where(Asset.domain == domain)
         if severity:
             stmt = stmt.where(Alert.severity == severity)
+        if domains is not None:
+            stmt = stmt.where(Asset.domain.in_(sorted(domains)))
         found = [dict(zip(ALERT_FIELDS, row, strict=True))
                  for row in conn.execute(stmt.limit(limit))]
         for alert in found:
@@ -207,5 +221,6 @@ def active_alerts(
             alert["rule_text"] = rule_texts.get(alert["rule"], {"en": alert["rule"]})
         return found
 
-    return _cached(settings, "active_alerts", {"district": district, "limit": limit,
-                                               "domain": domain, "severity": severity}, compute)
+    params = {"district": district, "limit": limit, "domain": domain, "severity": severity,
+              "domains": sorted(domains) if domains is not None else None}
+    return _cached(settings, "active_alerts", params, compute)

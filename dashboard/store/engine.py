@@ -38,8 +38,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def init_store(engine: Engine) -> None:
-    """Create every table of the unified model that does not exist yet."""
+    """Create every table of the unified model that does not exist yet, and any index
+    added to an existing table since it was created (there are no migrations yet)."""
     Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 @lru_cache(maxsize=8)

@@ -1,0 +1,35 @@
+"""Alerts page callbacks: any filter -> the page body and subtitle; the URL mirrors them."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output
+
+from callbacks.common import register_grid_tools, register_url_sync
+from layouts import current_settings, ids
+from layouts.alerts import DEFAULT_PERIOD, DEFAULT_STATE, PAGE, body, subtitle
+from layouts.filters import PageFilters
+
+EXTRA = ("state", "domain", "severity")
+
+register_url_sync(PAGE, extra=EXTRA, default_period=DEFAULT_PERIOD)
+register_grid_tools(PAGE, ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"), "csv")
+
+
+@dash.callback(
+    Output(ids.page_id(PAGE, "body"), "children"),
+    Output(ids.page_id(PAGE, "subtitle"), "children"),
+    *(Input(ids.page_id(PAGE, n), "value")
+      for n in ("district", "department", "period", "compare", *EXTRA)),
+    prevent_initial_call=True,
+)
+def update_alerts(district: str | None, department: str | None, period: str | None,
+                  compare: str | None, state: str | None, domain: str | None,
+                  severity: str | None) -> tuple[Any, str]:
+    """The counts, chart and grid for the chosen filters."""
+    settings = current_settings()
+    filters = PageFilters().with_(district=district, department=department,
+                                  period=period or DEFAULT_PERIOD, compare=compare)
+    return (body(settings, filters, state or DEFAULT_STATE, domain or None, severity or None),
+            subtitle(settings, filters))

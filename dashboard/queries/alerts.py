@@ -1,0 +1,128 @@
+"""The alerts page's read models: active and recent alerts with filters, and their counts.
+
+Active alerts are found through the index on ``cleared_at``, recent ones through the index
+on ``raised_at``; assets join by primary key. Nothing here reads observations.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, case, func, or_, select
+
+from dashboard.kpis import load_alert_rules
+from dashboard.model import Alert, Asset, District
+from dashboard.periods import Period
+from dashboard.queries.base import cached
+from dashboard.settings import Settings
+
+STATES = {"active": "Active now", "raised": "Raised in the period", "all": "Active or raised"}
+ALERT_ROW_FIELDS = ("id", "asset_id", "asset_name", "asset_type", "domain", "metric", "rule",
+                    "severity", "raised_at", "cleared_at", "value", "district_id",
+                    "district_name")
+SEVERITY_ORDER = ("critical", "warning", "info")
+LIST_LIMIT = 1000
+
+
+def _filtered(stmt: Select[Any], *, district: str | None, domains: set[str] | None,
+              severity: str | None) -> Select[Any]:
+    if district:
+        stmt = stmt.where(Alert.district_id == district)
+    if domains is not None:
+        stmt = stmt.where(Asset.domain.in_(sorted(domains)))
+    if severity:
+        stmt = stmt.where(Alert.severity == severity)
+    return stmt
+
+
+def _in_state(state: str, period: Period) -> Any:
+    """Active now, raised within the period, or either."""
+    active = Alert.cleared_at.is_(None)
+    raised = Alert.raised_at < period.end
+    if period.start is not None:
+        raised = and_(raised, Alert.raised_at >= period.start)
+    if state == "active":
+        return active
+    if state == "raised":
+        return raised
+    return or_(active, raised)
+
+
+def alert_rows(settings: Settings, period: Period, *, state: str = "all",
+               district: str | None = None, domains: set[str] | None = None,
+               severity: str | None = None, limit: int = LIST_LIMIT) -> dict[str, Any]:
+    """Alerts in ``state`` for the filters, most severe then newest first (at most ``limit``).
+
+    Shape: {"rows": [...ALERT_ROW_FIELDS + "rule_text", "active"], "total": n, "truncated"}.
+    """
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}; choose one of {', '.join(STATES)}")
+    rule_texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
+    rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        base = (select(Alert.id, Asset.id, Asset.name, Asset.type, Asset.domain, Alert.metric,
+                       Alert.rule, Alert.severity, Alert.raised_at, Alert.cleared_at,
+                       Alert.value, Alert.district_id, District.name)
+                .join(Asset, Asset.pk == Alert.asset_pk)
+                .outerjoin(District, District.id == Alert.district_id)
+                .where(_in_state(state, period)))
+        base = _filtered(base, district=district, domains=domains, severity=severity)
+        total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+        stmt = base.order_by(Alert.cleared_at.is_not(None), rank, Alert.raised_at.desc(),
+                             Alert.id).limit(limit)
+        rows = []
+        for row in conn.execute(stmt):
+            item = dict(zip(ALERT_ROW_FIELDS, row, strict=True))
+            item["active"] = item["cleared_at"] is None
+            item["raised_at"] = item["raised_at"].isoformat()
+            item["cleared_at"] = item["cleared_at"].isoformat() if item["cleared_at"] else None
+            item["rule_text"] = rule_texts.get(item["rule"], {"en": item["rule"]})
+            rows.append(item)
+        return {"rows": rows, "total": int(total), "truncated": int(total) > len(rows)}
+
+    params = {"state": state, "district": district, "severity": severity, "limit": limit,
+              "domains": sorted(domains) if domains is not None else None,
+              **period.as_params()}
+    return cached(settings, "alert_rows", params, compute)
+
+
+def alert_counts(settings: Settings, period: Period, compared: Period | None = None, *,
+                 district: str | None = None, domains: set[str] | None = None) -> dict[str, Any]:
+    """Active alerts by severity, alerts raised in the period (and in ``compared``) by
+    severity, and raised per day by severity (for the chart).
+
+    Shape: {"active": {sev: n}, "raised": {sev: n}, "raised_before": {sev: n} | None,
+    "daily": [{"day": "YYYY-MM-DD", "critical": n, "warning": n, "info": n}]}.
+    """
+
+    def by_severity(conn: Connection, condition: Any) -> dict[str, int]:
+        stmt = (select(Alert.severity, func.count()).join(Asset, Asset.pk == Alert.asset_pk)
+                .where(condition).group_by(Alert.severity))
+        stmt = _filtered(stmt, district=district, domains=domains, severity=None)
+        found = dict.fromkeys(SEVERITY_ORDER, 0)
+        found.update({sev: int(n) for sev, n in conn.execute(stmt)})
+        return found
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "active": by_severity(conn, _in_state("active", period)),
+            "raised": by_severity(conn, _in_state("raised", period)),
+            "raised_before": (by_severity(conn, _in_state("raised", compared))
+                              if compared is not None else None),
+        }
+        stmt = (select(Alert.raised_at, Alert.severity).join(Asset, Asset.pk == Alert.asset_pk)
+                .where(_in_state("raised", period)))
+        days: dict[str, dict[str, Any]] = {}
+        for raised_at, severity in conn.execute(
+                _filtered(stmt, district=district, domains=domains, severity=None)):
+            day = raised_at.date().isoformat()
+            entry = days.setdefault(day, {"day": day, **dict.fromkeys(SEVERITY_ORDER, 0)})
+            entry[severity if severity in SEVERITY_ORDER else "info"] += 1
+        result["daily"] = [days[d] for d in sorted(days)]
+        return result
+
+    params = {"district": district, "domains": sorted(domains) if domains is not None else None,
+              **period.as_params(),
+              "compared": compared.as_params() if compared is not None else None}
+    return cached(settings, "alert_counts", params, compute)
+

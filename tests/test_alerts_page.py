@@ -1,0 +1,142 @@
+"""The alerts page: read models against plain SQL on the tiny city, layout and callbacks."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from dash import dcc
+from sqlalchemy import text
+
+from dashboard.periods import period_for
+from dashboard.settings import Settings
+from dashboard.store import get_engine
+
+
+def walk(node: Any) -> Any:
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from walk(item)
+        return
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            yield from walk(child)
+
+
+def by_id(node: Any, wanted: str) -> Any:
+    return next(c for c in walk(node) if getattr(c, "id", None) == wanted)
+
+
+def sql_alerts(settings: Settings, where: str, **params: Any) -> list[tuple[Any, ...]]:
+    stmt = text("SELECT a.id, a.severity, s.domain, a.district_id FROM alerts a "
+                f"JOIN assets s ON s.pk = a.asset_pk WHERE {where}")
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return [tuple(r) for r in conn.execute(stmt, params)]
+
+
+def test_active_and_raised_alerts_equal_plain_sql(tiny_city: Settings) -> None:
+    from dashboard.queries.alerts import alert_counts, alert_rows
+
+    period = period_for("30d", tiny_city.current_time())
+    active = sql_alerts(tiny_city, "a.cleared_at IS NULL")
+    raised = sql_alerts(tiny_city, "a.raised_at >= :s AND a.raised_at < :e",
+                        s=period.start, e=period.end)
+    assert raised, "the tiny city raises alerts within 30 days"
+    got = alert_rows(tiny_city, period, state="active")
+    assert {r["id"] for r in got["rows"]} == {a[0] for a in active}
+    assert all(r["active"] and r["cleared_at"] is None for r in got["rows"])
+    got = alert_rows(tiny_city, period, state="raised")
+    assert {r["id"] for r in got["rows"]} == {a[0] for a in raised}
+    assert got["total"] == len(raised) and not got["truncated"]
+    both = alert_rows(tiny_city, period, state="all")
+    assert {r["id"] for r in both["rows"]} == {a[0] for a in active} | {a[0] for a in raised}
+    counts = alert_counts(tiny_city, period)
+    assert counts["raised"] == {**{"critical": 0, "warning": 0, "info": 0},
+                                **Counter(a[1] for a in raised)}
+    assert sum(d["critical"] + d["warning"] + d["info"] for d in counts["daily"]) == len(raised)
+
+
+def test_rows_come_most_severe_first_and_respect_the_limit(tiny_city: Settings) -> None:
+    from dashboard.queries.alerts import alert_rows
+
+    period = period_for("90d", tiny_city.current_time())
+    rows = alert_rows(tiny_city, period, state="raised")["rows"]
+    active_first = [not r["active"] for r in rows]
+    assert active_first == sorted(active_first)
+    capped = alert_rows(tiny_city, period, state="raised", limit=3)
+    assert len(capped["rows"]) == 3 and capped["truncated"] and capped["total"] == len(rows)
+
+
+def test_filters_narrow_by_district_domain_and_severity(tiny_city: Settings) -> None:
+    from dashboard.queries.alerts import alert_rows
+
+    period = period_for("90d", tiny_city.current_time())
+    raised = sql_alerts(tiny_city, "a.raised_at >= :s AND a.raised_at < :e",
+                        s=period.start, e=period.end)
+    district = Counter(a[3] for a in raised).most_common(1)[0][0]
+    got = alert_rows(tiny_city, period, state="raised", district=district)["rows"]
+    assert len(got) == sum(1 for a in raised if a[3] == district)
+    got = alert_rows(tiny_city, period, state="raised", domains={"waste"})["rows"]
+    assert len(got) == sum(1 for a in raised if a[2] == "waste")
+    got = alert_rows(tiny_city, period, state="raised", severity="warning")["rows"]
+    assert len(got) == sum(1 for a in raised if a[1] == "warning")
+    assert alert_rows(tiny_city, period, state="raised", domains=set())["rows"] == []
+    with pytest.raises(ValueError, match="unknown state"):
+        alert_rows(tiny_city, period, state="sleeping")
+
+
+def test_comparison_counts_the_previous_period(tiny_city: Settings) -> None:
+    from dashboard.queries.alerts import alert_counts
+
+    period = period_for("7d", tiny_city.current_time())
+    before = period.previous()
+    assert before is not None
+    rows = sql_alerts(tiny_city, "a.raised_at >= :s AND a.raised_at < :e",
+                      s=before.start, e=before.end)
+    counts = alert_counts(tiny_city, period, before)
+    assert sum(counts["raised_before"].values()) == len(rows)
+
+
+def test_layout_restores_the_url_state(in_app: None, tiny_city: Settings) -> None:
+    from layouts.alerts import layout
+
+    page = layout(district="santander-01", department="Residuos y Limpieza", period="90d",
+                  state="raised", severity="warning", domain="nowhere")
+    assert by_id(page, "alerts-district").value == "santander-01"
+    assert by_id(page, "alerts-department").value == "Residuos y Limpieza"
+    assert by_id(page, "alerts-period").value == "90d"
+    assert by_id(page, "alerts-state").value == "raised"
+    assert by_id(page, "alerts-severity").value == "warning"
+    assert by_id(page, "alerts-domain").value == ""  # unknown domain dropped
+    grid = by_id(page, "alerts-grid")
+    assert all(r["domain_label"] == "Waste" and r["severity"] == "warning"
+               for r in grid.rowData)
+    assert all(r["href"].startswith("/asset/urn:ngsi-ld:") for r in grid.rowData)
+
+
+def test_callbacks_update_body_and_url(in_app: None, tiny_city: Settings) -> None:
+    from callbacks.alerts import update_alerts
+    from dashboard.queries.alerts import alert_rows
+
+    body, subtitle = update_alerts("", "", "7d", "previous", "all", "", "")
+    grid = by_id(body, "alerts-grid")
+    period = period_for("7d", tiny_city.current_time())
+    assert len(grid.rowData) == len(alert_rows(tiny_city, period, state="all")["rows"])
+    assert "vs" in " ".join(str(getattr(c, "children", "")) for c in walk(body))
+    assert subtitle.startswith("Whole city · all departments")
+    assert isinstance(by_id(body, "alerts-daily"), dcc.Graph)
+
+
+def test_grid_rows_link_assets_and_show_local_times(tiny_city: Settings) -> None:
+    from layouts.alerts import grid_rows
+
+    row = {"id": 1, "severity": "critical", "asset_id": "urn:ngsi-ld:X:1", "asset_name": "",
+           "domain": "water", "district_name": None, "rule_text": {"en": "pH low"},
+           "metric": "m", "value": 5.1, "raised_at": "2026-11-23T10:00:00+00:00",
+           "cleared_at": None}
+    shaped = grid_rows([row], "Europe/Madrid")[0]
+    assert shaped["href"] == "/asset/urn:ngsi-ld:X:1" and shaped["asset"] == "urn:ngsi-ld:X:1"
+    assert shaped["raised"] == "2026-11-23 11:00 CET" and shaped["cleared"] == "active"
+    assert shaped["district_name"] == "No district" and shaped["what"] == "pH low"
