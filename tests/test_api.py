@@ -305,3 +305,10 @@ def test_no_personal_data_in_any_response(client: FlaskClient, personal_data: li
                         if b.lstrip().startswith("{"))
     leaked = [v for v in personal_data if v in text or v in decoded]
     assert not leaked, leaked[:5]
+
+
+def test_unknown_api_paths_get_a_json_404(client: FlaskClient) -> None:
+    response = client.get(API + "/nothing/here")
+    assert response.status_code == 404 and response.is_json
+    assert "openapi.json" in response.get_json()["error"]["message"]
+    assert client.get(API + "/districts").status_code == 200  # real routes still win

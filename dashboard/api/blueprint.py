@@ -211,3 +211,10 @@ def asset_observations(asset_id: str) -> Response:
     return jsonify({"asset_id": asset_id, "metric": metric, "grain": grain,
                     "from": start.isoformat(), "to": end.isoformat(), "points": points,
                     "truncated": truncated, "max_points": reads.MAX_POINTS})
+
+
+@api_v1.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found(unknown: str) -> tuple[Response, int]:
+    """Any other path under /api/v1 answers a JSON 404 (not the web app's HTML page)."""
+    message = f"no endpoint /api/v1/{unknown}; see /api/v1/openapi.json"
+    return jsonify({"error": {"parameter": None, "message": message}}), 404
