@@ -18,11 +18,13 @@ def _logo() -> html.Span:
 
 
 def nav_links(pages: list[dict[str, Any]] | None = None) -> list[Any]:
-    """One link per registered page (in their ``order``), skipping hidden ones."""
+    """One link per registered page (in their ``order``), skipping hidden ones and pages
+    whose path has variables (``/district/<id>``: reached from other pages)."""
     pages = list(dash.page_registry.values()) if pages is None else pages
     links = []
     for page in sorted(pages, key=lambda p: (p.get("order") is None, p.get("order") or 0)):
-        if page.get("hidden") or page.get("path") is None or "<" in page.get("path", ""):
+        if (page.get("hidden") or page.get("path") is None or page.get("path_template")
+                or "<" in page.get("path", "")):
             continue
         links.append(dcc.Link(page.get("name", page["path"]), href=page.get("relative_path",
                               page["path"]), className="nav__link"))

@@ -34,4 +34,8 @@ def cached(settings: Settings, name: str, params: dict[str, Any],
         with engine.connect() as conn:
             return compute(conn)
 
-    return cache.get_or_compute(cache_key(name, version, params), run)
+    # The store and the KPI catalogue are part of the key: one process (or one Redis) may
+    # serve several stores, whose data versions and parameters can coincide.
+    scoped = {**params, "_store": settings.resolved_database_url,
+              "_kpis": str(settings.kpis_file), "_tz": settings.timezone}
+    return cache.get_or_compute(cache_key(name, version, scoped), run)

@@ -1,0 +1,410 @@
+"""District drill-down page (/district/<id>): read models against plain SQL and the KPI
+table, the layout as a component tree, callbacks and exports as plain functions."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dash import dcc, html, no_update
+from sqlalchemy import insert
+from sqlalchemy import text as sql
+
+from dashboard import queries
+from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
+from dashboard.model import District, Rollup
+from dashboard.queries import district as dq
+from dashboard.queries.departments import department_options
+from dashboard.settings import Settings
+from dashboard.store import get_engine, unit_of_work
+from layouts import format_number
+from layouts.filters import PageFilters
+
+WINDOW = "month"  # the KPI window of the default period (30 d)
+
+
+# ---- helpers ------------------------------------------------------------------------------
+def walk(node: Any) -> Iterator[Any]:
+    """Every component below ``node`` (itself included), depth first."""
+    if isinstance(node, (list, tuple)):
+        for child in node:
+            yield from walk(child)
+        return
+    if not hasattr(node, "_prop_names"):
+        return
+    yield node
+    yield from walk(getattr(node, "children", None))
+
+
+def by_id(tree: Any, component_id: Any) -> Any:
+    found = [c for c in walk(tree) if getattr(c, "id", None) == component_id]
+    assert len(found) == 1, f"{component_id!r} found {len(found)} times"
+    return found[0]
+
+
+def text_of(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    if isinstance(node, (int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return " ".join(text_of(c) for c in node)
+    if hasattr(node, "_prop_names"):
+        return text_of(getattr(node, "children", None))
+    return ""
+
+
+def body_rows(table: Any) -> list[Any]:
+    body = next(c for c in walk(table) if isinstance(c, html.Tbody))
+    return list(body.children)
+
+
+def independent_ranks(scores: dict[str, float | None]) -> dict[str, int]:
+    """1 + how many places score strictly higher (places without a score left out)."""
+    present = {k: v for k, v in scores.items() if v is not None}
+    return {k: 1 + sum(1 for o in present.values() if o > v + 1e-12)
+            for k, v in present.items()}
+
+
+def sql_rows(settings: Settings, query: str, **params: Any) -> list[Any]:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return conn.execute(sql(query), params).all()
+
+
+@pytest.fixture(scope="module")
+def districts(tiny_city: Settings) -> list[str]:
+    return [d["id"] for d in queries.district_options(tiny_city)]
+
+
+@pytest.fixture(scope="module")
+def department(tiny_city: Settings) -> dict[str, Any]:
+    """A department responsible for some domains, not all (the smallest such)."""
+    options = [d for d in department_options(tiny_city) if d["domains"]]
+    return min(options, key=lambda d: (len(d["domains"]), d["id"]))
+
+
+# ---- ranking ------------------------------------------------------------------------------
+def test_rank_places_ties_share_a_rank_and_missing_values_are_not_ranked() -> None:
+    scores = {"a": 1.2, "b": 0.9, "c": 1.2, "d": None, "e": 0.5, "f": 0.9}
+    assert dq.rank_places(scores) == {"a": 1, "c": 1, "b": 3, "f": 3, "e": 5}
+    assert dq.rank_places({"x": None}) == {}
+    assert dq.rank_places({}) == {}
+
+
+def test_rank_places_treats_float_noise_as_a_tie() -> None:
+    assert dq.rank_places({"a": 0.1 + 0.2, "b": 0.3, "c": 0.31}) == {"c": 1, "a": 2, "b": 2}
+
+
+def test_ordinal_and_rank_text() -> None:
+    from layouts.district_sections import ordinal, rank_text
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+    assert rank_text(2, 9) == "rank 2 of 9"
+    assert rank_text(None, 9) == "not ranked"
+
+
+# ---- read models against the KPI table and plain SQL --------------------------------------
+def test_kpi_ranks_match_an_independent_ranking_of_the_kpi_table(
+        tiny_city: Settings, districts: list[str]) -> None:
+    places = queries.kpi_table(tiny_city, WINDOW)["places"]
+    score_of = {d: {k["id"]: k["score"] for k in places[d]["kpis"]} for d in districts}
+    for district in districts:
+        data = dq.kpi_comparison(tiny_city, district, WINDOW)
+        for row in data["rows"]:
+            ranks = independent_ranks({d: score_of[d][row["id"]] for d in districts})
+            assert row["rank"] == ranks.get(district), (district, row["id"])
+            assert row["ranked"] == len(ranks)
+        overall = independent_ranks({d: places[d]["score"] for d in districts})
+        assert data["score_rank"] == overall.get(district)
+        assert data["score_ranked"] == len(overall)
+        assert data["districts"] == len(districts)
+    # Across districts, each KPI's ranks run from 1 and the best district is ranked 1.
+    first = dq.kpi_comparison(tiny_city, districts[0], WINDOW)["rows"]
+    ranked = [r for r in first if r["ranked"]]
+    assert ranked, "the tiny city should have KPIs with district values"
+
+
+def test_district_and_city_values_equal_the_kpi_table(
+        tiny_city: Settings, districts: list[str]) -> None:
+    places = queries.kpi_table(tiny_city, WINDOW)["places"]
+    district = districts[2]
+    data = dq.kpi_comparison(tiny_city, district, WINDOW)
+    own = {k["id"]: k for k in places[district]["kpis"]}
+    city = {k["id"]: k for k in places[""]["kpis"]}
+    assert [r["id"] for r in data["rows"]] == [k["id"] for k in places[district]["kpis"]]
+    for row in data["rows"]:
+        assert (row["value"], row["score"], row["trend"], row["target"]) == (
+            own[row["id"]]["value"], own[row["id"]]["score"], own[row["id"]]["trend"],
+            own[row["id"]]["target"])
+        assert (row["city_value"], row["city_score"]) == (
+            city[row["id"]]["value"], city[row["id"]]["score"])
+    assert data["score"] == places[district]["score"]
+    assert data["city_score"] == places[""]["score"]
+    assert any(r["value"] is not None for r in data["rows"])
+
+
+def test_unknown_district_is_refused(tiny_city: Settings) -> None:
+    with pytest.raises(ValueError, match="unknown district"):
+        dq.kpi_comparison(tiny_city, "nowhere-99", WINDOW)
+    with pytest.raises(ValueError):
+        dq.kpi_comparison(tiny_city, "", WINDOW)  # "" is the city, not a district
+    assert dq.district_profile(tiny_city, "nowhere-99") is None
+
+
+def test_assets_by_domain_equal_plain_sql_counts(tiny_city: Settings,
+                                                 districts: list[str]) -> None:
+    for district in districts[:4]:
+        expected = {domain: (n, bad) for domain, n, bad in sql_rows(
+            tiny_city, "SELECT domain, COUNT(*), SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END)"
+            " FROM assets WHERE district_id = :d GROUP BY domain", d=district)}
+        alerts = dict(sql_rows(
+            tiny_city, "SELECT a.domain, COUNT(*) FROM alerts al JOIN assets a ON a.pk = "
+            "al.asset_pk WHERE al.cleared_at IS NULL AND al.district_id = :d GROUP BY a.domain",
+            d=district))
+        rows = dq.assets_by_domain(tiny_city, district)
+        assert {r["domain"]: (r["assets"], r["not_ok"]) for r in rows if r["assets"]} == expected
+        assert {r["domain"]: r["open_alerts"] for r in rows if r["open_alerts"]} == alerts
+    assert sum(r["assets"] for d in districts for r in dq.assets_by_domain(tiny_city, d)) == (
+        sql_rows(tiny_city, "SELECT COUNT(*) FROM assets WHERE district_id IS NOT NULL")[0][0])
+
+
+def test_department_narrows_kpis_domains_and_alerts(
+        tiny_city: Settings, districts: list[str], department: dict[str, Any]) -> None:
+    domains = set(department["domains"])
+    district = districts[0]
+    rows = dq.kpi_comparison(tiny_city, district, WINDOW)["rows"]
+    narrowed = dq.in_domains(rows, domains)
+    assert narrowed and len(narrowed) < len(rows)
+    assert {r["domain"] for r in narrowed} <= domains
+    assert [r["id"] for r in narrowed] == [r["id"] for r in rows if r["domain"] in domains]
+    all_assets = dq.assets_by_domain(tiny_city, district)
+    assets = dq.assets_by_domain(tiny_city, district, domains)
+    assert assets == [r for r in all_assets if r["domain"] in domains]
+    for d in districts:
+        assert all(a["domain"] in domains for a in dq.district_alerts(tiny_city, d, domains))
+
+
+def test_request_rows_are_the_service_request_kpis(tiny_city: Settings,
+                                                   districts: list[str]) -> None:
+    ids = {k.id for k in load_kpis(tiny_city.kpis_file) if k.source == "service_requests"}
+    rows = dq.request_rows(dq.kpi_comparison(tiny_city, districts[0], WINDOW)["rows"])
+    assert {r["id"] for r in rows} == ids and ids
+
+
+def test_year_ago_comparison_reads_the_window_a_year_earlier(tmp_path: Path) -> None:
+    """A store of its own: one district, a container level now (30 %) and a year ago (50 %)."""
+    now = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)  # not the tiny city's "now"
+    settings = Settings(var_dir=tmp_path / "var", database_url="", redis_url=None, now=now)
+    span = window_for("week", now, settings.timezone)
+    bucket = span.end - 5 * 3600
+    metric = "WasteContainer.fillingLevel"
+    with unit_of_work(get_engine(settings.resolved_database_url)) as conn:
+        conn.execute(insert(District), [{"id": "yearton-01", "name": "Yearton", "geometry": {
+            "type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+            "population": 1000, "area_km2": 1.0}])
+        conn.execute(insert(Rollup), [
+            {"metric": metric, "grain": "hour", "bucket": b, "district_id": "yearton-01",
+             "count": 2, "sum": total, "min": 0.0, "max": 1.0}
+            for b, total in ((bucket, 0.6), (bucket - 365 * 86400, 1.0))])
+    data = dq.kpi_comparison(settings, "yearton-01", "week", year_ago=True)
+    waste = next(r for r in data["rows"] if r["id"] == "waste_fill")
+    assert waste["value"] == pytest.approx(30) and waste["year_ago"] == pytest.approx(50)
+    assert waste["year_change"] == pytest.approx(-0.4)
+    assert all(r["year_ago"] is None for r in data["rows"] if r["id"] != "waste_fill")
+    without = dq.kpi_comparison(settings, "yearton-01", "week")
+    assert all(r["year_ago"] is None and r["year_change"] is None for r in without["rows"])
+    from layouts.district_sections import kpi_table
+
+    table = kpi_table("t", [waste], "Yearton", year_ago=True)
+    assert "40% improving" in text_of(table) and "was 50 %" in text_of(table)
+
+
+def test_year_ago_values_are_the_engine_on_the_window_a_year_earlier(
+        tiny_city: Settings, districts: list[str]) -> None:
+    now = tiny_city.current_time()
+    span = window_for("week", now, tiny_city.timezone)
+    year = 365 * 86400
+    shifted = Window("week", span.start - year, span.end - year, span.grain, span.tz)
+    with get_engine(tiny_city.resolved_database_url).connect() as conn:
+        table = compute_kpi_table(conn, load_kpis(tiny_city.kpis_file), shifted, now)
+    data = dq.kpi_comparison(tiny_city, districts[1], "week", year_ago=True)
+    expected = {v.id: v.value for v in table.places[districts[1]]}
+    assert {r["id"]: r["year_ago"] for r in data["rows"]} == expected
+    assert data["year_ago"] is True
+
+
+# ---- layout ------------------------------------------------------------------------------
+def test_layout_renders_header_filters_and_sections(in_app: None, tiny_city: Settings,
+                                                    districts: list[str]) -> None:
+    from layouts.district import layout
+
+    district = districts[2]
+    profile = dq.district_profile(tiny_city, district)
+    data = dq.kpi_comparison(tiny_city, district, WINDOW)
+    tree = layout(district_id=district)
+    assert text_of(by_id(tree, "district-title")) == profile["name"]
+    facts = text_of(by_id(tree, "district-facts"))
+    assert format_number(profile["population"]) in facts
+    assert f"{format_number(profile['area_km2'], 2)} km²" in facts
+    assert "KPIs over the last 30 days" in text_of(by_id(tree, "district-subtitle"))
+    score = text_of(by_id(tree, "district-score"))
+    assert format_number(data["score"], 2) in score
+    assert format_number(data["city_score"], 2) in score
+    assert f"of {data['score_ranked']} districts by score" in text_of(by_id(tree, "district-rank"))
+    assert by_id(tree, "district-switch").value == district
+    for name in ("department", "period", "compare", "kpis", "assets", "requests", "alerts",
+                 "download", "url", "nav", "map"):
+        by_id(tree, f"district-{name}")
+    assert not [c for c in walk(tree) if getattr(c, "id", None) == "district-district"]
+    table = by_id(tree, "district-chart-table")
+    assert len(body_rows(table)) == len(data["rows"])
+    assert by_id(tree, "district-chart").figure["data"]
+    link = by_id(tree, "district-requests-link")
+    assert link.href == f"/services?district={district}"
+    assert profile["name"] in text_of(link)
+    domain_links = [c.href for c in walk(by_id(tree, "district-assets"))
+                    if isinstance(c, dcc.Link)]
+    assert domain_links == [f"/domain/{r['domain']}?district={district}"
+                            for r in dq.assets_by_domain(tiny_city, district)]
+
+
+def test_layout_follows_the_query(in_app: None, tiny_city: Settings, districts: list[str],
+                                  department: dict[str, Any]) -> None:
+    from layouts.district import layout
+
+    district = districts[0]
+    tree = layout(district_id=district, department=department["id"], period="7d",
+                  compare="year")
+    assert by_id(tree, "district-period").value == "7d"
+    assert by_id(tree, "district-department").value == department["id"]
+    subtitle = text_of(by_id(tree, "district-subtitle"))
+    assert "last 7 days" in subtitle and "a year before" in subtitle
+    rows = dq.in_domains(dq.kpi_comparison(tiny_city, district, "week")["rows"],
+                         set(department["domains"]))
+    table = by_id(tree, "district-chart-table")
+    assert len(body_rows(table)) == len(rows)
+    assert "vs a year ago" in text_of(table)
+    link = by_id(tree, "district-requests-link")
+    assert "period=7d" in link.href and f"district={district}" in link.href
+    assert "department=" in link.href
+
+
+def test_layout_of_an_unknown_district_says_so(in_app: None) -> None:
+    from layouts.district import layout
+
+    tree = layout(district_id="nowhere-99", period="7d")
+    assert "No district with id “nowhere-99”" in text_of(tree)
+    assert [c.href for c in walk(tree) if isinstance(c, dcc.Link)] == ["/"]
+
+
+def test_page_is_registered_out_of_the_nav_with_the_district_in_its_title(
+        in_app: None, districts: list[str], tiny_city: Settings) -> None:
+    import dash
+
+    from layouts.district import page_title
+    from layouts.shell import nav_links
+
+    page = dash.page_registry["layouts.district"]
+    assert (page["path_template"], page["name"], page["order"]) == (
+        "/district/<district_id>", "District", 91)
+    assert not [link for link in nav_links() if link.href.startswith("/district")]
+    name = dq.district_profile(tiny_city, districts[0])["name"]
+    assert page_title(district_id=districts[0]) == f"CityLens · {name}"
+    assert page_title(district_id="nowhere-99") == "CityLens · District"
+
+
+def test_alerts_link_their_asset(in_app: None) -> None:
+    from layouts.district_sections import alert_items
+    from tests.conftest import TINY_NOW
+
+    alert = {"id": 1, "asset_id": "urn:ngsi-ld:WasteContainer:x/1 a", "asset_name": "Bin <1>",
+             "domain": "waste", "metric": "WasteContainer.fillingLevel", "rule": "full",
+             "severity": "warning", "raised_at": TINY_NOW.isoformat(), "value": 0.97,
+             "rule_text": {"en": "Container full"}}
+    items = alert_items([alert], TINY_NOW, "UTC")
+    link = next(c for c in walk(items) if isinstance(c, dcc.Link))
+    assert link.href == "/asset/urn:ngsi-ld:WasteContainer:x%2F1%20a"
+    assert text_of(link) == "Bin <1>"
+    assert "Warning" in text_of(items)
+
+
+# ---- callbacks and exports -------------------------------------------------------------------
+def test_filter_change_returns_new_children(in_app: None, tiny_city: Settings,
+                                            districts: list[str],
+                                            department: dict[str, Any]) -> None:
+    from callbacks.district import update_view
+
+    district = districts[1]
+    out = update_view(department["id"], "7d", None, district)
+    assert len(out) == 6
+    subtitle, _score, kpis, assets, requests, _alerts = out
+    assert "last 7 days" in subtitle
+    expected = dq.in_domains(dq.kpi_comparison(tiny_city, district, "week")["rows"],
+                             set(department["domains"]))
+    table = next(c for c in walk(kpis) if getattr(c, "id", None) == "district-chart-table")
+    assert len(body_rows(table)) == len(expected)
+    shown = {text_of(c) for c in walk(assets) if isinstance(c, dcc.Link)}
+    assert len(shown) == len(dq.assets_by_domain(tiny_city, district, set(department["domains"])))
+    assert update_view(None, "30d", None, None) == (no_update,) * 6
+    assert "last 30 days" in update_view(None, "30d", None, district)[0]
+
+
+def test_switcher_keeps_the_query(districts: list[str]) -> None:
+    from callbacks.district import neighbour_clicked, switch_district
+
+    assert switch_district(districts[1], districts[0], "?period=7d&compare=year") == (
+        f"/district/{districts[1]}?period=7d&compare=year")
+    assert switch_district(districts[1], districts[0], "") == f"/district/{districts[1]}"
+    assert switch_district(districts[0], districts[0], "?period=7d") is no_update
+    assert neighbour_clicked({"properties": {"id": districts[3]}}) == districts[3]
+    assert neighbour_clicked(None) is no_update
+
+
+def test_kpi_csv_rows_equal_the_table(in_app: None, tiny_city: Settings,
+                                      districts: list[str]) -> None:
+    from callbacks.district import export_file
+    from layouts.district_sections import kpi_table
+
+    district = districts[3]
+    payload = export_file("kpis", district, PageFilters(period="30d"))
+    assert payload["filename"].endswith("-kpis.csv")
+    rows = list(csv.DictReader(io.StringIO(payload["content"])))
+    data = dq.kpi_comparison(tiny_city, district, WINDOW)
+    table = kpi_table("t", data["rows"], "X", year_ago=False)
+    shown = body_rows(table)
+    assert len(rows) == len(shown) == len(data["rows"])
+    for csv_row, tr, row in zip(rows, shown, data["rows"], strict=True):
+        assert csv_row["kpi"] in text_of(tr.children[0])
+        assert csv_row["kpi_id"] == row["id"]
+        assert csv_row["rank"] == ("" if row["rank"] is None else str(row["rank"]))
+        value = csv_row["district_value"]
+        assert (float(value) if value else None) == (
+            None if row["value"] is None else pytest.approx(row["value"]))
+        if row["value"] is not None:
+            assert format_number(float(value), row["decimals"]) in text_of(tr.children[1])
+
+
+def test_asset_csv_and_geojson_exports(in_app: None, tiny_city: Settings,
+                                       districts: list[str]) -> None:
+    from callbacks.district import export_file
+
+    district = districts[0]
+    assets = export_file("assets", district, PageFilters(period="7d"))
+    rows = list(csv.DictReader(io.StringIO(assets["content"])))
+    expected = dict(sql_rows(tiny_city, "SELECT domain, COUNT(*) FROM assets WHERE "
+                                        "district_id = :d GROUP BY domain", d=district))
+    assert {r["domain"]: int(r["assets"]) for r in rows if int(r["assets"])} == expected
+    shape = json.loads(export_file("geojson", district, PageFilters(period="7d"))["content"])
+    feature = shape["features"][0]
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert feature["properties"]["id"] == district
+    assert feature["properties"]["score"] == (
+        queries.kpi_table(tiny_city, "week")["places"][district]["score"])
+    with pytest.raises(ValueError):
+        export_file("pdf", district, PageFilters())
