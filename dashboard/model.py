@@ -178,7 +178,7 @@ class ServiceRequest(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), index=True)  # open | closed
     status_notes: Mapped[str] = mapped_column(Text, default="")
-    channel: Mapped[str] = mapped_column(String(20), default="web")
+    channel: Mapped[str] = mapped_column(String(20), default="web", index=True)
     requested_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None] = mapped_column(index=True)

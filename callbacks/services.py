@@ -1,0 +1,165 @@
+"""Service-requests page callbacks: thin; read the controls, call the read models, shape props.
+
+What each reacts to, so nothing is recomputed needlessly:
+
+- any filter -> the URL's query string (no reload; ``register_url_sync``);
+- department -> the service selector's options (a service of another department is reset);
+- every filter -> subtitle and headline numbers (the comparison only changes these);
+- scope + period -> trend and breakdowns;
+- scope only (the backlog is a snapshot now) -> map and oldest open requests;
+- an export button -> CSV of a table or GeoJSON of the map, from the same read models.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, no_update
+
+from callbacks.common import register_url_sync
+from dashboard.queries.services import breakdowns, channel_options, headline, oldest_open
+from dashboard.queries.services_trend_map import map_export, request_map, request_trend
+from layouts import current_settings, ids
+from layouts.export import csv_file, geojson_file
+from layouts.services import OLDEST_LIMIT, ServicesView, service_choices, subtitle, view_of
+from layouts.services_map import (
+    district_data,
+    district_hideout,
+    map_legend,
+    map_note,
+    map_view,
+    point_data,
+)
+from layouts.services_parts import (
+    BREAKDOWN_FIELDS,
+    OLDEST_FIELDS,
+    PAGE,
+    breakdown_children,
+    csv_safe,
+    headline_cards,
+    oldest_table,
+    pid,
+    trend_children,
+)
+
+register_url_sync(PAGE, extra=("service", "channel"))
+
+SCOPE = [Input(pid(n), "value") for n in ("district", "department", "service", "channel")]
+
+
+@dash.callback(
+    Output(pid("service"), "options"),
+    Output(pid("service"), "value"),
+    Input(pid("department"), "value"),
+    State(pid("service"), "value"),
+    prevent_initial_call=True,
+)
+def services_for_department(department: str | None, service: str | None) -> tuple[Any, Any]:
+    """Only the department's services; a chosen service of another department is reset."""
+    options = service_choices(current_settings(), department or None)
+    keep = any(o["value"] == service for o in options)
+    return options, (no_update if keep else "")
+
+
+@dash.callback(
+    Output(pid("subtitle"), "children"),
+    Output(pid("headline"), "children"),
+    Input(pid("district"), "value"),
+    Input(pid("department"), "value"),
+    Input(pid("period"), "value"),
+    Input(pid("compare"), "value"),
+    Input(pid("service"), "value"),
+    Input(pid("channel"), "value"),
+    prevent_initial_call=True,
+)
+def update_headline(district: str | None, department: str | None, period: str | None,
+                    compare: str | None, service: str | None,
+                    channel: str | None) -> tuple[Any, Any]:
+    """Subtitle and headline numbers, with the comparison period when one is chosen."""
+    settings = current_settings()
+    view = view_of(settings, district, department, period, compare, service, channel)
+    data = headline(settings, view.scope, view.filters.period, view.filters.compare)
+    return subtitle(settings, view, data), headline_cards(data)
+
+
+@dash.callback(
+    Output(pid("trend"), "children"),
+    Output(pid("breakdowns"), "children"),
+    *SCOPE,
+    Input(pid("period"), "value"),
+    prevent_initial_call=True,
+)
+def update_period_views(district: str | None, department: str | None, service: str | None,
+                        channel: str | None, period: str | None) -> tuple[Any, Any]:
+    """Trend chart (and its table) and the four breakdowns for the scope and period."""
+    settings = current_settings()
+    view = view_of(settings, district, department, period, None, service, channel)
+    trend = request_trend(settings, view.scope, view.filters.period)
+    return (trend_children(trend, view.filename("trend")),
+            breakdown_children(breakdowns(settings, view.scope, view.filters.period)))
+
+
+@dash.callback(
+    Output(pid("map-districts"), "data"),
+    Output(pid("map-districts"), "hideout"),
+    Output(pid("map-points"), "data"),
+    Output(pid("map"), "viewport"),
+    Output(pid("map-legend"), "children"),
+    Output(pid("map-note"), "children"),
+    Output(pid("oldest"), "children"),
+    *SCOPE,
+    prevent_initial_call=True,
+)
+def update_backlog_views(district: str | None, department: str | None, service: str | None,
+                         channel: str | None) -> tuple[Any, ...]:
+    """The map (points or district counts) and the oldest open requests of the scope."""
+    settings = current_settings()
+    view = view_of(settings, district, department, None, None, service, channel)
+    located = request_map(settings, view.scope)
+    bounds = map_view(located, view.filters.district)
+    viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
+    channels = {c["id"]: c["name"] for c in channel_options(settings)}
+    oldest = oldest_open(settings, **view.scope.params(), limit=OLDEST_LIMIT)
+    return (district_data(located), district_hideout(located, view.filters.district),
+            point_data(located), viewport, map_legend(located), map_note(located),
+            oldest_table(oldest, channels))
+
+
+def export_file(what: str, view: ServicesView) -> dict[str, Any] | None:
+    """The download for one export button: ``by-<dimension>``, ``oldest`` or ``map``."""
+    settings = current_settings()
+    scope, period = view.scope, view.filters.period
+    if what.startswith("by-"):
+        rows = breakdowns(settings, scope, period).get(what[3:])
+        if rows is None:
+            return None
+        return csv_file(rows, BREAKDOWN_FIELDS, view.filename(what) + ".csv")
+    if what == "oldest":
+        rows = oldest_open(settings, **scope.params(), limit=OLDEST_LIMIT)
+        safe = [{k: csv_safe(v) for k, v in row.items()} for row in rows]
+        return csv_file(safe, OLDEST_FIELDS, view.filename("oldest-open") + ".csv")
+    if what == "map":
+        return geojson_file(map_export(request_map(settings, scope)),
+                            view.filename("open-requests") + ".geojson")
+    return None
+
+
+@dash.callback(
+    Output(pid("download"), "data"),
+    Input(ids.export_button(PAGE, ALL), "n_clicks"),
+    State(pid("district"), "value"),
+    State(pid("department"), "value"),
+    State(pid("period"), "value"),
+    State(pid("service"), "value"),
+    State(pid("channel"), "value"),
+    prevent_initial_call=True,
+)
+def export(clicks: list[int | None], district: str | None, department: str | None,
+           period: str | None, service: str | None, channel: str | None) -> Any:
+    """Send the clicked export's file (nothing when no button was really clicked)."""
+    trigger = dash.ctx.triggered_id
+    fired = dash.ctx.triggered[0].get("value") if dash.ctx.triggered else None
+    if not isinstance(trigger, dict) or not fired:  # a button (re)appearing is no click
+        return no_update
+    view = view_of(current_settings(), district, department, period, None, service, channel)
+    return export_file(str(trigger.get("what")), view) or no_update

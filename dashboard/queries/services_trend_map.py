@@ -1,0 +1,188 @@
+"""Read models of the service-requests page over time and space: the trend and the map.
+
+Trend: requests received and closed per bucket of the period. The grain follows the
+period (hours for 24 h, days for 7 and 30 days, weeks otherwise); buckets start at local
+midnight / Monday 00:00 in the city's time zone (``settings.timezone``). SQL groups by
+UTC hour (indexed range on requested_at / closed_at) and Python folds those hours into
+local buckets, which is exact for time zones whose offset is a whole number of hours.
+
+Map: the open requests of the scope as points (coordinates rounded to 4 decimals, about
+10 m) when there are at most ``MAP_POINT_LIMIT``; above that, per-district aggregates.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, case, func, select
+
+from dashboard.model import District
+from dashboard.periods import period_for
+from dashboard.queries.base import cached
+from dashboard.queries.services import (
+    SR,
+    RequestScope,
+    in_period,
+    period_params,
+    snapshot_time,
+)
+from dashboard.settings import Settings
+
+GRAINS = {"24h": "hour", "7d": "day", "30d": "day", "90d": "week", "12m": "week",
+          "all": "week"}
+GRAIN_LABELS = {"hour": "per hour", "day": "per day", "week": "per week (weeks start Monday)"}
+MAP_POINT_LIMIT = 5000
+PUBLISHED_DECIMALS = 4
+HOUR = timedelta(hours=1)
+
+
+def _zone(name: str) -> ZoneInfo | timezone:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return timezone.utc
+
+
+def hour_bucket(conn: Connection, column: Any) -> Any:
+    """SQL expression: the UTC hour a datetime column falls in (SQLite and PostgreSQL)."""
+    if conn.dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", column)
+    return func.date_trunc("hour", column)
+
+
+def as_utc(value: Any) -> datetime:
+    """A stored time (SQLite text or a datetime, naive = UTC) as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def local_bucket(when: datetime, grain: str, zone: ZoneInfo | timezone) -> datetime:
+    """Start (local, naive) of the hour / day / week that ``when`` falls in."""
+    local = when.astimezone(zone).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    if grain == "hour":
+        return local
+    day = local.replace(hour=0)
+    return day if grain == "day" else day - timedelta(days=day.weekday())
+
+
+def bucket_label(start: datetime, grain: str) -> str:
+    """``2026-11-23 14:00`` for hours, ``2026-11-23`` for days and weeks."""
+    return start.strftime("%Y-%m-%d %H:%M" if grain == "hour" else "%Y-%m-%d")
+
+
+def request_trend(settings: Settings, scope: RequestScope, preset: str) -> dict[str, Any]:
+    """Received and closed per local bucket of the period, every bucket listed (zeros too).
+
+    ``{"grain", "grain_label", "timezone", "rows": [{"bucket", "received", "closed"}]}``.
+    """
+    period = period_for(preset, settings.current_time())
+    grain = GRAINS.get(preset, "week")
+    zone = _zone(settings.timezone)
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        counts: dict[str, Counter[datetime]] = {}
+        for name, column in (("received", SR.requested_at), ("closed", SR.closed_at)):
+            hour = hour_bucket(conn, column)
+            stmt = (select(hour, func.count())
+                    .where(*in_period(column, period), *scope.conditions()).group_by(hour))
+            tally: Counter[datetime] = Counter()
+            for value, count in conn.execute(stmt):
+                tally[local_bucket(as_utc(value), grain, zone)] += int(count)
+            counts[name] = tally
+        start = period.start
+        if start is None:
+            first = conn.execute(select(func.min(SR.requested_at))
+                                 .where(*scope.conditions())).scalar()
+            start = as_utc(first) if first is not None else None
+        buckets: list[datetime] = []
+        if start is not None:
+            hour_start = start.replace(minute=0, second=0, microsecond=0)
+            for step in range(int((period.end - hour_start) / HOUR)):
+                key = local_bucket(hour_start + step * HOUR, grain, zone)
+                if not buckets or buckets[-1] != key:
+                    buckets.append(key)
+        rows = [{"bucket": bucket_label(b, grain), "received": counts["received"][b],
+                 "closed": counts["closed"][b]} for b in buckets]
+        return {"grain": grain, "grain_label": GRAIN_LABELS[grain],
+                "timezone": settings.timezone, "rows": rows}
+
+    return cached(settings, "services_trend",
+                  {**scope.params(), "preset": preset, **period_params(period),
+                   "tz": settings.timezone}, compute)
+
+
+def district_shapes(settings: Settings) -> list[dict[str, Any]]:
+    """Every district's id, name and GeoJSON geometry (the map's base layer)."""
+
+    def compute(conn: Connection) -> list[dict[str, Any]]:
+        stmt = select(District.id, District.name, District.geometry).order_by(District.id)
+        return [{"id": i, "name": n, "geometry": g} for i, n, g in conn.execute(stmt) if g]
+
+    return cached(settings, "services_district_shapes", {}, compute)
+
+
+def request_map(settings: Settings, scope: RequestScope, *,
+                limit: int = MAP_POINT_LIMIT) -> dict[str, Any]:
+    """Open requests of ``scope`` for the map, as points or as district aggregates.
+
+    ``{"mode": "points" | "districts", "open", "overdue", "located", "limit",
+    "points": FeatureCollection (points mode; else None), "districts": FeatureCollection
+    of district polygons with ``open`` and ``overdue`` counts}``. Points carry id,
+    service_code, service_name, district_id, requested_at, age_days and overdue (no
+    citizen text, no personal data) and coordinates rounded to 4 decimals.
+    """
+    now = snapshot_time(settings)
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        late = func.sum(case((SR.expected_at < now, 1), else_=0))
+        per_district = {d or "": (int(n), int(o or 0)) for d, n, o in conn.execute(
+            select(SR.district_id, func.count(), late)
+            .where(SR.status == "open", *scope.conditions()).group_by(SR.district_id))}
+        total = sum(n for n, _ in per_district.values())
+        features = []
+        for shape in district_shapes(settings):
+            n, o = per_district.get(shape["id"], (0, 0))
+            features.append({"type": "Feature", "id": shape["id"], "geometry": shape["geometry"],
+                             "properties": {"id": shape["id"], "name": shape["name"],
+                                            "open": n, "overdue": o}})
+        result: dict[str, Any] = {
+            "mode": "points" if total <= limit else "districts", "open": total,
+            "overdue": sum(o for _, o in per_district.values()), "limit": limit,
+            "unassigned": per_district.get("", (0, 0))[0], "points": None,
+            "districts": {"type": "FeatureCollection", "features": features}}
+        if result["mode"] == "points":
+            result["points"] = _points(conn, scope, now)
+        return result
+
+    return cached(settings, "services_map",
+                  {**scope.params(), "limit": limit, "now": now.isoformat()}, compute)
+
+
+def _points(conn: Connection, scope: RequestScope, now: datetime) -> dict[str, Any]:
+    stmt = (select(SR.id, SR.service_code, SR.service_name, SR.district_id, SR.requested_at,
+                   SR.expected_at, SR.lat, SR.lon)
+            .where(SR.status == "open", SR.lat.is_not(None), SR.lon.is_not(None),
+                   *scope.conditions())
+            .order_by(SR.requested_at, SR.id))
+    features = []
+    for rid, code, name, district, requested, due, lat, lon in conn.execute(stmt):
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [
+            round(lon, PUBLISHED_DECIMALS), round(lat, PUBLISHED_DECIMALS)]}, "properties": {
+            "id": rid, "service_code": code, "service_name": name or code,
+            "district_id": district, "requested_at": requested.isoformat(),
+            "age_days": round((now - requested).total_seconds() / 86400, 1),
+            "overdue": due is not None and due < now}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def map_export(result: dict[str, Any]) -> dict[str, Any]:
+    """The map's data as one FeatureCollection: the points, or the district aggregates."""
+    if result["mode"] == "points" and result["points"] is not None:
+        return result["points"]
+    return result["districts"]
+
