@@ -15,10 +15,11 @@ import dash
 import dash_leaflet as dl
 from dash import dcc, html
 
-from dashboard.periods import KPI_WINDOW
+from dashboard.periods import KPI_WINDOW, PRESETS
 from dashboard.queries import district as dq
 from dashboard.queries import district_options
 from dashboard.queries.departments import department_domains
+from dashboard.queries.services import CHANNEL_LABELS, oldest_open, request_summary
 from dashboard.settings import Settings
 from layouts import (
     current_settings,
@@ -41,6 +42,7 @@ from layouts.district_sections import (
 )
 from layouts.export import download, export_button
 from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.services_parts import format_hours, oldest_table
 
 PAGE = "district"
 ALERT_LIMIT = 10
@@ -103,6 +105,24 @@ def link_query(district: str, filters: PageFilters) -> str:
                        period=filters.period).query()
 
 
+OLDEST_LIMIT = 5  # the district's oldest open requests shown (the services page has more)
+
+
+def request_numbers(settings: Settings, district: str, filters: PageFilters) -> html.P:
+    """``Open now 179 · 100 overdue · received 2,056 and closed 1,871 in the last 30 days ·
+    median time to close 2.8 days`` for the district (and department)."""
+    summary = request_summary(settings, district=district, department=filters.department,
+                              period=filters.period)
+    label = PRESETS[filters.period][0].lower()
+    return html.P([
+        html.Strong(f"Open now {format_number(summary['open'])}"),
+        f" · {format_number(summary['overdue'])} overdue · received "
+        f"{format_number(summary['received'])} and closed {format_number(summary['closed'])} "
+        f"in the {label} · median time to close "
+        f"{format_hours(summary['median_hours_to_close'])}",
+    ], id=pid("requests-summary"), className="district-requests__summary")
+
+
 def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, Any]:
     """Every part of the page that depends on the filters, by name (layout and callbacks)."""
     now, tz = settings.current_time(), settings.timezone
@@ -122,7 +142,12 @@ def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, A
                                     year_ago=filters.compare == "year"),
                           className="table-scroll")],
         "assets": assets_table(dq.assets_by_domain(settings, district, domains), query, now, tz),
-        "requests": [request_tiles(dq.request_rows(kpis["rows"]), name),
+        "requests": [request_numbers(settings, district, filters),
+                     request_tiles(dq.request_rows(kpis["rows"]), name),
+                     html.H3("Oldest open requests", className="district-requests__title"),
+                     oldest_table(oldest_open(settings, district=district,
+                                              department=filters.department,
+                                              limit=OLDEST_LIMIT), CHANNEL_LABELS),
                      html.P([requests_note + " " if requests_note else "",
                              dcc.Link(f"All requests in {name}", href=f"/services{query}",
                                       id=pid("requests-link"))],

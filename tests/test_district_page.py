@@ -408,3 +408,20 @@ def test_asset_csv_and_geojson_exports(in_app: None, tiny_city: Settings,
         queries.kpi_table(tiny_city, "week")["places"][district]["score"])
     with pytest.raises(ValueError):
         export_file("pdf", district, PageFilters())
+
+
+def test_requests_section_counts_the_districts_requests(in_app: None, tiny_city: Settings,
+                                                        districts: list[str]) -> None:
+    from layouts.district import layout
+
+    district = districts[0]
+    open_now = sql_rows(tiny_city, "SELECT COUNT(*) FROM service_requests "
+                                   "WHERE status = 'open' AND district_id = :d", d=district)
+    page = layout(district_id=district, period="30d")
+    summary = text_of(by_id(page, "district-requests-summary"))
+    assert f"Open now {format_number(open_now[0][0])}" in summary
+    oldest = sql_rows(tiny_city, "SELECT id FROM service_requests WHERE status = 'open' "
+                                 "AND district_id = :d ORDER BY requested_at, id LIMIT 5",
+                      d=district)
+    shown = text_of(by_id(page, "district-requests-body"))
+    assert oldest and all(row[0] in shown for row in oldest)
