@@ -1,0 +1,92 @@
+/* Map functions of the domain pages (layouts/domain_parts.py), referenced from Python as
+ * {"variable": "dashExtensions.default.<name>"}. Colours come from the layer's hideout
+ * ({colors: {state: colour}}); the state is always written in the tooltip too, so colour
+ * is never the only cue. No images: markers are SVG circles, clusters CSS div icons.
+ */
+(function () {
+    "use strict";
+
+    function esc(value) {
+        return String(value === null || value === undefined ? "" : value)
+            .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+            .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+    }
+
+    function hideoutOf(context) {
+        return (context && context.hideout) || {};
+    }
+
+    var RADIUS = {"alert": 8, "fault": 7, "no data": 5.5, "ok": 6};
+
+    function domainDistrictStyle(feature, context) {
+        var selected = hideoutOf(context).selected;
+        var mine = selected && (feature.properties || {}).id === selected;
+        return {
+            fillColor: mine ? "#d7dee8" : "#e9edf2",
+            fillOpacity: selected && !mine ? 0.55 : 0.9,
+            color: "#ffffff",
+            weight: 1.5,
+            opacity: 1,
+        };
+    }
+
+    function domainDistrictTip(feature, layer) {
+        var props = feature.properties || {};
+        layer.bindTooltip(esc(props.name || props.id), {sticky: true, className: "asset-tip"});
+    }
+
+    function domainAssetPoint(feature, latlng, context) {
+        var state = (feature.properties || {}).state || "no data";
+        var colors = hideoutOf(context).colors || {};
+        var urgent = state === "alert" || state === "fault";
+        return L.circleMarker(latlng, {
+            radius: RADIUS[state] || 6,
+            fillColor: colors[state] || "#6b7785",
+            fillOpacity: 0.95,
+            color: urgent ? "#111111" : "#ffffff",
+            weight: urgent ? 2 : 1.5,
+            opacity: 1,
+        });
+    }
+
+    function domainCluster(feature, latlng, index, context) {
+        var count = feature.properties.point_count;
+        var size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 42 : 48;
+        var icon = L.divIcon({
+            html: '<div style="background:#27496d"><span>' +
+                esc(feature.properties.point_count_abbreviated) + "</span></div>",
+            className: "asset-cluster",
+            iconSize: L.point(size, size),
+        });
+        return L.marker(latlng, {
+            icon: icon, keyboard: false,
+            title: count + " assets (click to zoom in and see their states)",
+        });
+    }
+
+    function domainAssetTooltip(feature, layer) {
+        var p = feature.properties || {};
+        if (p.cluster) {
+            return;
+        }
+        var value = (p.value === null || p.value === undefined) ? "no value" :
+            esc(p.value) + (p.unit ? " " + esc(p.unit) : "");
+        layer.bindTooltip(
+            "<strong>" + esc(p.name || p.id) + "</strong><br>" +
+            "State: " + esc(p.state_label || p.state) + "<br>" +
+            esc(p.measure || "Latest value") + ": " + value + "<br>" +
+            "<span class=\"domain-tip__more\">Click to open the asset</span>",
+            {className: "asset-tip", direction: "top", offset: [0, -6]}
+        );
+    }
+
+    window.dashExtensions = Object.assign({}, window.dashExtensions, {
+        default: Object.assign({}, (window.dashExtensions || {}).default, {
+            domainDistrictStyle: domainDistrictStyle,
+            domainDistrictTip: domainDistrictTip,
+            domainAssetPoint: domainAssetPoint,
+            domainCluster: domainCluster,
+            domainAssetTooltip: domainAssetTooltip,
+        }),
+    });
+})();

@@ -1,0 +1,182 @@
+"""Builders of the domain page (``layouts/domain.py``): state legend, summary, map, grid.
+
+Pure functions of the shapes ``dashboard.queries.domain`` returns; they query nothing.
+A state is always written in words (badge, tooltip, table), colour only adds to it.
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import dash_leaflet as dl
+from dash import html
+
+from dashboard.periods import change
+from dashboard.queries.domain import STATE_WORDS, STATES
+from layouts import exact_time, format_number, format_percent, ids
+from layouts.components import js
+from layouts.tables import data_grid, grid_columns
+
+try:  # compact transfer of many points; plain GeoJSON when geobuf is missing
+    import geobuf
+except ImportError:  # pragma: no cover - depends on the environment
+    geobuf = None
+
+PAGE = "domain"
+STATE_COLOURS = {"alert": "#c62828", "fault": "#b35900", "no data": "#6b7785",
+                 "ok": "#1a7f37"}
+STATE_ICONS = {"alert": "‼", "fault": "✕", "no data": "–", "ok": "✓"}
+SELECTION_STYLE = {"color": "#10253f", "weight": 3, "opacity": 1, "fill": False}
+MAP_POINT_LIMIT = 3000  # never more points than this to the browser
+CLUSTER_ABOVE = 400  # cluster the points when there are more than this
+TABLE_LIMIT = 5000
+GRID_COLUMNS = [("name", "Name"), ("type_label", "Type"), ("district", "District"),
+                ("state_label", "State"), ("measure", "Measure"), ("value", "Latest value"),
+                ("unit", "Unit"), ("last_seen_text", "Last seen"),
+                ("open_alerts", "Open alerts")]
+
+
+def state_legend(counts: dict[str, int] | None = None) -> list[Any]:
+    """The map legend: one swatch and word per state (with counts when known)."""
+    rows = [html.Li([html.Span(className="legend__swatch legend__swatch--round",
+                               style={"background": STATE_COLOURS[s]}),
+                     f"{STATE_WORDS[s]}" + (f" ({counts.get(s, 0)})" if counts else "")])
+            for s in STATES]
+    return [html.Div("Asset state", className="legend__title"),
+            html.Ul(rows, className="legend__rows")]
+
+
+def summary_children(data: dict[str, Any], raised: int, before: int | None,
+                     compare_label: str | None, period_label: str) -> list[Any]:
+    """Stat tiles: assets, how many in each state, open alerts, alerts raised in the period."""
+    open_alerts = sum(a["open_alerts"] for a in data["assets"])
+    tiles = [_tile("Assets", format_number(data["total"]), None)]
+    tiles += [_tile(STATE_WORDS[s], format_number(data["counts"].get(s, 0)), s) for s in STATES]
+    tiles.append(_tile("Open alerts", format_number(open_alerts), None))
+    note = None
+    if compare_label and before is not None:
+        delta = change(raised, before)
+        arrow = "" if delta is None else ("▲ " if delta > 0 else "▼ " if delta < 0 else "● ")
+        note = f"{arrow}{format_percent(delta)} vs {before} in the {compare_label}".strip()
+    tiles.append(_tile(f"Alerts raised · {period_label}", format_number(raised), None, note))
+    return tiles
+
+
+def _tile(label: str, value: str, state: str | None, note: str | None = None) -> html.Div:
+    mark = [html.Span(STATE_ICONS[state], className="domain-stat__icon",
+                      **{"aria-hidden": "true"})] if state else []
+    return html.Div([
+        html.Div(mark + [label], className="domain-stat__label"),
+        html.Div(value, className="domain-stat__value"),
+        *([html.Div(note, className="domain-stat__note")] if note else []),
+    ], className=f"domain-stat domain-stat--{(state or 'plain').replace(' ', '-')}")
+
+
+def map_features(collection: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The collection cut to ``MAP_POINT_LIMIT`` points (most urgent kept, and last so they
+    are drawn on top) and how many were left off (features come most urgent first)."""
+    features = collection["features"]
+    kept = features[:MAP_POINT_LIMIT][::-1]  # drawn in order: the most urgent on top
+    return {"type": "FeatureCollection", "features": kept}, len(features) - len(kept)
+
+
+def encode(collection: dict[str, Any]) -> str | dict[str, Any] | None:
+    """GeoJSON for the browser: geobuf (base64) when available, else plain."""
+    if geobuf is None:
+        return collection
+    if not collection["features"]:
+        return None
+    return base64.b64encode(geobuf.encode(collection)).decode("ascii")
+
+
+def layer_data(collection: dict[str, Any]) -> tuple[Any, Any, str]:
+    """(unclustered layer data, clustered layer data, note) for the map's two layers."""
+    shown, left_off = map_features(collection)
+    note = (f"Showing the {format_number(len(shown['features']))} most urgent of "
+            f"{format_number(len(collection['features']))} assets; choose a district to "
+            "narrow the map." if left_off else "")
+    empty = encode({"type": "FeatureCollection", "features": []})
+    if len(shown["features"]) > CLUSTER_ABOVE:
+        return empty, encode(shown), note or "Numbered circles group nearby assets; click "\
+            "one to zoom in."
+    return encode(shown), empty, note
+
+
+def district_hideout(selected: str | None) -> dict[str, Any]:
+    """What the district style reads: the selected district (the others are dimmed)."""
+    return {"selected": selected}
+
+
+def selection(districts: dict[str, Any], selected: str | None) -> dict[str, Any]:
+    """The selected district alone, drawn above its neighbours as a dark outline."""
+    return {"type": "FeatureCollection", "features": [
+        f for f in districts["features"] if selected and f["properties"]["id"] == selected]}
+
+
+def domain_map(districts: dict[str, Any], collection: dict[str, Any], *,
+               selected: str | None, bounds: list[list[float]] | None,
+               tile_url: str = "", tile_attribution: str = "") -> html.Div:
+    """District polygons as the base, the assets coloured by state on top (two layers:
+    plain points, or clustered points when many), a scale bar."""
+    points, clusters, _ = layer_data(collection)
+    fmt = "geobuf" if geobuf is not None else "geojson"
+    hideout = {"colors": STATE_COLOURS}
+    children: list[Any] = []
+    if tile_url:
+        children.append(dl.TileLayer(url=tile_url, attribution=tile_attribution))
+    children += [
+        dl.GeoJSON(id=ids.page_id(PAGE, "districts"), data=districts,
+                   hideout=district_hideout(selected), style=js("domainDistrictStyle"),
+                   onEachFeature=js("domainDistrictTip"), zoomToBoundsOnClick=False),
+        dl.GeoJSON(id=ids.page_id(PAGE, "selection"), data=selection(districts, selected),
+                   style=SELECTION_STYLE, interactive=False),
+        dl.GeoJSON(id=ids.page_id(PAGE, "points"), data=points, format=fmt, hideout=hideout,
+                   pointToLayer=js("domainAssetPoint"), onEachFeature=js("domainAssetTooltip")),
+        dl.GeoJSON(id=ids.page_id(PAGE, "clusters"), data=clusters, format=fmt,
+                   hideout=hideout, cluster=True, zoomToBoundsOnClick=True,
+                   superClusterOptions={"radius": 60, "maxZoom": 17},
+                   pointToLayer=js("domainAssetPoint"), clusterToLayer=js("domainCluster"),
+                   onEachFeature=js("domainAssetTooltip")),
+        dl.ScaleControl(position="bottomright", imperial=False),
+    ]
+    view = {"bounds": bounds} if bounds else {"center": [20, 0], "zoom": 2}
+    return html.Div(dl.Map(id=ids.page_id(PAGE, "map"), children=children, zoomSnap=0.25,
+                           scrollWheelZoom=False, attributionControl=bool(tile_url),
+                           trackViewport=False,
+                           boundsOptions={"padding": [12, 12]}, className="city-map__map",
+                           style={"height": "100%", "width": "100%"}, **view),
+                    className="city-map domain-map")
+
+
+def grid_rows(assets: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
+    """Rows of the asset grid (at most ``TABLE_LIMIT``, most urgent first)."""
+    return [{**{k: a[k] for k in ("id", "href", "name", "type_label", "district",
+                                  "state_label", "measure", "value", "unit", "open_alerts")},
+             "last_seen_text": exact_time(a["last_seen"], tz) or "never"}
+            for a in assets[:TABLE_LIMIT]]
+
+
+def table_note(total: int) -> str:
+    """Says when the grid holds only the first ``TABLE_LIMIT`` rows."""
+    if total <= TABLE_LIMIT:
+        return ""
+    return (f"The table lists the {format_number(TABLE_LIMIT)} most urgent of "
+            f"{format_number(total)} assets; choose a district to see the rest.")
+
+
+def asset_grid(rows: list[dict[str, Any]], filename: str) -> html.Div:
+    """The sortable, searchable grid of assets; names link to their asset page."""
+    columns = grid_columns(GRID_COLUMNS, numeric=("value", "open_alerts"),
+                           links={"name": "href"})
+    for column in columns:
+        if column["field"] == "state_label":
+            column["cellClassRules"] = {
+                f"state-cell state-cell--{s.replace(' ', '-')}":
+                    f"params.value == '{STATE_WORDS[s]}'" for s in STATES}
+        if column["field"] == "name":
+            column.update(minWidth=240, flex=2)
+        if column["field"] in ("last_seen_text", "measure", "type_label"):
+            column["minWidth"] = 190 if column["field"] == "last_seen_text" else 160
+    return data_grid(ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"), columns, rows,
+                     label="Assets of this domain", export_name=filename)
+

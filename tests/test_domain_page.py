@@ -1,0 +1,391 @@
+"""Domain pages: latest states, filters, the index, layouts and callbacks (no browser)."""
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import geobuf
+import pytest
+from dash import no_update
+from sqlalchemy import insert, text
+
+from dashboard.model import Asset, District, Observation
+from dashboard.queries.domain import (
+    LATEST_SQL,
+    asset_features,
+    domain_assets,
+    latest_values,
+    type_metrics,
+)
+from dashboard.queries.domain_index import domain_counts, domain_index
+from dashboard.settings import Settings
+from dashboard.store import get_engine, init_store
+from dashboard.store.version import VERSION_KEY, set_meta
+from tests.conftest import TINY_NOW
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every component of a tree (depth first)."""
+    if isinstance(node, (list, tuple)):
+        for child in node:
+            yield from walk(child)
+        return
+    if node is None or isinstance(node, (str, int, float)):
+        return
+    yield node
+    yield from walk(getattr(node, "children", None))
+
+
+def texts(node: Any) -> str:
+    """All text of a tree, joined."""
+    found: list[str] = []
+
+    def collect(item: Any) -> None:
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, (list, tuple)):
+            for child in item:
+                collect(child)
+        elif item is not None and not isinstance(item, (int, float)):
+            collect(getattr(item, "children", None))
+
+    collect(node)
+    return " ".join(found)
+
+
+def by_id(tree: Any, component_id: Any) -> Any:
+    return next(c for c in walk(tree) if getattr(c, "id", None) == component_id)
+
+
+def decode(data: Any) -> dict[str, Any]:
+    """A map layer's data (geobuf base64, plain GeoJSON or None) as GeoJSON."""
+    if data is None:
+        return {"type": "FeatureCollection", "features": []}
+    if isinstance(data, str):
+        return geobuf.decode(base64.b64decode(data))
+    return data
+
+
+def sql(settings: Settings, query: str, **params: Any) -> list[Any]:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return conn.execute(text(query), params).all()
+
+
+def busiest_district(settings: Settings, domain: str) -> str:
+    return sql(settings, "SELECT district_id FROM assets WHERE domain = :d AND district_id "
+               "IS NOT NULL GROUP BY district_id ORDER BY COUNT(*) DESC, district_id LIMIT 1",
+               d=domain)[0][0]
+
+
+# ---- read models -----------------------------------------------------------------------
+
+
+def test_metrics_per_type_come_from_kpis_and_alert_rules(tiny_city: Settings) -> None:
+    metrics = type_metrics(tiny_city)
+    assert metrics["WasteContainer"] == ["fillingLevel"]
+    assert set(metrics["OffStreetParking"]) == {"availableSpotNumber", "occupancy"}
+    assert "powerConsumption" in metrics["Streetlight"]
+    assert {"no2", "pm10"} <= set(metrics["AirQualityObserved"])
+
+
+@pytest.mark.parametrize("domain", ["waste", "parking", "lighting"])
+def test_latest_values_are_the_newest_observations(tiny_city: Settings, domain: str) -> None:
+    data = domain_assets(tiny_city, domain, None)
+    assert data["total"] > 0
+    for asset in data["assets"][:6]:
+        for metric, value in asset["readings"].items():
+            attribute = metric.split(".", 1)[1]
+            newest = sql(tiny_city, "SELECT o.value, o.time FROM observations o JOIN assets a "
+                         "ON a.pk = o.asset_pk WHERE a.id = :id AND o.metric = :m "
+                         "ORDER BY o.time DESC LIMIT 1", id=asset["id"], m=attribute)
+            assert newest and value == pytest.approx(newest[0][0])
+        times = sql(tiny_city, "SELECT MAX(o.time) FROM observations o JOIN assets a ON "
+                    "a.pk = o.asset_pk WHERE a.id = :id AND o.metric IN ({})".format(
+                        ",".join(f"'{m.split('.', 1)[1]}'" for m in asset["readings"])),
+                    id=asset["id"])[0][0]
+        assert asset["last_seen"] == datetime.fromtimestamp(times, timezone.utc).isoformat()
+
+
+def test_waste_shows_fill_percent_and_parking_free_spots(tiny_city: Settings) -> None:
+    waste = domain_assets(tiny_city, "waste", None)["assets"][0]
+    assert (waste["measure"], waste["unit"]) == ("Fill", "%")
+    assert waste["value"] == pytest.approx(waste["readings"]["WasteContainer.fillingLevel"]
+                                           * 100, abs=0.06)
+    car_park = domain_assets(tiny_city, "parking", None)["assets"][0]
+    assert car_park["measure"] == "Free spots"
+    assert car_park["value"] == car_park["readings"]["OffStreetParking.availableSpotNumber"]
+
+
+def test_latest_value_query_uses_index_seeks_only(tiny_city: Settings) -> None:
+    plan = sql(tiny_city, "EXPLAIN QUERY PLAN " + LATEST_SQL.format(district=""),
+               metric="fillingLevel", domain="waste", type="WasteContainer")
+    details = [row[-1] for row in plan]
+    assert any("USING PRIMARY KEY (asset_pk=? AND metric=?)" in d for d in details)
+    assert not any(d.startswith("SCAN") and ("o2" in d or " o" in d) for d in details), details
+
+
+def test_defective_lamp_is_a_fault(tiny_city: Settings) -> None:
+    (lamp_id,) = sql(tiny_city, "SELECT id FROM assets WHERE status = 'defectiveLamp'")[0]
+    lamp = next(a for a in domain_assets(tiny_city, "lighting", None)["assets"]
+                if a["id"] == lamp_id)
+    assert (lamp["state"], lamp["state_label"]) == ("fault", "Fault")
+    assert "Defective lamp" in lamp["reasons"]
+
+
+def test_open_alert_makes_an_alert_and_is_counted(tiny_city: Settings) -> None:
+    open_alerts = dict(sql(tiny_city, "SELECT a.id, COUNT(*) FROM alerts al JOIN assets a ON "
+                           "a.pk = al.asset_pk WHERE al.cleared_at IS NULL AND a.domain = "
+                           "'waste' GROUP BY a.id"))
+    assert open_alerts
+    data = domain_assets(tiny_city, "waste", None)
+    for asset in data["assets"]:
+        assert asset["open_alerts"] == open_alerts.get(asset["id"], 0)
+        if asset["id"] in open_alerts:
+            assert asset["state"] == "alert"
+    assert data["assets"][0]["state"] == "alert"  # most urgent first
+    assert sum(data["counts"].values()) == data["total"]
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> Settings:
+    """A tiny store of our own: a value beyond a rule, stale and silent assets."""
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    settings = Settings(var_dir=tmp_path / "var", database_url="", redis_url=None, now=now)
+    engine = get_engine(settings.resolved_database_url)
+    init_store(engine)
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    hour = int(now.timestamp()) - 3600
+    with engine.begin() as conn:
+        set_meta(conn, VERSION_KEY, "731905")  # caches are keyed by version: keep ours apart
+        conn.execute(insert(District), [{"id": "d1", "name": "One", "geometry": square}])
+        conn.execute(insert(Asset), [
+            {"pk": 1, "id": "urn:ngsi-ld:WasteContainer:t:1", "type": "WasteContainer",
+             "domain": "waste", "name": "Full bin", "lat": 0.5, "lon": 0.5,
+             "district_id": "d1", "status": "ok"},
+            {"pk": 2, "id": "urn:ngsi-ld:WasteContainer:t:2", "type": "WasteContainer",
+             "domain": "waste", "name": "Stale bin", "lat": 0.4, "lon": 0.4,
+             "district_id": "d1", "status": "ok"},
+            {"pk": 3, "id": "urn:ngsi-ld:WasteContainer:t:3", "type": "WasteContainer",
+             "domain": "waste", "name": "Silent bin", "lat": None, "lon": None,
+             "district_id": None, "status": "ok"},
+            {"pk": 4, "id": "urn:ngsi-ld:OffStreetParking:t:4", "type": "OffStreetParking",
+             "domain": "parking", "name": "Full car park", "lat": 0.6, "lon": 0.6,
+             "district_id": "d1", "status": "ok"},
+        ])
+        conn.execute(insert(Observation), [
+            {"asset_pk": 1, "metric": "fillingLevel", "time": hour - 7200, "value": 0.2,
+             "unit": "ratio"},
+            {"asset_pk": 1, "metric": "fillingLevel", "time": hour, "value": 0.99,
+             "unit": "ratio"},
+            {"asset_pk": 2, "metric": "fillingLevel", "time": hour - 30 * 3600, "value": 0.99,
+             "unit": "ratio"},
+            {"asset_pk": 4, "metric": "occupancy", "time": hour, "value": 0.99, "unit": "ratio"},
+            {"asset_pk": 4, "metric": "availableSpotNumber", "time": hour, "value": 3,
+             "unit": "spots"},
+        ])
+    return settings
+
+
+def test_states_from_rule_thresholds_and_freshness(own_store: Settings) -> None:
+    with get_engine(own_store.resolved_database_url).connect() as conn:
+        latest = latest_values(conn, "waste", "WasteContainer", "fillingLevel")
+    assert latest[1] is not None and latest[1].value == 0.99 and latest[3] is None
+    states = {a["name"]: a for a in domain_assets(own_store, "waste", None)["assets"]}
+    assert states["Full bin"]["state"] == "alert"
+    assert states["Full bin"]["reasons"] == ["Container full"]
+    assert (states["Full bin"]["value"], states["Full bin"]["unit"]) == (99.0, "%")
+    assert states["Stale bin"]["state"] == "no data"  # beyond the rule, but 30 h old
+    assert states["Silent bin"]["state"] == "no data"
+    assert states["Silent bin"]["reasons"] == ["Never reported"]
+    car_park = domain_assets(own_store, "parking", None)["assets"][0]
+    assert car_park["state"] == "ok"  # an "info" rule is a note, not an alert
+    assert car_park["reasons"] == ["Car park full"] and car_park["value"] == 3
+
+
+def test_map_features_hold_located_assets_with_state(own_store: Settings) -> None:
+    data = domain_assets(own_store, "waste", None)
+    collection = asset_features(data["assets"], "waste")
+    assert [f["properties"]["name"] for f in collection["features"]] == ["Full bin",
+                                                                          "Stale bin"]
+    first = collection["features"][0]
+    assert first["geometry"]["coordinates"] == [0.5, 0.5]
+    assert first["properties"]["state_label"] == "Alert"
+
+
+def test_district_filter_keeps_only_that_district(tiny_city: Settings) -> None:
+    district = busiest_district(tiny_city, "waste")
+    expected = {r[0] for r in sql(tiny_city, "SELECT id FROM assets WHERE domain = 'waste' "
+                                  "AND district_id = :d", d=district)}
+    data = domain_assets(tiny_city, "waste", district)
+    assert {a["id"] for a in data["assets"]} == expected
+    assert {a["district_id"] for a in data["assets"]} == {district}
+
+
+def test_index_counts_assets_and_open_alerts(tiny_city: Settings) -> None:
+    counts = domain_counts(tiny_city, None)
+    for domain, n in sql(tiny_city, "SELECT domain, COUNT(*) FROM assets GROUP BY domain"):
+        assert counts[domain]["assets"] == n
+    alerts = dict(sql(tiny_city, "SELECT a.domain, COUNT(*) FROM alerts al JOIN assets a ON "
+                      "a.pk = al.asset_pk WHERE al.cleared_at IS NULL GROUP BY a.domain"))
+    assert {d: c["open_alerts"] for d, c in counts.items() if c["open_alerts"]} == alerts
+    assert counts["services"]["assets"] == 0
+
+
+def test_index_shows_only_the_departments_domains(tiny_city: Settings) -> None:
+    entries = domain_index(tiny_city, None, "Movilidad", "month")
+    assert [e["domain"] for e in entries] == ["mobility", "parking"]
+    assert all(k["domain"] == "parking" for k in entries[1]["kpis"])
+    assert len(domain_index(tiny_city, None, None, "month")) == 10
+
+
+# ---- layouts ---------------------------------------------------------------------------
+
+
+def test_layout_renders_filters_kpis_map_and_grid(tiny_city: Settings, in_app: None) -> None:
+    from layouts import ids
+    from layouts.domain import layout
+
+    district = busiest_district(tiny_city, "waste")
+    page = layout(domain="waste", district=district, period="7d", compare="previous")
+    assert by_id(page, "domain-district").value == district
+    assert by_id(page, "domain-period").value == "7d"
+    assert by_id(page, "domain-compare").value == "previous"
+    assert by_id(page, ids.kpi_card("waste_fill")) is not None
+    assert by_id(page, "domain-map") is not None
+    grid = by_id(page, "domain-grid")
+    (count,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain = 'waste' AND "
+                   "district_id = :d", d=district)[0]
+    assert len(grid.rowData) == count
+    assert all(r["href"].startswith("/asset/urn:ngsi-ld:WasteContainer:") for r in grid.rowData)
+    points = decode(by_id(page, "domain-points").data)
+    assert len(points["features"]) == count
+    assert "Alerts raised" in texts(by_id(page, "domain-summary"))
+
+
+def test_department_without_the_domain_sees_only_a_note(tiny_city: Settings,
+                                                        in_app: None) -> None:
+    from layouts.domain import layout
+
+    page = layout(domain="waste", department="Movilidad")
+    note = texts(by_id(page, "domain-scope"))
+    assert "Waste is not a domain of Movilidad" in note
+    assert "domain-parked" in by_id(page, "domain-content").className
+    assert by_id(page, "domain-grid").rowData == []
+    assert by_id(page, "domain-kpis").children == []
+    hrefs = [getattr(c, "href", None) for c in walk(by_id(page, "domain-scope"))]
+    assert "/domain/parking?department=Movilidad" in hrefs
+
+
+def test_unknown_domain_says_so_with_links(in_app: None) -> None:
+    from layouts.domain import layout
+
+    page = layout(domain="volcanoes")
+    assert "Domain not found" in texts(page) and "volcanoes" in texts(page)
+    hrefs = {getattr(c, "href", None) for c in walk(page)}
+    assert {"/domain/waste", "/domain/digital_inclusion"} <= hrefs
+
+
+def test_services_domain_links_to_requests_instead_of_a_map(in_app: None) -> None:
+    from layouts.domain import layout
+
+    page = layout(domain="services")
+    assert "No assets in this domain yet" in texts(page)
+    hrefs = {getattr(c, "href", None) for c in walk(page)}
+    assert any(h and h.startswith("/services?department=") for h in hrefs)
+    map_card = next(c for c in walk(page) if "domain-map-card" in
+                    (getattr(c, "className", "") or ""))
+    assert "domain-parked" in map_card.className
+
+
+def test_index_page_cards_link_with_filters(tiny_city: Settings, in_app: None) -> None:
+    from layouts.domains import layout
+
+    page = layout(department="Residuos y Limpieza", period="7d")
+    links = [c.href for c in walk(by_id(page, "domains-cards")) if getattr(c, "href", None)]
+    assert links == ["/domain/waste?department=Residuos+y+Limpieza&period=7d",
+                     "/domain/services?department=Residuos+y+Limpieza&period=7d"]
+    (waste_assets,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain='waste'")[0]
+    assert str(waste_assets) in texts(by_id(page, "domains-cards"))
+
+
+# ---- callbacks -------------------------------------------------------------------------
+
+
+def test_asset_callback_filters_map_and_grid_by_district(tiny_city: Settings,
+                                                         in_app: None) -> None:
+    from callbacks.domain import update_assets
+
+    district = busiest_district(tiny_city, "lighting")
+    points, clusters, _, outline, viewport, _, _, rows, _ = update_assets(district, "",
+                                                                          "lighting")
+    assert [f["properties"]["id"] for f in outline["features"]] == [district]
+    (count,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain = 'lighting' AND "
+                   "district_id = :d", d=district)[0]
+    located = decode(points)["features"] + decode(clusters)["features"]
+    assert len(located) == len(rows) == count
+    names = {d: n for d, n in sql(tiny_city, "SELECT id, name FROM districts")}
+    assert {r["district"] for r in rows} == {names[district]}
+    assert viewport["bounds"]
+    blocked = update_assets(None, "Movilidad", "lighting")
+    assert blocked[7] == [] and decode(blocked[0])["features"] == []
+
+
+def test_numbers_and_scope_callbacks(in_app: None) -> None:
+    from callbacks.domain import update_numbers, update_scope
+    from layouts import ids
+
+    title, cards, tiles = update_numbers("", "", "90d", "year", "parking")
+    assert title == "Whole city · Last 90 days"
+    assert by_id(cards, ids.kpi_card("parking_occupancy")) is not None
+    assert "same period a year before" in texts(tiles)
+    note, classes, _ = update_scope("Movilidad", "parking")
+    assert note == [] and "domain-parked" not in classes
+    note, classes, _ = update_scope("Aguas", "parking")
+    assert "not a domain of Aguas" in texts(note) and "domain-parked" in classes
+
+
+def test_click_on_an_asset_opens_its_page(in_app: None) -> None:
+    from callbacks.domain import asset_clicked
+
+    feature = {"properties": {"id": "urn:ngsi-ld:Streetlight:santander:0007"}}
+    assert asset_clicked(feature, None) == "/asset/urn:ngsi-ld:Streetlight:santander:0007"
+    assert asset_clicked(None, {"properties": {"cluster": True, "id": 12}}) is no_update
+
+
+def test_geojson_export_holds_the_filtered_assets(tiny_city: Settings, in_app: None) -> None:
+    from callbacks.domain import export_geojson
+
+    district = busiest_district(tiny_city, "waste")
+    payload = export_geojson(1, district, "", "waste")
+    assert payload["filename"].endswith(".geojson") and district in payload["filename"]
+    collection = json.loads(payload["content"])
+    expected = {r[0] for r in sql(tiny_city, "SELECT id FROM assets WHERE domain = 'waste' "
+                                  "AND district_id = :d AND lat IS NOT NULL", d=district)}
+    assert {f["properties"]["id"] for f in collection["features"]} == expected
+    assert {f["properties"]["state"] for f in collection["features"]} <= {
+        "alert", "fault", "no data", "ok"}
+    assert export_geojson(1, None, "Movilidad", "waste") is no_update
+
+
+def test_index_callback_follows_the_department(in_app: None) -> None:
+    from callbacks.domain import update_index
+
+    cards, subtitle = update_index("", "Aguas", "24h")
+    assert subtitle.endswith("Last 24 hours")
+    assert [c.href for c in walk(cards) if getattr(c, "href", None)] == [
+        "/domain/water?department=Aguas&period=24h"]
+
+
+def test_now_is_the_tiny_city_clock(tiny_city: Settings) -> None:
+    """Freshness is judged against the store's clock, so the tiny city is all fresh."""
+    data = domain_assets(tiny_city, "waste", None)
+    assert tiny_city.current_time() == TINY_NOW
+    assert data["counts"]["no data"] == 0
+    newest = max(a["last_seen"] for a in data["assets"])
+    assert datetime.fromisoformat(newest) > TINY_NOW - timedelta(hours=24)
