@@ -219,7 +219,7 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
                           options=[{"label": d["name"], "value": d["id"]}
                                    for d in district_options(settings)],
                           className="district-switch__control")
-    return html.Div(className="page district", children=[
+    return html.Div(className="page district", id=pid("page"), children=[
         dcc.Location(id=pid("url"), refresh=False),
         dcc.Location(id=pid("nav"), refresh="callback-nav"),
         dcc.Store(id=pid("id"), data=district),
