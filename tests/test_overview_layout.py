@@ -18,7 +18,6 @@ from dash import Patch, dcc, no_update
 
 from dashboard import queries
 from dashboard.settings import Settings
-from dashboard.store import get_engine
 
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,15 +76,10 @@ def kpi(**overrides: Any) -> dict[str, Any]:
 
 # ---- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a tiny demo city (seed 7) ending at NOW."""
-    from dashboard.demo import generate_demo
-
-    settings = Settings(var_dir=tmp_path_factory.mktemp("overview-var"), database_url="",
-                        redis_url=None, now=NOW)
-    generate_demo(get_engine(settings.resolved_database_url), settings, scale="tiny", seed=7,
-                  end=NOW)
-    return settings
+def demo_settings(tiny_city: Settings) -> Settings:
+    """Settings of the tiny demo city (seed 7) ending at NOW (the shared ``tiny_city``)."""
+    assert tiny_city.current_time() == NOW
+    return tiny_city
 
 
 @pytest.fixture(scope="module")

@@ -146,6 +146,19 @@ def district_scores(settings: Settings, window: str, kpi: str | None) -> dict[st
     return {"type": "FeatureCollection", "features": features}
 
 
+def district_outlines(settings: Settings) -> dict[str, Any]:
+    """Every district that has a geometry, as a GeoJSON FeatureCollection with properties
+    id and name: the base layer of the maps (no tiles needed)."""
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        stmt = select(District.id, District.name, District.geometry).order_by(District.id)
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": i, "geometry": g, "properties": {"id": i, "name": n}}
+            for i, n, g in conn.execute(stmt) if g]}
+
+    return _cached(settings, "district_outlines", {}, compute)
+
+
 def asset_domains(settings: Settings) -> dict[str, int]:
     """How many located assets each domain has (for layer toggles)."""
 

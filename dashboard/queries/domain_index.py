@@ -5,8 +5,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from dashboard.model import DOMAINS, Alert, Asset, District
-from dashboard.queries import overview
+from dashboard.model import DOMAINS, Alert, Asset
+from dashboard.queries import district_outlines, overview
 from dashboard.queries.base import cached
 from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
@@ -64,10 +64,4 @@ def domain_index(settings: Settings, district: str | None, department: str | Non
 
 def district_shapes(settings: Settings) -> dict[str, Any]:
     """The districts as a GeoJSON FeatureCollection (id and name), the maps' base layer."""
-    def compute(conn: Connection) -> dict[str, Any]:
-        rows = conn.execute(select(District.id, District.name, District.geometry))
-        return {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": i, "geometry": g, "properties": {"id": i, "name": n}}
-            for i, n, g in rows if g]}
-
-    return cached(settings, "domain_district_shapes", {}, compute)
+    return district_outlines(settings)

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, select
 
-from dashboard.model import District
 from dashboard.periods import period_for
+from dashboard.queries import district_outlines
 from dashboard.queries.base import cached
 from dashboard.queries.services import (
     SR,
@@ -118,12 +118,8 @@ def request_trend(settings: Settings, scope: RequestScope, preset: str) -> dict[
 
 def district_shapes(settings: Settings) -> list[dict[str, Any]]:
     """Every district's id, name and GeoJSON geometry (the map's base layer)."""
-
-    def compute(conn: Connection) -> list[dict[str, Any]]:
-        stmt = select(District.id, District.name, District.geometry).order_by(District.id)
-        return [{"id": i, "name": n, "geometry": g} for i, n, g in conn.execute(stmt) if g]
-
-    return cached(settings, "services_district_shapes", {}, compute)
+    return [{"id": f["id"], "name": f["properties"]["name"], "geometry": f["geometry"]}
+            for f in district_outlines(settings)["features"]]
 
 
 def request_map(settings: Settings, scope: RequestScope, *,
