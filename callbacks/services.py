@@ -7,6 +7,7 @@ What each reacts to, so nothing is recomputed needlessly:
 - every filter -> subtitle and headline numbers (the comparison only changes these);
 - scope + period -> trend and breakdowns;
 - scope only (the backlog is a snapshot now) -> map and oldest open requests;
+- a click on a district of the map -> the district filter (cross-filtering the page);
 - an export button -> CSV of a table or GeoJSON of the map, from the same read models.
 """
 from __future__ import annotations
@@ -163,3 +164,18 @@ def export(clicks: list[int | None], district: str | None, department: str | Non
         return no_update
     view = view_of(current_settings(), district, department, period, None, service, channel)
     return export_file(str(trigger.get("what")), view) or no_update
+
+
+@dash.callback(
+    Output(pid("district"), "value"),
+    Input(pid("map-districts"), "clickData"),
+    State(pid("district"), "value"),
+    prevent_initial_call=True,
+)
+def district_clicked(feature: dict[str, Any] | None, current: str | None) -> Any:
+    """Cross-filter: a click on a district of the map filters the whole page to it; a click
+    on the district already chosen goes back to the whole city."""
+    district = ((feature or {}).get("properties") or {}).get("id")
+    if not district:
+        return no_update
+    return "" if district == current else district

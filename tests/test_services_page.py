@@ -305,3 +305,12 @@ def test_hours_and_days_formatting() -> None:
     assert format_hours(2.25) == "2.2 h" and format_hours(36.4) == "36 h"
     assert format_hours(48) == "2.0 days" and format_hours(100) == "4.2 days"
     assert shorten("a" * 10) == "a" * 10 and len(shorten("b" * 300)) == 140
+
+
+def test_a_district_click_on_the_map_filters_the_page() -> None:
+    from callbacks.services import district_clicked
+
+    clicked = {"type": "Feature", "properties": {"id": "santander-02", "name": "Centro"}}
+    assert district_clicked(clicked, "") == "santander-02"
+    assert district_clicked(clicked, "santander-02") == ""  # again: back to the whole city
+    assert district_clicked(None, "santander-02") is no_update
