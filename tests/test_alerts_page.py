@@ -11,22 +11,7 @@ from sqlalchemy import text
 from dashboard.periods import period_for
 from dashboard.settings import Settings
 from dashboard.store import get_engine
-
-
-def walk(node: Any) -> Any:
-    if isinstance(node, (list, tuple)):
-        for item in node:
-            yield from walk(item)
-        return
-    yield node
-    children = getattr(node, "children", None)
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if child is not None and not isinstance(child, (str, int, float)):
-            yield from walk(child)
-
-
-def by_id(node: Any, wanted: str) -> Any:
-    return next(c for c in walk(node) if getattr(c, "id", None) == wanted)
+from tests.tree import by_id, walk
 
 
 def sql_alerts(settings: Settings, where: str, **params: Any) -> list[tuple[Any, ...]]:

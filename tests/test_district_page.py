@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,41 +23,12 @@ from dashboard.settings import Settings
 from dashboard.store import get_engine, unit_of_work
 from layouts import format_number
 from layouts.filters import PageFilters
+from tests.tree import by_id, text_of, walk
 
 WINDOW = "month"  # the KPI window of the default period (30 d)
 
 
 # ---- helpers ------------------------------------------------------------------------------
-def walk(node: Any) -> Iterator[Any]:
-    """Every component below ``node`` (itself included), depth first."""
-    if isinstance(node, (list, tuple)):
-        for child in node:
-            yield from walk(child)
-        return
-    if not hasattr(node, "_prop_names"):
-        return
-    yield node
-    yield from walk(getattr(node, "children", None))
-
-
-def by_id(tree: Any, component_id: Any) -> Any:
-    found = [c for c in walk(tree) if getattr(c, "id", None) == component_id]
-    assert len(found) == 1, f"{component_id!r} found {len(found)} times"
-    return found[0]
-
-
-def text_of(node: Any) -> str:
-    if isinstance(node, str):
-        return node
-    if isinstance(node, (int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return " ".join(text_of(c) for c in node)
-    if hasattr(node, "_prop_names"):
-        return text_of(getattr(node, "children", None))
-    return ""
-
-
 def body_rows(table: Any) -> list[Any]:
     body = next(c for c in walk(table) if isinstance(c, html.Tbody))
     return list(body.children)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,20 +25,9 @@ from dashboard.settings import Settings
 from dashboard.store import get_engine, init_store
 from dashboard.store.version import VERSION_KEY, set_meta
 from tests.conftest import TINY_NOW
+from tests.tree import by_id, walk
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def walk(node: Any) -> Iterator[Any]:
-    """Every component of a tree (depth first)."""
-    if isinstance(node, (list, tuple)):
-        for child in node:
-            yield from walk(child)
-        return
-    if node is None or isinstance(node, (str, int, float)):
-        return
-    yield node
-    yield from walk(getattr(node, "children", None))
 
 
 def texts(node: Any) -> str:
@@ -57,10 +45,6 @@ def texts(node: Any) -> str:
 
     collect(node)
     return " ".join(found)
-
-
-def by_id(tree: Any, component_id: Any) -> Any:
-    return next(c for c in walk(tree) if getattr(c, "id", None) == component_id)
 
 
 def decode(data: Any) -> dict[str, Any]:

@@ -18,49 +18,13 @@ from dash import Patch, dcc, no_update
 
 from dashboard import queries
 from dashboard.settings import Settings
+from tests.tree import by_id, text_of, walk, with_class
 
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---- helpers ------------------------------------------------------------------------------
-def walk(node: Any) -> Iterator[Any]:
-    """Every component below ``node`` (itself included), depth first."""
-    if isinstance(node, (list, tuple)):
-        for child in node:
-            yield from walk(child)
-        return
-    if not hasattr(node, "_prop_names"):
-        return
-    yield node
-    yield from walk(getattr(node, "children", None))
-
-
-def by_id(tree: Any, component_id: Any) -> Any:
-    """The one component with ``component_id``."""
-    found = [c for c in walk(tree) if getattr(c, "id", None) == component_id]
-    assert len(found) == 1, f"{component_id!r} found {len(found)} times"
-    return found[0]
-
-
-def with_class(tree: Any, name: str) -> list[Any]:
-    """Components whose className contains the word ``name``."""
-    return [c for c in walk(tree) if name in (getattr(c, "className", None) or "").split()]
-
-
-def text_of(node: Any) -> str:
-    """All strings below ``node``, joined by spaces."""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, (int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return " ".join(text_of(c) for c in node)
-    if hasattr(node, "_prop_names"):
-        return text_of(getattr(node, "children", None))
-    return ""
-
-
 def kpi(**overrides: Any) -> dict[str, Any]:
     """A KPI dict of the ``queries.overview`` shape."""
     base = {

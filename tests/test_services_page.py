@@ -23,38 +23,12 @@ from dashboard.store import get_engine
 from dashboard.store.version import set_meta
 from layouts import SETTINGS_KEY
 from tests.conftest import TINY_NOW
+from tests.tree import by_id, text_of, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 MY_FILES = ("layouts/services.py", "layouts/services_parts.py", "layouts/services_map.py",
             "callbacks/services.py", "dashboard/queries/services.py",
             "dashboard/queries/services_trend_map.py")
-
-
-def walk(node: Any) -> Iterator[Any]:
-    if isinstance(node, (list, tuple)):
-        for child in node:
-            yield from walk(child)
-        return
-    if not hasattr(node, "_prop_names"):
-        return
-    yield node
-    yield from walk(getattr(node, "children", None))
-
-
-def by_id(tree: Any, component_id: Any) -> Any:
-    found = [c for c in walk(tree) if getattr(c, "id", None) == component_id]
-    assert len(found) == 1, f"{component_id!r} found {len(found)} times"
-    return found[0]
-
-
-def text_of(node: Any) -> str:
-    if isinstance(node, (str, int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return " ".join(text_of(c) for c in node)
-    if hasattr(node, "_prop_names"):
-        return text_of(getattr(node, "children", None))
-    return ""
 
 
 def stat_values(cards: list[Any]) -> dict[str, str]:
