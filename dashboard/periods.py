@@ -82,10 +82,3 @@ def period_for(preset: str, now: datetime) -> Period:
     end = period_end(now)
     length = PRESETS[preset][1]
     return Period(preset, None if length is None else end - length, end)
-
-
-def change(current: float | None, before: float | None) -> float | None:
-    """Relative change ``(current - before) / |before|`` (None without both or when 0)."""
-    if current is None or before is None or before == 0:
-        return None
-    return (current - before) / abs(before)

@@ -7,12 +7,13 @@ The view is a function of the URL's query (``?district=..&department=..&period=.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import dash
 from dash import dcc, html
 
-from dashboard.periods import Period, change, period_for
+from dashboard.kpis.scoring import relative_change
+from dashboard.links import asset_href
+from dashboard.periods import Period, period_for
 from dashboard.queries import district_options
 from dashboard.queries.alerts import SEVERITY_ORDER, STATES, alert_counts, alert_rows
 from dashboard.queries.departments import department_domains
@@ -40,11 +41,6 @@ SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#a35200", "info": "#1f5fa
 GRID_COLUMNS = [("severity_label", "Severity"), ("asset", "Asset"), ("domain_label", "Domain"),
                 ("district_name", "District"), ("what", "Rule"), ("value", "Value"),
                 ("raised", "Raised"), ("cleared", "Cleared")]
-
-
-def asset_href(asset_id: str) -> str:
-    """The asset page of ``asset_id`` (URN colons kept readable)."""
-    return f"/asset/{quote(asset_id, safe=':')}"
 
 
 def extra_controls(state: str, domain: str | None, severity: str | None,
@@ -111,7 +107,7 @@ def _count_card(title: str, counts: dict[str, int], before: dict[str, int] | Non
                           for s in SEVERITY_ORDER], className="alerts-count__split"))
     if before is not None:
         earlier = sum(before.values())
-        delta = change(total, earlier)
+        delta = relative_change(total, earlier)
         if delta is None:
             word = f"{earlier} in the {versus}"
             cls = "delta--none"

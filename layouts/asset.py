@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import dash
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.links import asset_href
 from dashboard.periods import PRESETS
 from dashboard.queries.asset import asset_alerts, asset_detail, rule_metric, thresholds
 from dashboard.queries.asset_series import MAX_POINTS, asset_series
@@ -47,11 +48,6 @@ DISTRICT_STYLE = {"color": "#0b4f8a", "weight": 2, "fillColor": "#9fb8d3", "fill
 def pid(name: str) -> str:
     """This page's component id ``asset-<name>``."""
     return ids.page_id(PAGE, name)
-
-
-def asset_href(asset_id: str) -> str:
-    """The page's path for an asset id (``:`` kept readable, the rest URL-quoted)."""
-    return f"/asset/{quote(asset_id, safe=':')}"
 
 
 def status_words(status: str) -> str:

@@ -9,11 +9,11 @@ import base64
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
-from urllib.parse import quote
 
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.links import asset_href
 from layouts import (
     DOMAIN_STYLE,
     NO_DATA_COLOUR,
@@ -44,11 +44,6 @@ SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
 def js(name: str) -> dict[str, str]:
     """A reference to a function of ``assets/map.js`` for dash-leaflet props."""
     return {"variable": f"dashExtensions.default.{name}"}
-
-
-def asset_href(asset_id: str) -> str:
-    """The drill-down page of one asset (URN colons kept readable)."""
-    return f"/asset/{quote(asset_id, safe=':')}"
 
 
 def status_badge(status: str) -> html.Span:

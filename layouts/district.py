@@ -15,6 +15,7 @@ import dash
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.kpis.scoring import relative_change
 from dashboard.periods import KPI_WINDOW, PRESETS
 from dashboard.queries import district as dq
 from dashboard.queries import district_options
@@ -83,7 +84,7 @@ def score_children(kpis: dict[str, Any]) -> list[Any]:
     rank = kpis["score_rank"]
     rank_words = (f"{ordinal(rank)} of {kpis['score_ranked']} districts by score" if rank
                   else f"not ranked (no score) among {kpis['districts']} districts")
-    change = dq.relative_change(score, kpis["previous_score"])
+    change = relative_change(score, kpis["previous_score"])
     return [
         html.Div("District score", className="score-card__label"),
         html.Div([html.Span(format_number(score, 2), className="score-card__value"),

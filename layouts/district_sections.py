@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from dash import dcc, html
 
+from dashboard.links import asset_href
 from layouts import (
     SEVERITY_LABELS,
     STATUS_COLOURS,
@@ -246,7 +246,7 @@ def alert_items(alerts: list[dict[str, Any]], now: datetime, tz: str) -> html.Ul
             html.Span([html.Span(icon, **{"aria-hidden": "true"}), f" {label}"],
                       className=f"severity severity--{severity}"),
             html.Div([
-                dcc.Link(name, href=f"/asset/{quote(alert['asset_id'], safe=':')}",
+                dcc.Link(name, href=asset_href(alert['asset_id']),
                          className="alert__asset"),
                 html.Div(f"{text(alert.get('rule_text')) or alert.get('metric', '')} · value "
                          f"{format_number(alert.get('value'), 1)}", className="alert__what"),

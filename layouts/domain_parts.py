@@ -11,7 +11,7 @@ from typing import Any
 import dash_leaflet as dl
 from dash import html
 
-from dashboard.periods import change
+from dashboard.kpis.scoring import relative_change
 from dashboard.queries.domain import STATE_WORDS, STATES
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
@@ -55,7 +55,7 @@ def summary_children(data: dict[str, Any], raised: int, before: int | None,
     tiles.append(_tile("Open alerts", format_number(open_alerts), None))
     note = None
     if compare_label and before is not None:
-        delta = change(raised, before)
+        delta = relative_change(raised, before)
         arrow = "" if delta is None else ("▲ " if delta > 0 else "▼ " if delta < 0 else "● ")
         note = f"{arrow}{format_percent(delta)} vs {before} in the {compare_label}".strip()
     tiles.append(_tile(f"Alerts raised · {period_label}", format_number(raised), None, note))

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
-from dashboard.periods import COMPARISONS, change
+from dashboard.kpis.scoring import relative_change
+from dashboard.periods import COMPARISONS
 from layouts import format_number, format_percent, ids, parse_time
 from layouts.export import export_button, graph_config
 from layouts.tables import table_alternative
@@ -83,7 +84,7 @@ def _comparison(current: float | None, before: float | None, better: str | None,
     if better is not None:
         good = up if better == "higher" else not up
         word, cls = ("better", "improving") if good else ("worse", "worsening")
-    ratio = change(current, before)
+    ratio = relative_change(current, before)
     if ratio is None:
         size = "from none"
     elif abs(ratio) >= 10:  # 1,000% and more reads better as a multiple

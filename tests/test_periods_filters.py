@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from dashboard.periods import PRESETS, change, period_end, period_for
+from dashboard.kpis.scoring import relative_change
+from dashboard.periods import PRESETS, period_end, period_for
 from dashboard.settings import Settings
 
 NOW = datetime(2026, 11, 23, 20, 17, tzinfo=timezone.utc)
@@ -31,7 +32,7 @@ def test_comparisons_previous_period_and_a_year_before() -> None:
     year = month.compared("year")
     assert year is not None and month.start - year.start == timedelta(days=365)
     assert period_for("all", NOW).previous() is None and month.compared(None) is None
-    assert change(110, 100) == pytest.approx(0.1) and change(5, 0) is None
+    assert relative_change(110, 100) == pytest.approx(0.1) and relative_change(5, 0) is None
 
 
 def test_departments_come_from_the_service_catalogue(tiny_city: Settings) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
+from dashboard.kpis.scoring import relative_change
 from dashboard.model import Alert, Asset, District
 from dashboard.queries import active_alerts, district_scores, kpi_table
 from dashboard.queries.base import cached
@@ -66,13 +67,6 @@ def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, floa
                 for key, values in table.places.items()}
 
     return cached(settings, "district_year_ago", {"window": window, "end": span.end}, compute)
-
-
-def relative_change(value: float | None, before: float | None) -> float | None:
-    """``(value - before) / |before|``; None without both values or when ``before`` is 0."""
-    if value is None or before is None or before == 0:
-        return None
-    return (value - before) / abs(before)
 
 
 def kpi_comparison(settings: Settings, district: str, window: str, *,

@@ -26,11 +26,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Connection, func, select, text
 
 from dashboard.kpis import AlertRule, load_alert_rules, load_kpis
+from dashboard.links import asset_href
 from dashboard.model import Alert, Asset
 from dashboard.queries import district_options
 from dashboard.queries.base import cached
@@ -73,11 +73,6 @@ def words(name: str) -> str:
     """``fillingLevel`` / ``WasteContainer`` -> ``Filling level`` / ``Waste container``."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
     return spaced[:1].upper() + spaced[1:].lower() if spaced else name
-
-
-def asset_href(asset_id: str) -> str:
-    """The asset page of one asset: ``/asset/<id>`` (the URN's colons kept)."""
-    return "/asset/" + quote(asset_id, safe=":")
 
 
 def type_metrics(settings: Settings) -> dict[str, list[str]]:
