@@ -220,8 +220,9 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
 
 
 def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
-                lang: str = "en", tz: str = "UTC") -> html.Div:
-    """The active alerts, most severe first, or a calm empty state."""
+                lang: str = "en", tz: str = "UTC", where: str = "district") -> html.Div:
+    """The active alerts, most severe first, or a calm empty state. Each names (and links)
+    its asset and says ``where`` it is: its district, or its domain (within a district)."""
     now = now or datetime.now(timezone.utc)
     if not alerts:
         return html.Div([html.Span("✓", **{"aria-hidden": "true"}), " No active alerts"],
@@ -231,7 +232,8 @@ def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
         severity = alert.get("severity", "info")
         icon, label = SEVERITY_LABELS.get(severity, SEVERITY_LABELS["info"])
         what = text(alert.get("rule_text"), lang) or alert.get("metric", "")
-        where = alert.get("district_name") or "No district"
+        place = (domain_label(alert.get("domain", "")) if where == "domain"
+                 else alert.get("district_name") or "No district")
         items.append(html.Li(className=f"alert alert--{severity}", children=[
             html.Span([html.Span(icon, **{"aria-hidden": "true"}), f" {label}"],
                       className=f"severity severity--{severity}"),
@@ -240,7 +242,7 @@ def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
                          href=asset_href(alert.get("asset_id", "")), className="alert__asset"),
                 html.Div(f"{what} · value {format_number(alert.get('value'), 1)}",
                          className="alert__what"),
-                html.Div([where, " · ", html.Span(time_ago(alert.get("raised_at"), now),
+                html.Div([place, " · ", html.Span(time_ago(alert.get("raised_at"), now),
                                                  title=exact_time(alert.get("raised_at"), tz))],
                          className="alert__where"),
             ], className="alert__body"),

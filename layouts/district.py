@@ -31,9 +31,8 @@ from layouts import (
     parse_time,
     status_of,
 )
-from layouts.components import status_badge
+from layouts.components import alerts_list, status_badge
 from layouts.district_sections import (
-    alert_items,
     assets_table,
     change_cell,
     kpi_table,
@@ -153,8 +152,8 @@ def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, A
                              dcc.Link(f"All requests in {name}", href=f"/services{query}",
                                       id=pid("requests-link"))],
                             className="district-requests__more")],
-        "alerts": alert_items(dq.district_alerts(settings, district, domains, ALERT_LIMIT),
-                              now, tz),
+        "alerts": alerts_list(dq.district_alerts(settings, district, domains, ALERT_LIMIT),
+                              now=now, tz=tz, where="domain"),
     }
 
 

@@ -9,9 +9,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.links import asset_href
 from layouts import (
-    SEVERITY_LABELS,
     STATUS_COLOURS,
     STATUS_LABELS,
     domain_label,
@@ -230,30 +228,3 @@ def request_tiles(rows: list[dict[str, Any]], place: str) -> html.Div:
                      className="district-tile__meta"),
         ], role="group", **{"aria-label": f"{text(r['name'])} in {place}"}))
     return html.Div(tiles, className="district-tiles")
-
-
-def alert_items(alerts: list[dict[str, Any]], now: datetime, tz: str) -> html.Ul | html.Div:
-    """Open alerts, each naming (and linking) its asset; severity in icon and words."""
-    if not alerts:
-        return html.Div([html.Span("✓", **{"aria-hidden": "true"}), " No active alerts"],
-                        className="alerts-empty")
-    items = []
-    for alert in alerts:
-        severity = alert.get("severity", "info")
-        icon, label = SEVERITY_LABELS.get(severity, SEVERITY_LABELS["info"])
-        name = alert.get("asset_name") or alert["asset_id"]
-        items.append(html.Li(className=f"alert alert--{severity}", children=[
-            html.Span([html.Span(icon, **{"aria-hidden": "true"}), f" {label}"],
-                      className=f"severity severity--{severity}"),
-            html.Div([
-                dcc.Link(name, href=asset_href(alert['asset_id']),
-                         className="alert__asset"),
-                html.Div(f"{text(alert.get('rule_text')) or alert.get('metric', '')} · value "
-                         f"{format_number(alert.get('value'), 1)}", className="alert__what"),
-                html.Div([domain_label(alert.get("domain", "")), " · ",
-                          html.Span(time_ago(alert.get("raised_at"), now),
-                                    title=exact_time(alert.get("raised_at"), tz))],
-                         className="alert__where"),
-            ], className="alert__body"),
-        ]))
-    return html.Ul(items, className="alerts-list")

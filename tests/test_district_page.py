@@ -290,14 +290,14 @@ def test_page_is_registered_out_of_the_nav_with_the_district_in_its_title(
 
 
 def test_alerts_link_their_asset(in_app: None) -> None:
-    from layouts.district_sections import alert_items
+    from layouts.components import alerts_list
     from tests.conftest import TINY_NOW
 
     alert = {"id": 1, "asset_id": "urn:ngsi-ld:WasteContainer:x/1 a", "asset_name": "Bin <1>",
              "domain": "waste", "metric": "WasteContainer.fillingLevel", "rule": "full",
              "severity": "warning", "raised_at": TINY_NOW.isoformat(), "value": 0.97,
              "rule_text": {"en": "Container full"}}
-    items = alert_items([alert], TINY_NOW, "UTC")
+    items = alerts_list([alert], now=TINY_NOW, tz="UTC", where="domain")
     link = next(c for c in walk(items) if isinstance(c, dcc.Link))
     assert link.href == "/asset/urn:ngsi-ld:WasteContainer:x%2F1%20a"
     assert text_of(link) == "Bin <1>"
