@@ -27,6 +27,28 @@ def file_check(location: str) -> CheckResult:
     return CheckResult(found, f"{location}: {'file found' if found else 'no such file'}")
 
 
+def http_check(url: str, *, timeout: float, params: Mapping[str, Any] | None = None,
+               headers: Mapping[str, str] | None = None, auth: Any = None,
+               error_text: Callable[[requests.RequestException], str] = one_line,
+               failure_detail: Callable[[requests.Response], str] | None = None,
+               label: str | None = None) -> CheckResult:
+    """The ``check()`` answer for a URL: whether one GET answers below HTTP 400.
+
+    ``error_text`` words a connection error (e.g. with secrets redacted),
+    ``failure_detail`` adds the server's own words to an HTTP error, and ``label`` names
+    the source in the message (default: the URL).
+    """
+    name = label or url
+    try:
+        response = requests.get(url, params=params, headers=headers, auth=auth, timeout=timeout)
+    except requests.RequestException as error:
+        return CheckResult(False, f"{name}: {error_text(error)}")
+    if response.status_code >= 400:
+        detail = failure_detail(response) if failure_detail else ""
+        return CheckResult(False, f"{name}: HTTP {response.status_code} {detail}".strip())
+    return CheckResult(True, f"{name}: HTTP {response.status_code}")
+
+
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
-import requests
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
@@ -29,7 +28,7 @@ from connectors.base import (
     SourceFormatError,
     Stream,
 )
-from connectors.common import file_check, get_with_retries, is_url, one_line
+from connectors.common import file_check, get_with_retries, http_check, is_url, one_line
 from connectors.gtfs import DOMAIN, STOP_TYPE, stop_urn
 from connectors.registry import register
 
@@ -228,12 +227,8 @@ class GtfsRtConnector(Connector):
         location = self.config.location
         if not is_url(location):
             return file_check(location)
-        try:
-            response = requests.get(location, timeout=self.config.timeout_seconds,
-                                    headers={"User-Agent": USER_AGENT})
-        except requests.RequestException as error:
-            return CheckResult(False, f"{location}: {one_line(error)}")
-        return CheckResult(response.status_code < 400, f"{location}: HTTP {response.status_code}")
+        return http_check(location, timeout=self.config.timeout_seconds,
+                          headers={"User-Agent": USER_AGENT})
 
     def streams(self) -> list[Stream]:
         return [EntitiesStream(self.config)]

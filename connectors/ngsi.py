@@ -26,7 +26,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, get_with_retries, is_url
+from connectors.common import file_check, get_with_retries, http_check, is_url
 from connectors.ngsi_parse import (
     as_entity,
     entity_cursor,
@@ -240,15 +240,10 @@ class NgsiConnector(Connector):
         params: dict[str, Any] = {"limit": 1}
         if self.config.type:
             params["type"] = self.config.type
-        try:
-            response = requests.get(url, params=params, headers=broker_headers(self.config),
-                                    timeout=self.config.timeout_seconds)
-        except requests.RequestException as error:
-            return CheckResult(False, f"{url}: {type(error).__name__}: {error}")
-        if response.status_code >= 400:
-            return CheckResult(False, f"{url}: HTTP {response.status_code} "
-                                      f"{_error_text(response)}".strip())
-        return CheckResult(True, f"{url}: HTTP {response.status_code}")
+        return http_check(url, params=params, headers=broker_headers(self.config),
+                          timeout=self.config.timeout_seconds,
+                          error_text=lambda error: f"{type(error).__name__}: {error}",
+                          failure_detail=_error_text)
 
     def streams(self) -> list[Stream]:
         return [EntitiesStream(self.config)]

@@ -16,7 +16,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, get_with_retries, is_url, response_text
+from connectors.common import file_check, get_with_retries, http_check, is_url, response_text
 from connectors.open311_parse import (
     map_request,
     map_service,
@@ -178,15 +178,10 @@ class Open311Connector(Connector):
         params: dict[str, Any] = {"page_size": 1}
         if self.config.api_key is not None:
             params["api_key"] = self.config.api_key.get_secret_value()
-        try:
-            response = requests.get(location, params=params, timeout=self.config.timeout_seconds,
-                                    headers={"User-Agent": USER_AGENT})
-        except requests.RequestException as error:
-            problem = _redact(f"{type(error).__name__}: {error}", params)
-            return CheckResult(ok=False, message=f"{location}: {problem}")
-        if response.status_code >= 400:
-            return CheckResult(ok=False, message=f"{location}: HTTP {response.status_code}")
-        return CheckResult(ok=True, message=f"{location}: HTTP {response.status_code}")
+        return http_check(location, params=params, headers={"User-Agent": USER_AGENT},
+                          timeout=self.config.timeout_seconds,
+                          error_text=lambda error: _redact(f"{type(error).__name__}: {error}",
+                                                           params))
 
     def streams(self) -> list[Stream]:
         """The services stream (when configured), then the requests stream."""

@@ -21,7 +21,13 @@ import requests
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, get_with_retries, is_url, one_line, response_text
+from connectors.common import (
+    file_check,
+    get_with_retries,
+    http_check,
+    is_url,
+    response_text,
+)
 from connectors.open311_parse import normalise_watermark, parse_time
 from connectors.registry import register
 from connectors.sensorthings_parse import (
@@ -243,13 +249,8 @@ class SensorThingsConnector(Connector):
         if not is_url(location):
             return file_check(location)
         client = _Client(self.config)
-        try:
-            response = requests.get(client.root, auth=client.auth,
-                                    timeout=self.config.timeout_seconds,
-                                    headers={"User-Agent": USER_AGENT})
-        except requests.RequestException as error:
-            return CheckResult(False, f"{location}: {one_line(error)}")
-        return CheckResult(response.status_code < 400, f"{location}: HTTP {response.status_code}")
+        return http_check(client.root, auth=client.auth, timeout=self.config.timeout_seconds,
+                          headers={"User-Agent": USER_AGENT}, label=location)
 
     def streams(self) -> list[Stream]:
         """Server: the datastreams stream, then the observations stream; file: observations."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from google.transit import gtfs_realtime_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -193,9 +194,9 @@ def test_garbage_protobuf_is_a_format_error(tmp_path: Path) -> None:
 
 def test_unreachable_url_is_a_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: Any, **__: Any) -> None:
-        raise gtfs_rt.requests.ConnectionError("refused")
+        raise requests.ConnectionError("refused")
 
-    monkeypatch.setattr(gtfs_rt.requests, "get", refuse)
+    monkeypatch.setattr(requests, "get", refuse)  # what the connector calls
     stream, = GtfsRtConnector({"location": "http://127.0.0.1:9/rt.pb"}).streams()
     with pytest.raises(ConnectionError, match="4 tries"):
         list(stream.read(None))
