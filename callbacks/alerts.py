@@ -1,4 +1,5 @@
-"""Alerts page callbacks: any filter -> the page body and subtitle; the URL mirrors them."""
+"""Alerts page callbacks: any filter -> the page body and subtitle; the URL mirrors them; a
+zoom (brush) on the daily chart or the date-range picker sets a custom period."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +7,8 @@ from typing import Any
 import dash
 from dash import Input, Output
 
-from callbacks.common import register_grid_tools, register_url_sync
+from callbacks.common import register_grid_tools, register_period_range, register_url_sync
+from dashboard.periods import clean_spec
 from layouts import current_settings, ids
 from layouts.alerts import DEFAULT_PERIOD, DEFAULT_STATE, PAGE, body, subtitle
 from layouts.filters import PageFilters
@@ -15,6 +17,7 @@ EXTRA = ("state", "domain", "severity")
 
 register_url_sync(PAGE, extra=EXTRA, default_period=DEFAULT_PERIOD)
 register_grid_tools(PAGE, ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"), "csv")
+register_period_range(PAGE, (ids.page_id(PAGE, "daily"),), default_period=DEFAULT_PERIOD)
 
 
 @dash.callback(
@@ -29,7 +32,8 @@ def update_alerts(district: str | None, department: str | None, period: str | No
                   severity: str | None) -> tuple[Any, str]:
     """The counts, chart and grid for the chosen filters."""
     settings = current_settings()
-    filters = PageFilters().with_(district=district, department=department,
-                                  period=period or DEFAULT_PERIOD, compare=compare)
+    period = clean_spec(period, settings.current_time()) or DEFAULT_PERIOD
+    filters = PageFilters().with_(district=district, department=department, period=period,
+                                  compare=compare)
     return (body(settings, filters, state or DEFAULT_STATE, domain or None, severity or None),
             subtitle(settings, filters))

@@ -4,7 +4,10 @@
 - period -> the alerts list (a metric or comparison change leaves it alone);
 - any of them -> the latest-readings links (they carry the period and the chosen metric);
 - the CSV button -> exactly the series the chart shows;
-- the controls -> the URL's query (no reload).
+- the controls -> the URL's query (no reload);
+- a zoom on the chart's time axis (drag, or its 1 d / 7 d / 1 m buttons) or the date-range
+  picker -> a custom period: the series is fetched again for that range, so zooming in
+  shows finer resampling, and the alerts, readings links and CSV follow.
 """
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from typing import Any
 import dash
 from dash import Input, Output, State, ctx, no_update
 
-from callbacks.common import register_url_sync
-from dashboard.periods import DEFAULT_PRESET, PRESETS
+from callbacks.common import register_period_range, register_url_sync
+from dashboard.periods import DEFAULT_PRESET, clean_spec, period_label
 from dashboard.queries.asset import asset_detail
 from dashboard.queries.asset_series import asset_series
 from layouts import current_settings, ids
@@ -24,6 +27,7 @@ from layouts.export import csv_file, safe_name
 from layouts.filters import PageFilters
 
 register_url_sync(PAGE, names=("period", "compare"), extra=("metric",))
+register_period_range(PAGE, (pid("graph"),))
 
 
 def _trigger() -> Any:
@@ -35,7 +39,7 @@ def _trigger() -> Any:
 
 
 def _filters(period: str | None, compare: str | None) -> PageFilters:
-    period = period if period in PRESETS else DEFAULT_PRESET
+    period = clean_spec(period, current_settings().current_time()) or DEFAULT_PRESET
     return PageFilters().with_(period=period, compare=compare)
 
 
@@ -63,7 +67,7 @@ def update_series(period: str | None, compare: str | None, metric: str | None,
     names = {m["metric"] for m in detail["metrics"]}
     metric = metric if metric in names else None
     figure, note, table = series_parts(settings, detail, metric, filters)
-    title = f"Time series · {PRESETS[filters.period][0]}"
+    title = f"Time series · {period_label(filters.period, settings.timezone)}"
     alerts = (alerts_part(settings, detail, filters)
               if _trigger() in (None, pid("period")) else no_update)
     readings = readings_card(settings, detail, filters, metric, settings.current_time(),

@@ -5,13 +5,16 @@ module is imported (never inside a layout function).
 """
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
-from dash import ClientsideFunction, Input, Output, State
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 
-from layouts import ids
-from layouts.filters import PageFilters
+from dashboard.periods import custom_spec, is_custom, local_days_spec
+from layouts import current_settings, ids
+from layouts.filters import PageFilters, range_dates
 
 FILTER_NAMES = ("district", "department", "period", "compare")
 
@@ -51,3 +54,90 @@ def register_grid_tools(page: str, grid: str, search: str, export: str) -> None:
         Output(grid, "exportDataAsCsv"), Input(ids.export_button(page, export), "n_clicks"),
         prevent_initial_call=True,
     )
+
+
+def brushed_range(relayout: dict[str, Any] | None) -> tuple[str, str] | None:
+    """The x-axis range a zoom/brush on a date chart selected (Plotly's ``relayoutData``:
+    ``xaxis.range[0]``/``[1]`` or ``xaxis.range``), or None for any other relayout."""
+    if not relayout:
+        return None
+    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        return str(relayout["xaxis.range[0]"]), str(relayout["xaxis.range[1]"])
+    bounds = relayout.get("xaxis.range")
+    if isinstance(bounds, list) and len(bounds) == 2:
+        return str(bounds[0]), str(bounds[1])
+    return None
+
+
+def _local(text: str, zone: ZoneInfo) -> datetime:
+    """A chart's axis value (local wall time of the city, as Plotly writes it) as aware."""
+    stamp = datetime.fromisoformat(text.strip())
+    return stamp.replace(tzinfo=zone) if stamp.tzinfo is None else stamp
+
+
+def period_after(trigger: str | None, period: str | None, start_date: str | None,
+                 end_date: str | None, relayout: dict[str, Any] | None, *, now: datetime,
+                 tz: str, default_period: str) -> tuple[Any, Any, Any]:
+    """What the period control and the date-range picker become after one event.
+
+    - a preset chosen -> the picker is emptied;
+    - both picker dates set -> the period is those whole local days; picker emptied
+      while a custom range was shown -> back to ``default_period``;
+    - a chart brushed/zoomed on its time axis -> the period is that range (to whole
+      hours), and the picker shows the days it spans.
+
+    Returns (period, start_date, end_date), ``no_update`` where nothing changes.
+    """
+    if trigger == "range":
+        if start_date and end_date:
+            try:
+                spec = local_days_spec(date.fromisoformat(start_date[:10]),
+                                       date.fromisoformat(end_date[:10]), tz, now)
+            except ValueError:
+                return no_update, no_update, no_update
+            return (spec if spec != period else no_update), no_update, no_update
+        if not start_date and not end_date and is_custom(period):
+            return default_period, no_update, no_update
+        return no_update, no_update, no_update
+    if trigger == "brush":
+        bounds = brushed_range(relayout)
+        if bounds is None:
+            return no_update, no_update, no_update
+        zone = ZoneInfo(tz)
+        try:
+            first, last = sorted((_local(bounds[0], zone), _local(bounds[1], zone)))
+            spec = custom_spec(first, last, now)
+        except ValueError:
+            return no_update, no_update, no_update
+        start, end = range_dates(spec, tz, now)
+        return spec, start, end
+    if period and not is_custom(period) and (start_date or end_date):
+        return no_update, None, None
+    return no_update, no_update, no_update
+
+
+def register_period_range(page: str, graphs: tuple[str, ...] = (), *,
+                          default_period: str = "30d") -> None:
+    """Custom time ranges for ``page``: its date-range picker and a zoom (brush) on the time
+    axis of any of ``graphs`` set the period control to that range; the whole page follows
+    it (every section's callback listens to the period). Choosing a preset clears it."""
+    period, picker = ids.page_id(page, "period"), ids.page_id(page, "range")
+
+    @dash.callback(
+        Output(period, "value"), Output(picker, "start_date"), Output(picker, "end_date"),
+        Input(period, "value"), Input(picker, "start_date"), Input(picker, "end_date"),
+        *(Input(graph, "relayoutData") for graph in graphs),
+        prevent_initial_call=True,
+    )
+    def follow(spec: str | None, start_date: str | None, end_date: str | None,
+               *relayouts: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+        fired = ctx.triggered_id
+        trigger = ("range" if fired == picker else "brush" if fired in graphs
+                   else "period" if fired == period else None)
+        relayout = relayouts[graphs.index(fired)] if fired in graphs else None
+        settings = current_settings()
+        return period_after(trigger, spec, start_date, end_date, relayout,
+                            now=settings.current_time(), tz=settings.timezone,
+                            default_period=default_period)
+
+    follow.__name__ = f"follow_{page.replace('-', '_')}_period"

@@ -8,6 +8,8 @@ What each reacts to, so nothing is recomputed needlessly:
 - scope + period -> trend and breakdowns;
 - scope only (the backlog is a snapshot now) -> map and oldest open requests;
 - a click on a district of the map -> the district filter (cross-filtering the page);
+- a zoom (brush) on the trend's time axis or the date-range picker -> a custom period
+  (``register_period_range``), which every period-dependent section follows;
 - an export button -> CSV of a table or GeoJSON of the map, from the same read models.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, no_update
 
-from callbacks.common import register_url_sync
+from callbacks.common import register_period_range, register_url_sync
 from dashboard.queries.services import breakdowns, channel_options, headline, oldest_open
 from dashboard.queries.services_trend_map import map_export, request_map, request_trend
 from layouts import current_settings, ids
@@ -44,6 +46,7 @@ from layouts.services_parts import (
 )
 
 register_url_sync(PAGE, extra=("service", "channel"))
+register_period_range(PAGE, (pid("trend-graph"),))
 
 SCOPE = [Input(pid(n), "value") for n in ("district", "department", "service", "channel")]
 

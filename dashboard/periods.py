@@ -1,13 +1,18 @@
-"""Time presets every page shares (24 h, 7 d, 30 d, 90 d, 12 months, all) and comparisons.
+"""Time presets every page shares (24 h, 7 d, 30 d, 90 d, 12 months, all), custom ranges
+and comparisons.
 
-A period ends with the current hour (``settings.current_time()`` rounded up), so cached
-read models keyed by a period change once an hour, not on every request. Comparisons:
+A preset period ends with the current hour (``settings.current_time()`` rounded up), so
+cached read models keyed by a period change once an hour, not on every request. A custom
+range (picked in a date picker or brushed on a chart) is an ISO 8601 interval of whole
+UTC hours, ``2026-10-01T00:00Z/2026-10-15T00:00Z``, that ends at the latest with the
+current hour. A *period spec* is either: a preset id or such an interval. Comparisons:
 the previous period of the same length, or the same period one year before.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 PRESETS: dict[str, tuple[str, timedelta | None]] = {  # id -> (label, length; None = all)
     "24h": ("Last 24 hours", timedelta(hours=24)),
@@ -25,6 +30,9 @@ COMPARISONS: dict[str, str] = {"previous": "previous period", "year": "same peri
 KPI_WINDOW = {"24h": "day", "7d": "week", "30d": "month", "90d": "quarter", "12m": "year",
               "all": "year"}
 YEAR = timedelta(days=365)
+CUSTOM = "custom"
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # custom ranges start no earlier
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,9 @@ class Period:
 
     @property
     def label(self) -> str:
+        """The preset's label; a custom range's UTC bounds (use ``period_label`` to show)."""
+        if self.preset == CUSTOM:
+            return f"{self.start:%d %b %Y %H:%M} – {self.end:%d %b %Y %H:%M} UTC"
         return PRESETS.get(self.preset, (self.preset, None))[0]
 
     @property
@@ -75,10 +86,93 @@ def period_end(now: datetime) -> datetime:
     return floor if floor == now else floor + timedelta(hours=1)
 
 
-def period_for(preset: str, now: datetime) -> Period:
-    """The period ``preset`` ending with the current hour; unknown presets raise ValueError."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown period {preset!r}; choose one of {', '.join(PRESETS)}")
+def _utc_hour(text: str) -> datetime:
+    """An ISO timestamp (``Z``/offset, or naive = UTC) as an aware UTC datetime."""
+    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    stamp = stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp
+    return stamp.astimezone(timezone.utc)
+
+
+def _iso(stamp: datetime) -> str:
+    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def custom_spec(start: datetime, end: datetime, now: datetime) -> str:
+    """The canonical interval spec of ``[start, end)``: start floored and end rounded up to
+    whole hours, the end capped at the current hour's end. ValueError when nothing is left
+    (the range is empty, reversed, wholly in the future or before 2000)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("a custom range needs time-zone-aware bounds")
+    first = max(start.astimezone(timezone.utc), EARLIEST).replace(minute=0, second=0,
+                                                                  microsecond=0)
+    last = min(period_end(end.astimezone(timezone.utc)), period_end(now))
+    if last <= first:
+        raise ValueError("the range is empty: its start must be before its end and before now")
+    return f"{_iso(first)}/{_iso(last)}"
+
+
+def local_days_spec(first: date, last: date, tz: str, now: datetime) -> str:
+    """The spec of whole local days ``first`` to ``last`` (both included) in zone ``tz``."""
+    zone = ZoneInfo(tz)
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
+    after = last + timedelta(days=1)
+    return custom_spec(start, datetime(after.year, after.month, after.day, tzinfo=zone), now)
+
+
+def is_custom(spec: str | None) -> bool:
+    """Whether ``spec`` is an interval (``START/END``) rather than a preset id."""
+    return bool(spec) and "/" in str(spec)
+
+
+def period_for(spec: str, now: datetime) -> Period:
+    """The period of a preset id (ending with the current hour) or of an interval spec.
+
+    Unknown presets and malformed or empty intervals raise ValueError.
+    """
+    if is_custom(spec):
+        head, _, tail = spec.partition("/")
+        try:
+            canonical = custom_spec(_utc_hour(head), _utc_hour(tail), now)
+        except ValueError as error:
+            raise ValueError(f"bad custom period {spec!r}: {error}") from None
+        head, _, tail = canonical.partition("/")
+        return Period(CUSTOM, _utc_hour(head), _utc_hour(tail))
+    if spec not in PRESETS:
+        raise ValueError(f"unknown period {spec!r}; choose one of {', '.join(PRESETS)}")
     end = period_end(now)
-    length = PRESETS[preset][1]
-    return Period(preset, None if length is None else end - length, end)
+    length = PRESETS[spec][1]
+    return Period(spec, None if length is None else end - length, end)
+
+
+def clean_spec(value: object, now: datetime) -> str | None:
+    """``value`` as a canonical period spec, or None when it is neither a preset nor a
+    valid interval (so URL and control values can be cleaned without raising)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value in PRESETS:
+        return value
+    if not is_custom(value):
+        return None
+    try:
+        period = period_for(value, now)
+    except ValueError:
+        return None
+    assert period.start is not None
+    return f"{_iso(period.start)}/{_iso(period.end)}"
+
+
+def period_label(spec: str, tz: str) -> str:
+    """A preset's label, or a custom range in local time: ``3 Oct 14:00 – 5 Oct 2026 09:00``
+    (times only when the bounds are not local midnights)."""
+    if not is_custom(spec):
+        return PRESETS.get(spec, (spec, None))[0]
+    head, _, tail = spec.partition("/")
+    zone = ZoneInfo(tz)
+    start = _utc_hour(head).astimezone(zone)
+    end = _utc_hour(tail).astimezone(zone)
+    if start.hour == 0 and end.hour == 0:
+        last = end - timedelta(days=1)
+        if last.date() == start.date():
+            return f"{start:%-d %b %Y}"
+        return f"{start:%-d %b} – {last:%-d %b %Y}"
+    return f"{start:%-d %b %H:%M} – {end:%-d %b %Y %H:%M}"

@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from dashboard.kpis.scoring import relative_change
 from dashboard.links import asset_href
-from dashboard.periods import Period, period_for
+from dashboard.periods import Period, is_custom, period_for, period_label
 from dashboard.queries import district_options
 from dashboard.queries.alerts import SEVERITY_ORDER, STATES, alert_counts, alert_rows
 from dashboard.queries.departments import department_domains
@@ -31,7 +31,7 @@ from layouts import (
     text,
 )
 from layouts.export import download, export_button, graph_config, safe_name
-from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters
 from layouts.tables import data_grid, grid_columns, table_alternative
 
 PAGE = "alerts"
@@ -126,7 +126,9 @@ def daily_figure(daily: list[dict[str, Any]]) -> dict[str, Any]:
              "marker": {"color": SEVERITY_COLOURS[s]}} for s in SEVERITY_ORDER]
     return {"data": data, "layout": {
         "barmode": "stack", "height": 260, "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
-        "legend": {"orientation": "h", "y": -0.25}, "yaxis": {"title": "alerts raised"},
+        "legend": {"orientation": "h", "y": -0.25},
+        "yaxis": {"title": "alerts raised", "fixedrange": True},
+        "xaxis": {"type": "date"},
         "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": "Inter, Segoe UI, Arial, sans-serif", "size": 12}}}
 
@@ -150,12 +152,13 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
     return [
         html.Div([
             _count_card("Active now", counts["active"], None, versus),
-            _count_card(f"Raised · {period.label.lower()}", counts["raised"],
+            _count_card(f"Raised · {shown_period(filters.period, tz)}", counts["raised"],
                         counts["raised_before"], versus),
         ], className="alerts-counts"),
         html.Section(className="card", children=[
             html.Div([html.H2("Alerts raised per day", className="card__title")],
                      className="card-head"),
+            html.P(BRUSH_HINT, className="section-hint") if counts["daily"] else None,
             dcc.Graph(id=ids.page_id(PAGE, "daily"), figure=daily_figure(counts["daily"]),
                       config=graph_config(f"{name}-daily")) if counts["daily"]
             else html.P("No alerts were raised in this period.", className="section-hint"),
@@ -178,7 +181,7 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
 def layout(**query: Any) -> html.Div:
     """The alerts page for the URL's query (unknown values fall back to defaults)."""
     settings = current_settings()
-    filters = read_filters(settings, query, DEFAULT_PERIOD)
+    filters = read_filters(settings, query, DEFAULT_PERIOD, custom=True)
     state = clean_query(query.get("state"), set(STATES)) or DEFAULT_STATE
     domain = clean_query(query.get("domain"), set(DOMAIN_STYLE))
     severity = clean_query(query.get("severity"), set(SEVERITY_ORDER))
@@ -189,11 +192,17 @@ def layout(**query: Any) -> html.Div:
             html.Div([html.H1("Alerts", className="page-head__title"),
                       html.P(subtitle(settings, filters), id=ids.page_id(PAGE, "subtitle"),
                              className="page-head__subtitle")]),
-            filter_bar(PAGE, settings, filters),
+            filter_bar(PAGE, settings, filters, custom=True),
         ]),
         extra_controls(state, domain, severity, sorted(DOMAIN_STYLE, key=domain_label)),
         html.Div(body(settings, filters, state, domain, severity), id=ids.page_id(PAGE, "body")),
     ])
+
+
+def shown_period(spec: str, tz: str) -> str:
+    """``last 30 days`` for a preset, ``1 Oct – 14 Oct 2026`` for a custom range."""
+    label = period_label(spec, tz)
+    return label if is_custom(spec) else label.lower()
 
 
 def subtitle(settings: Settings, filters: PageFilters) -> str:

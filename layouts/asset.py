@@ -15,7 +15,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard.links import asset_href
-from dashboard.periods import PRESETS
+from dashboard.periods import period_label
 from dashboard.queries.asset import asset_alerts, asset_detail, rule_metric, thresholds
 from dashboard.queries.asset_series import MAX_POINTS, asset_series
 from dashboard.settings import Settings
@@ -113,7 +113,7 @@ def head(settings: Settings, detail: dict[str, Any], filters: PageFilters,
                 _fact("Id", html.Code(detail["id"])),
             ]),
         ]),
-        filter_bar(PAGE, settings, filters, district=False, department=False),
+        filter_bar(PAGE, settings, filters, district=False, department=False, custom=True),
     ])
 
 
@@ -221,6 +221,9 @@ def series_parts(settings: Settings, detail: dict[str, Any], metric: str | None,
         note.append(" Thresholds: " + "; ".join(
             f"{r['severity']} {r['operator']} {r['threshold']:g} ({text(r['rule'])})"
             for r in rules) + ".")
+    if series["points"]:
+        note.append(" Zooming in (drag, or the 1 d / 7 d / 1 m buttons) narrows the page to "
+                    "that range and fetches it at finer detail.")
     return figure, note, series_table(series, label, unit, tz)
 
 
@@ -240,7 +243,8 @@ def series_card(settings: Settings, detail: dict[str, Any], metric: str | None,
     filename = safe_name(detail["id"].removeprefix("urn:ngsi-ld:"), metric)
     return html.Section(className="card asset-series", **{"aria-label": "Time series"}, children=[
         html.Div(className="asset-series__head", children=[
-            html.H2(f"Time series · {PRESETS[filters.period][0]}", id=pid("series-title"),
+            html.H2(f"Time series · {period_label(filters.period, settings.timezone)}",
+                    id=pid("series-title"),
                     className="card__title"),
             html.Div(className="asset-series__tools", children=[
                 html.Label("Metric", htmlFor=pid("metric"), className="filter-bar__label"),
@@ -264,7 +268,7 @@ def layout(asset_id: str | None = None, **query: Any) -> html.Div:
     if detail is None:
         return not_found(asset_id)
     now = settings.current_time()
-    filters = read_filters(settings, query)
+    filters = read_filters(settings, query, custom=True)
     filters = PageFilters(period=filters.period, compare=filters.compare)
     metric = default_metric(settings, detail, clean_query(query.get("metric")))
     return html.Div(className="page asset-page", id=pid("page"), children=[

@@ -124,7 +124,7 @@ def series_figure(series: dict[str, Any], *, label: str, unit: str,
                     "layer": "below"} for a in alerts if a.get("cleared_at")]
     axis_title = f"{label} ({unit})" if unit else label
     yaxis: dict[str, Any] = {"title": {"text": axis_title}, "gridcolor": "#edf0f3",
-                             "zeroline": False, "linecolor": "#8c97a5"}
+                             "zeroline": False, "linecolor": "#8c97a5", "fixedrange": True}
     y_range = value_range(series, rules, alerts)
     if y_range:
         yaxis["range"] = y_range

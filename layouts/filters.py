@@ -1,24 +1,38 @@
 """The filter bar every page after the overview shares, and the URL query it mirrors.
 
-A page's filter state is ``PageFilters``: district, department, time preset and the
-comparison. ``read_filters`` cleans a URL query against what exists (unknown values fall
-back to the defaults) and ``PageFilters.query`` writes it back, so any view is a link.
+A page's filter state is ``PageFilters``: district, department, period and the comparison.
+The period is a preset id or, on pages with a time chart, a custom range (an interval spec
+of ``dashboard.periods``) written to the URL as ``from=..&to=..``. ``read_filters`` cleans
+a URL query against what exists (unknown values fall back to the defaults) and
+``PageFilters.query`` writes it back, so any view is a link.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
-from dashboard.periods import COMPARISONS, DEFAULT_PRESET, PRESETS, SHORT_LABELS
+from dashboard.periods import (
+    COMPARISONS,
+    DEFAULT_PRESET,
+    PRESETS,
+    SHORT_LABELS,
+    clean_spec,
+    is_custom,
+    period_for,
+)
 from dashboard.queries import district_options
 from dashboard.queries.departments import department_options
 from dashboard.settings import Settings
 from layouts import clean_query, ids
 
 ALL_DISTRICTS, ALL_DEPARTMENTS, NO_COMPARISON = "", "", ""
+BRUSH_HINT = ("Drag across the chart to narrow the whole page to that time range; "
+              "a period button goes back.")
 
 
 @dataclass(frozen=True)
@@ -27,13 +41,16 @@ class PageFilters:
 
     district: str | None = None
     department: str | None = None
-    period: str = DEFAULT_PRESET
+    period: str = DEFAULT_PRESET  # a preset id or a custom range's interval spec
     compare: str | None = None
 
     def query(self, default_period: str = DEFAULT_PRESET, **extra: Any) -> str:
-        """``?district=..&department=..&period=..&compare=..`` plus ``extra`` (empties dropped)."""
+        """``?district=..&department=..&period=..&compare=..`` plus ``extra`` (empties dropped);
+        a custom range is written as ``from=..&to=..`` instead of ``period``."""
         params = {**asdict(self), **extra}
-        if params.get("period") == default_period:
+        if is_custom(self.period):
+            params["from"], _, params["to"] = params.pop("period").partition("/")
+        elif params.get("period") == default_period:
             params.pop("period")
         return "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
@@ -44,17 +61,64 @@ class PageFilters:
         return replace(self, **cleaned)
 
 
+def read_period(settings: Settings, query: dict[str, Any], default_period: str = DEFAULT_PRESET,
+                *, custom: bool = False) -> str:
+    """The period of a URL query (``period=<preset>``, or with ``custom`` a range given as
+    ``from=..&to=..`` or as ``period=<interval>``); anything invalid gives the default."""
+    now = settings.current_time()
+    value = clean_query(query.get("period"))
+    start, end = clean_query(query.get("from")), clean_query(query.get("to"))
+    if custom and start and end:
+        value = f"{start}/{end}"
+    spec = clean_spec(value, now)
+    if spec is None or (is_custom(spec) and not custom):
+        return default_period
+    return spec
+
+
 def read_filters(settings: Settings, query: dict[str, Any],
-                 default_period: str = DEFAULT_PRESET) -> PageFilters:
-    """The filters of a URL query, each checked against the known districts/departments."""
+                 default_period: str = DEFAULT_PRESET, *, custom: bool = False) -> PageFilters:
+    """The filters of a URL query, each checked against the known districts/departments.
+
+    ``custom``: the page accepts custom time ranges (pages with a time chart to brush).
+    """
     districts = {d["id"] for d in district_options(settings)}
     departments = {d["id"] for d in department_options(settings)}
     return PageFilters(
         district=clean_query(query.get("district"), districts),
         department=clean_query(query.get("department"), departments),
-        period=clean_query(query.get("period"), set(PRESETS)) or default_period,
+        period=read_period(settings, query, default_period, custom=custom),
         compare=clean_query(query.get("compare"), set(COMPARISONS)),
     )
+
+
+def range_dates(spec: str, tz: str, now: datetime) -> tuple[str | None, str | None]:
+    """The local dates (first, last, ISO) a custom range spans, for the date picker."""
+    if not is_custom(spec):
+        return None, None
+    period = period_for(spec, now)
+    zone = ZoneInfo(tz)
+    assert period.start is not None
+    first = period.start.astimezone(zone).date()
+    last = (period.end - timedelta(seconds=1)).astimezone(zone).date()
+    return first.isoformat(), last.isoformat()
+
+
+def range_picker(page: str, settings: Settings, spec: str) -> html.Div:
+    """"From"/"to" date inputs for a custom range of whole local days (keyboard friendly;
+    brushing a chart fills them too). Id ``ids.page_id(page, "range")``."""
+    cid = ids.page_id(page, "range")
+    first, last = range_dates(spec, settings.timezone, settings.current_time())
+    today = settings.current_time().astimezone(ZoneInfo(settings.timezone)).date()
+    return html.Div([
+        html.Label("Custom range", htmlFor=f"{cid}-start", className="filter-bar__label"),
+        dcc.DatePickerRange(id=cid, start_date=first, end_date=last,
+                            start_date_id=f"{cid}-start", end_date_id=f"{cid}-end",
+                            start_date_placeholder_text="From", end_date_placeholder_text="To",
+                            display_format="D MMM YYYY", max_date_allowed=today.isoformat(),
+                            first_day_of_week=1, clearable=True, minimum_nights=0,
+                            className="filter-bar__range"),
+    ], className="filter-bar__field filter-bar__field--range")
 
 
 def _field(label: str, control: Any, control_id: str, extra: str = "") -> html.Div:
@@ -64,10 +128,13 @@ def _field(label: str, control: Any, control_id: str, extra: str = "") -> html.D
 
 def filter_bar(page: str, settings: Settings, filters: PageFilters, *,
                district: bool = True, department: bool = True, period: bool = True,
-               compare: bool = True) -> html.Div:
-    """District and department selectors, time presets and comparison, as ids of ``page``.
+               compare: bool = True, custom: bool = False) -> html.Div:
+    """District and department selectors, time presets (with ``custom``, a date range
+    too) and comparison, as ids of ``page``.
 
-    Ids: ``ids.page_id(page, "district" | "department" | "period" | "compare")``.
+    Ids: ``ids.page_id(page, "district" | "department" | "period" | "range" | "compare")``.
+    The period control's value is the period spec: a preset id, or a custom range (then
+    no preset is checked).
     """
     fields: list[Any] = []
     if district:
@@ -94,6 +161,8 @@ def filter_bar(page: str, settings: Settings, filters: PageFilters, *,
                            options=[{"label": SHORT_LABELS[p], "value": p,
                                      "title": PRESETS[p][0]} for p in PRESETS]),
         ], className="filter-bar__field", role="group", **{"aria-labelledby": f"{cid}-label"}))
+        if custom:
+            fields.append(range_picker(page, settings, filters.period))
     if compare:
         cid = ids.page_id(page, "compare")
         fields.append(_field("Compare with", dcc.Dropdown(

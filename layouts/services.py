@@ -15,7 +15,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from dashboard.periods import PRESETS
+from dashboard.periods import is_custom, period_label
 from dashboard.queries import district_options
 from dashboard.queries.services import (
     RequestScope,
@@ -73,7 +73,7 @@ def services_of(settings: Settings, department: str | None) -> list[dict[str, An
 
 def read_view(settings: Settings, query: dict[str, Any]) -> ServicesView:
     """The view of a URL query; unknown values (or a service of another department) dropped."""
-    filters = read_filters(settings, query)
+    filters = read_filters(settings, query, custom=True)
     service = clean_query(query.get("service"),
                           {s["id"] for s in services_of(settings, filters.department)})
     channel = clean_query(query.get("channel"), {c["id"] for c in channel_options(settings)})
@@ -108,8 +108,9 @@ def subtitle(settings: Settings, view: ServicesView, data: dict[str, Any]) -> st
         parts.append(next((c["name"] for c in channel_options(settings)
                            if c["id"] == view.channel), view.channel))
     current = data["current"]
-    parts.append(period_text(PRESETS[f.period][0], current["start"], current["end"],
-                             settings.timezone))
+    label = period_label(f.period, settings.timezone)
+    parts.append(label if is_custom(f.period) else
+                 period_text(label, current["start"], current["end"], settings.timezone))
     return " · ".join(parts)
 
 
@@ -123,7 +124,7 @@ def _select(name: str, label: str, value: str | None, options: list[dict[str, st
 
 def controls(settings: Settings, view: ServicesView) -> html.Div:
     """The shared filter bar plus the service and channel selectors."""
-    bar = filter_bar(PAGE, settings, view.filters)
+    bar = filter_bar(PAGE, settings, view.filters, custom=True)
     bar.children = [*bar.children,
                     _select("service", "Service", view.service,
                             service_choices(settings, view.filters.department)),

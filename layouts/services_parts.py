@@ -15,6 +15,7 @@ from dashboard.kpis.scoring import relative_change
 from dashboard.periods import COMPARISONS
 from layouts import format_number, format_percent, ids, parse_time
 from layouts.export import export_button, graph_config
+from layouts.filters import BRUSH_HINT
 from layouts.tables import table_alternative
 
 PAGE = "services"
@@ -153,7 +154,8 @@ def trend_figure(trend: dict[str, Any]) -> dict[str, Any]:
     ], "layout": {
         "height": 340, "margin": {"l": 48, "r": 12, "t": 10, "b": 40}, "hovermode": "x unified",
         "legend": {"orientation": "h", "y": 1.12, "x": 0},
-        "yaxis": {"title": {"text": "Requests"}, "rangemode": "tozero", "gridcolor": "#e3e8ee"},
+        "yaxis": {"title": {"text": "Requests"}, "rangemode": "tozero", "gridcolor": "#e3e8ee",
+                  "fixedrange": True},
         "xaxis": {"type": "date", "gridcolor": "#f0f2f5"},
         "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": "inherit", "size": 12, "color": "#17212d"},
@@ -167,7 +169,7 @@ def trend_children(trend: dict[str, Any], filename: str) -> list[Any]:
     return [
         html.H2(f"Received and closed, {grain}", className="card__title"),
         html.P(f"Buckets in local time ({trend['timezone']}); the first and last may be "
-               "partial.", className="section-hint"),
+               f"partial. {BRUSH_HINT}", className="section-hint"),
         html.Div("No requests in this period.", className="empty-note") if empty else None,
         dcc.Graph(id=pid("trend-graph"), figure=trend_figure(trend), config=graph_config(filename),
                   className="sr-trend__graph", style={"height": "340px"}),

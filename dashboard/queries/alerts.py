@@ -5,7 +5,9 @@ on ``raised_at``; assets join by primary key. Nothing here reads observations.
 """
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, and_, case, func, or_, select
 
@@ -89,7 +91,7 @@ def alert_rows(settings: Settings, period: Period, *, state: str = "all",
 def alert_counts(settings: Settings, period: Period, compared: Period | None = None, *,
                  district: str | None = None, domains: set[str] | None = None) -> dict[str, Any]:
     """Active alerts by severity, alerts raised in the period (and in ``compared``) by
-    severity, and raised per day by severity (for the chart).
+    severity, and raised per local day (the city's time zone) by severity (for the chart).
 
     Shape: {"active": {sev: n}, "raised": {sev: n}, "raised_before": {sev: n} | None,
     "daily": [{"day": "YYYY-MM-DD", "critical": n, "warning": n, "info": n}]}.
@@ -113,9 +115,11 @@ def alert_counts(settings: Settings, period: Period, compared: Period | None = N
         stmt = (select(Alert.raised_at, Alert.severity).join(Asset, Asset.pk == Alert.asset_pk)
                 .where(_in_state("raised", period)))
         days: dict[str, dict[str, Any]] = {}
+        zone = ZoneInfo(settings.timezone)
         for raised_at, severity in conn.execute(
                 _filtered(stmt, district=district, domains=domains, severity=None)):
-            day = raised_at.date().isoformat()
+            stamp = raised_at if raised_at.tzinfo else raised_at.replace(tzinfo=timezone.utc)
+            day = stamp.astimezone(zone).date().isoformat()
             entry = days.setdefault(day, {"day": day, **dict.fromkeys(SEVERITY_ORDER, 0)})
             entry[severity if severity in SEVERITY_ORDER else "info"] += 1
         result["daily"] = [days[d] for d in sorted(days)]

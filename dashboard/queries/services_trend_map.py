@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, select
 
-from dashboard.periods import period_for
+from dashboard.periods import Period, period_for
 from dashboard.queries import district_outlines
 from dashboard.queries.base import cached
 from dashboard.queries.services import (
@@ -36,6 +36,15 @@ GRAIN_LABELS = {"hour": "per hour", "day": "per day", "week": "per week (weeks s
 MAP_POINT_LIMIT = 5000
 PUBLISHED_DECIMALS = 4
 HOUR = timedelta(hours=1)
+
+
+def trend_grain(period: Period) -> str:
+    """Hours up to two days, days up to a month, weeks beyond (custom ranges by length)."""
+    if period.preset in GRAINS:
+        return GRAINS[period.preset]
+    length = period.length or timedelta(days=366)
+    return "hour" if length <= timedelta(days=2) else "day" if length <= timedelta(days=31) \
+        else "week"
 
 
 def _zone(name: str) -> ZoneInfo | timezone:
@@ -81,7 +90,7 @@ def request_trend(settings: Settings, scope: RequestScope, preset: str) -> dict[
     ``{"grain", "grain_label", "timezone", "rows": [{"bucket", "received", "closed"}]}``.
     """
     period = period_for(preset, settings.current_time())
-    grain = GRAINS.get(preset, "week")
+    grain = trend_grain(period)
     zone = _zone(settings.timezone)
 
     def compute(conn: Connection) -> dict[str, Any]:

@@ -91,3 +91,21 @@ def browser() -> Iterator[object]:
         )
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def page(browser, server_url: str) -> Iterator[object]:
+    """A fresh 1440x900 page (downloads allowed) collecting console and page errors."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def assert_clean(page) -> None:
+    """No console error and no Dash error overlay on the page."""
+    assert page.console_errors == []
+    assert page.locator(".dash-fe-error__title").count() == 0

@@ -5,27 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 
 import pytest
+
+from tests.browser.conftest import assert_clean
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(browser, server_url: str) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.console_errors = []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-    yield page
-    context.close()
 
-
-def _assert_clean(page) -> None:
-    assert page.console_errors == []
-    assert page.locator(".dash-fe-error__title").count() == 0
 
 
 def test_map_click_to_district_to_domain_to_asset_series(page, server_url: str) -> None:
@@ -52,7 +40,7 @@ def test_map_click_to_district_to_domain_to_asset_series(page, server_url: str) 
     page.wait_for_load_state("networkidle")
     assert name in page.inner_text("h1")
     assert page.locator("#asset-graph .scatterlayer .trace").count() >= 1  # the series
-    _assert_clean(page)
+    assert_clean(page)
 
     page.go_back()  # the browser's history follows the path back
     page.wait_for_url(re.compile(r"/domain/"), timeout=30_000)
@@ -80,4 +68,45 @@ def test_alerts_export_downloads_the_rows_shown(page, server_url: str) -> None:
     rows = list(csv.DictReader(io.StringIO(info.value.path().read_text(encoding="utf-8-sig"))))
     assert rows and all("Container" in " ".join(r.values()) for r in rows)
     assert len(rows) <= shown and (len(rows) == visible or visible >= 20)
-    _assert_clean(page)
+    assert_clean(page)
+
+
+def _brush(page, graph: str, left: float, right: float) -> None:
+    """Drag across a chart's plot area from ``left`` to ``right`` (fractions of its width)."""
+    area = page.locator(f"#{graph} .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * left, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * right, y, steps=12)
+    page.mouse.up()
+
+
+def test_brushing_the_trend_filters_the_services_page(page, server_url: str) -> None:
+    page.goto(server_url + "/services?period=30d")
+    page.wait_for_selector("#services-trend-graph .nsewdrag", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    received = page.locator(".sr-stat__value").nth(2).inner_text()
+    _brush(page, "services-trend-graph", 0.4, 0.7)
+    page.wait_for_function("location.search.includes('from=')", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        f"document.querySelectorAll('.sr-stat__value')[2].innerText !== {received!r}",
+        timeout=30_000)
+    subtitle = page.inner_text("#services-subtitle")
+    assert "Last 30 days" not in subtitle and " – " in subtitle
+    assert page.locator("#services-period input:checked").count() == 0  # no preset
+    assert page.input_value("#services-range-start")  # the picker shows the range
+    shared = page.evaluate("location.href")
+    assert_clean(page)
+
+    page.goto(shared)  # the link opens the same range
+    page.wait_for_selector("#services-trend-graph .nsewdrag", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("#services-subtitle") == subtitle
+    page.locator("#services-period label:has-text('7 d')").click()  # a preset clears it
+    page.wait_for_function("!location.search.includes('from=')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#services-range-start').value === ''",
+                           timeout=30_000)
+    assert_clean(page)

@@ -2,23 +2,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
+
+from tests.browser.conftest import assert_clean
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"\d+([.,]\d+)?")
 
 
-@pytest.fixture
-def page(browser, server_url: str) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.console_errors = []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-    yield page
-    context.close()
 
 
 def _open(page, url: str) -> None:
@@ -34,10 +26,6 @@ def _numbers(page) -> str:
     cards = page.locator(".kpi-card").all_inner_texts()
     return page.inner_text("#city-score") + "|" + "|".join(cards)
 
-
-def _assert_clean(page) -> None:
-    assert page.console_errors == []
-    assert page.locator(".dash-fe-error__title").count() == 0
     assert "Error loading" not in page.content()
 
 
@@ -47,7 +35,7 @@ def test_overview_shows_score_cards_and_map(page, server_url: str) -> None:
     assert page.locator(".kpi-card").count() >= 12
     assert page.locator("#city-map").is_visible()
     assert page.locator("#city-map path.leaflet-interactive").count() >= 8  # district polygons
-    _assert_clean(page)
+    assert_clean(page)
 
 
 def test_choosing_a_district_changes_the_numbers_and_the_url(page, server_url: str) -> None:
@@ -63,7 +51,7 @@ def test_choosing_a_district_changes_the_numbers_and_the_url(page, server_url: s
         arg=before, timeout=15_000,
     )
     assert _numbers(page) != before
-    _assert_clean(page)
+    assert_clean(page)
 
 
 def test_a_shared_link_restores_the_view(page, server_url: str) -> None:
@@ -76,4 +64,4 @@ def test_a_shared_link_restores_the_view(page, server_url: str) -> None:
     page.goto("about:blank")
     _open(page, shared)
     assert page.inner_text("#district-filter") == chosen
-    _assert_clean(page)
+    assert_clean(page)
