@@ -35,11 +35,12 @@ from layouts.overview import (
 
 
 def query_string(district: str | None, window: str | None, kpi: str | None,
-                 department: str | None = None) -> str:
-    """``?district=..&window=..&kpi=..&department=..`` for the current selection (empty
-    parts left out)."""
+                 department: str | None = None, compare: str | None = None) -> str:
+    """``?district=..&window=..&kpi=..&department=..&compare=..`` for the current selection
+    (empty parts left out)."""
     params = {"district": district or None, "window": window or DEFAULT_WINDOW,
-              "kpi": kpi or None, "department": department or None}
+              "kpi": kpi or None, "department": department or None,
+              "compare": compare or None}
     return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
@@ -49,12 +50,13 @@ def query_string(district: str | None, window: str | None, kpi: str | None,
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_MAP_KPI, "value"),
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
+    Input(ids.OVERVIEW_COMPARE, "value"),
     prevent_initial_call=True,
 )
 def sync_url(district: str | None, window: str | None, kpi: str | None,
-             department: str | None = None) -> str:
+             department: str | None = None, compare: str | None = None) -> str:
     """Mirror the selection in the URL (the Location has ``refresh=False``: no reload)."""
-    return query_string(district, window, kpi, department)
+    return query_string(district, window, kpi, department, compare)
 
 
 @dash.callback(
@@ -65,18 +67,21 @@ def sync_url(district: str | None, window: str | None, kpi: str | None,
     Input(ids.DISTRICT_FILTER, "value"),
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
+    Input(ids.OVERVIEW_COMPARE, "value"),
     prevent_initial_call=True,
 )
 def update_numbers(district: str | None, window: str | None,
-                   department: str | None = None) -> tuple[Any, ...]:
-    """Title, period, city score and KPI cards for the selected place, window, department."""
+                   department: str | None = None, compare: str | None = None
+                   ) -> tuple[Any, ...]:
+    """Title, period, city score and KPI cards for the selected place, window, department
+    and comparison (the previous window, or ``year``: the same window a year before)."""
     settings = current_settings()
     window = window or DEFAULT_WINDOW
     domains = department_domains(settings, department or None)
     data = queries.overview(settings, district or None, window, domains)
     place = place_name(queries.district_options(settings), district)
     badge, cards = numbers_children(settings, data, place, settings.current_time(),
-                                    department or None)
+                                    department or None, "year" if compare == "year" else None)
     subtitle = period_text(window, data["window_start"], data["window_end"], settings.timezone)
     return place, subtitle, badge, cards
 
@@ -86,15 +91,17 @@ def update_numbers(district: str | None, window: str | None,
     Input(ids.DISTRICT_FILTER, "value"),
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
     State(ids.WINDOW_FILTER, "value"),
+    State(ids.OVERVIEW_COMPARE, "value"),
     prevent_initial_call=True,
 )
 def update_alerts(district: str | None, department: str | None = None,
-                  window: str | None = None) -> list[Any]:
+                  window: str | None = None, compare: str | None = None) -> list[Any]:
     """The active alerts of the selected place and department (not of the window)."""
     settings = current_settings()
     domains = department_domains(settings, department or None)
     alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
-    query = drill_query(district or None, window or DEFAULT_WINDOW, department or None)
+    query = drill_query(district or None, window or DEFAULT_WINDOW, department or None,
+                        compare or None)
     return alerts_children(alerts, settings.current_time(), settings.timezone, query)
 
 
@@ -103,14 +110,18 @@ def update_alerts(district: str | None, department: str | None = None,
     Output(ids.OVERVIEW_MAP_LEGEND, "children"),
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_MAP_KPI, "value"),
+    Input(ids.OVERVIEW_DEPARTMENT, "value"),
     prevent_initial_call=True,
 )
-def shade_districts(window: str | None, kpi: str | None) -> tuple[Any, Any]:
-    """District polygons shaded by the district score (or the chosen KPI's score)."""
+def shade_districts(window: str | None, kpi: str | None,
+                    department: str | None = None) -> tuple[Any, Any]:
+    """District polygons shaded by the district score (of the department's KPIs when one
+    is chosen) or by the chosen KPI's score."""
     settings = current_settings()
     catalogue = queries.kpi_catalogue(settings)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
-    shapes = queries.district_scores(settings, window or DEFAULT_WINDOW, kpi)
+    domains = department_domains(settings, department or None)
+    shapes = queries.district_scores(settings, window or DEFAULT_WINDOW, kpi, domains)
     decimals = kpi_decimals(catalogue, kpi)
     return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
 
@@ -173,13 +184,14 @@ def load_assets(overlays: list[str] | None, district: str | None,
     Input(ids.OVERVIEW_DISTRICT_LAYER, "clickData"),
     State(ids.WINDOW_FILTER, "value"),
     State(ids.OVERVIEW_DEPARTMENT, "value"),
+    State(ids.OVERVIEW_COMPARE, "value"),
     prevent_initial_call=True,
 )
 def district_clicked(feature: dict[str, Any] | None, window: str | None = None,
-                     department: str | None = None) -> Any:
+                     department: str | None = None, compare: str | None = None) -> Any:
     """A click on a district polygon opens that district's page (same period, department)."""
     district = ((feature or {}).get("properties") or {}).get("id")
     if not district:
         return no_update
-    query = drill_query(None, window or DEFAULT_WINDOW, department or None)
+    query = drill_query(None, window or DEFAULT_WINDOW, department or None, compare or None)
     return f"/district/{quote(district)}{query}"

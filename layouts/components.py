@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 SELECTION_STYLE = {"color": "#10253f", "weight": 3.5, "opacity": 1, "fill": False}
 SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
+YEAR_BEFORE = "the same window a year before"
 
 
 def js(name: str) -> dict[str, str]:
@@ -65,10 +66,12 @@ def _smart(value: float | None, decimals: int) -> str:
     return format_number(value, decimals)
 
 
-def _trend(change: float | None, improving: bool | None, versus: str) -> html.Span:
-    """▲/▼ with the size of the change and whether that is good news."""
+def _trend(change: float | None, improving: bool | None, versus: str,
+           missing: str = "No earlier data") -> html.Span:
+    """▲/▼ with the size of the change and whether that is good news (``missing`` when
+    there is nothing to compare with)."""
     if change is None:
-        return html.Span("No earlier data", className="trend trend--none", title=versus)
+        return html.Span(missing, className="trend trend--none", title=versus)
     if abs(change) < 0.0005:
         return html.Span("● steady", className="trend trend--flat", title=versus)
     arrow = "▲" if change > 0 else "▼"
@@ -114,6 +117,8 @@ def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
              domain_href: str | None = None) -> html.Div:
     """One KPI: value and unit, target, trend, sparkline, freshness; coloured by status.
 
+    The trend compares with the previous window or, when the KPI carries ``year_ago``
+    (``queries.district.with_year_ago``), with the same window a year before.
     With ``domain_href`` the domain label links to that (domain page) URL."""
     now = now or datetime.now(timezone.utc)
     status = status_of(kpi.get("score"))
@@ -140,10 +145,16 @@ def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
                                      className="kpi-card__value"),
                            html.Span(unit if kpi.get("value") is not None else "",
                                      className="kpi-card__unit")]),
+                _trend(kpi.get("year_change"), kpi.get("year_improving"), YEAR_BEFORE,
+                       "No data a year before" if kpi.get("year_ago") is None
+                       else "No change to measure")
+                if "year_ago" in kpi else
                 _trend(kpi.get("trend"), kpi.get("improving"), _versus(window)),
             ], className="kpi-card__value-row"),
             html.Div(f"Target {comparator} {_smart(kpi.get('target'), decimals)} {unit}".strip(),
                      className="kpi-card__target"),
+            html.Div(f"A year before: {format_number(kpi['year_ago'], decimals)} {unit}".strip(),
+                     className="kpi-card__year") if kpi.get("year_ago") is not None else None,
             dcc.Graph(id=ids.kpi_spark(kpi["id"]), figure=sparkline_figure(spark, status),
                       config=SPARK_CONFIG, className="kpi-card__spark", responsive=True,
                       style={"height": "44px"})
@@ -188,9 +199,10 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
 
 def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str,
                departments: list[dict[str, Any]] | None = None,
-               department: str | None = None) -> html.Div:
+               department: str | None = None, compare: str | None = None) -> html.Div:
     """District selector (``district-filter``; "" = whole city), the department selector
-    (when ``departments`` are given) and ``window-filter``."""
+    (when ``departments`` are given), ``window-filter`` and what the KPI cards compare with
+    (``overview-compare``: "" = the previous window, "year" = a year before)."""
     chosen_department = [] if departments is None else [html.Div([
         html.Label("Department", htmlFor=ids.OVERVIEW_DEPARTMENT, className="filter-bar__label"),
         dcc.Dropdown(id=ids.OVERVIEW_DEPARTMENT, value=department or "", clearable=False,
@@ -216,6 +228,14 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
                                     for key, (label, _) in WINDOWS.items()]),
         ], className="filter-bar__field", role="group",
             **{"aria-labelledby": f"{ids.WINDOW_FILTER}-label"}),
+        html.Div([
+            html.Label("Compare with", htmlFor=ids.OVERVIEW_COMPARE,
+                       className="filter-bar__label"),
+            dcc.Dropdown(id=ids.OVERVIEW_COMPARE, value=compare or "", clearable=False,
+                         searchable=False, className="filter-bar__compare",
+                         options=[{"label": "Previous window", "value": ""},
+                                  {"label": "Same window a year before", "value": "year"}]),
+        ], className="filter-bar__field"),
     ])
 
 

@@ -17,6 +17,7 @@ from dashboard import queries
 from dashboard.model import DOMAINS
 from dashboard.periods import COMPARISONS, KPI_WINDOW, PRESETS, period_for
 from dashboard.queries.departments import department_options
+from dashboard.queries.district import with_year_ago
 from dashboard.queries.domain import alerts_raised, asset_features, domain_assets
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from dashboard.settings import Settings
@@ -72,8 +73,10 @@ def kpi_cards(settings: Settings, domain: str, filters: PageFilters) -> list[Any
     window = KPI_WINDOW[filters.period]
     data = queries.overview(settings, filters.district, window)
     now, tz = settings.current_time(), settings.timezone
-    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz)
-             for k in data["kpis"] if k.get("domain") == domain]
+    kpis = [k for k in data["kpis"] if k.get("domain") == domain]
+    if filters.compare == "year":
+        kpis = with_year_ago(settings, window, filters.district, kpis)
+    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz) for k in kpis]
     return cards or [html.P("No KPIs are defined for this domain (data/kpis.yaml).",
                             className="empty-note")]
 

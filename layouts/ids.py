@@ -17,6 +17,7 @@ OVERVIEW_PAGE = "overview-page"
 DISTRICT_FILTER = "district-filter"  # dcc.Dropdown (stable e2e hook)
 WINDOW_FILTER = "window-filter"  # dcc.RadioItems (stable e2e hook)
 OVERVIEW_DEPARTMENT = "overview-department"  # dcc.Dropdown: filter to one department
+OVERVIEW_COMPARE = "overview-compare"  # dcc.Dropdown: KPI cards vs "" previous / "year" ago
 OVERVIEW_NAV = "overview-nav"  # dcc.Location (callback-nav): a district click opens its page
 OVERVIEW_ALERTS_LINK = "overview-alerts-link"
 OVERVIEW_MAP_KPI = "overview-map-kpi"  # dcc.Dropdown: shade districts by a KPI

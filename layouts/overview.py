@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from dashboard import queries
 from dashboard.queries.departments import department_domains, department_options
+from dashboard.queries.district import with_year_ago
 from dashboard.settings import Settings
 from layouts import (
     DEFAULT_LANG,
@@ -75,16 +76,19 @@ def kpi_decimals(catalogue_or_kpis: list[dict[str, Any]], kpi: str | None) -> in
     return int(chosen.get("decimals", 1)) if chosen else 2
 
 
-def drill_query(district: str | None, window: str, department: str | None) -> str:
+def drill_query(district: str | None, window: str, department: str | None,
+                compare: str | None = None) -> str:
     """The query the drill-down pages get from the overview's selection."""
     params = {"district": district, "department": department,
-              "period": WINDOW_PRESET.get(window)}
+              "period": WINDOW_PRESET.get(window), "compare": compare}
     return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
 def numbers_children(settings: Settings, data: dict[str, Any], place: str,
-                     now: datetime, department: str | None = None) -> tuple[Any, list[Any]]:
-    """The score badge and the KPI cards for one ``queries.overview`` answer."""
+                     now: datetime, department: str | None = None,
+                     compare: str | None = None) -> tuple[Any, list[Any]]:
+    """The score badge and the KPI cards for one ``queries.overview`` answer; with
+    ``compare="year"`` the cards compare with the same window a year before."""
     tz, window = settings.timezone, data["window"]
     label = place if data["district"] else "City"
     if department:
@@ -92,9 +96,12 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
     badge = city_score_badge(data["city_score"], place=label,
                              window=window, as_of=data["as_of"], kpi_count=len(data["kpis"]),
                              now=now, tz=tz)
-    query = drill_query(data["district"], window, department)
+    query = drill_query(data["district"], window, department, compare)
+    kpis = data["kpis"]
+    if compare == "year":
+        kpis = with_year_ago(settings, window, data["district"], kpis)
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
-                      domain_href=f"/domain/{k['domain']}{query}") for k in data["kpis"]]
+                      domain_href=f"/domain/{k['domain']}{query}") for k in kpis]
     return badge, cards
 
 
@@ -123,9 +130,10 @@ def map_kpi_selector(catalogue: list[dict[str, Any]], kpi: str | None) -> html.D
 
 
 def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str | None = None,
-           department: str | None = None, **_: Any) -> html.Div:
-    """The overview for ``?district=..&window=..&kpi=..&department=..`` (unknown values
-    ignored); a department keeps only its domains' KPIs and alerts."""
+           department: str | None = None, compare: str | None = None, **_: Any) -> html.Div:
+    """The overview for ``?district=..&window=..&kpi=..&department=..&compare=year``
+    (unknown values ignored); a department keeps only its domains' KPIs, alerts and map
+    shading."""
     settings = current_settings()
     now, tz = settings.current_time(), settings.timezone
     districts = queries.district_options(settings)
@@ -135,13 +143,14 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     window = clean_query(window, set(WINDOWS)) or DEFAULT_WINDOW
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     department = clean_query(department, {d["id"] for d in departments})
+    compare = clean_query(compare, {"year"})
     domains = department_domains(settings, department)
 
     data = queries.overview(settings, district, window, domains)
     place = place_name(districts, district)
-    badge, cards = numbers_children(settings, data, place, now, department)
+    badge, cards = numbers_children(settings, data, place, now, department, compare)
     alerts = queries.active_alerts(settings, district, ALERT_LIMIT, domains=domains)
-    shapes = queries.district_scores(settings, window, kpi)
+    shapes = queries.district_scores(settings, window, kpi, domains)
     chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
     domains = sorted(queries.asset_domains(settings))  # one toggle per domain with assets
@@ -156,7 +165,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                 html.P(period_text(window, data["window_start"], data["window_end"], tz),
                        id=ids.OVERVIEW_SUBTITLE, className="page-head__subtitle"),
             ]),
-            filter_bar(districts, district, window, departments, department),
+            filter_bar(districts, district, window, departments, department, compare),
         ]),
         html.Div(className="overview-top", children=[
             html.Section(badge, id=ids.OVERVIEW_SCORE_PANEL, className="card score-panel",
@@ -169,14 +178,15 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                          legend_title=legend_title(catalogue, kpi),
                          tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             ], **{"aria-label": "City map"}),
-            html.Section(alerts_children(alerts, now, tz, drill_query(district, window,
-                                                                      department)),
+            html.Section(alerts_children(alerts, now, tz,
+                                         drill_query(district, window, department, compare)),
                          id=ids.OVERVIEW_ALERTS, className="card alerts-card"),
         ]),
         html.Section(className="kpi-section", children=[
             html.Div([html.H2("Key indicators", className="section-title"),
-                      html.P("Each card compares the period with the previous one; colour and "
-                             "badge show the target status.", className="section-hint")],
+                      html.P("Each card compares the period with the previous one, or with "
+                             "the same period a year before (Compare with); colour and badge "
+                             "show the target status.", className="section-hint")],
                      className="section-head"),
             html.Div(cards, id=ids.OVERVIEW_KPI_GRID, className="kpi-grid"),
         ]),

@@ -167,9 +167,10 @@ def test_request_rows_are_the_service_request_kpis(tiny_city: Settings,
     assert {r["id"] for r in rows} == ids and ids
 
 
-def test_year_ago_comparison_reads_the_window_a_year_earlier(tmp_path: Path) -> None:
-    """A store of its own: one district, a container level now (30 %) and a year ago (50 %)."""
-    now = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)  # not the tiny city's "now"
+def yearton(tmp_path: Path) -> Settings:
+    """A store of its own: one district, a container level now (30 %) and a year ago (50 %)
+    in the ``week`` window (``now`` is not the tiny city's)."""
+    now = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
     settings = Settings(var_dir=tmp_path / "var", database_url="", redis_url=None, now=now)
     span = window_for("week", now, settings.timezone)
     bucket = span.end - 5 * 3600
@@ -182,6 +183,11 @@ def test_year_ago_comparison_reads_the_window_a_year_earlier(tmp_path: Path) -> 
             {"metric": metric, "grain": "hour", "bucket": b, "district_id": "yearton-01",
              "count": 2, "sum": total, "min": 0.0, "max": 1.0}
             for b, total in ((bucket, 0.6), (bucket - 365 * 86400, 1.0))])
+    return settings
+
+
+def test_year_ago_comparison_reads_the_window_a_year_earlier(tmp_path: Path) -> None:
+    settings = yearton(tmp_path)
     data = dq.kpi_comparison(settings, "yearton-01", "week", year_ago=True)
     waste = next(r for r in data["rows"] if r["id"] == "waste_fill")
     assert waste["value"] == pytest.approx(30) and waste["year_ago"] == pytest.approx(50)

@@ -114,8 +114,12 @@ def overview(settings: Settings, district: str | None, window: str,
     }
 
 
-def district_scores(settings: Settings, window: str, kpi: str | None) -> dict[str, Any]:
-    """Districts as a GeoJSON FeatureCollection with the city score (or one KPI's)."""
+def district_scores(settings: Settings, window: str, kpi: str | None,
+                    domains: set[str] | None = None) -> dict[str, Any]:
+    """Districts as a GeoJSON FeatureCollection with the city score (or one KPI's).
+
+    ``domains`` (a department's): the score is the CityScore of those domains' KPIs only.
+    """
     table = kpi_table(settings, window)
 
     def compute(conn: Connection) -> list[dict[str, Any]]:
@@ -128,6 +132,8 @@ def district_scores(settings: Settings, window: str, kpi: str | None) -> dict[st
     for district in _cached(settings, "district_shapes", {}, compute):
         place = table["places"].get(district["id"], {"score": None, "kpis": []})
         chosen = next((k for k in place["kpis"] if k["id"] == kpi), None) if kpi else None
+        score = place["score"] if domains is None else city_score(
+            k["score"] for k in place["kpis"] if k["domain"] in domains)
         features.append(
             {
                 "type": "Feature",
@@ -137,8 +143,8 @@ def district_scores(settings: Settings, window: str, kpi: str | None) -> dict[st
                     "id": district["id"],
                     "name": district["name"],
                     "population": district["population"],
-                    "score": chosen["score"] if chosen else place["score"],
-                    "value": chosen["value"] if chosen else place["score"],
+                    "score": chosen["score"] if chosen else score,
+                    "value": chosen["value"] if chosen else score,
                     "unit": chosen["unit"] if chosen else "",
                 },
             }

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
-from dashboard.kpis.scoring import relative_change
+from dashboard.kpis.scoring import is_improving, relative_change
 from dashboard.model import Alert, Asset, District
 from dashboard.queries import active_alerts, district_scores, kpi_table
 from dashboard.queries.base import cached
@@ -67,6 +67,20 @@ def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, floa
                 for key, values in table.places.items()}
 
     return cached(settings, "district_year_ago", {"window": window, "end": span.end}, compute)
+
+
+def with_year_ago(settings: Settings, window: str, district: str | None,
+                  kpis: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The KPI dicts of a place (None = the city) with ``year_ago`` (the value over the same
+    window 365 days before), ``year_change`` (relative) and ``year_improving`` added."""
+    before = year_ago_values(settings, window).get(district or "", {})
+    found = []
+    for kpi in kpis:
+        then = before.get(kpi["id"])
+        change = relative_change(kpi["value"], then)
+        found.append({**kpi, "year_ago": then, "year_change": change,
+                      "year_improving": is_improving(change, kpi["direction"])})
+    return found
 
 
 def kpi_comparison(settings: Settings, district: str, window: str, *,
