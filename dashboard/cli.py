@@ -14,6 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from dashboard.cli_sources import districts_app, ingest_app, quarantine_app, sources_app
+from dashboard.cli_users import audit, users_app
 from dashboard.settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -21,6 +22,8 @@ app.add_typer(districts_app, name="districts")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(sources_app, name="sources")
+app.add_typer(users_app, name="users")
+app.command("audit")(audit)
 
 
 @app.callback()
