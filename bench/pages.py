@@ -89,11 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_for(url, args.var_dir, now).model_copy(update={"cache_ttl_seconds": 0})
     print(f"store {url}: {store_facts(engine, url)}; now {now.isoformat()}")
 
+    metric = "fillingLevel"  # observations carry the bare attribute name
     with engine.connect() as conn:
+        # the first waste container that has readings (a primary-key probe per container)
         pk, asset_id = conn.execute(text(
-            "SELECT pk, id FROM assets WHERE type = 'WasteContainer' ORDER BY pk LIMIT 1")).one()
+            "SELECT pk, id FROM assets a WHERE type = 'WasteContainer' AND EXISTS ("
+            "SELECT 1 FROM observations o WHERE o.asset_pk = a.pk AND o.metric = :m) "
+            "ORDER BY pk LIMIT 1"), {"m": metric}).one()
         district = conn.execute(text("SELECT id FROM districts ORDER BY id LIMIT 1")).scalar()
-    metric = "WasteContainer.fillingLevel"
     year = period_for("12m", now)
     city, waste = RequestScope(), RequestScope(department="Residuos y Limpieza")
 
@@ -116,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "alerts: counts 30 d": lambda: alert_counts(settings, period_for("30d", now)),
         "alerts: rows 30 d": lambda: alert_rows(settings, period_for("30d", now)),
     }
+    print(f"asset for the series: {asset_id} ({metric})")
     print(f"\n{'read model (uncached)':48} {'median s':>9}")
     figures: dict[str, float] = {}
     for name, run in app.items():
