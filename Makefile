@@ -28,7 +28,19 @@ demo: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/citylens serve
 
-test: $(VENV)/.installed-test
+# axe-core for the accessibility checks of the browser tests (tests/browser/node_modules).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+# Without npm the accessibility checks skip (and fail under CITYLENS_REQUIRE_SERVICES=1).
+$(AXE): tests/browser/package.json
+	@if ! command -v npm >/dev/null; then \
+	  echo "npm not found: the accessibility checks (axe-core) will be skipped"; \
+	elif [ -f tests/browser/package-lock.json ]; then \
+	  npm ci --no-audit --no-fund --prefix tests/browser && touch $@; \
+	else \
+	  npm install --no-audit --no-fund --prefix tests/browser && touch $@; \
+	fi
+
+test: $(VENV)/.installed-test $(AXE)
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed

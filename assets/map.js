@@ -101,6 +101,7 @@
         layer.on("add", function () {
             var el = layer.getElement && layer.getElement();
             if (el) {
+                el.setAttribute("role", "img");
                 el.setAttribute("aria-label", (props.name || "") + ": " + (props.status || ""));
             }
             var tip = layer.getTooltip && layer.getTooltip();

@@ -180,7 +180,7 @@ def district_map(settings: Settings, district: str, window: str) -> html.Div:
                            scrollWheelZoom=False, trackViewport=False,
                            attributionControl=bool(settings.tile_url),
                            style={"height": "100%", "width": "100%"}, **view_args),
-                    className="district-map", role="img",
+                    className="district-map", role="region",
                     **{"aria-label": "Map of the district among its neighbours; "
                                      "click a neighbour to open it"})
 

@@ -9,6 +9,13 @@ from dash import dcc, html
 from layouts import ids
 
 APP_NAME = "CityLens"
+LANGUAGE = "en"  # the language of the interface (WCAG 3.1.1: screen readers pick their voice)
+
+
+@dash.hooks.index()
+def _document_language(index: str) -> str:
+    """Declare the page's language on ``<html>`` (Dash's index has no ``lang``)."""
+    return index.replace("<html>", f'<html lang="{LANGUAGE}">', 1)
 
 
 def _logo() -> html.Span:

@@ -59,20 +59,24 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def server_url(demo_env: dict[str, str]) -> Iterator[str]:
-    """The dashboard served on a free local port."""
+def server_url(demo_env: dict[str, str],
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard served on a free local port. Its log goes to a file (a pipe nobody
+    reads would fill up with request lines and stall the server)."""
     port = _free_port()
     env = {**demo_env, "CITYLENS_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "app.py"], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "app.py"], env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(url + "/", process)
-    except Exception:
+    except Exception as error:
         process.kill()
-        raise
+        raise RuntimeError(f"{error}; server log:\n{log.read_text()[-3000:]}") from error
     yield url
     process.terminate()
     process.wait(timeout=10)
