@@ -32,7 +32,6 @@ KPI_WINDOW = {"24h": "day", "7d": "week", "30d": "month", "90d": "quarter", "12m
 YEAR = timedelta(days=365)
 CUSTOM = "custom"
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # custom ranges start no earlier
-HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        """The preset's label; a custom range's UTC bounds (use ``period_label`` to show)."""
-        if self.preset == CUSTOM:
-            return f"{self.start:%d %b %Y %H:%M} – {self.end:%d %b %Y %H:%M} UTC"
+        """The preset's label (a custom range's is ``period_label`` of its spec)."""
         return PRESETS.get(self.preset, (self.preset, None))[0]
 
     @property
@@ -86,7 +83,7 @@ def period_end(now: datetime) -> datetime:
     return floor if floor == now else floor + timedelta(hours=1)
 
 
-def _utc_hour(text: str) -> datetime:
+def _utc(text: str) -> datetime:
     """An ISO timestamp (``Z``/offset, or naive = UTC) as an aware UTC datetime."""
     stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     stamp = stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp
@@ -97,10 +94,10 @@ def _iso(stamp: datetime) -> str:
     return stamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def custom_spec(start: datetime, end: datetime, now: datetime) -> str:
-    """The canonical interval spec of ``[start, end)``: start floored and end rounded up to
-    whole hours, the end capped at the current hour's end. ValueError when nothing is left
-    (the range is empty, reversed, wholly in the future or before 2000)."""
+def _custom_bounds(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` with the start floored and the end rounded up to whole UTC hours,
+    the end capped at the current hour's end. ValueError when nothing is left (the range
+    is empty, reversed, wholly in the future or before 2000)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("a custom range needs time-zone-aware bounds")
     first = max(start.astimezone(timezone.utc), EARLIEST).replace(minute=0, second=0,
@@ -108,6 +105,12 @@ def custom_spec(start: datetime, end: datetime, now: datetime) -> str:
     last = min(period_end(end.astimezone(timezone.utc)), period_end(now))
     if last <= first:
         raise ValueError("the range is empty: its start must be before its end and before now")
+    return first, last
+
+
+def custom_spec(start: datetime, end: datetime, now: datetime) -> str:
+    """The canonical interval spec of ``[start, end)`` (bounds as ``_custom_bounds``)."""
+    first, last = _custom_bounds(start, end, now)
     return f"{_iso(first)}/{_iso(last)}"
 
 
@@ -132,11 +135,10 @@ def period_for(spec: str, now: datetime) -> Period:
     if is_custom(spec):
         head, _, tail = spec.partition("/")
         try:
-            canonical = custom_spec(_utc_hour(head), _utc_hour(tail), now)
+            first, last = _custom_bounds(_utc(head), _utc(tail), now)
         except ValueError as error:
             raise ValueError(f"bad custom period {spec!r}: {error}") from None
-        head, _, tail = canonical.partition("/")
-        return Period(CUSTOM, _utc_hour(head), _utc_hour(tail))
+        return Period(CUSTOM, first, last)
     if spec not in PRESETS:
         raise ValueError(f"unknown period {spec!r}; choose one of {', '.join(PRESETS)}")
     end = period_end(now)
@@ -168,8 +170,8 @@ def period_label(spec: str, tz: str) -> str:
         return PRESETS.get(spec, (spec, None))[0]
     head, _, tail = spec.partition("/")
     zone = ZoneInfo(tz)
-    start = _utc_hour(head).astimezone(zone)
-    end = _utc_hour(tail).astimezone(zone)
+    start = _utc(head).astimezone(zone)
+    end = _utc(tail).astimezone(zone)
     if start.hour == 0 and end.hour == 0:
         last = end - timedelta(days=1)
         if last.date() == start.date():
