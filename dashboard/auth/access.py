@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
@@ -26,6 +27,7 @@ def allowed(who: Principal, roles: Iterable[str]) -> bool:
     return who.role in tuple(roles)
 
 
+@cache
 def _pattern(path: str) -> re.Pattern[str]:
     """``/district/<id>`` -> a regex matching one path segment per placeholder."""
     parts = re.split(r"(<[^>/]+>)", path.rstrip("/") or "/")

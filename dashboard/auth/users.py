@@ -8,7 +8,8 @@ given meanwhile. Unknown users and wrong passwords get the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -26,7 +27,6 @@ MAX_FAILURES = 5
 LOCK_MINUTES = 15
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 USERS = User.__table__
-_DUMMY_HASH = hash_password("an unknown user's password")
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,6 @@ class Principal:
     def signed_in(self) -> bool:
         return self.role in SIGNED_IN
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"username": self.username, "role": self.role,
-                "departments": list(self.departments), "districts": list(self.districts)}
-
 
 ANONYMOUS = Principal()
 
@@ -59,10 +55,10 @@ def _principal(row: Any) -> Principal:
                      tuple(row.districts or ()))
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users (made once, on first need)."""
+    return hash_password("an unknown user's password")
 
 
 def validate_user(conn: Connection, username: str, role: str, departments: list[str],
@@ -108,7 +104,7 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
     return [{"username": u.username, "role": u.role, "departments": list(u.departments or []),
              "districts": list(u.districts or []), "disabled": bool(u.disabled),
              "failed_attempts": int(u.failed_attempts or 0),
-             "locked_until": _as_utc(u.locked_until).isoformat() if u.locked_until else None}
+             "locked_until": u.locked_until.isoformat() if u.locked_until else None}
             for u in rows]
 
 
@@ -148,9 +144,9 @@ def _attempt(conn: Connection, username: str, password: str,
     refused = SignInError("Wrong username or password.")
     row = conn.execute(select(USERS).where(USERS.c.username == username)).first()
     if row is None or row.disabled:
-        verify_password(_DUMMY_HASH, password)  # the same work as a real check
+        verify_password(_dummy_hash(), password)  # the same work as a real check
         return refused
-    locked = _as_utc(row.locked_until)
+    locked = row.locked_until  # aware UTC (model.UTCDateTime)
     if locked is not None and locked > now:
         return SignInError("Too many failed attempts: this account is locked until "
                            f"{locked:%H:%M} UTC. Try again later or ask an administrator.")
