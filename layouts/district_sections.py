@@ -9,6 +9,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.kpis.scoring import is_improving
 from layouts import (
     STATUS_COLOURS,
     STATUS_LABELS,
@@ -63,10 +64,7 @@ def change_cell(change: float | None, improving: bool | None, versus: str) -> ht
 
 def year_improving(row: dict[str, Any]) -> bool | None:
     """Whether the change against a year ago is for the better (None when flat/unknown)."""
-    change = row.get("year_change")
-    if change is None or abs(change) < 0.01:
-        return None
-    return (change > 0) == (row["direction"] == "higher")
+    return is_improving(row.get("year_change"), row["direction"])
 
 
 # ---- KPI comparison -------------------------------------------------------------------------

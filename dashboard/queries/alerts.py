@@ -5,7 +5,6 @@ on ``raised_at``; assets join by primary key. Nothing here reads observations.
 """
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,8 +117,7 @@ def alert_counts(settings: Settings, period: Period, compared: Period | None = N
         zone = ZoneInfo(settings.timezone)
         for raised_at, severity in conn.execute(
                 _filtered(stmt, district=district, domains=domains, severity=None)):
-            stamp = raised_at if raised_at.tzinfo else raised_at.replace(tzinfo=timezone.utc)
-            day = stamp.astimezone(zone).date().isoformat()
+            day = raised_at.astimezone(zone).date().isoformat()  # aware UTC (UTCDateTime)
             entry = days.setdefault(day, {"day": day, **dict.fromkeys(SEVERITY_ORDER, 0)})
             entry[severity if severity in SEVERITY_ORDER else "info"] += 1
         result["daily"] = [days[d] for d in sorted(days)]
