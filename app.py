@@ -16,6 +16,7 @@ import dash
 
 from connectors.ngsi_notify import register_notifications
 from dashboard.api import register_api
+from dashboard.auth.web import install as install_auth
 from dashboard.settings import Settings, get_settings
 from layouts import SETTINGS_KEY
 
@@ -55,10 +56,13 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                    {"name": "description", "content": "CityLens city management dashboard"}],
     )
     app.server.config[SETTINGS_KEY] = settings
-    app.server.config["SECRET_KEY"] = settings.secret_key
     register_notifications(app.server, settings)
     register_api(app.server, settings)
     _import_pages_and_callbacks()
+
+    from layouts.access import access_rules
+
+    install_auth(app.server, settings, access_rules())
 
     from layouts.shell import shell
 

@@ -20,6 +20,7 @@ from callbacks.common import filters_from, register_grid_tools, register_url_syn
 from dashboard.queries.domain import asset_features, asset_href, domain_assets
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from layouts import SELECTED_MARGIN, current_settings, geo_bounds, ids
+from layouts.access import scoped_department
 from layouts.domain import content_class, kpi_cards, pid, place_name, scope_note, subtitle, summary
 from layouts.domain_parts import (
     PAGE,
@@ -56,8 +57,8 @@ def update_scope(department: str | None, domain: str) -> tuple[Any, Any, Any]:
     """A department that is not responsible for the domain sees a note, nothing else
     (the map re-measures itself when it comes back on screen)."""
     settings = current_settings()
-    allowed = domain_allowed(settings, domain, department or None)
-    return (scope_note(settings, domain, department or None), content_class(allowed),
+    allowed = domain_allowed(settings, domain, scoped_department(department))
+    return (scope_note(settings, domain, scoped_department(department)), content_class(allowed),
             f"department:{department or ''}")
 
 
@@ -106,7 +107,7 @@ def update_assets(district: str | None, department: str | None,
     """The map's points (coloured by state), the district outline and view, the grid."""
     settings = current_settings()
     district = district or None
-    if domain_allowed(settings, domain, department or None):
+    if domain_allowed(settings, domain, scoped_department(department)):
         data = domain_assets(settings, domain, district)
     else:
         data = {"assets": [], "total": 0, "counts": {}}
@@ -156,7 +157,7 @@ def export_geojson(clicks: int | None, district: str | None, department: str | N
     if not clicks:
         return no_update
     settings = current_settings()
-    if not domain_allowed(settings, domain, department or None):
+    if not domain_allowed(settings, domain, scoped_department(department)):
         return no_update
     data = domain_assets(settings, domain, district or None)
     name = safe_name("assets", domain, district)

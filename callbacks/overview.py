@@ -20,6 +20,7 @@ from dash import ALL, Input, Output, Patch, State, no_update
 from dashboard import queries
 from dashboard.queries.departments import department_domains
 from layouts import SELECTED_MARGIN, clean_query, current_settings, domain_label, geo_bounds, ids
+from layouts.access import scoped_department
 from layouts.components import asset_payload, label_districts, map_legend, selection_outline
 from layouts.overview import (
     ALERT_LIMIT,
@@ -39,7 +40,7 @@ def query_string(district: str | None, window: str | None, kpi: str | None,
     """``?district=..&window=..&kpi=..&department=..&compare=..`` for the current selection
     (empty parts left out)."""
     params = {"district": district or None, "window": window or DEFAULT_WINDOW,
-              "kpi": kpi or None, "department": department or None,
+              "kpi": kpi or None, "department": scoped_department(department),
               "compare": compare or None}
     return "?" + urlencode({k: v for k, v in params.items() if v})
 
@@ -77,11 +78,12 @@ def update_numbers(district: str | None, window: str | None,
     and comparison (the previous window, or ``year``: the same window a year before)."""
     settings = current_settings()
     window = window or DEFAULT_WINDOW
-    domains = department_domains(settings, department or None)
+    domains = department_domains(settings, scoped_department(department))
     data = queries.overview(settings, district or None, window, domains)
     place = place_name(queries.district_options(settings), district)
     badge, cards = numbers_children(settings, data, place, settings.current_time(),
-                                    department or None, "year" if compare == "year" else None)
+                                    scoped_department(department),
+                                    "year" if compare == "year" else None)
     subtitle = period_text(window, data["window_start"], data["window_end"], settings.timezone)
     return place, subtitle, badge, cards
 
@@ -98,9 +100,9 @@ def update_alerts(district: str | None, department: str | None = None,
                   window: str | None = None, compare: str | None = None) -> list[Any]:
     """The active alerts of the selected place and department (not of the window)."""
     settings = current_settings()
-    domains = department_domains(settings, department or None)
+    domains = department_domains(settings, scoped_department(department))
     alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
-    query = drill_query(district or None, window or DEFAULT_WINDOW, department or None,
+    query = drill_query(district or None, window or DEFAULT_WINDOW, scoped_department(department),
                         compare or None)
     return alerts_children(alerts, settings.current_time(), settings.timezone, query)
 
@@ -120,7 +122,7 @@ def shade_districts(window: str | None, kpi: str | None,
     settings = current_settings()
     catalogue = queries.kpi_catalogue(settings)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
-    domains = department_domains(settings, department or None)
+    domains = department_domains(settings, scoped_department(department))
     shapes = queries.district_scores(settings, window or DEFAULT_WINDOW, kpi, domains)
     decimals = kpi_decimals(catalogue, kpi)
     return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
@@ -193,5 +195,6 @@ def district_clicked(feature: dict[str, Any] | None, window: str | None = None,
     district = ((feature or {}).get("properties") or {}).get("id")
     if not district:
         return no_update
-    query = drill_query(None, window or DEFAULT_WINDOW, department or None, compare or None)
+    query = drill_query(None, window or DEFAULT_WINDOW, scoped_department(department),
+                        compare or None)
     return f"/district/{quote(district)}{query}"

@@ -23,6 +23,7 @@ from callbacks.common import register_period_range, register_url_sync
 from dashboard.queries.services import breakdowns, channel_options, headline, oldest_open
 from dashboard.queries.services_trend_map import map_export, request_map, request_trend
 from layouts import current_settings, ids
+from layouts.access import scoped_department
 from layouts.export import csv_file, geojson_file
 from layouts.services import OLDEST_LIMIT, ServicesView, service_choices, subtitle, view_of
 from layouts.services_map import (
@@ -60,7 +61,7 @@ SCOPE = [Input(pid(n), "value") for n in ("district", "department", "service", "
 )
 def services_for_department(department: str | None, service: str | None) -> tuple[Any, Any]:
     """Only the department's services; a chosen service of another department is reset."""
-    options = service_choices(current_settings(), department or None)
+    options = service_choices(current_settings(), scoped_department(department))
     keep = any(o["value"] == service for o in options)
     return options, (no_update if keep else "")
 

@@ -16,6 +16,8 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
 from connectors.ngsi_parse import map_entity, parse_notification
 from connectors.runner import run_source
+from dashboard.auth.access import EVERYONE
+from dashboard.auth.web import roles_required
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
@@ -66,6 +68,7 @@ blueprint = Blueprint("ngsi_notify", __name__)
 
 
 @blueprint.post("/ngsi/notify/<source_id>")
+@roles_required(*EVERYONE)  # machine to machine: the bearer token below is the check
 def notify(source_id: str) -> Any:
     """Store one notification as a run of ``source_id``."""
     settings: Settings = current_app.config["CITYLENS_NOTIFY_SETTINGS"]

@@ -31,7 +31,14 @@ class Settings(BaseSettings):
     debug: bool = False
     # Fixes "now" for reproducible views and tests; unset means the wall clock.
     now: datetime | None = None
-    secret_key: str = "change-me-in-production"
+    # Signs session cookies. Empty: a random key kept in var/secret_key (one per install);
+    # set it when several machines serve the same city.
+    secret_key: str = ""
+    # Sign-in sessions end after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Send the session cookie over HTTPS only (set behind TLS; off for the local demo).
+    secure_cookies: bool = False
     # Bearer token that NGSI brokers must send to POST /ngsi/notify/<source>; empty: no endpoint.
     notify_token: str = ""
 

@@ -11,6 +11,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
+from dashboard.auth.access import STAFF
 from dashboard.kpis.scoring import relative_change
 from dashboard.links import asset_href
 from dashboard.periods import Period, is_custom, period_for, period_label
@@ -214,4 +215,4 @@ def subtitle(settings: Settings, filters: PageFilters) -> str:
 
 
 dash.register_page(__name__, path="/alerts", name="Alerts", title="CityLens · Alerts", order=4,
-                   layout=layout)
+                   layout=layout, roles=STAFF, callback_ids={"alerts-": STAFF})

@@ -14,6 +14,7 @@ import dash
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.auth.access import STAFF
 from dashboard.links import asset_href
 from dashboard.periods import period_label
 from dashboard.queries.asset import asset_alerts, asset_detail, rule_metric, thresholds
@@ -296,4 +297,5 @@ def page_title(asset_id: str | None = None, **_: Any) -> str:
 # ``hidden``: Dash infers ``path="/asset/none"`` from the template, so the shell's nav
 # would list it; the shell skips hidden pages.
 dash.register_page(__name__, path_template="/asset/<asset_id>", name="Asset",
-                   title=page_title, order=90, layout=layout, hidden=True)
+                   title=page_title, order=90, layout=layout, hidden=True,
+                   roles=STAFF, callback_ids={"asset-": STAFF})

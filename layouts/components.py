@@ -198,17 +198,16 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
 
 
 def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str,
-               departments: list[dict[str, Any]] | None = None,
+               departments: list[dict[str, str]] | None = None,
                department: str | None = None, compare: str | None = None) -> html.Div:
     """District selector (``district-filter``; "" = whole city), the department selector
-    (when ``departments`` are given), ``window-filter`` and what the KPI cards compare with
-    (``overview-compare``: "" = the previous window, "year" = a year before)."""
+    (when its options ``departments`` are given), ``window-filter`` and what the KPI cards
+    compare with (``overview-compare``: "" = the previous window, "year" = a year before)."""
     chosen_department = [] if departments is None else [html.Div([
         html.Label("Department", htmlFor=ids.OVERVIEW_DEPARTMENT, className="filter-bar__label"),
         dcc.Dropdown(id=ids.OVERVIEW_DEPARTMENT, value=department or "", clearable=False,
                      className="filter-bar__department", maxHeight=360,
-                     options=[{"label": "All departments", "value": ""}]
-                     + [{"label": d["name"], "value": d["id"]} for d in departments]),
+                     options=departments),
     ], className="filter-bar__field filter-bar__field--district")]
     return html.Div(className="filter-bar", role="search", children=[
         html.Div([

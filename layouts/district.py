@@ -15,6 +15,7 @@ import dash
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.auth.access import STAFF
 from dashboard.kpis.scoring import relative_change
 from dashboard.periods import KPI_WINDOW, PRESETS
 from dashboard.queries import district as dq
@@ -281,4 +282,5 @@ def page_title(district_id: str | None = None, **_: Any) -> str:
 # ``hidden``: Dash infers the path "/district/none" from the template, which the shell's nav
 # would otherwise list; the page is reached from the overview's map and other pages' links.
 dash.register_page(__name__, path_template="/district/<district_id>", name="District",
-                   title=page_title, order=91, layout=layout, hidden=True)
+                   title=page_title, order=91, layout=layout, hidden=True,
+                   roles=STAFF, callback_ids={"district-": STAFF})

@@ -14,6 +14,7 @@ import dash
 from dash import dcc, html
 
 from dashboard import queries
+from dashboard.auth.access import STAFF
 from dashboard.model import DOMAINS
 from dashboard.periods import COMPARISONS, KPI_WINDOW, PRESETS, period_for
 from dashboard.queries.departments import department_options
@@ -221,4 +222,5 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
 # Registered after ``layout`` exists: with ``pages_folder=""`` Dash takes it from here.
 dash.register_page(__name__, path="/domain/<domain>", path_template="/domain/<domain>",
                    name="Domains",
-                   title="CityLens · Domain", order=2, layout=layout)
+                   title="CityLens · Domain", order=2, layout=layout,
+                   roles=STAFF, callback_ids={"domain-": STAFF})

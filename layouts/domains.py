@@ -10,6 +10,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
+from dashboard.auth.access import STAFF
 from dashboard.periods import KPI_WINDOW, PRESETS
 from dashboard.queries.domain_index import domain_index
 from dashboard.settings import Settings
@@ -101,4 +102,5 @@ def layout(**query: Any) -> html.Div:
 
 
 dash.register_page(__name__, path="/domains", name="Domains", title="CityLens · Domains",
-                   order=2, layout=layout)
+                   order=2, layout=layout, roles=STAFF,
+                   callback_ids={"domains-": STAFF})

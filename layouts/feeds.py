@@ -8,6 +8,7 @@ import dash
 from dash import dcc, html
 
 from dashboard import feed_health
+from dashboard.auth.access import ADMINS, STAFF
 from layouts import clean_query, current_settings, exact_time, ids, time_ago
 
 REFRESH_MS = 60_000
@@ -148,4 +149,6 @@ def layout(source: str | None = None, **_: Any) -> html.Div:
 
 # Registered after ``layout`` exists: with ``pages_folder=""`` Dash takes it from here.
 dash.register_page(__name__, path="/feeds", name="Feed health", order=2,
-                   title="Feed health · CityLens", layout=layout)
+                   title="Feed health · CityLens", layout=layout, roles=STAFF,
+                   # quarantined records are raw source rows (may hold personal data)
+                   callback_ids={"feeds-": STAFF, ids.FEEDS_QUARANTINE: ADMINS})

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from dashboard.auth import DEPARTMENT_HEAD
+from dashboard.auth.web import current_principal
 from dashboard.periods import (
     COMPARISONS,
     DEFAULT_PRESET,
@@ -29,6 +31,7 @@ from dashboard.queries import district_options
 from dashboard.queries.departments import department_options
 from dashboard.settings import Settings
 from layouts import clean_query, ids
+from layouts.access import scoped_department, scoped_district
 
 ALL_DISTRICTS, ALL_DEPARTMENTS, NO_COMPARISON = "", "", ""
 BRUSH_HINT = ("Drag across the chart to narrow the whole page to that time range; "
@@ -55,9 +58,12 @@ class PageFilters:
         return "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
     def with_(self, **changes: Any) -> PageFilters:
-        """A copy with some fields changed (``""`` counts as None)."""
+        """A copy with some fields changed (``""`` counts as None); a department is kept
+        within the current user's scope (a department head's own, whatever was sent)."""
         cleaned = {k: (v or None) if k != "period" else (v or DEFAULT_PRESET)
                    for k, v in changes.items()}
+        if "department" in cleaned:
+            cleaned["department"] = scoped_department(cleaned["department"])
         return replace(self, **cleaned)
 
 
@@ -84,12 +90,24 @@ def read_filters(settings: Settings, query: dict[str, Any],
     """
     districts = {d["id"] for d in district_options(settings)}
     departments = {d["id"] for d in department_options(settings)}
+    district = clean_query(query.get("district"), districts)
     return PageFilters(
-        district=clean_query(query.get("district"), districts),
-        department=clean_query(query.get("department"), departments),
+        district=district if "district" in query else scoped_district(district),
+        department=scoped_department(clean_query(query.get("department"), departments)),
         period=read_period(settings, query, default_period, custom=custom),
         compare=clean_query(query.get("compare"), set(COMPARISONS)),
     )
+
+
+def department_choices(settings: Settings) -> list[dict[str, str]]:
+    """Options of a department selector: "All departments" and every department, or only
+    a department head's own (the server keeps them to those whatever is sent)."""
+    who = current_principal()
+    if who.role == DEPARTMENT_HEAD:
+        return [{"label": d["name"], "value": d["id"]} for d in department_options(settings)
+                if d["id"] in who.departments]
+    return [{"label": "All departments", "value": ALL_DEPARTMENTS}] + [
+        {"label": d["name"], "value": d["id"]} for d in department_options(settings)]
 
 
 def range_dates(spec: str, tz: str, now: datetime) -> tuple[str | None, str | None]:
@@ -148,8 +166,7 @@ def filter_bar(page: str, settings: Settings, filters: PageFilters, *,
         cid = ids.page_id(page, "department")
         fields.append(_field("Department", dcc.Dropdown(
             id=cid, value=filters.department or ALL_DEPARTMENTS, clearable=False,
-            maxHeight=360, options=[{"label": "All departments", "value": ALL_DEPARTMENTS}]
-            + [{"label": d["name"], "value": d["id"]} for d in department_options(settings)],
+            maxHeight=360, options=department_choices(settings),
             className="filter-bar__department"), cid, "filter-bar__field--district"))
     if period:
         cid = ids.page_id(page, "period")

@@ -10,6 +10,8 @@ from __future__ import annotations
 SHELL_HEADER = "shell-header"
 SHELL_NAV = "shell-nav"
 SHELL_FOOTER = "shell-footer"
+SHELL_ACCOUNT = "shell-account"
+SHELL_CSRF = "shell-csrf"
 
 # --- overview page ---------------------------------------------------------------------
 OVERVIEW_URL = "overview-url"  # dcc.Location that mirrors the selection (no reload)

@@ -15,6 +15,7 @@ import dash
 from dash import dcc, html
 
 from dashboard import queries
+from dashboard.auth.access import STAFF
 from dashboard.queries.departments import department_domains, department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.settings import Settings
@@ -30,6 +31,7 @@ from layouts import (
     parse_time,
     text,
 )
+from layouts.access import scoped_department, scoped_district
 from layouts.components import (
     alerts_list,
     city_map,
@@ -38,6 +40,7 @@ from layouts.components import (
     kpi_card,
     label_districts,
 )
+from layouts.filters import department_choices
 
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
@@ -139,10 +142,10 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     districts = queries.district_options(settings)
     departments = department_options(settings)
     catalogue = queries.kpi_catalogue(settings)
-    district = clean_query(district, {d["id"] for d in districts})
+    district = clean_query(district, {d["id"] for d in districts}) or scoped_district(None)
     window = clean_query(window, set(WINDOWS)) or DEFAULT_WINDOW
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
-    department = clean_query(department, {d["id"] for d in departments})
+    department = scoped_department(clean_query(department, {d["id"] for d in departments}))
     compare = clean_query(compare, {"year"})
     domains = department_domains(settings, department)
 
@@ -165,7 +168,8 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                 html.P(period_text(window, data["window_start"], data["window_end"], tz),
                        id=ids.OVERVIEW_SUBTITLE, className="page-head__subtitle"),
             ]),
-            filter_bar(districts, district, window, departments, department, compare),
+            filter_bar(districts, district, window, department_choices(settings), department,
+                       compare),
         ]),
         html.Div(className="overview-top", children=[
             html.Section(badge, id=ids.OVERVIEW_SCORE_PANEL, className="card score-panel",
@@ -195,4 +199,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
 
 # Registered after ``layout`` exists: with ``pages_folder=""`` Dash takes it from here.
 dash.register_page(__name__, path="/", name="Overview", title="CityLens · Overview", order=0,
-                   layout=layout)
+                   layout=layout, roles=STAFF,
+                   callback_ids={p: STAFF for p in ("overview-", ids.DISTRICT_FILTER,
+                                                    ids.WINDOW_FILTER, ids.CITY_SCORE,
+                                                    ids.CITY_MAP)})

@@ -15,6 +15,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
+from dashboard.auth.access import STAFF
 from dashboard.periods import is_custom, period_label
 from dashboard.queries import district_options
 from dashboard.queries.services import (
@@ -191,4 +192,5 @@ def layout(**query: Any) -> html.Div:
 
 # Registered after ``layout`` exists: with ``pages_folder=""`` Dash takes it from here.
 dash.register_page(__name__, path="/services", name="Service requests",
-                   title="CityLens · Service requests", order=3, layout=layout)
+                   title="CityLens · Service requests", order=3, layout=layout,
+                   roles=STAFF, callback_ids={"services-": STAFF})

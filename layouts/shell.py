@@ -6,9 +6,14 @@ from typing import Any
 import dash
 from dash import dcc, html
 
+from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL
+from dashboard.auth.access import allowed
+from dashboard.auth.users import Principal
+from dashboard.auth.web import csrf_token, current_principal
 from layouts import ids
 
 APP_NAME = "CityLens"
+ROLE_LABELS = {OFFICIAL: "Official", DEPARTMENT_HEAD: "Department head", ADMIN: "Administrator"}
 LANGUAGE = "en"  # the language of the interface (WCAG 3.1.1: screen readers pick their voice)
 
 
@@ -24,28 +29,51 @@ def _logo() -> html.Span:
                      **{"aria-hidden": "true"})
 
 
-def nav_links(pages: list[dict[str, Any]] | None = None) -> list[Any]:
-    """One link per registered page (in their ``order``), skipping hidden ones and pages
-    whose path has variables (``/district/<id>``: reached from other pages)."""
+def nav_links(pages: list[dict[str, Any]] | None = None,
+              who: Principal | None = None) -> list[Any]:
+    """One link per registered page the user may open (in their ``order``), skipping hidden
+    ones and pages whose path has variables (``/district/<id>``: reached from other pages)."""
     pages = list(dash.page_registry.values()) if pages is None else pages
+    who = current_principal() if who is None else who
     links = []
     for page in sorted(pages, key=lambda p: (p.get("order") is None, p.get("order") or 0)):
         if (page.get("hidden") or page.get("path") is None or page.get("path_template")
-                or "<" in page.get("path", "")):
+                or "<" in page.get("path", "") or not allowed(who, page.get("roles") or ())):
             continue
         links.append(dcc.Link(page.get("name", page["path"]), href=page.get("relative_path",
                               page["path"]), className="nav__link"))
     return links
 
 
-def header(pages: list[dict[str, Any]] | None = None) -> html.Header:
-    """The top bar: brand on the left, page navigation on the right."""
+def account(who: Principal) -> html.Div:
+    """Who is signed in, in which role, and a sign-out button (a form posting to
+    ``/logout`` with the session's anti-forgery token); "Sign in" for the public."""
+    if not who.signed_in:
+        return html.Div(html.A("Sign in", href="/login", className="account__signin"),
+                        id=ids.SHELL_ACCOUNT, className="account")
+    return html.Div(id=ids.SHELL_ACCOUNT, className="account", children=[
+        html.Span([html.Span(who.username, className="account__name"),
+                   html.Span(ROLE_LABELS.get(who.role, who.role), className="account__role")],
+                  className="account__who"),
+        html.Form(action="/logout", method="POST", className="account__form", children=[
+            dcc.Input(type="hidden", name="csrf_token", value=csrf_token(),
+                      id=ids.SHELL_CSRF),
+            html.Button("Sign out", type="submit", className="account__signout"),
+        ]),
+    ])
+
+
+def header(pages: list[dict[str, Any]] | None = None,
+           who: Principal | None = None) -> html.Header:
+    """The top bar: brand on the left, page navigation and the account on the right."""
+    who = current_principal() if who is None else who
     return html.Header(id=ids.SHELL_HEADER, className="shell-header", children=[
         html.Div(className="shell-header__inner", children=[
             dcc.Link([_logo(), html.Span(APP_NAME, className="brand__name")], href="/",
                      className="brand", title=f"{APP_NAME} home"),
-            html.Nav(nav_links(pages), id=ids.SHELL_NAV, className="nav",
+            html.Nav(nav_links(pages, who), id=ids.SHELL_NAV, className="nav",
                      **{"aria-label": "Pages"}),
+            account(who),
         ]),
     ])
 
@@ -60,11 +88,12 @@ def footer() -> html.Footer:
     ])
 
 
-def shell(content: Any, pages: list[dict[str, Any]] | None = None) -> html.Div:
+def shell(content: Any, pages: list[dict[str, Any]] | None = None,
+          who: Principal | None = None) -> html.Div:
     """Header, the page content (``dash.page_container``), footer."""
     return html.Div(className="shell", children=[
         html.A("Skip to content", href="#main", className="skip-link"),
-        header(pages),
+        header(pages, who),
         html.Main(content, id="main", className="shell-main"),
         footer(),
     ])

@@ -135,3 +135,18 @@ def in_app(tiny_app: Any) -> Iterator[None]:
     """Run inside the tiny city's app, so pages and callbacks see its settings."""
     with tiny_app.server.app_context():
         yield
+
+
+# ---- signing in -------------------------------------------------------------------------
+def sign_in(client: Any, username: str, password: str | None = None) -> Any:
+    """Sign ``client`` (a Flask test client) in through the real form; returns the response."""
+    import re
+
+    from dashboard.demo.users import DEMO_PASSWORD
+
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, "the sign-in form has no anti-forgery token"
+    return client.post("/login", data={"csrf_token": token.group(1), "username": username,
+                                       "password": DEMO_PASSWORD if password is None else password,
+                                       "next": "/"})

@@ -18,6 +18,7 @@ from dash import Patch, dcc, no_update
 
 from dashboard import queries
 from dashboard.settings import Settings
+from tests.conftest import sign_in
 from tests.tree import by_id, text_of, walk, with_class
 
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
@@ -328,6 +329,8 @@ def test_a_department_keeps_its_domains_kpis_and_alerts(ctx: None,
 # ---- the app ----------------------------------------------------------------------------------
 def test_app_serves_the_page_and_registers_the_callbacks(app: Any) -> None:
     client = app.server.test_client()
+    assert client.get("/").status_code == 302  # the dashboard is for signed-in staff
+    sign_in(client, "mayor")
     page = client.get("/")
     assert page.status_code == 200 and b"CityLens" in page.data
     outputs = " ".join(d["output"] for d in client.get("/_dash-dependencies").get_json())

@@ -19,6 +19,8 @@ from dashboard import queries
 from dashboard.api import reads
 from dashboard.api.openapi import openapi_document
 from dashboard.api.params import FORMATS_JSON_CSV, MAX_PAGE_SIZE, ApiError, Params
+from dashboard.auth.access import EVERYONE
+from dashboard.auth.web import roles_required
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import DOMAINS
 from dashboard.settings import Settings
@@ -33,6 +35,7 @@ DEFAULT_SPAN = timedelta(days=7)
 GEOJSON = "application/geo+json"
 
 api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+PUBLIC = roles_required(*EVERYONE)  # open data: every route is public, none is personal
 
 
 def register_api(server: Flask, settings: Settings) -> None:
@@ -76,6 +79,7 @@ def _districts(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 @api_v1.get("/openapi.json")
+@PUBLIC
 def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     Params(request.args, ())
@@ -83,6 +87,7 @@ def openapi() -> Response:
 
 
 @api_v1.get("/districts")
+@PUBLIC
 def districts() -> Response:
     """Districts as a GeoJSON FeatureCollection (id, name, population, area_km2)."""
     Params(request.args, ())
@@ -96,6 +101,7 @@ KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals",
 
 
 @api_v1.get("/kpis")
+@PUBLIC
 def kpis() -> Response:
     """City score and every KPI for the city or one district (same as ``citylens kpis``)."""
     settings = _settings()
@@ -119,6 +125,7 @@ def kpis() -> Response:
 
 
 @api_v1.get("/alerts")
+@PUBLIC
 def alerts() -> Response:
     """Active alerts, most severe and newest first."""
     settings = _settings()
@@ -135,6 +142,7 @@ def alerts() -> Response:
 
 
 @api_v1.get("/service-requests")
+@PUBLIC
 def service_requests() -> Response:
     """Service requests, newest first, paged; no personal data."""
     settings = _settings()
@@ -161,6 +169,7 @@ def service_requests() -> Response:
 
 
 @api_v1.get("/assets")
+@PUBLIC
 def assets() -> Response:
     """Located assets of one domain (or all) as GeoJSON points."""
     settings = _settings()
@@ -183,6 +192,7 @@ def _iso(epoch: int) -> str:
 
 
 @api_v1.get("/assets/<asset_id>/observations")
+@PUBLIC
 def asset_observations(asset_id: str) -> Response:
     """One asset's series of one metric: raw values or hourly/daily aggregates."""
     settings = _settings()
@@ -214,6 +224,7 @@ def asset_observations(asset_id: str) -> Response:
 
 
 @api_v1.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@PUBLIC
 def not_found(unknown: str) -> tuple[Response, int]:
     """Any other path under /api/v1 answers a JSON 404 (not the web app's HTML page)."""
     message = f"no endpoint /api/v1/{unknown}; see /api/v1/openapi.json"

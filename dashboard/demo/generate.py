@@ -30,6 +30,7 @@ from dashboard.demo.notices import notice_rows
 from dashboard.demo.procedures import day_cases, day_participation
 from dashboard.demo.requests import build_catalogue, day_requests, service_rows
 from dashboard.demo.series import observation_batches
+from dashboard.demo.users import add_demo_users
 from dashboard.model import Quarantine
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, init_store, unit_of_work
@@ -242,6 +243,7 @@ def generate_demo(engine: Engine, settings: Settings, *, scale: str = "tiny", se
                                            "start": start_dt.isoformat(),
                                            "end": end_dt.isoformat(),
                                            "feeds": str(folder)}))
+        add_demo_users(conn, [d.id for d in districts])
         bump_data_version(conn)
     summary = DemoSummary(
         scale=scale, seed=seed, districts=len(districts), assets=sum(g.size for g in groups),
