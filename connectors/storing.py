@@ -30,6 +30,7 @@ from dashboard.model import (
     Participation,
     Service,
     ServiceRequest,
+    citizen_search_key,
 )
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, upsert
@@ -104,6 +105,26 @@ def _with_districts(rows: list[dict[str, Any]], index: DistrictIndex) -> None:
         row.setdefault("district_id", None)
 
 
+def _with_search_text(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Give citizen rows that write a name, e-mail or phone their ``search_text``; a
+    field the row leaves out is taken from the stored citizen (rows of one group share
+    their columns, so either every row of ``rows`` gets it or none does)."""
+    fields = ("name", "email", "phone")
+    if not rows or not set(fields) & set(rows[0]):
+        return
+    stored: dict[str, Any] = {}
+    if not set(fields) <= set(rows[0]):
+        stmt = select(Citizen.id, Citizen.name, Citizen.email, Citizen.phone).where(
+            Citizen.id.in_(bindparam("ids", expanding=True)))
+        ids = sorted({row["id"] for row in rows})
+        for start in range(0, len(ids), 10_000):
+            stored.update((r.id, r) for r in conn.execute(stmt, {"ids": ids[start:start + 10_000]}))
+    for row in rows:
+        old = stored.get(row["id"])
+        values = [row[f] if f in row else getattr(old, f, None) for f in fields]
+        row["search_text"] = citizen_search_key(*values)
+
+
 def asset_pks(conn: Connection, ids: set[str]) -> dict[str, int]:
     """The store's pk of each asset URN in ``ids`` that it holds."""
     stmt = select(Asset.id, Asset.pk).where(Asset.id.in_(bindparam("ids", expanding=True)))
@@ -168,6 +189,8 @@ def store_batch(
     index: DistrictIndex | None = None
     for entity, (table, key) in ENTITY_TABLES.items():
         for rows in _rows(good, entity, key, source_id):
+            if entity == "citizens":
+                _with_search_text(conn, rows)
             if entity in LOCATED:
                 index = index or DistrictIndex.load(conn)
                 _with_districts(rows, index)

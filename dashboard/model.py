@@ -7,6 +7,7 @@ are stable strings (NGSI-LD URNs, Open311 ids), so re-ingesting is idempotent.
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
@@ -202,6 +203,21 @@ class Citizen(Base):
     district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"), index=True)
     birth_year: Mapped[int | None]
     consent: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # citizen_search_key(name, email, phone), filled when the row is stored (Citizen 360)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+
+def normalise_text(text: str | None) -> str:
+    """``text`` lower case, accents stripped (NFKD), ASCII only, single-spaced."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    return " ".join(decomposed.encode("ascii", "ignore").decode().split())
+
+
+def citizen_search_key(name: str | None, email: str | None, phone: str | None) -> str:
+    """The ``search_text`` of a citizen: folded name, folded e-mail and the phone's
+    digits, separated by spaces (``"maria garcia lopez m.garcia@x.es 34942123456"``)."""
+    digits = "".join(c for c in (phone or "") if "0" <= c <= "9")
+    return " ".join(part for part in (normalise_text(name), normalise_text(email), digits) if part)
 
 
 class Case(Base):

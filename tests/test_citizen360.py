@@ -1,0 +1,347 @@
+"""Citizen 360 core: search, profile with one timeline, access rules, audited reads.
+
+Small hand-made data stored through ``connectors.storing.store_batch`` (so ``search_text``
+is filled the way ingest fills it), on SQLite and PostgreSQL; plus the tiny demo city.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, func, select
+
+from connectors.base import Mapped
+from connectors.storing import store_batch
+from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL
+from dashboard.auth.audit import entries
+from dashboard.auth.users import ANONYMOUS, Principal
+from dashboard.model import AuditEntry, Citizen, citizen_search_key
+from dashboard.queries import citizen360 as c360
+from dashboard.settings import Settings
+from dashboard.store import get_engine
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
+MAYOR = Principal("mayor", OFFICIAL)
+WORKS = Principal("works", DEPARTMENT_HEAD, ("Public Works",))
+ROOT = Principal("root", ADMIN)
+REASON = "Complaint follow-up call"
+
+
+def at(month: int, day: int, year: int = 2026) -> datetime:
+    return datetime(year, month, day, 9, 0, tzinfo=timezone.utc)
+
+
+def square(x: float) -> dict[str, Any]:
+    ring = [[x, 43.0], [x + 0.1, 43.0], [x + 0.1, 43.1], [x, 43.1], [x, 43.0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def request(rid: str, citizen: str, department: str, status: str, requested: datetime,
+            closed: datetime | None = None, notes: str = "") -> dict[str, Any]:
+    code = "pothole" if department == "Public Works" else "noise"
+    return {"id": rid, "service_code": code, "service_name": code.capitalize(),
+            "department": department, "description": f"{code} near home", "status": status,
+            "status_notes": notes, "channel": "web", "requested_at": requested,
+            "closed_at": closed, "district_id": "d-centro", "citizen_id": citizen}
+
+
+def city() -> Mapped:
+    """Two districts, two departments, four citizens, requests, cases, participation."""
+    return Mapped(
+        districts=[{"id": "d-centro", "name": "Centro", "geometry": square(-3.9)},
+                   {"id": "d-norte", "name": "Norte", "geometry": square(-3.7)}],
+        services=[{"service_code": "pothole", "service_name": "Pothole",
+                   "department": "Public Works"},
+                  {"service_code": "noise", "service_name": "Noise",
+                   "department": "Environment"}],
+        citizens=[
+            {"id": "c-maria", "name": "María García López", "email": "maria.garcia@example.org",
+             "phone": "+34 942 123 456", "district_id": "d-centro", "birth_year": 1980,
+             "consent": {"newsletter": True, "surveys": False}},
+            {"id": "c-jose", "name": "José Núñez Peña", "email": "jose@example.org",
+             "phone": "942 654 321", "district_id": "d-norte", "birth_year": 1950,
+             "consent": {}},
+            {"id": "c-mario", "name": "Mario Garcia", "email": None, "phone": "+34 600 111 222",
+             "district_id": "d-norte", "birth_year": 1990, "consent": {}},
+            {"id": "c-ana", "name": "Ana Sin Registros", "email": "c-jose.friend@example.org",
+             "phone": None, "district_id": None, "birth_year": None, "consent": {}},
+        ],
+        service_requests=[
+            request("r1", "c-maria", "Public Works", "open", at(1, 10)),
+            request("r2", "c-maria", "Environment", "closed", at(1, 5), at(1, 7), "Fixed"),
+            request("r3", "c-jose", "Public Works", "closed", at(1, 2), at(1, 3), "Done"),
+            request("r4", "c-mario", "Environment", "open", at(1, 20)),
+        ],
+        cases=[
+            {"id": "k1", "citizen_id": "c-maria", "kind": "permit", "department": "Public Works",
+             "status": "open", "channel": "in_person", "district_id": "d-centro",
+             "opened_at": at(12, 1, 2025), "closed_at": None},
+            {"id": "k2", "citizen_id": "c-maria", "kind": "benefit",
+             "department": "Social Services", "status": "rejected", "channel": "phone",
+             "district_id": "d-centro", "opened_at": at(11, 1, 2025),
+             "closed_at": at(11, 21, 2025)},
+        ],
+        participation=[{"id": "p1", "citizen_id": "c-maria", "kind": "survey",
+                        "topic": "Bike lanes", "channel": "app", "district_id": "d-centro",
+                        "time": at(1, 8)}],
+    )
+
+
+def store(conn: Connection, settings: Settings, mapped: Mapped) -> None:
+    stored, refused = store_batch(conn, settings, [({}, mapped)], "test")
+    assert (stored, refused) == (1, [])
+
+
+@pytest.fixture
+def data(conn: Connection, settings: Settings) -> Connection:
+    """The hand-made city in the rolled-back test transaction."""
+    store(conn, settings, city())
+    return conn
+
+
+@pytest.fixture
+def committed(fresh_engine: Engine, settings: Settings) -> Engine:
+    """The hand-made city committed in a store of its own (for the audited reads)."""
+    with fresh_engine.begin() as conn:
+        store(conn, settings, city())
+    return fresh_engine
+
+
+def ids(results: list[dict[str, Any]]) -> list[str]:
+    return [r["id"] for r in results]
+
+
+def audit_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+
+
+# --- search key and storing --------------------------------------------------------------
+
+def test_search_key_folds_accents_case_and_phone() -> None:
+    assert c360.normalise("  María  GARCÍA-López ") == "maria garcia-lopez"
+    assert citizen_search_key("José Núñez", "Jose@Example.org", "+34 942 123 456") == (
+        "jose nunez jose@example.org 34942123456")
+    assert citizen_search_key("Ana", None, None) == "ana"
+
+
+def test_storing_fills_search_text_and_keeps_it_on_partial_updates(
+        data: Connection, settings: Settings) -> None:
+    def key(cid: str) -> str:
+        return data.execute(select(Citizen.search_text).where(Citizen.id == cid)).scalar_one()
+
+    assert key("c-maria") == "maria garcia lopez maria.garcia@example.org 34942123456"
+    # a row without e-mail and phone keeps the stored ones in the key
+    store(data, settings, Mapped(citizens=[{"id": "c-maria", "name": "María G. López"}]))
+    assert key("c-maria") == "maria g. lopez maria.garcia@example.org 34942123456"
+    store(data, settings, Mapped(citizens=[{"id": "c-maria", "name": "María G. López",
+                                            "email": None, "phone": "942 000 111"}]))
+    assert key("c-maria") == "maria g. lopez 942000111"
+
+
+# --- search ------------------------------------------------------------------------------
+
+def test_name_search_ignores_accents_and_case(data: Connection) -> None:
+    assert ids(c360.search(data, MAYOR, "maria garcia")) == ["c-maria"]
+    assert ids(c360.search(data, MAYOR, "GARCÍA")) == ["c-maria", "c-mario"]  # by name
+    assert ids(c360.search(data, MAYOR, "nunez pena")) == ["c-jose"]
+    assert c360.search(data, MAYOR, "garcia zzz") == []
+
+
+def test_id_search_comes_first_and_ignores_case(data: Connection) -> None:
+    assert ids(c360.search(data, MAYOR, "C-MARIO")) == ["c-mario"]
+    assert ids(c360.search(data, MAYOR, "c-mari")) == []  # ids match whole, names by word
+    found = c360.search(data, MAYOR, " c-jose ")  # the id, then Ana (e-mail; "ana" < "jose")
+    assert found == [{"id": "c-jose", "name": "José Núñez Peña", "district_id": "d-norte",
+                      "district_name": "Norte", "contact": "j•••@example.org"},
+                     {"id": "c-ana", "name": "Ana Sin Registros", "district_id": None,
+                      "district_name": None, "contact": "c•••@example.org"}]
+
+
+def test_email_and_phone_search(data: Connection) -> None:
+    assert ids(c360.search(data, MAYOR, "Maria.Garcia@Example")) == ["c-maria"]
+    assert ids(c360.search(data, MAYOR, "example.org")) == ["c-ana", "c-jose", "c-maria"]
+    assert ids(c360.search(data, MAYOR, "942 123 456")) == ["c-maria"]
+    assert ids(c360.search(data, MAYOR, "+34 942 123 456")) == ["c-maria"]
+    assert ids(c360.search(data, MAYOR, "+34 942-654-321")) == ["c-jose"]  # stored without +34
+    assert ids(c360.search(data, MAYOR, "942")) == ["c-jose", "c-maria"]
+
+
+@pytest.mark.parametrize("text", ["%%", "m%a", "mar_a", "__", "\\%", "ma[r]ia"])
+def test_like_wildcards_are_literal(data: Connection, text: str) -> None:
+    assert c360.search(data, MAYOR, text) == []
+
+
+def test_short_or_unsearchable_text(data: Connection) -> None:
+    for text in ("", " a ", "%"):
+        with pytest.raises(ValueError, match="at least 2"):
+            c360.search(data, MAYOR, text)
+    assert c360.search(data, MAYOR, "中文") == []  # nothing searchable left: no match-all
+
+
+def test_results_mask_contacts(data: Connection) -> None:
+    contacts = {r["id"]: r["contact"] for r in c360.search(data, MAYOR, "an")}
+    assert contacts == {"c-ana": "c•••@example.org"}
+    found = {r["id"]: r for r in c360.search(data, MAYOR, "garcia")}
+    assert found["c-maria"]["contact"] == "m•••@example.org"
+    assert found["c-mario"]["contact"] == "••• ••• 222"
+    text = repr(c360.search(data, MAYOR, "garcia"))
+    assert "maria.garcia@example.org" not in text and "600 111" not in text
+
+
+def test_limit(data: Connection) -> None:
+    assert len(c360.search(data, MAYOR, "example", limit=2)) == 2
+
+
+def test_department_head_finds_only_citizens_of_their_departments(data: Connection) -> None:
+    assert ids(c360.search(data, WORKS, "garcia")) == ["c-maria"]  # Mario: Environment only
+    assert ids(c360.search(data, WORKS, "c-mario")) == []
+    assert ids(c360.search(data, WORKS, "ana")) == []  # no records at all
+    environment = Principal("env", DEPARTMENT_HEAD, ("Environment",))
+    assert ids(c360.search(data, environment, "garcia")) == ["c-maria", "c-mario"]
+    social = Principal("soc", DEPARTMENT_HEAD, ("Social Services",))  # cases count too
+    assert ids(c360.search(data, social, "garcia")) == ["c-maria"]
+
+
+@pytest.mark.parametrize("who", [ANONYMOUS, ROOT, Principal("lost", DEPARTMENT_HEAD)])
+def test_other_roles_may_not_search_or_read(data: Connection, who: Principal) -> None:
+    with pytest.raises(PermissionError):
+        c360.search(data, who, "maria")
+    with pytest.raises(PermissionError):
+        c360.profile(data, who, "c-maria")
+
+
+# --- profile -----------------------------------------------------------------------------
+
+def test_official_sees_the_whole_profile_open_items_first(data: Connection) -> None:
+    found = c360.profile(data, MAYOR, "c-maria")
+    assert found["citizen"] == {
+        "id": "c-maria", "name": "María García López", "email": "maria.garcia@example.org",
+        "phone": "+34 942 123 456", "district_id": "d-centro", "district_name": "Centro",
+        "birth_year": 1980, "consent": {"newsletter": True, "surveys": False}}
+    # open: oldest first (k1 Dec, r1 Jan 10); then newest first (p1, r2, k2)
+    assert [i["id"] for i in found["timeline"]] == ["k1", "r1", "p1", "r2", "k2"]
+    assert found["counts"] == {"open": 2, "total": 5, "requests": 2, "cases": 2,
+                               "participation": 1}
+    assert found["departments"] == ["Environment", "Public Works", "Social Services"]
+    assert found["scope"] == "all" and found["participation_hidden"] is False
+
+
+def test_timeline_items_share_one_shape(data: Connection) -> None:
+    items = {i["id"]: i for i in c360.profile(data, MAYOR, "c-maria")["timeline"]}
+    assert all(set(i) == set(c360.EXPORT_FIELDS[1:]) for i in items.values())
+    assert items["r2"] == {
+        "kind": "request", "id": "r2", "title": "Noise", "department": "Environment",
+        "status": "closed", "open": False, "outcome": "Fixed", "channel": "web",
+        "district_id": "d-centro", "started": "2026-01-05T09:00:00+00:00",
+        "ended": "2026-01-07T09:00:00+00:00", "days_open": 2.0,
+        "description": "noise near home"}
+    assert items["r1"]["open"] and items["r1"]["ended"] is None
+    assert items["r1"]["days_open"] is None
+    assert (items["k1"]["title"], items["k1"]["outcome"], items["k1"]["days_open"]) == (
+        "Permit", None, None)
+    assert (items["k2"]["status"], items["k2"]["outcome"], items["k2"]["days_open"]) == (
+        "rejected", "rejected", 20.0)
+    assert items["p1"]["title"] == "survey: Bike lanes"
+    assert (items["p1"]["department"], items["p1"]["status"], items["p1"]["open"]) == (
+        None, "took part", False)
+
+
+def test_department_head_sees_only_their_departments(data: Connection) -> None:
+    found = c360.profile(data, WORKS, "c-maria")
+    assert [i["id"] for i in found["timeline"]] == ["k1", "r1"]
+    assert {i["department"] for i in found["timeline"]} == {"Public Works"}
+    assert found["counts"] == {"open": 2, "total": 2, "requests": 1, "cases": 1,
+                               "participation": 0}
+    assert found["departments"] == ["Public Works"]
+    assert found["scope"] == ["Public Works"] and found["participation_hidden"] is True
+
+
+def test_unknown_and_out_of_scope_citizens_are_not_found_alike(data: Connection) -> None:
+    with pytest.raises(c360.NotFound) as unknown:
+        c360.profile(data, MAYOR, "c-nobody")
+    with pytest.raises(c360.NotFound) as out_of_scope:
+        c360.profile(data, WORKS, "c-mario")
+    assert str(unknown.value) == str(out_of_scope.value)
+    assert isinstance(unknown.value, LookupError)
+    assert c360.profile(data, MAYOR, "c-ana")["timeline"] == []  # no records: still found
+
+
+# --- audited reads -----------------------------------------------------------------------
+
+def test_open_profile_writes_exactly_one_entry(committed: Engine) -> None:
+    found = c360.open_profile(committed, WORKS, "c-maria", f"  {REASON} ", NOW)
+    assert [i["id"] for i in found["timeline"]] == ["k1", "r1"]
+    with committed.connect() as conn:
+        log = entries(conn)
+    assert len(log) == 1
+    assert {k: log[0][k] for k in ("username", "role", "action", "subject", "reason")} == {
+        "username": "works", "role": DEPARTMENT_HEAD, "action": "view_profile",
+        "subject": "c-maria", "reason": REASON}
+    assert log[0]["time"] == NOW.isoformat()
+    c360.open_profile(committed, MAYOR, "c-maria", REASON, NOW, action="export_profile")
+    with committed.connect() as conn:
+        assert [e["action"] for e in entries(conn, citizen="c-maria")] == [
+            "export_profile", "view_profile"]
+
+
+def test_failed_reads_write_nothing(committed: Engine) -> None:
+    with pytest.raises(ValueError, match="reason"):
+        c360.open_profile(committed, MAYOR, "c-maria", "why", NOW)
+    with pytest.raises(c360.NotFound):
+        c360.open_profile(committed, MAYOR, "c-nobody", REASON, NOW)
+    with pytest.raises(c360.NotFound):
+        c360.open_profile(committed, WORKS, "c-mario", REASON, NOW)
+    for who in (ANONYMOUS, ROOT):
+        with pytest.raises(PermissionError):
+            c360.open_profile(committed, who, "c-maria", REASON, NOW)
+        with pytest.raises(PermissionError):
+            c360.run_search(committed, who, "maria", REASON, NOW)
+    with pytest.raises(ValueError):
+        c360.run_search(committed, MAYOR, "m", REASON, NOW)
+    with pytest.raises(ValueError):
+        c360.run_search(committed, MAYOR, "maria", "", NOW)
+    assert audit_count(committed) == 0
+
+
+def test_run_search_is_audited(committed: Engine) -> None:
+    assert ids(c360.run_search(committed, MAYOR, " maria garcia ", REASON, NOW)) == ["c-maria"]
+    long = "x" * 300
+    assert c360.run_search(committed, MAYOR, long, REASON, NOW) == []
+    with committed.connect() as conn:
+        log = entries(conn)
+    assert [(e["action"], e["subject"], e["username"]) for e in log] == [
+        ("search", ("search:" + long)[:200], "mayor"),
+        ("search", "search:maria garcia", "mayor")]
+
+
+def test_export_rows(data: Connection) -> None:
+    found = c360.profile(data, MAYOR, "c-maria")
+    rows = c360.export_rows(found)
+    assert len(rows) == 5
+    assert all(list(r) == list(c360.EXPORT_FIELDS) for r in rows)
+    assert c360.EXPORT_FIELDS[0] == "citizen_id"
+    assert {r["citizen_id"] for r in rows} == {"c-maria"}
+    assert [r["id"] for r in rows] == [i["id"] for i in found["timeline"]]
+    assert rows[0]["kind"] == "case" and rows[0]["open"] is True
+
+
+# --- the tiny demo city ------------------------------------------------------------------
+
+def test_tiny_city_citizens_are_searchable(tiny_city: Settings) -> None:
+    engine = get_engine(tiny_city.resolved_database_url)
+    with engine.connect() as conn:
+        empty = conn.execute(select(func.count()).select_from(Citizen)
+                             .where(Citizen.search_text == "")).scalar_one()
+        total = conn.execute(select(func.count()).select_from(Citizen)).scalar_one()
+        person = conn.execute(select(Citizen).where(Citizen.email.is_not(None))
+                              .order_by(Citizen.id).limit(1)).one()
+        assert total > 0 and empty == 0
+        assert person.search_text == citizen_search_key(person.name, person.email,
+                                                        person.phone)
+        by_name = c360.search(conn, MAYOR, person.name, limit=100)
+        assert person.id in ids(by_name)
+        by_email = c360.search(conn, MAYOR, person.email.upper())
+        assert ids(by_email)[:1] == [person.id]
+        assert c360.search(conn, MAYOR, person.id)[0]["id"] == person.id
