@@ -1,5 +1,5 @@
 """Benchmark: the drill-down pages' read models on the benchmark city, uncached, with the
-naive way of three of them measured in the same run.
+naive way of three of them measured in the same run; also the Citizen 360 aggregates.
 
     .venv/bin/python bench/pages.py [--database-url URL] [--var-dir var/bench] [--repeat 3]
 
@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ from dashboard.queries import district as district_queries  # noqa: E402
 from dashboard.queries.alerts import alert_counts, alert_rows  # noqa: E402
 from dashboard.queries.asset_series import asset_series  # noqa: E402
 from dashboard.queries.domain import domain_assets  # noqa: E402
+from dashboard.queries.engagement import (  # noqa: E402
+    interactions,
+    repeat_contacts,
+    resolution_times,
+)
+from dashboard.queries.equity import equity_gap  # noqa: E402
 from dashboard.queries.services import RequestScope, breakdowns, headline, oldest_open  # noqa: E402
 from dashboard.queries.services_trend_map import request_map, request_trend  # noqa: E402
 
@@ -99,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         district = conn.execute(text("SELECT id FROM districts ORDER BY id LIMIT 1")).scalar()
     year = period_for("12m", now)
     city, waste = RequestScope(), RequestScope(department="Residuos y Limpieza")
+    since = now - timedelta(days=90)
 
     app: dict[str, Callable[[], Any]] = {
         "district: KPIs vs city, ranks (30 d)":
@@ -118,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         "services: oldest open": lambda: oldest_open(settings),
         "alerts: counts 30 d": lambda: alert_counts(settings, period_for("30d", now)),
         "alerts: rows 30 d": lambda: alert_rows(settings, period_for("30d", now)),
+        "citizen 360: interactions 90 d": lambda: interactions(settings, since, now),
+        "citizen 360: repeat contacts 90 d": lambda: repeat_contacts(settings, since, now),
+        "citizen 360: resolution times 90 d": lambda: resolution_times(settings, since, now),
+        # cache off: the 5 finished months are computed too (a page caches them for 6 h)
+        "citizen 360: equity gap, month x 6": lambda: equity_gap(settings, "month", 6),
     }
     print(f"asset for the series: {asset_id} ({metric})")
     print(f"\n{'read model (uncached)':48} {'median s':>9}")
