@@ -6,8 +6,11 @@ from urllib.parse import urlencode
 
 import dash
 from dash import Input, Output
+from dash.exceptions import PreventUpdate
 
 from dashboard import feed_health
+from dashboard.auth.access import ADMINS, allowed
+from dashboard.auth.web import current_principal
 from layouts import current_settings, ids
 from layouts.feeds import quarantine_table, sources_table, summary
 
@@ -32,7 +35,10 @@ def refresh_sources(_: int | None) -> tuple[Any, Any]:
     prevent_initial_call=True,
 )
 def show_quarantine(source: str | None) -> tuple[Any, str]:
-    """The chosen source's quarantined records; the choice is kept in the URL."""
+    """The chosen source's quarantined records (administrators only, also checked here);
+    the choice is kept in the URL."""
+    if not allowed(current_principal(), ADMINS):
+        raise PreventUpdate
     settings = current_settings()
     records = feed_health.quarantined(settings, source or None)
     search = "?" + urlencode({"source": source}) if source else ""

@@ -8,7 +8,8 @@ import dash
 from dash import dcc, html
 
 from dashboard import feed_health
-from dashboard.auth.access import ADMINS, STAFF
+from dashboard.auth.access import ADMINS, STAFF, allowed
+from dashboard.auth.web import current_principal
 from layouts import clean_query, current_settings, exact_time, ids, time_ago
 
 REFRESH_MS = 60_000
@@ -116,6 +117,28 @@ def quarantine_table(records: list[dict[str, Any]], now: datetime) -> html.Div:
     ])
 
 
+def quarantine_section(settings: Any, sources: list[dict[str, Any]], source: str | None,
+                       now: datetime) -> html.Section:
+    """The quarantine for administrators; for other roles only a count (quarantined records
+    are raw source rows and may hold personal data)."""
+    head = html.H2("Quarantine", className="card__title")
+    if not allowed(current_principal(), ADMINS):
+        held = sum(int(s.get("quarantined_total") or 0) for s in sources)
+        return html.Section(className="card", children=[head, html.P(
+            f"{held:,} records in quarantine. They are raw source rows and may hold personal "
+            "data, so only administrators see them.", className="section-hint")])
+    return html.Section(className="card", children=[
+        head,
+        html.P("Records that could not be stored, with the reason; the rest of their batch "
+               "was stored.", className="section-hint"),
+        dcc.Dropdown(id=ids.FEEDS_QUARANTINE_SOURCE, value=source, placeholder="All sources",
+                     options=[{"label": s["id"], "value": s["id"]} for s in sources],
+                     clearable=True, className="feeds-source-filter"),
+        html.Div(quarantine_table(feed_health.quarantined(settings, source), now),
+                 id=ids.FEEDS_QUARANTINE, className="table-scroll"),
+    ])
+
+
 def layout(source: str | None = None, **_: Any) -> html.Div:
     """The feed-health page; ``?source=ID`` opens that source's quarantine."""
     settings = current_settings()
@@ -134,16 +157,7 @@ def layout(source: str | None = None, **_: Any) -> html.Div:
             html.Div(sources_table(sources, now, settings.timezone), id=ids.FEEDS_TABLE,
                      className="table-scroll"),
         ]),
-        html.Section(className="card", children=[
-            html.H2("Quarantine", className="card__title"),
-            html.P("Records that could not be stored, with the reason; the rest of their batch "
-                   "was stored.", className="section-hint"),
-            dcc.Dropdown(id=ids.FEEDS_QUARANTINE_SOURCE, value=source, placeholder="All sources",
-                         options=[{"label": s["id"], "value": s["id"]} for s in sources],
-                         clearable=True, className="feeds-source-filter"),
-            html.Div(quarantine_table(feed_health.quarantined(settings, source), now),
-                     id=ids.FEEDS_QUARANTINE, className="table-scroll"),
-        ]),
+        quarantine_section(settings, sources, source, now),
     ])
 
 

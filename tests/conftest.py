@@ -150,3 +150,27 @@ def sign_in(client: Any, username: str, password: str | None = None) -> Any:
     return client.post("/login", data={"csrf_token": token.group(1), "username": username,
                                        "password": DEMO_PASSWORD if password is None else password,
                                        "next": "/"})
+
+
+@contextmanager
+def acting_as(role: str, departments: tuple[str, ...] = (), districts: tuple[str, ...] = (),
+              username: str = "tester") -> Iterator[Any]:
+    """Run layouts and callbacks inside a request of a signed-in user in ``role``: a request
+    of the current app (its settings) when there is one, else of a bare Flask app."""
+    from flask import Flask, current_app, has_app_context
+    from flask_login import LoginManager, login_user
+
+    from dashboard.auth.users import Principal
+    from dashboard.auth.web import SessionUser
+
+    if has_app_context():
+        server = current_app._get_current_object()  # type: ignore[attr-defined]
+    else:
+        server = Flask("acting-as")
+        server.secret_key = "tests"
+    if not hasattr(server, "login_manager"):
+        LoginManager(server)
+    principal = Principal(username, role, tuple(departments), tuple(districts))
+    with server.test_request_context("/"):
+        login_user(SessionUser(principal))
+        yield principal

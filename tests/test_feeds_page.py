@@ -7,13 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dash.exceptions import PreventUpdate
 
 from connectors import get_connector
 from connectors.runner import run_source
 from dashboard import feed_health
+from dashboard.auth import ADMIN, OFFICIAL
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from layouts import SETTINGS_KEY
+from tests.conftest import acting_as
 
 
 def _texts(node: Any) -> Iterator[str]:
@@ -66,19 +69,28 @@ def test_health_lists_each_source_with_its_last_run(settings: Settings) -> None:
 def test_page_shows_sources_failures_and_quarantine_as_text(settings: Settings) -> None:
     from layouts.feeds import layout
 
-    text = " ".join(_texts(layout()))
-    assert "boundaries" in text and "desk" in text and "Failed" in text
-    assert "2 sources" in text and "1 failed" in text
-    assert "<b>Nameless</b>" in text  # a citizen's or a feed's text is shown, never rendered
-    assert "geometry" in " ".join(_texts(layout(source="boundaries")))
+    with acting_as(ADMIN):
+        text = " ".join(_texts(layout()))
+        assert "boundaries" in text and "desk" in text and "Failed" in text
+        assert "2 sources" in text and "1 failed" in text
+        assert "<b>Nameless</b>" in text  # a citizen's or a feed's text is shown, never rendered
+        assert "geometry" in " ".join(_texts(layout(source="boundaries")))
+    with acting_as(OFFICIAL):  # quarantined rows are raw source data: administrators only
+        text = " ".join(_texts(layout(source="boundaries")))
+        assert "2 sources" in text and "<b>Nameless</b>" not in text
+        assert "only administrators see them" in text
 
 
 def test_quarantine_callback_filters_by_source_and_keeps_it_in_the_url(settings) -> None:
     from callbacks.feeds import refresh_sources, show_quarantine
 
-    table, search = show_quarantine("desk")
+    with acting_as(OFFICIAL), pytest.raises(PreventUpdate):
+        show_quarantine("desk")
+    with acting_as(ADMIN):
+        table, search = show_quarantine("desk")
+        quarantine = show_quarantine("boundaries")[0]
     assert search == "?source=desk" and "Nothing in quarantine" in " ".join(_texts(table))
-    table, search = show_quarantine("boundaries")
+    table = quarantine
     assert "no geometry" in " ".join(_texts(table)) or "unreadable" in " ".join(_texts(table))
     rows, summary = refresh_sources(1)
     assert "2 sources" in " ".join(_texts(summary))

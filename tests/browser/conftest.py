@@ -97,14 +97,47 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-@pytest.fixture
-def page(browser, server_url: str) -> Iterator[object]:
-    """A fresh 1440x900 page (downloads allowed) collecting console and page errors."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
-    page = context.new_page()
+_STATES: dict[str, dict] = {}
+
+
+def sign_in_state(browser, server_url: str, username: str) -> dict:
+    """Cookies of a session signed in as ``username`` through the real form (once per user)."""
+    if username not in _STATES:
+        from dashboard.demo.users import DEMO_PASSWORD
+
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(server_url + "/login")
+        page.fill("#username", username)
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        _STATES[username] = context.storage_state()
+        context.close()
+    return _STATES[username]
+
+
+def signed_in_context(browser, server_url: str, username: str = "mayor", **options):
+    """A 1440x900 browser context signed in as ``username`` (a demo user)."""
+    options.setdefault("viewport", {"width": 1440, "height": 900})
+    return browser.new_context(storage_state=sign_in_state(browser, server_url, username),
+                               **options)
+
+
+def watch_errors(page) -> None:
+    """Collect console and page errors in ``page.console_errors``."""
     page.console_errors = []  # type: ignore[attr-defined]
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+
+
+@pytest.fixture
+def page(browser, server_url: str) -> Iterator[object]:
+    """A fresh 1440x900 page signed in as the mayor (downloads allowed) collecting console
+    and page errors."""
+    context = signed_in_context(browser, server_url, accept_downloads=True)
+    page = context.new_page()
+    watch_errors(page)
     yield page
     context.close()
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import signed_in_context
+
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +24,7 @@ def test_feeds_page_lists_a_run_source_and_its_quarantine(browser, server_url, d
     subprocess.run([sys.executable, "-m", "dashboard.cli", "districts", "load", str(districts),
                     "--source-id", "browser-boundaries"], env=demo_env, cwd=ROOT,
                    capture_output=True, check=False, timeout=120)
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = signed_in_context(browser, server_url, "admin")  # the quarantine is admin-only
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
