@@ -243,7 +243,7 @@ def test_timeline_items_share_one_shape(data: Connection) -> None:
         "Permit", None, None)
     assert (items["k2"]["status"], items["k2"]["outcome"], items["k2"]["days_open"]) == (
         "rejected", "rejected", 20.0)
-    assert items["p1"]["title"] == "survey: Bike lanes"
+    assert items["p1"]["title"] == "Survey: Bike lanes"
     assert (items["p1"]["department"], items["p1"]["status"], items["p1"]["open"]) == (
         None, "took part", False)
 

@@ -206,7 +206,7 @@ def _participation(conn: Connection, citizen_id: str) -> list[dict[str, Any]]:
                   ).where(Participation.citizen_id == citizen_id)
     items = []
     for r in conn.execute(stmt):
-        item = _item("participation", r.id, f"{r.kind}: {r.topic}", None,
+        item = _item("participation", r.id, f"{r.kind.capitalize()}: {r.topic}", None,
                      "took part", None, r.channel, r.district_id, r.time, r.time)
         item["days_open"] = None
         items.append(item)

@@ -1,0 +1,89 @@
+"""Citizen 360 callbacks: search, open a profile, export it. Each one checks the user's role
+itself (besides the guard) and every read goes through ``dashboard.queries.citizen360``,
+which writes the audit entry in the same transaction as the read.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard.auth.web import current_principal
+from dashboard.queries import citizen360
+from dashboard.queries.base import engine_of
+from layouts import current_settings, ids
+from layouts.citizen360 import PAGE, error_note, opened_profile, pid, results_list
+from layouts.export import csv_file, safe_name
+
+
+def _refusal(error: Exception) -> str:
+    if isinstance(error, PermissionError):
+        return "Your role may not read residents' records."
+    return str(error)
+
+
+@dash.callback(
+    Output(pid("results"), "children"),
+    Input(pid("search"), "n_clicks"),
+    Input(pid("query"), "n_submit"),
+    State(pid("query"), "value"),
+    State(pid("reason"), "value"),
+    prevent_initial_call=True,
+)
+def search(_clicks: int | None, _submits: int | None, query: str | None,
+           reason: str | None) -> Any:
+    """Residents matching the query (audited as a search, with the reason)."""
+    settings = current_settings()
+    text = (query or "").strip()
+    try:
+        found = citizen360.run_search(engine_of(settings), current_principal(), text,
+                                      reason or "", settings.current_time())
+    except (ValueError, PermissionError) as error:
+        return error_note(_refusal(error))
+    return results_list(found, text)
+
+
+@dash.callback(
+    Output(pid("profile"), "children"),
+    Output(pid("current"), "data"),
+    Input({"type": pid("open"), "citizen": ALL}, "n_clicks"),
+    State(pid("reason"), "value"),
+    prevent_initial_call=True,
+)
+def open_profile(clicks: list[int | None], reason: str | None) -> tuple[Any, Any]:
+    """The clicked resident's profile (audited as a profile view, with the reason)."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        raise PreventUpdate  # results were (re)drawn, nothing clicked
+    settings = current_settings()
+    citizen_id = str(trigger.get("citizen") or "")
+    try:
+        data = citizen360.open_profile(engine_of(settings), current_principal(), citizen_id,
+                                       reason or "", settings.current_time())
+    except (ValueError, PermissionError, citizen360.NotFound) as error:
+        return error_note(_refusal(error)), no_update
+    return opened_profile(data, settings.timezone), citizen_id
+
+
+@dash.callback(
+    Output(ids.page_id(PAGE, "download"), "data"),
+    Input(ids.export_button(PAGE, "profile"), "n_clicks"),
+    State(pid("current"), "data"),
+    State(pid("reason"), "value"),
+    prevent_initial_call=True,
+)
+def export_profile(clicks: int | None, citizen_id: str | None, reason: str | None) -> Any:
+    """The open profile as CSV, read again and audited as an export."""
+    if not clicks or not citizen_id:
+        raise PreventUpdate
+    settings = current_settings()
+    try:
+        data = citizen360.open_profile(engine_of(settings), current_principal(), citizen_id,
+                                       reason or "", settings.current_time(),
+                                       action="export_profile")
+    except (ValueError, PermissionError, citizen360.NotFound):
+        raise PreventUpdate from None
+    return csv_file(citizen360.export_rows(data), citizen360.EXPORT_FIELDS,
+                    f"{safe_name('citizen', citizen_id)}.csv")

@@ -1,0 +1,134 @@
+"""Citizen 360 (``/citizen360``): find a resident and read everything the city has done for
+them on one timeline. Officials see every record; a department head their departments'.
+
+Personal data: nothing personal is in the page until the user searches or opens a profile,
+and both need a reason that goes to the audit log with who, role, when and which citizen
+(``dashboard.queries.citizen360``). ``?citizen=ID`` only fills the search box.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from dashboard.auth import DEPARTMENT_HEAD
+from dashboard.auth.access import CITIZEN_READERS
+from dashboard.auth.audit import MIN_REASON
+from dashboard.auth.web import current_principal
+from layouts import clean_query, current_settings, ids
+from layouts.export import download, export_button
+from layouts.profile_view import profile_view
+
+PAGE = "citizen360"
+EXAMPLE_REASON = "Follow-up of complaint 2026/1234 at the citizen desk"
+
+
+def pid(name: str) -> str:
+    """A component id of this page."""
+    return ids.page_id(PAGE, name)
+
+
+def open_button(citizen_id: str) -> dict[str, str]:
+    """Pattern-matching id of a search result's "Open profile" button."""
+    return {"type": pid("open"), "citizen": citizen_id}
+
+
+def results_list(matches: list[dict[str, Any]], query: str) -> html.Div:
+    """Search results: name, district and a masked contact, each with "Open profile"."""
+    if not matches:
+        return html.P(f"No resident matches “{query}” in the records you may see.",
+                      className="empty-note", role="status")
+    items = [html.Li(className="c360-result", children=[
+        html.Div([
+            html.Span(m["name"], className="c360-result__name"),
+            html.Span(f"{m['id']} · {m.get('district_name') or 'no district'}"
+                      + (f" · {m['contact']}" if m.get("contact") else ""),
+                      className="c360-result__meta"),
+        ]),
+        html.Button("Open profile", id=open_button(m["id"]), n_clicks=0,
+                    className="c360-button c360-button--small",
+                    **{"aria-label": f"Open the profile of {m['name']} ({m['id']})"}),
+    ]) for m in matches]
+    note = f"{len(matches)} resident{'s' if len(matches) != 1 else ''} found"
+    return html.Div([html.P(note, className="section-hint", role="status"),
+                     html.Ul(items, className="c360-results")])
+
+
+def error_note(message: str) -> html.P:
+    """A refusal or a problem with the form, read out by screen readers."""
+    return html.P(message, className="c360-error", role="alert")
+
+
+def scope_hint() -> str:
+    """What the signed-in user will see of a profile."""
+    who = current_principal()
+    if who.role == DEPARTMENT_HEAD:
+        return (f"You see residents with records in {', '.join(who.departments)}, and only "
+                "those records.")
+    return "You see every department's records."
+
+
+def search_form(query: str) -> html.Section:
+    """Search box, the reason (required, audited) and the button."""
+    return html.Section(className="card c360-search", children=[
+        html.H2("Find a resident", className="card__title"),
+        html.Div(className="c360-form", children=[
+            html.Div([
+                html.Label("Pseudonymous id, name, e-mail or phone", htmlFor=pid("query"),
+                           className="filter-bar__label"),
+                dcc.Input(id=pid("query"), type="search", value=query, debounce=False,
+                          placeholder="cit-000123, María García, 942 123 456",
+                          autoComplete="off", className="c360-input"),
+            ], className="c360-field"),
+            html.Div([
+                html.Label("Reason for looking (recorded in the audit log)",
+                           htmlFor=pid("reason"), className="filter-bar__label"),
+                dcc.Input(id=pid("reason"), type="text", value="", minLength=MIN_REASON,
+                          placeholder=EXAMPLE_REASON, autoComplete="off",
+                          className="c360-input c360-input--reason"),
+            ], className="c360-field c360-field--reason"),
+            html.Button("Search", id=pid("search"), n_clicks=0, className="c360-button"),
+        ]),
+        html.P(["Every search and every profile you open is recorded with your name, role, "
+                "the time and your reason. ", scope_hint()], className="section-hint"),
+        dcc.Loading(html.Div(id=pid("results"), className="c360-results-box",
+                             **{"aria-live": "polite"}), type="dot", delay_show=300),
+    ])
+
+
+def opened_profile(data: dict[str, Any], tz: str) -> html.Div:
+    """A profile as shown after it was opened (with its export button)."""
+    return html.Div([
+        profile_view(data, tz),
+        html.Div([export_button(PAGE, "profile", "Download this profile (CSV, audited)")],
+                 className="c360-actions"),
+    ])
+
+
+def layout(citizen: str | None = None, **_: Any) -> html.Div:
+    """The Citizen 360 page; ``?citizen=ID`` fills the search box (nothing is read yet)."""
+    settings = current_settings()
+    query = clean_query(citizen) or ""
+    return html.Div(className="page citizen360", children=[
+        dcc.Store(id=pid("current")),
+        download(PAGE),
+        html.Div(className="page-head", children=[html.Div([
+            html.H1("Citizen 360", className="page-head__title"),
+            html.P("What has the city done for this resident? Requests, procedures and "
+                   "participation across departments, open items first.",
+                   className="page-head__subtitle"),
+        ])]),
+        search_form(query),
+        html.Section(id=pid("profile"), className="c360-profile-box",
+                     **{"aria-live": "polite", "aria-label": "Resident profile"}, children=[
+                         html.P("Search for a resident and open their profile.",
+                                className="empty-note")]),
+        html.P(f"Times are in the city's time zone ({settings.timezone}).",
+               className="section-hint"),
+    ])
+
+
+dash.register_page(__name__, path="/citizen360", name="Citizen 360",
+                   title="CityLens · Citizen 360", order=6, layout=layout,
+                   roles=CITIZEN_READERS, callback_ids={"citizen360-": CITIZEN_READERS})
