@@ -18,10 +18,9 @@ from dash import Input, Output, State, ctx, no_update
 
 from callbacks.common import register_period_range, register_url_sync
 from dashboard.periods import DEFAULT_PRESET, clean_spec, period_label
-from dashboard.queries.asset import asset_detail
 from dashboard.queries.asset_series import asset_series
 from layouts import current_settings, ids
-from layouts.asset import PAGE, alerts_part, pid, readings_card, series_parts
+from layouts.asset import PAGE, alerts_part, pid, readings_card, series_parts, visible_detail
 from layouts.asset_chart import CSV_FIELDS, csv_rows
 from layouts.export import csv_file, safe_name
 from layouts.filters import PageFilters
@@ -60,7 +59,7 @@ def update_series(period: str | None, compare: str | None, metric: str | None,
                   asset_id: str | None) -> tuple[Any, ...]:
     """The chart, note, table and title for the controls; the alerts when the period moves."""
     settings = current_settings()
-    detail = asset_detail(settings, asset_id or "")
+    detail = visible_detail(settings, asset_id)
     if detail is None:
         return (no_update,) * 6
     filters = _filters(period, compare)
@@ -87,7 +86,8 @@ def update_series(period: str | None, compare: str | None, metric: str | None,
 def export_series(clicks: int | None, period: str | None, compare: str | None,
                   metric: str | None, asset_id: str | None) -> Any:
     """The chart's series as CSV: time (UTC), mean, min, max, count and the grain."""
-    if not clicks or not asset_id or not metric:
+    if not clicks or not asset_id or not metric or \
+            visible_detail(current_settings(), asset_id) is None:
         return no_update
     filters = _filters(period, compare)
     series = asset_series(current_settings(), asset_id, metric, filters.period, filters.compare)

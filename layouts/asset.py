@@ -14,11 +14,14 @@ import dash
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.auth import DEPARTMENT_HEAD
 from dashboard.auth.access import STAFF
+from dashboard.auth.web import current_principal
 from dashboard.links import asset_href
 from dashboard.periods import period_label
 from dashboard.queries.asset import asset_alerts, asset_detail, rule_metric, thresholds
 from dashboard.queries.asset_series import MAX_POINTS, asset_series
+from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
 from layouts import (
     clean_query,
@@ -261,11 +264,24 @@ def series_card(settings: Settings, detail: dict[str, Any], metric: str | None,
     ])
 
 
+def visible_detail(settings: Settings, asset_id: str | None) -> dict[str, Any] | None:
+    """The asset's detail when the signed-in user may see it (None otherwise, as for an
+    unknown asset): a department head only sees assets of their departments' domains."""
+    detail = asset_detail(settings, asset_id) if asset_id else None
+    who = current_principal()
+    if detail is None or who.role != DEPARTMENT_HEAD:
+        return detail
+    domains: set[str] = set()
+    for department in who.departments:
+        domains |= department_domains(settings, department) or set()
+    return detail if detail["domain"] in domains else None
+
+
 def layout(asset_id: str | None = None, **query: Any) -> html.Div:
     """The page of ``asset_id`` (URL-quoted in the path) for ``?period=&compare=&metric=``."""
     settings = current_settings()
     asset_id = unquote(asset_id or "")
-    detail = asset_detail(settings, asset_id) if asset_id else None
+    detail = visible_detail(settings, asset_id)
     if detail is None:
         return not_found(asset_id)
     now = settings.current_time()

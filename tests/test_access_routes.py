@@ -1,0 +1,293 @@
+"""Every role against every page, callback and API route of the real app (default deny),
+sign-in and sign-out, session expiry, lock-out through the form, and forged requests.
+
+Roles come from the demo users of the tiny city: ``mayor`` (official), ``waste.head``
+(department head of Residuos y Limpieza), ``admin``, and the anonymous public.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dash
+import pytest
+
+from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
+from dashboard.auth.web import LAST_SEEN, ROLES_ATTR
+from dashboard.settings import Settings
+from tests.conftest import TINY_NOW, sign_in
+
+USERS = {PUBLIC: None, OFFICIAL: "mayor", DEPARTMENT_HEAD: "waste.head", ADMIN: "admin"}
+STAFF = {OFFICIAL, DEPARTMENT_HEAD, ADMIN}
+# Who may open each page: written out here, independently of what the pages declare.
+EXPECTED_PAGES = {
+    "/": STAFF, "/domains": STAFF, "/domain/<domain>": STAFF,
+    "/district/<district_id>": STAFF, "/asset/<asset_id>": STAFF, "/services": STAFF,
+    "/alerts": STAFF, "/feeds": STAFF, "/insights": STAFF,
+    "/citizen360": {OFFICIAL, DEPARTMENT_HEAD}, "/admin/audit": {ADMIN},
+}
+# Components whose callbacks are narrower than their page's.
+NARROWER = {"feeds-quarantine": {ADMIN}}
+DASH_OWN = ("/assets/", "/_dash-", "/_favicon.ico", "/_reload-hash", "/static/")
+
+
+@pytest.fixture(scope="module")
+def clients(tiny_app: Any) -> dict[str, Any]:
+    """One signed-in test client per role (the public's is not signed in)."""
+    found = {}
+    for role, user in USERS.items():
+        client = tiny_app.server.test_client()
+        if user:
+            assert sign_in(client, user).status_code == 302
+        found[role] = client
+    return found
+
+
+@pytest.fixture(scope="module")
+def concrete(tiny_city: Settings) -> dict[str, str]:
+    """A real path for every page template of the tiny city."""
+    import sqlite3
+
+    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    district = db.execute("SELECT id FROM districts ORDER BY id").fetchone()[0]
+    asset = db.execute("SELECT id FROM assets WHERE domain = 'waste' ORDER BY id").fetchone()[0]
+    return {"/domain/<domain>": "/domain/waste", "/district/<district_id>": f"/district/{district}",
+            "/asset/<asset_id>": f"/asset/{asset}"}
+
+
+def _template(page: dict[str, Any]) -> str:
+    return str(page.get("path_template") or page["path"])
+
+
+def test_every_page_declares_roles_and_is_in_the_matrix(tiny_app: Any) -> None:
+    templates = {_template(p): tuple(p.get("roles") or ()) for p in dash.page_registry.values()}
+    assert set(templates) == set(EXPECTED_PAGES)
+    for template, roles in templates.items():
+        assert set(roles) == EXPECTED_PAGES[template], template
+
+
+def test_every_other_route_declares_its_roles(tiny_app: Any) -> None:
+    """Flask views besides Dash's own files and its page index must say who may use them."""
+    server = tiny_app.server
+    for rule in server.url_map.iter_rules():
+        if rule.rule.startswith(DASH_OWN) or rule.rule in ("/", "/<path:path>"):
+            continue
+        view = server.view_functions[rule.endpoint]
+        assert getattr(view, ROLES_ATTR, None), f"{rule.rule} declares no roles"
+
+
+@pytest.mark.parametrize("role", list(USERS))
+def test_pages_for_each_role(role: str, clients: dict[str, Any],
+                             concrete: dict[str, str]) -> None:
+    client = clients[role]
+    for template, allowed in EXPECTED_PAGES.items():
+        path = concrete.get(template, template)
+        response = client.get(path)
+        routed = client.post("/_dash-update-component", json=_router_body(path))
+        if role in allowed:
+            assert response.status_code == 200, (role, path)
+            assert routed.status_code == 200, (role, path, routed.data[:200])
+        elif role == PUBLIC:
+            assert response.status_code == 302, path
+            assert response.headers["Location"].startswith("/login?next=")
+            assert routed.status_code == 401, path
+        else:
+            assert response.status_code == 403 and b"Not available" in response.data, path
+            assert routed.status_code == 403, path
+
+
+def _router_body(path: str) -> dict[str, Any]:
+    """The request Dash's pages router sends when the browser shows ``path``."""
+    return {"output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"},
+                        {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                       {"id": "_pages_location", "property": "search", "value": ""}],
+            "changedPropIds": ["_pages_location.pathname"]}
+
+
+def _outputs(spec: str) -> list[dict[str, Any]]:
+    """``..a.children...b.data..`` or ``a.children`` -> Dash's ``outputs`` list."""
+    parts = spec.strip(".").split("...") if spec.startswith("..") else [spec]
+    found = []
+    for part in parts:
+        cid, _, prop = part.rpartition(".")
+        found.append({"id": json.loads(cid) if cid.startswith("{") else cid, "property": prop})
+    return found
+
+
+def _roles_for(cid: str | dict[str, Any]) -> set[str]:
+    name = cid["type"] if isinstance(cid, dict) else cid
+    for prefix, roles in NARROWER.items():
+        if name.startswith(prefix):
+            return roles
+    page = {"overview": "/", "district-filter": "/", "window-filter": "/", "city-score": "/",
+            "city-map": "/", "domains": "/domains", "domain": "/domain/<domain>",
+            "district": "/district/<district_id>", "asset": "/asset/<asset_id>",
+            "services": "/services", "alerts": "/alerts", "feeds": "/feeds",
+            "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit"}
+    key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)
+    return EXPECTED_PAGES[page[key]]
+
+
+def test_every_callback_for_each_role_including_forged_requests(
+        tiny_app: Any, clients: dict[str, Any]) -> None:
+    """A request naming any callback's outputs, sent by each role: denied (401/403) exactly
+    for the roles the component is not for, whatever the inputs say."""
+    deps = clients[ADMIN].get("/_dash-dependencies").get_json()
+    checked = 0
+    for dep in deps:
+        outputs = _outputs(dep["output"])
+        if any(str(o["id"]).startswith("_pages") for o in outputs) or \
+                dep.get("clientside_function"):
+            continue  # the router (tested above) and callbacks that run in the browser
+        allowed = set.intersection(*(_roles_for(o["id"]) for o in outputs))
+        body = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+                "inputs": [], "state": [], "changedPropIds": []}
+        for role, client in clients.items():
+            status = client.post("/_dash-update-component", json=body).status_code
+            if role in allowed:
+                assert status not in (401, 403), (role, dep["output"])
+            else:
+                assert status == (401 if role == PUBLIC else 403), (role, dep["output"])
+            checked += 1
+    assert checked > 100
+
+
+def test_api_is_public_and_answers_everyone(clients: dict[str, Any]) -> None:
+    for role, client in clients.items():
+        for path in ("/api/v1/openapi.json", "/api/v1/kpis", "/api/v1/alerts",
+                     "/api/v1/service-requests?page_size=5", "/api/v1/districts"):
+            assert client.get(path).status_code == 200, (role, path)
+
+
+def test_a_department_head_gets_their_department_whatever_the_request_says(
+        clients: dict[str, Any]) -> None:
+    """A forged overview callback asking for another department answers with the head's own
+    department's KPIs (the same as asking for it), never the other one's."""
+    head, mayor = clients[DEPARTMENT_HEAD], clients[OFFICIAL]
+
+    def kpis(client: Any, department: str) -> set[str]:
+        deps = client.get("/_dash-dependencies").get_json()
+        dep = next(d for d in deps if "overview-kpi-grid.children" in d["output"])
+        values = {"district-filter": "", "window-filter": "month",
+                  "overview-department": department, "overview-compare": ""}
+        body = {"output": dep["output"], "outputs": _outputs(dep["output"]),
+                "inputs": [{"id": i["id"], "property": i["property"],
+                            "value": values.get(i["id"])} for i in dep["inputs"]],
+                "state": [], "changedPropIds": ["overview-department.value"]}
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code == 200, response.data[:300]
+        return set(re.findall(r'"kpi":\s*"([^"]+)"', response.get_data(as_text=True)))
+
+    own = kpis(mayor, "Residuos y Limpieza")
+    other = kpis(mayor, "Movilidad")
+    assert own and other and own != other
+    assert kpis(head, "Movilidad") == own
+    assert kpis(head, "") == own  # "all departments" is not theirs either
+
+
+# ---- signing in and out ---------------------------------------------------------------------
+@pytest.fixture
+def fresh_app(tmp_path: Path) -> Iterator[Any]:
+    """An app on an empty store of its own with one official, ``ana`` (lock-outs and
+    disabling change the store)."""
+    from app import create_app
+    from dashboard.auth.users import add_user
+    from dashboard.store import get_engine, init_store, unit_of_work
+
+    settings = Settings(var_dir=tmp_path, database_url="", redis_url=None, now=TINY_NOW,
+                        session_idle_minutes=30)
+    engine = get_engine(settings.resolved_database_url)
+    init_store(engine)
+    with unit_of_work(engine) as conn:
+        add_user(conn, "ana", OFFICIAL, "a long enough password")
+    yield create_app(settings)
+    engine.dispose()
+
+
+def test_sign_in_sign_out_and_the_secret_key_file(fresh_app: Any, tmp_path: Path) -> None:
+    client = fresh_app.server.test_client()
+    assert client.get("/alerts").headers["Location"] == "/login?next=%2Falerts"
+    assert sign_in(client, "ana", "a long enough password").status_code == 302
+    assert client.get("/alerts").status_code == 200
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    assert "Sign out" in layout and "ana" in layout
+    token = _find(json.loads(layout), "shell-csrf")["value"]
+    assert client.post("/logout", data={}).status_code == 302  # no token: still signed in
+    assert client.get("/alerts").status_code == 200
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/alerts").status_code == 302
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) == 64 and (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def _find(node: Any, cid: str) -> dict[str, Any]:
+    """The props of the component ``cid`` in a Dash layout's JSON."""
+    if isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict) and props.get("id") == cid:
+            return props
+        for value in node.values():
+            got = _find(value, cid)
+            if got:
+                return got
+    elif isinstance(node, list):
+        for value in node:
+            got = _find(value, cid)
+            if got:
+                return got
+    return {}
+
+
+def test_the_form_refuses_without_its_token_and_never_redirects_off_site(fresh_app: Any) -> None:
+    client = fresh_app.server.test_client()
+    refused = client.post("/login", data={"username": "ana",
+                                          "password": "a long enough password"})
+    assert refused.status_code == 400 and client.get("/alerts").status_code == 302
+    response = sign_in(client, "ana", "a long enough password")
+    assert response.headers["Location"] == "/"
+    form = client.get("/login?next=//evil.example/x").get_data(as_text=True)
+    assert 'name="next" value="/"' in form
+
+
+def test_lock_out_after_repeated_failures_through_the_form(fresh_app: Any) -> None:
+    client = fresh_app.server.test_client()
+    for _ in range(5):
+        wrong = sign_in(client, "ana", "not the password")
+        assert wrong.status_code == 401
+    assert b"locked" in wrong.data
+    right = sign_in(client, "ana", "a long enough password")
+    assert right.status_code == 401 and b"locked" in right.data
+    assert client.get("/alerts").status_code == 302
+    unknown = sign_in(client, "nobody", "whatever password")
+    assert b"Wrong username or password" in unknown.data
+
+
+def test_an_idle_session_expires_and_says_so(fresh_app: Any) -> None:
+    client = fresh_app.server.test_client()
+    sign_in(client, "ana", "a long enough password")
+    assert client.get("/alerts").status_code == 200
+    with client.session_transaction() as session:
+        session[LAST_SEEN] = time.time() - 31 * 60
+    expired = client.get("/alerts")
+    assert expired.status_code == 302 and "expired=1" in expired.headers["Location"]
+    assert b"session expired" in client.get(expired.headers["Location"]).data
+    assert client.post("/_dash-update-component", json=_router_body("/")).status_code == 401
+
+
+def test_a_disabled_user_is_signed_out_at_the_next_request(fresh_app: Any,
+                                                          tmp_path: Path) -> None:
+    from dashboard.auth.users import disable_user
+    from dashboard.store import get_engine, unit_of_work
+
+    client = fresh_app.server.test_client()
+    sign_in(client, "ana", "a long enough password")
+    assert client.get("/alerts").status_code == 200
+    with unit_of_work(get_engine(f"sqlite:///{(tmp_path / 'citylens.db').resolve()}")) as conn:
+        disable_user(conn, "ana")
+    assert client.get("/alerts").status_code == 302

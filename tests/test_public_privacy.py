@@ -1,0 +1,68 @@
+"""What the public can fetch from the demo city holds nothing personal: every open-data API
+route (JSON and CSV, every page), the sign-in form and Dash's shell, scanned for every
+resident's name, e-mail and phone and every request's free text."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+from dashboard.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def personal(tiny_city: Settings) -> list[str]:
+    """Every name, e-mail, phone (and its digits) and request description of the tiny city."""
+    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    found: set[str] = set()
+    for name, email, phone in db.execute("SELECT name, email, phone FROM citizens"):
+        found.add(name)
+        found.update(v for v in (email, phone) if v)
+        if phone:
+            found.add(phone.replace(" ", "").removeprefix("+34"))
+    found.update(d for (d,) in db.execute("SELECT description FROM service_requests") if d)
+    assert len(found) > 400
+    return sorted(found)
+
+
+def _public_paths(client: Any) -> list[str]:
+    """Every public route with the parameters that change what it returns."""
+    paths = ["/login", "/_dash-layout", "/_dash-dependencies", "/api/v1/openapi.json",
+             "/api/v1/districts", "/api/v1/assets"]
+    for fmt in ("json", "csv"):
+        paths += [f"/api/v1/kpis?format={fmt}", f"/api/v1/alerts?format={fmt}&limit=1000",
+                  f"/api/v1/kpis?window=year&lang=es&format={fmt}"]
+    first = client.get("/api/v1/service-requests?page_size=1000").get_json()
+    pages = -(-first["total"] // 1000)
+    for page in range(1, pages + 1):
+        paths += [f"/api/v1/service-requests?page_size=1000&page={page}",
+                  f"/api/v1/service-requests?page_size=1000&page={page}&format=csv"]
+    assets = client.get("/api/v1/assets").get_json()["features"]
+    for feature in assets[:40]:
+        paths.append(f"/api/v1/assets/{feature['properties']['id']}/observations"
+                     "?metric=anything")
+    return paths
+
+
+def test_no_public_response_contains_personal_data(tiny_app: Any, personal: list[str]) -> None:
+    client = tiny_app.server.test_client()  # never signed in
+    scanned = 0
+    for path in _public_paths(client):
+        response = client.get(path)
+        assert response.status_code in (200, 400), (path, response.status_code)
+        body = response.get_data(as_text=True)
+        leaks = [value for value in personal if value in body]
+        assert not leaks, f"{path} exposes {leaks[:3]}"
+        scanned += len(body)
+    assert scanned > 100_000  # the scan really read the data
+
+
+def test_the_public_cannot_reach_personal_callbacks(tiny_app: Any) -> None:
+    client = tiny_app.server.test_client()
+    for output in ("citizen360-results.children", "citizen360-profile.children",
+                   "audit-entries.children", "feeds-quarantine.children"):
+        cid, _, prop = output.rpartition(".")
+        body = {"output": output, "outputs": {"id": cid, "property": prop},
+                "inputs": [], "state": [], "changedPropIds": []}
+        assert client.post("/_dash-update-component", json=body).status_code == 401
