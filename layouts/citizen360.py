@@ -48,7 +48,7 @@ def results_list(matches: list[dict[str, Any]], query: str) -> html.Div:
         ]),
         html.Button("Open profile", id=open_button(m["id"]), n_clicks=0,
                     className="c360-button c360-button--small",
-                    **{"aria-label": f"Open the profile of {m['name']} ({m['id']})"}),
+                    **{"aria-label": f"Open profile: {m['name']} ({m['id']})"}),
     ]) for m in matches]
     note = f"{len(matches)} resident{'s' if len(matches) != 1 else ''} found"
     return html.Div([html.P(note, className="section-hint", role="status"),
