@@ -39,6 +39,29 @@ def _import_pages_and_callbacks() -> None:
         importlib.import_module(name)
 
 
+_page_callbacks: tuple[dict[str, Any], list[Any], list[str]] | None = None
+
+
+def _adopt_page_callbacks(app: dash.Dash) -> None:
+    """Give ``app`` its own copy of the pages' ``@dash.callback``s. Dash keeps them in global
+    lists that the first app to serve a request empties, so a second app in the same
+    process (tests, or several cities in one process) would otherwise have none."""
+    global _page_callbacks
+    from dash import _callback
+
+    if _page_callbacks is None:
+        _page_callbacks = (dict(_callback.GLOBAL_CALLBACK_MAP),
+                           list(_callback.GLOBAL_CALLBACK_LIST),
+                           list(_callback.GLOBAL_INLINE_SCRIPTS))
+        _callback.GLOBAL_CALLBACK_MAP.clear()
+        _callback.GLOBAL_CALLBACK_LIST.clear()
+        _callback.GLOBAL_INLINE_SCRIPTS.clear()
+    callbacks, listing, scripts = _page_callbacks
+    app.callback_map.update(callbacks)
+    app._callback_list.extend(listing)  # noqa: SLF001 - Dash has no public way to do this
+    app._inline_scripts.extend(scripts)  # noqa: SLF001
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """A configured CityLens Dash app (pages, callbacks, assets, settings)."""
     settings = settings or get_settings()
@@ -59,6 +82,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_notifications(app.server, settings)
     register_api(app.server, settings)
     _import_pages_and_callbacks()
+    _adopt_page_callbacks(app)
 
     from layouts.access import access_rules
 

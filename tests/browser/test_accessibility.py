@@ -48,6 +48,8 @@ PAGES = [
     ("services", "/services", ".services .sr-stats"),
     ("alerts", "/alerts", "#alerts-grid .ag-root"),
     ("feeds", "/feeds", ".feeds-table"),
+    ("insights", "/insights", ".insights-tile"),
+    ("citizen360", "/citizen360", ".c360-search"),
 ]
 
 
