@@ -38,10 +38,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def init_store(engine: Engine) -> None:
-    """Create every table of the unified model that does not exist yet, and any index
-    added to an existing table since it was created (there are no migrations yet)."""
+    """Create every table of the unified model that does not exist yet, and any column or
+    index added to an existing table since it was created (there are no migrations yet)."""
+    from dashboard.store.upgrade import add_missing_columns, fill_search_text
+
     Base.metadata.create_all(engine)
     with engine.begin() as conn:
+        if add_missing_columns(conn):
+            fill_search_text(conn)
         for table in Base.metadata.sorted_tables:
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
