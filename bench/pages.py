@@ -34,11 +34,14 @@ from _harness import (  # noqa: E402
     store_facts,
 )
 
+from dashboard.auth import OFFICIAL  # noqa: E402
+from dashboard.auth.users import Principal  # noqa: E402
 from dashboard.kpis import load_kpis  # noqa: E402
 from dashboard.periods import period_for  # noqa: E402
 from dashboard.queries import district as district_queries  # noqa: E402
 from dashboard.queries.alerts import alert_counts, alert_rows  # noqa: E402
 from dashboard.queries.asset_series import asset_series  # noqa: E402
+from dashboard.queries.citizen360 import open_profile, run_search  # noqa: E402
 from dashboard.queries.domain import domain_assets  # noqa: E402
 from dashboard.queries.engagement import (  # noqa: E402
     interactions,
@@ -104,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             "SELECT 1 FROM observations o WHERE o.asset_pk = a.pk AND o.metric = :m) "
             "ORDER BY pk LIMIT 1"), {"m": metric}).one()
         district = conn.execute(text("SELECT id FROM districts ORDER BY id LIMIT 1")).scalar()
+        busiest = conn.execute(text(
+            "SELECT citizen_id FROM service_requests WHERE citizen_id IS NOT NULL "
+            "GROUP BY citizen_id ORDER BY count(*) DESC LIMIT 1")).scalar()
+    official = Principal("bench", OFFICIAL)
     year = period_for("12m", now)
     city, waste = RequestScope(), RequestScope(department="Residuos y Limpieza")
     since = now - timedelta(days=90)
@@ -131,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         "citizen 360: resolution times 90 d": lambda: resolution_times(settings, since, now),
         # cache off: the 5 finished months are computed too (a page caches them for 6 h)
         "citizen 360: equity gap, month x 6": lambda: equity_gap(settings, "month", 6),
+        # searches are audited: each run appends one entry (a bench store, not a city's)
+        "citizen 360: search by name": lambda: run_search(
+            engine, official, "maria garcia", "benchmark run", now),
+        "citizen 360: search by phone digits": lambda: run_search(
+            engine, official, "942 123", "benchmark run", now),
+        "citizen 360: open the busiest profile": lambda: open_profile(
+            engine, official, busiest, "benchmark run", now),
     }
     print(f"asset for the series: {asset_id} ({metric})")
     print(f"\n{'read model (uncached)':48} {'median s':>9}")
