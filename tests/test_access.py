@@ -61,3 +61,24 @@ def test_a_department_head_only_ever_gets_their_departments() -> None:
         department_scope(Principal("x", "department_head"), None)
     assert district_default(ANA, None) == "d-02" and district_default(ANA, "d-05") == "d-05"
     assert district_default(MAYOR, None) is None
+
+
+def test_pages_scope_a_department_head_whatever_the_url_says(tiny_city, in_app) -> None:
+    """The filters every page reads from its URL: a department head gets their department
+    (asked for another or for all) and opens on their district unless the URL names one."""
+    from dashboard.auth import DEPARTMENT_HEAD, OFFICIAL
+    from layouts.filters import PageFilters, department_choices, read_filters
+    from tests.conftest import acting_as
+
+    with acting_as(DEPARTMENT_HEAD, departments=("Residuos y Limpieza",),
+                   districts=("santander-03",)):
+        forged = read_filters(tiny_city, {"department": "Movilidad"})
+        assert forged.department == "Residuos y Limpieza"
+        assert forged.district == "santander-03"
+        assert read_filters(tiny_city, {"district": "santander-01"}).district == "santander-01"
+        assert PageFilters().with_(department="").department == "Residuos y Limpieza"
+        assert [o["value"] for o in department_choices(tiny_city)] == ["Residuos y Limpieza"]
+    with acting_as(OFFICIAL):
+        assert read_filters(tiny_city, {"department": "Movilidad"}).department == "Movilidad"
+        assert read_filters(tiny_city, {}).district is None
+        assert department_choices(tiny_city)[0] == {"label": "All departments", "value": ""}
