@@ -46,5 +46,14 @@ test: $(VENV)/.installed-test $(AXE)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/kpi_overview.py
 
+# Message catalogues of the kiosk (docs/i18n.md): extract the strings of babel.cfg's files
+# and merge them into every dashboard/locales/<lang>/LC_MESSAGES/messages.po.
+.PHONY: messages
+messages: $(VENV)/.installed
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN)/pybabel extract -F babel.cfg --project=CityLens --version=0.1.0 \
+	  --sort-output --add-comments=Translators: -o "$$tmp/messages.pot" . && \
+	$(BIN)/pybabel update -i "$$tmp/messages.pot" -d dashboard/locales --ignore-obsolete
+
 clean-demo:
 	rm -rf var/citylens.db var/citylens.db-wal var/citylens.db-shm

@@ -1,0 +1,345 @@
+"""Message catalogues (gettext, via Babel) and locale-aware formatting.
+
+Catalogues are plain ``.po`` files under ``dashboard/locales/<lang>/LC_MESSAGES/``; they
+are read and compiled in memory on first use (one cached ``Translations`` per language),
+so no ``.mo`` file is ever generated or committed. Adding a language is adding a
+catalogue: the languages on offer are the folders holding one, plus English, the source
+language of every message.
+
+A page asks for its callables once per render::
+
+    _ = gettext_for(lang)
+    ngettext = ngettext_for(lang)
+    _("Air quality now")
+    ngettext("%(num)d alert", "%(num)d alerts", n) % {"num": n}
+
+Name them ``_`` and ``ngettext`` so that ``pybabel extract`` (``make messages``) finds
+the strings; ``N_`` marks a string for extraction where it is defined (a constant) and
+``_`` translates it where it is shown. No Dash here: this is the core.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from babel import units as babel_units
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+__all__ = [
+    "DASH", "DOMAIN", "LOCALES_DIR", "SOURCE_LANG", "N_", "available_languages",
+    "catalogue_path", "choose_language", "clear_caches", "format_date", "format_datetime",
+    "format_duration_days", "format_number", "format_percent", "format_relative",
+    "format_time", "gettext_for", "language_name", "locales_dir", "ngettext_for",
+    "text_in", "translations",
+]
+
+SOURCE_LANG = "en"
+DOMAIN = "messages"
+DASH = "–"  # what every formatter shows for no value
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+DateStyle = Literal["short", "medium", "long", "full", "weekday"]
+_MAX_ACCEPT_ITEMS = 32  # an Accept-Language header longer than this is cut
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+    """Mark ``message`` for extraction without translating it (translate it with ``_``)."""
+    return message
+
+
+# -- catalogues ------------------------------------------------------------------------
+
+
+def locales_dir() -> Path:
+    """The folder of the catalogues (``LOCALES_DIR``; tests point it elsewhere)."""
+    return LOCALES_DIR
+
+
+def catalogue_path(lang: str) -> Path:
+    """Where the ``.po`` catalogue of ``lang`` lives."""
+    return locales_dir() / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def available_languages() -> tuple[str, ...]:
+    """The languages on offer: English first, then every catalogue's language, sorted."""
+    found: set[str] = set()
+    root = locales_dir()
+    if root.is_dir():
+        for folder in root.iterdir():
+            if not (folder / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
+                continue
+            try:
+                Locale.parse(folder.name)
+            except (ValueError, UnknownLocaleError):
+                continue  # not a locale name: not a language
+            found.add(folder.name)
+    found.discard(SOURCE_LANG)
+    return (SOURCE_LANG, *sorted(found))
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """The compiled catalogue of ``lang`` (no translations for English or unknown ones)."""
+    if lang not in available_languages():
+        return NullTranslations()
+    path = catalogue_path(lang)
+    if not path.is_file():  # English without a catalogue
+        return NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=lang, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)  # fuzzy entries are left out, as msgfmt does
+    compiled.seek(0)
+    return Translations(fp=compiled, domain=DOMAIN)
+
+
+def gettext_for(lang: str) -> Callable[[str], str]:
+    """``_`` for ``lang``: a message's translation, or the English message itself."""
+    return translations(lang).gettext
+
+
+def ngettext_for(lang: str) -> Callable[[str, str, int], str]:
+    """``ngettext`` for ``lang``: the plural form for ``n`` (English forms as fallback)."""
+    return translations(lang).ngettext
+
+
+def clear_caches() -> None:
+    """Forget discovered languages, compiled catalogues and locales (after changing them)."""
+    available_languages.cache_clear()
+    translations.cache_clear()
+    _locale.cache_clear()
+
+
+def language_name(lang: str) -> str:
+    """The language's own name, capitalised: ``English``, ``Español``."""
+    name = _locale(lang).get_display_name(_locale(lang)) or lang
+    return name[:1].upper() + name[1:]
+
+
+def __getattr__(name: str) -> Any:
+    """``LANGUAGES`` and ``LANGUAGE_NAMES``, computed from the catalogues when read."""
+    if name == "LANGUAGES":
+        return available_languages()
+    if name == "LANGUAGE_NAMES":
+        return {lang: language_name(lang) for lang in available_languages()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- choosing a language ---------------------------------------------------------------
+
+
+def _norm(tag: str) -> str:
+    return tag.strip().replace("_", "-").lower()
+
+
+def _match(tag: str, languages: tuple[str, ...]) -> str | None:
+    """The available language for a BCP 47 tag: exact, then shorter, then same primary."""
+    wanted = _norm(tag)
+    if not wanted or wanted == "*":
+        return None
+    by_norm = {_norm(lang): lang for lang in languages}
+    parts = wanted.split("-")
+    for end in range(len(parts), 0, -1):
+        found = by_norm.get("-".join(parts[:end]))
+        if found:
+            return found
+    for norm, lang in by_norm.items():  # "pt" -> "pt_BR" when only that one exists
+        if norm.split("-")[0] == parts[0]:
+            return lang
+    return None
+
+
+def _accepted(header: str) -> list[str]:
+    """The tags of an Accept-Language header, most wanted first (q=0 left out)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, item in enumerate(header.split(",")[:_MAX_ACCEPT_ITEMS]):
+        tag, *params = (piece.strip() for piece in item.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _sep, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, index, tag))
+    return [tag for _q, _i, tag in sorted(ranked)]
+
+
+def choose_language(requested: str | None, accept_language: str | None = None,
+                    default: str = "es") -> str:
+    """``?lang=`` if on offer, else the best of ``Accept-Language``, else ``default``.
+
+    Matching ignores case and region (``es-ES`` -> ``es``). A ``default`` without a
+    catalogue gives English.
+    """
+    languages = available_languages()
+    if requested:
+        found = _match(requested, languages)
+        if found:
+            return found
+    for tag in _accepted(accept_language or ""):
+        found = _match(tag, languages)
+        if found:
+            return found
+    return default if default in languages else SOURCE_LANG
+
+
+def text_in(value: Mapping[str, str] | str | None, lang: str) -> str:
+    """Text of data that carries its languages (``{"en": .., "es": ..}``): lang, en, any."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return (value.get(lang) or value.get(SOURCE_LANG)
+            or next((text for text in value.values() if text), ""))
+
+
+# -- formatting ------------------------------------------------------------------------
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    """Babel's locale for ``lang`` (English for anything it does not know)."""
+    try:
+        return Locale.parse(lang or SOURCE_LANG)
+    except (ValueError, TypeError, UnknownLocaleError):
+        return Locale.parse(SOURCE_LANG)
+
+
+def _pattern(base: babel_numbers.NumberPattern, least: int,
+             most: int) -> babel_numbers.NumberPattern:
+    """The locale's pattern with ``least``..``most`` fraction digits."""
+    pattern = copy.copy(base)
+    pattern.frac_prec = (max(least, 0), max(most, least, 0))
+    return pattern
+
+
+def format_number(value: float | Decimal | None, lang: str, decimals: int = 0) -> str:
+    """A number with the locale's separators and ``decimals`` digits: es ``1.234,5``."""
+    if value is None:
+        return DASH
+    locale = _locale(lang)
+    pattern = _pattern(locale.decimal_formats[None], decimals, decimals)
+    return pattern.apply(value, locale)
+
+
+def format_percent(share: float | Decimal | None, lang: str, decimals: int = 0) -> str:
+    """A share (0.42) as the locale writes percentages: es ``42 %``, en ``42%``."""
+    if share is None:
+        return DASH
+    locale = _locale(lang)
+    pattern = _pattern(locale.percent_formats[None], decimals, decimals)
+    return pattern.apply(share, locale)
+
+
+def format_duration_days(days: float | Decimal | None, lang: str, decimals: int = 1) -> str:
+    """A number of days with its unit, up to ``decimals`` digits: es ``1,5 días``."""
+    if days is None:
+        return DASH
+    step = Decimal(1).scaleb(-max(decimals, 0))
+    rounded = Decimal(str(days)).quantize(step, rounding=ROUND_HALF_EVEN)
+    # An integral value is passed as an int so that the plural form is 1 day, not 1 days.
+    value: Decimal | int = int(rounded) if rounded == rounded.to_integral_value() else (
+        rounded.normalize())
+    locale = _locale(lang)
+    pattern = _pattern(locale.decimal_formats[None], 0, decimals)
+    return babel_units.format_unit(value, "duration-day", length="long",
+                                   format=pattern, locale=locale)  # type: ignore[arg-type]
+
+
+def format_relative(delta_seconds: float | timedelta | None, lang: str) -> str:
+    """An offset from now as words: -300 -> ``hace 5 minutos`` / ``5 minutes ago``.
+
+    ``delta_seconds`` is the moment minus now: negative in the past, positive ahead.
+    """
+    if delta_seconds is None:
+        return DASH
+    delta = (delta_seconds if isinstance(delta_seconds, timedelta)
+             else timedelta(seconds=delta_seconds))
+    return babel_dates.format_timedelta(delta, add_direction=True, format="long",
+                                        locale=_locale(lang))
+
+
+def _zone(tz: str | tzinfo | None) -> tzinfo:
+    """A time zone from its name (UTC when missing or unknown)."""
+    if isinstance(tz, tzinfo):
+        return tz
+    if tz:
+        try:
+            return ZoneInfo(tz)
+        except (KeyError, ValueError):
+            pass
+    return timezone.utc
+
+
+def _local(value: datetime | str, tz: str | tzinfo | None) -> datetime:
+    """``value`` (aware, naive meaning UTC, or ISO text) in the time zone ``tz``."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(_zone(tz))
+
+
+_WIDEN = re.compile(r"E+|c+|(?<![ML])(?:MMM|LLL)(?![ML])")
+
+
+def _weekday_pattern(locale: Locale) -> str:
+    """Weekday, day and month in full, no year: es ``EEEE, d 'de' MMMM``."""
+    skeletons = locale.datetime_skeletons
+    skeleton = babel_dates.match_skeleton("MMMMEEEEd", list(skeletons.keys())) or "MMMEd"
+    pattern = str(skeletons.get(skeleton, "EEEE, d MMMM"))
+    parts = pattern.split("'")  # even parts are pattern letters, odd ones quoted text
+    for index in range(0, len(parts), 2):
+        parts[index] = _WIDEN.sub(lambda m: m.group(0)[0] * 4, parts[index])
+    return "'".join(parts)
+
+
+def format_date(value: datetime | date | str | None, lang: str, tz: str | tzinfo | None,
+                style: DateStyle = "medium") -> str:
+    """The date in ``tz``: ``medium`` es ``24 nov 2025``, ``weekday`` es ``lunes, 24 de
+    noviembre`` (also ``short``, ``long``, ``full``)."""
+    if value is None:
+        return DASH
+    if isinstance(value, datetime | str):
+        day = _local(value, tz).date()
+    else:
+        day = value
+    locale = _locale(lang)
+    if style == "weekday":
+        return babel_dates.format_date(day, _weekday_pattern(locale), locale=locale)
+    return babel_dates.format_date(day, style, locale=locale)
+
+
+def format_time(value: datetime | str | None, lang: str, tz: str | tzinfo | None) -> str:
+    """The short time in ``tz``: es ``14:05``, en ``2:05 PM`` (with a narrow space)."""
+    if value is None:
+        return DASH
+    locale = _locale(lang)
+    return babel_dates.format_time(_local(value, tz), "short", locale=locale)
+
+
+def format_datetime(value: datetime | str | None, lang: str, tz: str | tzinfo | None) -> str:
+    """Medium date and short time in ``tz``: es ``24 nov 2025, 14:05``."""
+    if value is None:
+        return DASH
+    locale = _locale(lang)
+    local = _local(value, tz)
+    day = babel_dates.format_date(local.date(), "medium", locale=locale)
+    time = babel_dates.format_time(local, "short", locale=locale)
+    joined = str(babel_dates.get_datetime_format("medium", locale=locale)).replace("'", "")
+    return joined.replace("{0}", time).replace("{1}", day)
