@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # Sign-in sessions end after this long without a request, and this long after sign-in.
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+    # The public kiosk: its default language (?lang= and a toggle change it), seconds per
+    # slide, seconds it stays paused after a touch, seconds between checks for new data.
+    kiosk_language: str = "es"
+    kiosk_slide_seconds: int = 12
+    kiosk_pause_seconds: int = 60
+    kiosk_poll_seconds: int = 30
     # Send the session cookie over HTTPS only (set behind TLS; off for the local demo).
     secure_cookies: bool = False
     # Bearer token that NGSI brokers must send to POST /ngsi/notify/<source>; empty: no endpoint.

@@ -5,22 +5,30 @@ from typing import Any
 
 import dash
 from dash import dcc, html
+from flask import has_request_context, request
 
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL
 from dashboard.auth.access import allowed
 from dashboard.auth.users import Principal
 from dashboard.auth.web import csrf_token, current_principal
-from layouts import ids
+from dashboard.i18n import choose_language
+from layouts import current_settings, ids
 
 APP_NAME = "CityLens"
 ROLE_LABELS = {OFFICIAL: "Official", DEPARTMENT_HEAD: "Department head", ADMIN: "Administrator"}
+KIOSK_PATH = "/kiosk"
 LANGUAGE = "en"  # the language of the interface (WCAG 3.1.1: screen readers pick their voice)
 
 
 @dash.hooks.index()
 def _document_language(index: str) -> str:
-    """Declare the page's language on ``<html>`` (Dash's index has no ``lang``)."""
-    return index.replace("<html>", f'<html lang="{LANGUAGE}">', 1)
+    """Declare the page's language on ``<html>`` (Dash's index has no ``lang``): the
+    kiosk's chosen language there, English elsewhere."""
+    lang = LANGUAGE
+    if has_request_context() and request.path.rstrip("/") == KIOSK_PATH:
+        lang = choose_language(request.args.get("lang"), request.headers.get("Accept-Language"),
+                               current_settings().kiosk_language)
+    return index.replace("<html>", f'<html lang="{lang}">', 1)
 
 
 def _logo() -> html.Span:

@@ -25,6 +25,7 @@ from dashboard.kpis.windows import WINDOWS
 from dashboard.model import DOMAINS
 from dashboard.settings import Settings
 from dashboard.store import get_engine
+from dashboard.store.version import data_version
 
 SETTINGS_KEY = "CITYLENS_API_SETTINGS"
 SEVERITIES = ("critical", "warning", "info")
@@ -84,6 +85,17 @@ def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     Params(request.args, ())
     return jsonify(openapi_document())
+
+
+@api_v1.get("/version")
+@PUBLIC
+def version() -> Response:
+    """The store's data version (changes with every ingest); never cached by browsers."""
+    Params(request.args, ())
+    with get_engine(_settings().resolved_database_url).connect() as conn:
+        response = jsonify({"version": str(data_version(conn))})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @api_v1.get("/districts")

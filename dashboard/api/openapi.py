@@ -166,6 +166,11 @@ def openapi_document() -> dict[str, Any]:
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {
                 "description": "OpenAPI 3 document",
                 "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/version": _get("The data version: it changes whenever new data is stored "
+                             "(poll it to refresh only when there is something new)", [],
+                             {"application/json": {"schema": {
+                                 "type": "object", "required": ["version"],
+                                 "properties": {"version": {"type": "string"}}}}}),
             "/districts": _get("Districts (GeoJSON)", [], geojson),
             "/kpis": _get("City score and KPIs for the city or a district", [
                 DISTRICT,

@@ -1,0 +1,125 @@
+"""The public kiosk (``/kiosk``): a touch screen in the town hall lobby that nobody operates.
+
+Slides rotate on their own (``assets/kiosk.js``) and pause while touched; every text goes
+through the message catalogues (``dashboard.i18n``), numbers and dates per locale;
+``?lang=`` and a visible toggle choose the language. The page asks for new data only when
+the store's data version changed, and keeps showing the last data (with its time) while
+the server or the network is away. Anonymous: nothing personal is read or sent.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html
+from flask import has_request_context, request
+
+from dashboard.auth.access import EVERYONE
+from dashboard.i18n import available_languages, choose_language, gettext_for, language_name
+from dashboard.queries.kiosk import kiosk_data
+from dashboard.settings import Settings
+from layouts import current_settings, ids
+from layouts.kiosk_slides import SLIDES, updated_line
+
+PAGE = "kiosk"
+
+
+def pid(name: str) -> str:
+    """A component id of the kiosk."""
+    return ids.page_id(PAGE, name)
+
+
+def kiosk_language(requested: str | None, settings: Settings) -> str:
+    """``?lang=``, else the browser's languages, else the kiosk's default language."""
+    accept = request.headers.get("Accept-Language") if has_request_context() else None
+    return choose_language(requested, accept, settings.kiosk_language)
+
+
+def language_toggle(lang: str) -> html.Nav:
+    """One big link per language (the current one marked), keeping the kiosk on screen."""
+    _ = gettext_for(lang)
+    return html.Nav(className="kiosk-langs", **{"aria-label": _("Language")}, children=[
+        html.A(language_name(code), href=f"/kiosk?lang={code}", lang=code,
+                 className="kiosk-lang" + (" is-current" if code == lang else ""),
+                 **({"aria-current": "true"} if code == lang else {}))
+        for code in available_languages()])
+
+
+def controls(count: int, titles: list[str], lang: str) -> html.Div:
+    """Previous / pause / next and one dot per slide: touch targets of at least 44 px."""
+    _ = gettext_for(lang)
+    dots = [html.Button(html.Span(str(i + 1), className="kiosk-dot__n"), type="button",
+                        className="kiosk-dot", **{"data-kiosk-goto": str(i),
+                                                  "aria-label": f"{i + 1}. {title}"})
+            for i, title in enumerate(titles)]
+    return html.Div(className="kiosk-controls", children=[
+        html.Button("‹", type="button", className="kiosk-step", title=_("Previous"),
+                    **{"data-kiosk-step": "-1", "aria-label": _("Previous")}),
+        html.Div(dots, className="kiosk-dots", role="group",
+                 **{"aria-label": _("Slides ({count})").format(count=count)}),
+        html.Button([html.Span(["❚❚ ", _("Pause")], className="kiosk-toggle__pause"),
+                     html.Span(["▶ ", _("Play")], className="kiosk-toggle__play")],
+                    type="button", className="kiosk-toggle", **{"data-kiosk-toggle": "1",
+                                                               "aria-pressed": "false"}),
+        html.Button("›", type="button", className="kiosk-step", title=_("Next"),
+                    **{"data-kiosk-step": "1", "aria-label": _("Next")}),
+    ])
+
+
+def slides(data: dict[str, Any], lang: str,
+           settings: Settings) -> tuple[list[str], list[html.Section]]:
+    """Every slide's title, and the slides as ``role=group`` sections of the carousel (the
+    first one shown until the script takes over)."""
+    _ = gettext_for(lang)
+    built = [slide for make in SLIDES if (slide := make(data, lang, settings)) is not None]
+    sections = [html.Section(body, className="kiosk-slide" + (" is-active" if i == 0 else ""),
+                             id=pid(f"slide-{i}"), role="group",
+                             **{"aria-roledescription": _("slide"),
+                                "aria-label": _("{n} of {count}: {title}").format(
+                                    n=i + 1, count=len(built), title=title)})
+                for i, (title, body) in enumerate(built)]
+    return [title for title, _body in built], sections
+
+
+def stage(data: dict[str, Any], lang: str, settings: Settings) -> list[Any]:
+    """The part redrawn on a new data version: slides, controls and the data's time."""
+    titles, drawn = slides(data, lang, settings)
+    return [html.Div(drawn, className="kiosk-slides"), controls(len(drawn), titles, lang),
+            updated_line(data, lang, settings),
+            html.Span(hidden=True, **{"data-kiosk-version": data["version"]})]
+
+
+def layout(lang: str | None = None, **_query: Any) -> html.Div:
+    """The kiosk in ``?lang=`` (es by default)."""
+    settings = current_settings()
+    lang = kiosk_language(lang, settings)
+    _ = gettext_for(lang)
+    data = kiosk_data(settings)
+    return html.Div(
+        className="kiosk", id=pid("root"), lang=lang,
+        **{"data-lang": lang, "data-tz": settings.timezone, "data-version": data["version"],
+           "data-slide-ms": str(settings.kiosk_slide_seconds * 1000),
+           "data-pause-ms": str(settings.kiosk_pause_seconds * 1000),
+           "data-poll-ms": str(settings.kiosk_poll_seconds * 1000)},
+        children=[
+            dcc.Store(id=pid("version"), data=data["version"]),
+            dcc.Store(id=pid("lang"), data=lang),
+            html.Header(className="kiosk-bar", children=[
+                html.Div([html.Span(className="brand__lens kiosk-logo",
+                                    **{"aria-hidden": "true"}, children=html.Span(
+                                        className="brand__lens-dot")),
+                          html.Span(_("City information"), className="kiosk-bar__title")],
+                         className="kiosk-bar__brand"),
+                html.Span(className="kiosk-clock", **{"aria-hidden": "true"}),
+                language_toggle(lang),
+            ]),
+            html.Div(stage(data, lang, settings), id=pid("stage"), className="kiosk-stage",
+                     role="region",
+                     **{"aria-roledescription": _("carousel"),
+                        "aria-label": _("City information")}),
+        ])
+
+
+dash.register_page(__name__, path="/kiosk", name="Public kiosk", title="CityLens · Kiosk",
+                   order=99, layout=layout, hidden=True, roles=EVERYONE,
+                   callback_ids={"kiosk-": EVERYONE})

@@ -1,0 +1,299 @@
+"""The kiosk's slides: each builder takes the kiosk data (``dashboard.queries.kiosk``), the
+language and the settings, and returns (title, body) or None when it has nothing to show
+(e.g. no transit data). Text through the catalogues; numbers and dates per locale; every
+colour comes with a word or a mark; nothing here needs hovering."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from dash import html
+
+from dashboard.i18n import (
+    N_,
+    format_date,
+    format_duration_days,
+    format_number,
+    format_percent,
+    format_time,
+    gettext_for,
+    ngettext_for,
+    text_in,
+)
+from dashboard.queries import district_outlines
+from dashboard.settings import Settings
+from layouts import parse_time
+from layouts.kiosk_map import air_map
+
+Slide = tuple[str, list[Any]]
+
+
+def _status_words(status: str | None, lang: str) -> tuple[str, str]:
+    """(mark, words) of a target status, in plain words."""
+    _ = gettext_for(lang)
+    return {"on": ("✓", _("On target")), "near": ("!", _("Close to target")),
+            "off": ("✕", _("Needs work"))}.get(status or "", ("–", _("No data")))
+
+
+# Units of the KPI catalogue that are words (the others are symbols, the same everywhere).
+UNIT_WORDS = {"L/day": N_("L/day"), "days": N_("days"), "/1,000": N_("per 1,000")}
+
+
+def _value(value: float | None, unit: str, decimals: int, lang: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "%":
+        return format_percent(value / 100, lang, decimals)
+    _ = gettext_for(lang)
+    unit = _(UNIT_WORDS[unit]) if unit in UNIT_WORDS else unit
+    return f"{format_number(value, lang, decimals)} {unit}".strip()
+
+
+def _head(title: str, lead: str | None = None) -> list[Any]:
+    return [html.H2(title, className="kiosk-title")] + (
+        [html.P(lead, className="kiosk-lead")] if lead else [])
+
+
+def city_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """The city score and the headline KPIs, in plain words."""
+    _ = gettext_for(lang)
+    head = data["headline"]
+    score = head["city_score"]
+    mark, words = _status_words(score["status"], lang)
+    tiles = []
+    for kpi in head["kpis"][:8]:
+        kmark, kwords = _status_words(kpi["status"], lang)
+        target = _value(kpi["target"], kpi["unit"], kpi["decimals"], lang)
+        tiles.append(html.Li(className=f"kiosk-kpi kiosk-kpi--{kpi['status'] or 'none'}",
+                             children=[
+            html.Span(text_in(kpi["name"], lang), className="kiosk-kpi__name"),
+            html.Span(_value(kpi["value"], kpi["unit"], kpi["decimals"], lang),
+                      className="kiosk-kpi__value"),
+            html.Span([html.Span(kmark, className="kiosk-mark", **{"aria-hidden": "true"}),
+                       f" {kwords} · " + _("target {target}").format(target=target)],
+                      className="kiosk-kpi__status"),
+        ]))
+    value = "–" if score["value"] is None else format_number(score["value"], lang, 2)
+    return _("How is the city doing?"), [
+        *_head(_("How is the city doing?"),
+               _("This week's results against the city's targets. "
+                 "A score of 1.00 means the city is on target.")),
+        html.Div(className="kiosk-city", children=[
+            html.Div(className=f"kiosk-score kiosk-score--{score['status'] or 'none'}",
+                     children=[html.Span(_("City score"), className="kiosk-score__label"),
+                               html.Span(value, className="kiosk-score__value"),
+                               html.Span([html.Span(mark, **{"aria-hidden": "true"}),
+                                          f" {words}"], className="kiosk-score__status")]),
+            html.Ul(tiles, className="kiosk-kpis"),
+        ]),
+    ]
+
+
+BAND_NAMES = {"good": N_("Good"), "fair": N_("Fair"), "moderate": N_("Moderate"),
+              "poor": N_("Poor"), "very_poor": N_("Very poor"),
+              "extremely_poor": N_("Extremely poor")}
+
+
+def band_name(band: str | None, lang: str) -> str:
+    """The index band in words (the catalogue translates them)."""
+    _ = gettext_for(lang)
+    return _(BAND_NAMES[band]) if band in BAND_NAMES else _("No station")
+
+
+def air_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """Air quality now by district: map and list, with the European index's words."""
+    _ = gettext_for(lang)
+    air = data["air"]
+    rows = [html.Li(className=f"kiosk-air kiosk-band--{d['band'] or 'none'}", children=[
+        html.Span(d["district_name"], className="kiosk-air__place"),
+        html.Span(band_name(d["band"], lang), className="kiosk-air__band"),
+    ]) for d in air["districts"]]
+    when = parse_time(air.get("as_of"))
+    lead = _("European Air Quality Index, measured in the last hours") + (
+        " · " + _("as of {time}").format(time=format_time(when, lang, settings.timezone))
+        if when else "")
+    legend = html.Ul([html.Li(band_name(b, lang), className=f"kiosk-band--{b}")
+                      for b in air["bands"]], className="kiosk-legend",
+                     **{"aria-label": _("Index bands, best to worst")})
+    return _("Air quality now"), [
+        *_head(_("Air quality now"), lead),
+        html.Div(className="kiosk-split", children=[
+            air_map(district_outlines(settings), air["districts"], lang),
+            html.Div([html.Ul(rows, className="kiosk-air-list"), legend],
+                     className="kiosk-split__side"),
+        ]),
+    ]
+
+
+def parking_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """Car parks with their free spaces now."""
+    _ = gettext_for(lang)
+    parking = data["parking"]
+    if not parking.get("sites"):
+        return None
+    cards = []
+    for site in parking["sites"][:8]:
+        share = site.get("occupancy")
+        cards.append(html.Li(className="kiosk-park" + (" is-stale" if site.get("stale") else ""),
+                             children=[
+            html.Span(site["name"], className="kiosk-park__name"),
+            html.Span(format_number(site.get("free"), lang), className="kiosk-park__free"),
+            html.Span(_("free spaces") + (
+                " · " + _("of {total}").format(total=format_number(site["total"], lang))
+                if site.get("total") else ""), className="kiosk-park__label"),
+            html.Span(html.Span(className="kiosk-bar-fill",
+                                style={"width": f"{round((share or 0) * 100)}%"}),
+                      className="kiosk-park__bar", **{"aria-hidden": "true"}),
+            html.Span(_("Not updated recently"), className="kiosk-park__stale")
+            if site.get("stale") else None,
+        ]))
+    totals = parking.get("totals") or {}
+    lead = _("{free} free spaces in {count} car parks right now").format(
+        free=format_number(totals.get("free"), lang), count=len(parking["sites"]))
+    return _("Where to park"), [*_head(_("Where to park"), lead),
+                                html.Ul(cards, className="kiosk-parks")]
+
+
+def _delay_words(seconds: float | None, lang: str) -> str:
+    _ = gettext_for(lang)
+    if seconds is None:
+        return "–"
+    if abs(seconds) < 60:
+        return _("on time")
+    minutes = round(seconds / 60)
+    return _("{minutes} min late").format(minutes=minutes) if minutes > 0 else \
+        _("{minutes} min early").format(minutes=-minutes)
+
+
+def transit_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """Buses now: how late each line runs, where transit data exists."""
+    _ = gettext_for(lang)
+    transit = data["transit"]
+    if not transit.get("available") or not transit.get("routes"):
+        return None
+    ngettext = ngettext_for(lang)
+    lines = [html.Li(className="kiosk-line", children=[
+        html.Span(route["route"], className="kiosk-line__name"),
+        html.Span(_delay_words(route.get("mean_delay_s"), lang), className="kiosk-line__delay"),
+        html.Span(ngettext("{n} stop", "{n} stops", route["stops"]).format(n=route["stops"]),
+                  className="kiosk-line__stops"),
+    ]) for route in transit["routes"][:12]]
+    lead = _("Average delay of the buses at their stops in the last hour")
+    vehicles = transit.get("vehicles_in_service")
+    if vehicles:
+        lead += " · " + ngettext("{n} bus in service", "{n} buses in service", vehicles).format(
+            n=format_number(vehicles, lang))
+    return _("Buses now"), [*_head(_("Buses now"), lead),
+                            html.Ul(lines, className="kiosk-lines")]
+
+
+def _when(notice: dict[str, Any], lang: str, tz: str) -> str:
+    _ = gettext_for(lang)
+    start, end = parse_time(notice.get("starts_at")), parse_time(notice.get("ends_at"))
+    if notice.get("happening_now"):
+        return _("Now") + (" · " + _("until {date}").format(date=format_date(end, lang, tz))
+                           if end else "")
+    return format_date(start, lang, tz, style="weekday") + " · " + format_time(start, lang, tz)
+
+
+def notices_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """News and events, now and in the coming days."""
+    _ = gettext_for(lang)
+    notices = data["notices"][:6]
+    if not notices:
+        return None
+    cards = [html.Li(className=f"kiosk-notice kiosk-notice--{n['kind']}", children=[
+        html.Span(_("Event") if n["kind"] == "event" else _("News"),
+                  className="kiosk-notice__kind"),
+        html.H3(text_in(n["title"], lang), className="kiosk-notice__title"),
+        html.P(_when(n, lang, settings.timezone), className="kiosk-notice__when"),
+        html.P(" · ".join(p for p in (n.get("place"), n.get("district_name")) if p),
+               className="kiosk-notice__place"),
+    ]) for n in notices]
+    return _("What's on"), [*_head(_("What's on"), _("News and events this week")),
+                            html.Ul(cards, className="kiosk-notices")]
+
+
+def services_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """Which municipal services can be done online, and how to reach the city."""
+    _ = gettext_for(lang)
+    catalogue = data["catalogue"]
+    contact = catalogue["contact"]
+    office = contact["office"]
+    status = catalogue
+    if status.get("open_now"):
+        state = _("Open now") + (" · " + _("until {time}").format(time=format_time(
+            parse_time(status["closes_at"]), lang, settings.timezone))
+            if status.get("closes_at") else "")
+    else:
+        reopen = parse_time(status.get("next_open"))
+        state = _("Closed now") + (" · " + _("opens {day} at {time}").format(
+            day=format_date(reopen, lang, settings.timezone, style="weekday"),
+            time=format_time(reopen, lang, settings.timezone)) if reopen else "")
+    groups = [html.Li(className="kiosk-group", children=[
+        html.H3(group["group"], className="kiosk-group__name"),
+        html.P(", ".join(s["name"] for s in group["services"][:4]),
+               className="kiosk-group__services"),
+        html.Span(_("Online") if any(s["online"] for s in group["services"])
+                  else _("At the office"), className="kiosk-group__online"),
+    ]) for group in catalogue["groups"][:8]]
+    return _("City services"), [
+        *_head(_("City services"), _("Report a problem or start a procedure online, by "
+                                     "phone or at the office")),
+        html.Div(className="kiosk-split kiosk-split--services", children=[
+            html.Ul(groups, className="kiosk-groups"),
+            html.Div(className="kiosk-contact", children=[
+                html.P([html.Span(_("Online"), className="kiosk-contact__label"),
+                        contact["e_office"]]),
+                html.P([html.Span(_("Phone"), className="kiosk-contact__label"),
+                        contact["phone"]]),
+                html.P([html.Span(text_in(office["name"], lang),
+                                  className="kiosk-contact__label"), office["address"]]),
+                html.P(state, className="kiosk-contact__state" +
+                       (" is-open" if status.get("open_now") else "")),
+            ]),
+        ]),
+    ]
+
+
+def progress_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
+    """What happened to residents' reports: fixed this week and how fast (no texts)."""
+    _ = gettext_for(lang)
+    progress = data["progress"]
+    figures = [
+        (format_number(progress.get("fixed_week"), lang), _("problems fixed this week")),
+        (format_number(progress.get("opened_week"), lang), _("new reports this week")),
+        (format_duration_days(progress.get("median_days_to_fix"), lang),
+         _("typical time to fix (last 30 days)")),
+        (format_percent(progress.get("within_sla_share"), lang),
+         _("fixed within the promised time")),
+    ]
+    return _("Your reports at work"), [
+        *_head(_("Your reports at work"),
+               _("Reports of residents about streets, lighting, waste, parks and more")),
+        html.Ul([html.Li([html.Span(value, className="kiosk-figure__value"),
+                          html.Span(label, className="kiosk-figure__label")],
+                         className="kiosk-figure") for value, label in figures],
+                className="kiosk-figures"),
+    ]
+
+
+def updated_line(data: dict[str, Any], lang: str, settings: Settings) -> html.P:
+    """When the data on screen is from; while offline the script shows the second part."""
+    _ = gettext_for(lang)
+    when = parse_time(data.get("generated_at")) or datetime.now().astimezone()
+    stamp = format_time(when, lang, settings.timezone)
+    return html.P(className="kiosk-updated", role="status", children=[
+        html.Span(_("Updated at {time}").format(time=stamp), className="kiosk-updated__ok"),
+        html.Span(_("No connection: showing the data of {time}. Retrying…").format(time=stamp),
+                  className="kiosk-updated__offline"),
+        html.Span(_("Paused: the slides go on by themselves in a minute"),
+                  className="kiosk-updated__paused"),
+    ])
+
+
+SLIDES: list[Callable[[dict[str, Any], str, Settings], Slide | None]] = [
+    city_slide, air_slide, parking_slide, transit_slide, notices_slide, services_slide,
+    progress_slide,
+]
