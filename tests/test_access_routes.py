@@ -29,6 +29,7 @@ EXPECTED_PAGES = {
     "/district/<district_id>": STAFF, "/asset/<asset_id>": STAFF, "/services": STAFF,
     "/alerts": STAFF, "/feeds": STAFF, "/insights": STAFF,
     "/citizen360": {OFFICIAL, DEPARTMENT_HEAD}, "/admin/audit": {ADMIN},
+    "/kiosk": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
 }
 # Components whose callbacks are narrower than their page's.
 NARROWER = {"feeds-quarantine": {ADMIN}}
@@ -129,7 +130,8 @@ def _roles_for(cid: str | dict[str, Any]) -> set[str]:
             "city-map": "/", "domains": "/domains", "domain": "/domain/<domain>",
             "district": "/district/<district_id>", "asset": "/asset/<asset_id>",
             "services": "/services", "alerts": "/alerts", "feeds": "/feeds",
-            "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit"}
+            "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit",
+            "kiosk": "/kiosk"}
     key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)
     return EXPECTED_PAGES[page[key]]
 

@@ -29,7 +29,8 @@ def personal(tiny_city: Settings) -> list[str]:
 def _public_paths(client: Any) -> list[str]:
     """Every public route with the parameters that change what it returns."""
     paths = ["/login", "/_dash-layout", "/_dash-dependencies", "/api/v1/openapi.json",
-             "/api/v1/districts", "/api/v1/assets"]
+             "/api/v1/districts", "/api/v1/assets", "/api/v1/version", "/kiosk",
+             "/kiosk?lang=en"]
     for fmt in ("json", "csv"):
         paths += [f"/api/v1/kpis?format={fmt}", f"/api/v1/alerts?format={fmt}&limit=1000",
                   f"/api/v1/kpis?window=year&lang=es&format={fmt}"]
@@ -56,6 +57,39 @@ def test_no_public_response_contains_personal_data(tiny_app: Any, personal: list
         assert not leaks, f"{path} exposes {leaks[:3]}"
         scanned += len(body)
     assert scanned > 100_000  # the scan really read the data
+
+
+def _kiosk_responses(client: Any) -> list[str]:
+    """What the kiosk's callbacks send an anonymous browser: the page in each language (the
+    pages router) and the slides redrawn for a new data version."""
+    bodies = []
+    for lang in ("es", "en"):
+        routed = client.post("/_dash-update-component", json={
+            "output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"},
+                        {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/kiosk"},
+                       {"id": "_pages_location", "property": "search", "value": f"?lang={lang}"}],
+            "changedPropIds": ["_pages_location.pathname"]})
+        redrawn = client.post("/_dash-update-component", json={
+            "output": "kiosk-stage.children",
+            "outputs": {"id": "kiosk-stage", "property": "children"},
+            "inputs": [{"id": "kiosk-version", "property": "data", "value": "next"}],
+            "state": [{"id": "kiosk-lang", "property": "data", "value": lang}],
+            "changedPropIds": ["kiosk-version.data"]})
+        assert routed.status_code == 200 and redrawn.status_code == 200
+        bodies += [routed.get_data(as_text=True), redrawn.get_data(as_text=True)]
+    return bodies
+
+
+def test_the_kiosk_sends_nothing_personal(tiny_app: Any, personal: list[str]) -> None:
+    client = tiny_app.server.test_client()  # the lobby screen is never signed in
+    bodies = _kiosk_responses(client)
+    assert all("kiosk-slide" in body for body in bodies)
+    for body in bodies:
+        leaks = [value for value in personal if value in body]
+        assert not leaks, f"the kiosk exposes {leaks[:3]}"
+        assert "cit-0" not in body  # no pseudonymous citizen ids either
 
 
 def test_the_public_cannot_reach_personal_callbacks(tiny_app: Any) -> None:
