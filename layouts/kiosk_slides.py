@@ -276,7 +276,26 @@ def progress_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide
                           html.Span(label, className="kiosk-figure__label")],
                          className="kiosk-figure") for value, label in figures],
                 className="kiosk-figures"),
+        district_progress(progress.get("districts") or [], lang),
     ]
+
+
+def district_progress(districts: list[dict[str, Any]], lang: str) -> html.Div:
+    """Problems fixed this week in each district, as bars with their numbers."""
+    _ = gettext_for(lang)
+    most = max((d.get("fixed_week") or 0 for d in districts), default=0) or 1
+    rows = [html.Li(className="kiosk-district", children=[
+        html.Span(d["district_name"], className="kiosk-district__name"),
+        html.Span(html.Span(className="kiosk-bar-fill", style={
+            "width": f"{round(100 * (d.get('fixed_week') or 0) / most)}%"}),
+            className="kiosk-district__bar", **{"aria-hidden": "true"}),
+        html.Span(_("{fixed} fixed · {days}").format(
+            fixed=format_number(d.get("fixed_week"), lang),
+            days=format_duration_days(d.get("median_days_to_fix"), lang)),
+            className="kiosk-district__value"),
+    ]) for d in sorted(districts, key=lambda d: -(d.get("fixed_week") or 0))]
+    return html.Div([html.H3(_("Fixed this week, by district"), className="kiosk-subtitle"),
+                     html.Ul(rows, className="kiosk-districts")], className="kiosk-by-district")
 
 
 def updated_line(data: dict[str, Any], lang: str, settings: Settings) -> html.P:
