@@ -12,7 +12,6 @@ from typing import Any
 
 import dash
 from dash import dcc, html
-from flask import has_request_context, request
 
 from dashboard.auth.access import EVERYONE
 from dashboard.i18n import available_languages, choose_language, gettext_for, language_name
@@ -30,9 +29,9 @@ def pid(name: str) -> str:
 
 
 def kiosk_language(requested: str | None, settings: Settings) -> str:
-    """``?lang=``, else the browser's languages, else the kiosk's default language."""
-    accept = request.headers.get("Accept-Language") if has_request_context() else None
-    return choose_language(requested, accept, settings.kiosk_language)
+    """``?lang=``, else the kiosk's own language (a shared screen does not follow the
+    browser's languages: the lobby's machine may be set up in any)."""
+    return choose_language(requested, None, settings.kiosk_language)
 
 
 def language_toggle(lang: str) -> html.Nav:

@@ -26,8 +26,7 @@ def _document_language(index: str) -> str:
     kiosk's chosen language there, English elsewhere."""
     lang = LANGUAGE
     if has_request_context() and request.path.rstrip("/") == KIOSK_PATH:
-        lang = choose_language(request.args.get("lang"), request.headers.get("Accept-Language"),
-                               current_settings().kiosk_language)
+        lang = choose_language(request.args.get("lang"), None, current_settings().kiosk_language)
     return index.replace("<html>", f'<html lang="{lang}">', 1)
 
 
