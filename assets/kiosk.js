@@ -25,6 +25,17 @@
         return element ? Array.prototype.slice.call(element.querySelectorAll(".kiosk-slide")) : [];
     }
 
+    // Whether the slide being shown is the only one marked active (and visible to all).
+    function showing() {
+        var all = slides();
+        var current = all[state.index];
+        return !all.length || (!!current && current.classList.contains("is-active") &&
+            current.getAttribute("aria-hidden") === "false" &&
+            all.filter(function (slide) {
+                return slide.classList.contains("is-active");
+            }).length === 1);
+    }
+
     function paused() {
         return state.held || Date.now() < state.pausedUntil;
     }
@@ -185,8 +196,12 @@
                 clock();
                 schedulePoll();
             }
-        } else if (element && !element.querySelector(".kiosk-slide.is-active")) {
+        } else if (element && !showing()) {
+            // a redraw brings its first slide marked active: go back to the one on screen,
+            // without restarting its time
+            var last = state.lastSlide;
             show(state.index);
+            state.lastSlide = last;
         }
     });
     watcher.observe(document.documentElement, {childList: true, subtree: true});
