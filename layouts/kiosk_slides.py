@@ -62,7 +62,7 @@ def city_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | N
     score = head["city_score"]
     mark, words = _status_words(score["status"], lang)
     tiles = []
-    for kpi in head["kpis"][:8]:
+    for kpi in head["kpis"][:10]:  # landscape shows the first 8 (assets/kiosk.css)
         kmark, kwords = _status_words(kpi["status"], lang)
         target = _value(kpi["target"], kpi["unit"], kpi["decimals"], lang)
         tiles.append(html.Li(className=f"kiosk-kpi kiosk-kpi--{kpi['status'] or 'none'}",
