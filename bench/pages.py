@@ -49,6 +49,7 @@ from dashboard.queries.engagement import (  # noqa: E402
     resolution_times,
 )
 from dashboard.queries.equity import equity_gap  # noqa: E402
+from dashboard.queries.kiosk import data_version_of, kiosk_data  # noqa: E402
 from dashboard.queries.services import RequestScope, breakdowns, headline, oldest_open  # noqa: E402
 from dashboard.queries.services_trend_map import request_map, request_trend  # noqa: E402
 
@@ -145,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             engine, official, "942 123", "benchmark run", now),
         "citizen 360: open the busiest profile": lambda: open_profile(
             engine, official, busiest, "benchmark run", now),
+        # everything the public kiosk shows, read once per data version
+        "kiosk: all slides' data": lambda: kiosk_data(settings),
+        "kiosk: data version (polled every 30 s)": lambda: data_version_of(settings),
     }
     print(f"asset for the series: {asset_id} ({metric})")
     print(f"\n{'read model (uncached)':48} {'median s':>9}")
