@@ -71,6 +71,11 @@ def slides(data: dict[str, Any], lang: str,
     first one shown until the script takes over)."""
     _ = gettext_for(lang)
     built = [slide for make in SLIDES if (slide := make(data, lang, settings)) is not None]
+    if not built:  # nothing to show yet: say so rather than an empty screen
+        built = [(_("City information"), [
+            html.H2(_("City information"), className="kiosk-title"),
+            html.P(_("The city's information will appear here as soon as its data arrives."),
+                   className="kiosk-lead")])]
     sections = [html.Section(body, className="kiosk-slide" + (" is-active" if i == 0 else ""),
                              id=pid(f"slide-{i}"), role="group",
                              **{"aria-roledescription": _("slide"),

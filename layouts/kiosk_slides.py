@@ -60,6 +60,8 @@ def city_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | N
     _ = gettext_for(lang)
     head = data["headline"]
     score = head["city_score"]
+    if score["value"] is None and not head["kpis"]:
+        return None  # a city whose data has not arrived yet
     mark, words = _status_words(score["status"], lang)
     tiles = []
     for kpi in head["kpis"][:10]:  # landscape shows the first 8 (assets/kiosk.css)

@@ -1,0 +1,46 @@
+"""The kiosk's page as built on the server: both languages, the slides' order and the
+fallbacks for a city without data (the browser tests drive the same page in Chromium)."""
+from __future__ import annotations
+
+from typing import Any
+
+from tests.tree import text_of
+
+
+def _texts(component: Any) -> str:
+    return text_of(component)
+
+
+def test_the_kiosk_speaks_the_language_asked_and_defaults_to_the_citys(tiny_city, in_app) -> None:
+    from layouts.kiosk import layout
+
+    es, en, default = layout(lang="es"), layout(lang="en"), layout()
+    assert es.lang == "es" and en.lang == "en" and default.lang == tiny_city.kiosk_language
+    assert "Calidad del aire ahora" in _texts(es) and "Air quality now" not in _texts(es)
+    assert "Air quality now" in _texts(en) and "Calidad del aire ahora" not in _texts(en)
+    assert layout(lang="xx").lang == tiny_city.kiosk_language  # unknown: the kiosk's own
+
+
+def test_a_city_without_data_gets_a_note_not_an_empty_screen(tiny_city, in_app) -> None:
+    from dashboard.queries.kiosk import kiosk_data
+    from layouts.kiosk import slides
+    from layouts.kiosk_slides import SLIDES
+
+    data = kiosk_data(tiny_city)
+    titles, drawn = slides(data, "en", tiny_city)
+    assert len(titles) == len(drawn) >= 5 and titles[0] == "How is the city doing?"
+    empty = {**data, "headline": {**data["headline"], "kpis": [],
+                                  "city_score": {"value": None, "previous": None,
+                                                 "status": None}},
+             "parking": {"sites": [], "totals": {}}, "transit": {"available": False},
+             "notices": []}
+    assert SLIDES[0](empty, "en", tiny_city) is None  # no score, no KPIs: no city slide
+    import layouts.kiosk as kiosk
+
+    original = kiosk.SLIDES
+    kiosk.SLIDES = []
+    try:
+        titles, drawn = slides(empty, "es", tiny_city)
+    finally:
+        kiosk.SLIDES = original
+    assert titles == ["Información municipal"] and "aparecerá aquí" in _texts(drawn[0])
