@@ -21,7 +21,7 @@ from dashboard import queries
 from dashboard.queries.departments import department_domains
 from layouts import SELECTED_MARGIN, clean_query, current_settings, domain_label, geo_bounds, ids
 from layouts.access import scoped_department
-from layouts.components import asset_payload, label_districts, map_legend, selection_outline
+from layouts.city_map import asset_payload, label_districts, map_legend, selection_outline
 from layouts.overview import (
     ALERT_LIMIT,
     DEFAULT_WINDOW,

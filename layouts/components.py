@@ -1,23 +1,18 @@
-"""Shared builders: KPI card, city score badge, city map, filter bar, sparkline, alerts.
+"""Shared builders: KPI card, city score badge, filter bar, sparkline, alerts (the city map
+is in ``layouts.city_map``).
 
 Pure functions of plain dicts (the shapes ``dashboard.queries`` returns) that return
 Dash components; they hold no data and never query anything.
 """
 from __future__ import annotations
 
-import base64
 from datetime import datetime, timezone
-from html import escape
 from typing import Any
 
-import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard.links import asset_href
 from layouts import (
-    DOMAIN_STYLE,
-    NO_DATA_COLOUR,
-    SCORE_CLASSES,
     SEVERITY_LABELS,
     STATUS_COLOURS,
     STATUS_LABELS,
@@ -32,12 +27,6 @@ from layouts import (
     time_ago,
 )
 
-try:  # compact transfer of many points; plain GeoJSON when geobuf is missing
-    import geobuf
-except ImportError:  # pragma: no cover - depends on the environment
-    geobuf = None
-
-SELECTION_STYLE = {"color": "#10253f", "weight": 3.5, "opacity": 1, "fill": False}
 SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
 YEAR_BEFORE = "the same window a year before"
 
@@ -267,109 +256,3 @@ def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
             ], className="alert__body"),
         ]))
     return html.Ul(items, className="alerts-list")
-
-
-def map_legend(title: str) -> list[Any]:
-    """Legend of the district colour scale (the same classes ``map.js`` uses)."""
-    rows = [html.Li([html.Span(className="legend__swatch", style={"background": colour}), label])
-            for _, colour, label in SCORE_CLASSES]
-    rows.append(html.Li([html.Span(className="legend__swatch",
-                                   style={"background": NO_DATA_COLOUR}), "no data"]))
-    return [html.Div(title, className="legend__title"), html.Ul(rows, className="legend__rows")]
-
-
-def label_districts(collection: dict[str, Any], decimals: int = 2) -> dict[str, Any]:
-    """Add a ready-to-show ``label`` (name, value, status) to each district feature."""
-    features = []
-    for feature in collection.get("features", []):
-        props = dict(feature.get("properties") or {})
-        status = status_of(props.get("score"))
-        if props.get("value") is None:
-            shown = "no data"
-        else:
-            unit = f" {props['unit']}" if props.get("unit") else ""
-            shown = f"{format_number(props['value'], decimals)}{unit} {STATUS_LABELS[status][0]}"
-        props["label"] = (f'<span class="district-label__name">{escape(str(props.get("name", "")))}'
-                          f'</span><span class="district-label__value">{escape(shown)}</span>')
-        props["status"] = STATUS_LABELS[status][1]
-        features.append({**feature, "properties": props})
-    return {"type": "FeatureCollection", "features": features}
-
-
-def selection_outline(districts: dict[str, Any], selected: str | None) -> dict[str, Any]:
-    """The selected district alone (drawn above its neighbours as an outline)."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": f["geometry"], "properties": {"id": f["properties"]["id"]}}
-        for f in districts.get("features", []) if selected and f["properties"]["id"] == selected]}
-
-
-def district_hideout(selected: str | None) -> dict[str, Any]:
-    """What the district style function reads: class bounds, colours, the selection."""
-    return {"bounds": [b for b, _, _ in SCORE_CLASSES[:-1]],
-            "colors": [c for _, c, _ in SCORE_CLASSES],
-            "noData": NO_DATA_COLOUR, "selected": selected}
-
-
-def asset_payload(collection: dict[str, Any]) -> tuple[str | dict[str, Any] | None, str]:
-    """Trim an asset layer to what the map shows and encode it (geobuf when available)."""
-    keep = ("id", "name", "type", "status")
-    slim = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": f["geometry"],
-         "properties": {k: f["properties"].get(k) for k in keep}}
-        for f in collection.get("features", [])]}
-    if geobuf is None:
-        return slim, "geojson"
-    if not slim["features"]:  # geobuf drops an empty collection; "no data" is empty
-        return None, "geobuf"
-    return base64.b64encode(geobuf.encode(slim)).decode("ascii"), "geobuf"
-
-
-def asset_layer(domain: str, collection: dict[str, Any] | None = None, *,
-                checked: bool = False) -> dl.Overlay:
-    """One toggleable, clustered layer of a domain's assets (data may come later)."""
-    label, colour = DOMAIN_STYLE.get(domain, (domain_label(domain), "#455a64"))
-    data, fmt = (asset_payload(collection) if collection
-                 else (None, "geobuf" if geobuf else "geojson"))
-    return dl.Overlay(name=label, checked=checked, children=dl.GeoJSON(
-        id=ids.asset_layer(domain), data=data, format=fmt, cluster=True,
-        superClusterOptions={"radius": 90, "maxZoom": 17}, zoomToBoundsOnClick=True,
-        pointToLayer=js("assetPoint"), clusterToLayer=js("assetCluster"), style=js("assetStyle"),
-        onEachFeature=js("assetTooltip"), hideout={"color": colour, "label": label},
-    ))
-
-
-def city_map(districts: dict[str, Any], domains: list[str], *,
-             selected: str | None, bounds: list[list[float]] | None, legend_title: str,
-             tile_url: str = "", tile_attribution: str = "") -> html.Div:
-    """The city map: district polygons (the base map without tiles) and asset layers.
-
-    Asset layers start empty and unchecked; their data is sent when one is switched on.
-    """
-    children: list[Any] = []
-    if tile_url:
-        children.append(dl.TileLayer(url=tile_url, attribution=tile_attribution))
-    children.append(dl.GeoJSON(
-        id=ids.OVERVIEW_DISTRICT_LAYER, data=districts, hideout=district_hideout(selected),
-        style=js("districtStyle"), onEachFeature=js("districtLabel"),
-        hoverStyle=js("districtHover"), zoomToBoundsOnClick=False,
-    ))
-    children.append(dl.GeoJSON(
-        id=ids.OVERVIEW_SELECTION_LAYER, data=selection_outline(districts, selected),
-        style=SELECTION_STYLE, interactive=False,
-    ))
-    children.append(dl.LayersControl(
-        id=ids.OVERVIEW_LAYERS_CONTROL, position="topright", collapsed=True, overlays=[],
-        children=[asset_layer(d) for d in sorted(domains, key=domain_label)],
-    ))
-    children.append(dl.ScaleControl(position="bottomright", imperial=False))
-    view = {"bounds": bounds} if bounds else {"center": [20, 0], "zoom": 2}  # no districts yet
-    leaflet = dl.Map(id=ids.CITY_MAP, children=children, zoomSnap=0.25, scrollWheelZoom=False,
-                     trackViewport=False, attributionControl=bool(tile_url),
-                     boundsOptions={"padding": [12, 12]}, className="city-map__map",
-                     style={"height": "100%", "width": "100%"}, **view)
-    empty = [] if districts.get("features") else [
-        html.Div("No district boundaries loaded yet.", className="city-map__empty")]
-    return html.Div(className="city-map-wrap", children=[
-        html.Div([leaflet, *empty], className="city-map"),
-        html.Div(map_legend(legend_title), id=ids.OVERVIEW_MAP_LEGEND, className="legend"),
-    ])

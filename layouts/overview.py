@@ -32,14 +32,8 @@ from layouts import (
     text,
 )
 from layouts.access import scoped_department, scoped_district
-from layouts.components import (
-    alerts_list,
-    city_map,
-    city_score_badge,
-    filter_bar,
-    kpi_card,
-    label_districts,
-)
+from layouts.city_map import city_map, label_districts
+from layouts.components import alerts_list, city_score_badge, filter_bar, kpi_card
 from layouts.filters import department_choices
 
 DEFAULT_WINDOW = "week"

@@ -15,7 +15,8 @@ import dash_leaflet as dl
 from dash import html
 
 from layouts import SELECTED_MARGIN, format_number, geo_bounds
-from layouts.components import asset_payload, js
+from layouts.city_map import asset_payload
+from layouts.components import js
 from layouts.services_parts import pid
 
 COUNT_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#c6dbef"]  # most open requests first

@@ -140,7 +140,7 @@ def test_alerts_list_keeps_order_and_names_severity() -> None:
 
 def test_district_labels_and_bounds() -> None:
     from layouts import geo_bounds
-    from layouts.components import label_districts
+    from layouts.city_map import label_districts
 
     square = {"type": "Polygon", "coordinates": [[[-3.8, 43.4], [-3.7, 43.4], [-3.7, 43.5],
                                                   [-3.8, 43.4]]]}
