@@ -6,15 +6,8 @@
 (function () {
     "use strict";
 
-    function esc(value) {
-        return String(value === null || value === undefined ? "" : value)
-            .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-            .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-    }
-
-    function hideoutOf(context) {
-        return (context && context.hideout) || {};
-    }
+    var esc = window.citylens.esc;  // assets/common.js
+    var hideoutOf = window.citylens.hideoutOf;
 
     var RADIUS = {"alert": 8, "fault": 7, "no data": 5.5, "ok": 6};
 

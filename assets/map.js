@@ -7,15 +7,8 @@
 (function () {
     "use strict";
 
-    function esc(value) {
-        return String(value === null || value === undefined ? "" : value)
-            .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-            .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-    }
-
-    function hideoutOf(context) {
-        return (context && context.hideout) || {};
-    }
+    var esc = window.citylens.esc;  // assets/common.js
+    var hideoutOf = window.citylens.hideoutOf;
 
     /* Fill colour of a district from its score and the class bounds in the hideout
      * (bounds are descending lower limits; colors has one more entry than bounds). */
