@@ -8,6 +8,7 @@ the server or the network is away. Anonymous: nothing personal is read or sent.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -18,9 +19,22 @@ from dashboard.i18n import available_languages, choose_language, gettext_for, la
 from dashboard.queries.kiosk import kiosk_data
 from dashboard.settings import Settings
 from layouts import current_settings, ids
-from layouts.kiosk_slides import SLIDES, updated_line
+from layouts.kiosk_civic import notices_slide, progress_slide, services_slide
+from layouts.kiosk_slides import (
+    Slide,
+    air_slide,
+    city_slide,
+    parking_slide,
+    transit_slide,
+    updated_line,
+)
 
 PAGE = "kiosk"
+# The slides in the order they rotate.
+SLIDES: list[Callable[[dict[str, Any], str, Settings], Slide | None]] = [
+    city_slide, air_slide, parking_slide, transit_slide, notices_slide, services_slide,
+    progress_slide,
+]
 
 
 def pid(name: str) -> str:

@@ -1,10 +1,11 @@
-"""The kiosk's slides: each builder takes the kiosk data (``dashboard.queries.kiosk``), the
-language and the settings, and returns (title, body) or None when it has nothing to show
-(e.g. no transit data). Text through the catalogues; numbers and dates per locale; every
-colour comes with a word or a mark; nothing here needs hovering."""
+"""The kiosk's live-city slides (city score, air, parking, buses) and what every slide
+shares. Each builder takes the kiosk data (``dashboard.queries.kiosk``), the language and
+the settings, and returns (title, body) or None when it has nothing to show (e.g. no
+transit data); ``layouts.kiosk_civic`` has the others. Text through the catalogues;
+numbers and dates per locale; every colour comes with a word or a mark; nothing here needs
+hovering."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +13,6 @@ from dash import html
 
 from dashboard.i18n import (
     N_,
-    format_date,
-    format_duration_days,
     format_number,
     format_percent,
     format_time,
@@ -50,7 +49,7 @@ def _value(value: float | None, unit: str, decimals: int, lang: str) -> str:
     return f"{format_number(value, lang, decimals)} {unit}".strip()
 
 
-def _head(title: str, lead: str | None = None) -> list[Any]:
+def slide_head(title: str, lead: str | None = None) -> list[Any]:
     return [html.H2(title, className="kiosk-title")] + (
         [html.P(lead, className="kiosk-lead")] if lead else [])
 
@@ -78,7 +77,7 @@ def city_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | N
         ]))
     value = "–" if score["value"] is None else format_number(score["value"], lang, 2)
     return _("How is the city doing?"), [
-        *_head(_("How is the city doing?"),
+        *slide_head(_("How is the city doing?"),
                _("This week's results against the city's targets. "
                  "A score of 1.00 means the city is on target.")),
         html.Div(className="kiosk-city", children=[
@@ -119,7 +118,7 @@ def air_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | No
                       for b in air["bands"]], className="kiosk-legend",
                      **{"aria-label": _("Index bands, best to worst")})
     return _("Air quality now"), [
-        *_head(_("Air quality now"), lead),
+        *slide_head(_("Air quality now"), lead),
         html.Div(className="kiosk-split", children=[
             air_map(district_outlines(settings), air["districts"], lang),
             html.Div([html.Ul(rows, className="kiosk-air-list"), legend],
@@ -153,7 +152,7 @@ def parking_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide 
     totals = parking.get("totals") or {}
     lead = _("{free} free spaces in {count} car parks right now").format(
         free=format_number(totals.get("free"), lang), count=len(parking["sites"]))
-    return _("Where to park"), [*_head(_("Where to park"), lead),
+    return _("Where to park"), [*slide_head(_("Where to park"), lead),
                                 html.Ul(cards, className="kiosk-parks")]
 
 
@@ -186,118 +185,8 @@ def transit_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide 
     if vehicles:
         lead += " · " + ngettext("{n} bus in service", "{n} buses in service", vehicles).format(
             n=format_number(vehicles, lang))
-    return _("Buses now"), [*_head(_("Buses now"), lead),
+    return _("Buses now"), [*slide_head(_("Buses now"), lead),
                             html.Ul(lines, className="kiosk-lines")]
-
-
-def _when(notice: dict[str, Any], lang: str, tz: str) -> str:
-    _ = gettext_for(lang)
-    start, end = parse_time(notice.get("starts_at")), parse_time(notice.get("ends_at"))
-    if notice.get("happening_now"):
-        return _("Now") + (" · " + _("until {date}").format(date=format_date(end, lang, tz))
-                           if end else "")
-    return format_date(start, lang, tz, style="weekday") + " · " + format_time(start, lang, tz)
-
-
-def notices_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
-    """News and events, now and in the coming days."""
-    _ = gettext_for(lang)
-    notices = data["notices"][:6]
-    if not notices:
-        return None
-    cards = [html.Li(className=f"kiosk-notice kiosk-notice--{n['kind']}", children=[
-        html.Span(_("Event") if n["kind"] == "event" else _("News"),
-                  className="kiosk-notice__kind"),
-        html.H3(text_in(n["title"], lang), className="kiosk-notice__title"),
-        html.P(_when(n, lang, settings.timezone), className="kiosk-notice__when"),
-        html.P(" · ".join(p for p in (n.get("place"), n.get("district_name")) if p),
-               className="kiosk-notice__place"),
-    ]) for n in notices]
-    return _("What's on"), [*_head(_("What's on"), _("News and events this week")),
-                            html.Ul(cards, className="kiosk-notices")]
-
-
-def services_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
-    """Which municipal services can be done online, and how to reach the city."""
-    _ = gettext_for(lang)
-    catalogue = data["catalogue"]
-    contact = catalogue["contact"]
-    office = contact["office"]
-    status = catalogue
-    if status.get("open_now"):
-        state = _("Open now") + (" · " + _("until {time}").format(time=format_time(
-            parse_time(status["closes_at"]), lang, settings.timezone))
-            if status.get("closes_at") else "")
-    else:
-        reopen = parse_time(status.get("next_open"))
-        state = _("Closed now") + (" · " + _("opens {day} at {time}").format(
-            day=format_date(reopen, lang, settings.timezone, style="weekday"),
-            time=format_time(reopen, lang, settings.timezone)) if reopen else "")
-    groups = [html.Li(className="kiosk-group", children=[
-        html.H3(group["group"], className="kiosk-group__name"),
-        html.P(", ".join(s["name"] for s in group["services"][:4]),
-               className="kiosk-group__services"),
-        html.Span(_("Online") if any(s["online"] for s in group["services"])
-                  else _("At the office"), className="kiosk-group__online"),
-    ]) for group in catalogue["groups"][:8]]
-    return _("City services"), [
-        *_head(_("City services"), _("Report a problem or start a procedure online, by "
-                                     "phone or at the office")),
-        html.Div(className="kiosk-split kiosk-split--services", children=[
-            html.Ul(groups, className="kiosk-groups"),
-            html.Div(className="kiosk-contact", children=[
-                html.P([html.Span(_("Online"), className="kiosk-contact__label"),
-                        contact["e_office"]]),
-                html.P([html.Span(_("Phone"), className="kiosk-contact__label"),
-                        contact["phone"]]),
-                html.P([html.Span(text_in(office["name"], lang),
-                                  className="kiosk-contact__label"), office["address"]]),
-                html.P(state, className="kiosk-contact__state" +
-                       (" is-open" if status.get("open_now") else "")),
-            ]),
-        ]),
-    ]
-
-
-def progress_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
-    """What happened to residents' reports: fixed this week and how fast (no texts)."""
-    _ = gettext_for(lang)
-    progress = data["progress"]
-    figures = [
-        (format_number(progress.get("fixed_week"), lang), _("problems fixed this week")),
-        (format_number(progress.get("opened_week"), lang), _("new reports this week")),
-        (format_duration_days(progress.get("median_days_to_fix"), lang),
-         _("typical time to fix (last 30 days)")),
-        (format_percent(progress.get("within_sla_share"), lang),
-         _("fixed within the promised time")),
-    ]
-    return _("Your reports at work"), [
-        *_head(_("Your reports at work"),
-               _("Reports of residents about streets, lighting, waste, parks and more")),
-        html.Ul([html.Li([html.Span(value, className="kiosk-figure__value"),
-                          html.Span(label, className="kiosk-figure__label")],
-                         className="kiosk-figure") for value, label in figures],
-                className="kiosk-figures"),
-        district_progress(progress.get("districts") or [], lang),
-    ]
-
-
-def district_progress(districts: list[dict[str, Any]], lang: str) -> html.Div:
-    """Problems fixed this week in each district, as bars with their numbers."""
-    _ = gettext_for(lang)
-    most = max((d.get("fixed_week") or 0 for d in districts), default=0) or 1
-    rows = [html.Li(className="kiosk-district", children=[
-        html.Span(d["district_name"], className="kiosk-district__name"),
-        html.Span(html.Span(className="kiosk-bar-fill", style={
-            "width": f"{round(100 * (d.get('fixed_week') or 0) / most)}%"}),
-            className="kiosk-district__bar", **{"aria-hidden": "true"}),
-        html.Span(_("{fixed} fixed · {days}").format(
-            fixed=format_number(d.get("fixed_week"), lang),
-            days=format_duration_days(d.get("median_days_to_fix"), lang)),
-            className="kiosk-district__value"),
-    ]) for d in sorted(districts, key=lambda d: -(d.get("fixed_week") or 0))]
-    return html.Div([html.H3(_("Fixed this week, by district"), className="kiosk-subtitle"),
-                     html.Ul(rows, className="kiosk-districts")], className="kiosk-by-district")
 
 
 def updated_line(data: dict[str, Any], lang: str, settings: Settings) -> html.P:
@@ -312,9 +201,3 @@ def updated_line(data: dict[str, Any], lang: str, settings: Settings) -> html.P:
         html.Span(_("Paused: the slides go on by themselves in a minute"),
                   className="kiosk-updated__paused"),
     ])
-
-
-SLIDES: list[Callable[[dict[str, Any], str, Settings], Slide | None]] = [
-    city_slide, air_slide, parking_slide, transit_slide, notices_slide, services_slide,
-    progress_slide,
-]

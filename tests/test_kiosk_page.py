@@ -23,8 +23,7 @@ def test_the_kiosk_speaks_the_language_asked_and_defaults_to_the_citys(tiny_city
 
 def test_a_city_without_data_gets_a_note_not_an_empty_screen(tiny_city, in_app) -> None:
     from dashboard.queries.kiosk import kiosk_data
-    from layouts.kiosk import slides
-    from layouts.kiosk_slides import SLIDES
+    from layouts.kiosk import SLIDES, slides
 
     data = kiosk_data(tiny_city)
     titles, drawn = slides(data, "en", tiny_city)
