@@ -11,9 +11,8 @@ from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from dashboard.i18n import choose_language
-from dashboard.queries.kiosk import kiosk_data
 from layouts import current_settings
-from layouts.kiosk import pid, stage
+from layouts.kiosk import pid, readable_data, stage
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +27,11 @@ def redraw(_version: str | None, lang: str | None) -> list[Any]:
     """The slides, controls and data time for the newest data. A failure keeps what is on
     screen (the public never sees an error); it is logged for the city's IT team."""
     settings = current_settings()
+    data = readable_data(settings)
+    if data is None:
+        raise PreventUpdate  # keep the slides on screen; the next version check retries
     try:
-        return stage(kiosk_data(settings), choose_language(lang, None, settings.kiosk_language),
-                     settings)
+        return stage(data, choose_language(lang, None, settings.kiosk_language), settings)
     except Exception:  # noqa: BLE001 - whatever went wrong, the lobby keeps its slides
         log.exception("the kiosk could not redraw its slides")
         raise PreventUpdate from None

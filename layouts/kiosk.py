@@ -8,6 +8,7 @@ the server or the network is away. Anonymous: nothing personal is read or sent.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ from layouts.kiosk_slides import (
 )
 
 PAGE = "kiosk"
+UNAVAILABLE = "unavailable"  # the version shown when the data could not be read
+log = logging.getLogger(__name__)
 # The slides in the order they rotate.
 SLIDES: list[Callable[[dict[str, Any], str, Settings], Slide | None]] = [
     city_slide, air_slide, parking_slide, transit_slide, notices_slide, services_slide,
@@ -79,17 +82,27 @@ def controls(count: int, titles: list[str], lang: str) -> html.Div:
     ])
 
 
-def slides(data: dict[str, Any], lang: str,
+def note_slide(lead: str, lang: str) -> Slide:
+    """A slide that only says something (no data yet, or none available right now)."""
+    _ = gettext_for(lang)
+    return _("City information"), [html.H2(_("City information"), className="kiosk-title"),
+                                   html.P(lead, className="kiosk-lead")]
+
+
+def slides(data: dict[str, Any] | None, lang: str,
            settings: Settings) -> tuple[list[str], list[html.Section]]:
     """Every slide's title, and the slides as ``role=group`` sections of the carousel (the
-    first one shown until the script takes over)."""
+    first one shown until the script takes over). ``data`` None: the store could not be
+    read; a note says the screen will come back by itself."""
     _ = gettext_for(lang)
-    built = [slide for make in SLIDES if (slide := make(data, lang, settings)) is not None]
+    if data is None:
+        built = [note_slide(_("The city's information is not available right now. This "
+                              "screen will update by itself."), lang)]
+    else:
+        built = [slide for make in SLIDES if (slide := make(data, lang, settings)) is not None]
     if not built:  # nothing to show yet: say so rather than an empty screen
-        built = [(_("City information"), [
-            html.H2(_("City information"), className="kiosk-title"),
-            html.P(_("The city's information will appear here as soon as its data arrives."),
-                   className="kiosk-lead")])]
+        built = [note_slide(_("The city's information will appear here as soon as its data "
+                              "arrives."), lang)]
     sections = [html.Section(body, className="kiosk-slide" + (" is-active" if i == 0 else ""),
                              id=pid(f"slide-{i}"), role="group",
                              **{"aria-roledescription": _("slide"),
@@ -99,12 +112,23 @@ def slides(data: dict[str, Any], lang: str,
     return [title for title, _body in built], sections
 
 
-def stage(data: dict[str, Any], lang: str, settings: Settings) -> list[Any]:
+def stage(data: dict[str, Any] | None, lang: str, settings: Settings) -> list[Any]:
     """The part redrawn on a new data version: slides, controls and the data's time."""
     titles, drawn = slides(data, lang, settings)
+    version = data["version"] if data else UNAVAILABLE
     return [html.Div(drawn, className="kiosk-slides"), controls(len(drawn), titles, lang),
-            updated_line(data, lang, settings),
-            html.Span(hidden=True, **{"data-kiosk-version": data["version"]})]
+            updated_line(data, lang, settings) if data else html.P(className="kiosk-updated"),
+            html.Span(hidden=True, **{"data-kiosk-version": version})]
+
+
+def readable_data(settings: Settings) -> dict[str, Any] | None:
+    """The kiosk's data, or None when the store cannot be read (the page still opens and
+    its script redraws it once the data version can be read again)."""
+    try:
+        return kiosk_data(settings)
+    except Exception:  # noqa: BLE001 - a lobby screen shows a note, never an error
+        log.exception("the kiosk could not read its data")
+        return None
 
 
 def layout(lang: str | None = None, **_query: Any) -> html.Div:
@@ -112,15 +136,16 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     settings = current_settings()
     lang = kiosk_language(lang, settings)
     _ = gettext_for(lang)
-    data = kiosk_data(settings)
+    data = readable_data(settings)
+    version = data["version"] if data else UNAVAILABLE
     return html.Div(
         className="kiosk", id=pid("root"), lang=lang,
-        **{"data-lang": lang, "data-tz": settings.timezone, "data-version": data["version"],
+        **{"data-lang": lang, "data-tz": settings.timezone, "data-version": version,
            "data-slide-ms": str(settings.kiosk_slide_seconds * 1000),
            "data-pause-ms": str(settings.kiosk_pause_seconds * 1000),
            "data-poll-ms": str(settings.kiosk_poll_seconds * 1000)},
         children=[
-            dcc.Store(id=pid("version"), data=data["version"]),
+            dcc.Store(id=pid("version"), data=version),
             dcc.Store(id=pid("lang"), data=lang),
             html.Header(className="kiosk-bar", children=[
                 html.Div([html.Span(className="brand__lens kiosk-logo",

@@ -43,3 +43,22 @@ def test_a_city_without_data_gets_a_note_not_an_empty_screen(tiny_city, in_app) 
     finally:
         kiosk.SLIDES = original
     assert titles == ["Información municipal"] and "aparecerá aquí" in _texts(drawn[0])
+
+
+def test_a_store_that_cannot_be_read_gives_a_note_and_keeps_the_screen(
+        tiny_city, in_app, monkeypatch) -> None:
+    import pytest
+    from dash.exceptions import PreventUpdate
+
+    import callbacks.kiosk as kiosk_callbacks
+    import layouts.kiosk as kiosk
+
+    def broken(_settings: Any) -> dict[str, Any]:
+        raise OSError("database is away")
+
+    monkeypatch.setattr(kiosk, "kiosk_data", broken)
+    page = kiosk.layout(lang="en")
+    assert page.to_plotly_json()["props"]["data-version"] == kiosk.UNAVAILABLE
+    assert "not available right now" in _texts(page)
+    with pytest.raises(PreventUpdate):  # a redraw keeps what is on screen
+        kiosk_callbacks.redraw("42", "en")
