@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
     Output(pid("stage"), "children"),
     Input(pid("version"), "data"),
     State(pid("lang"), "data"),
+    State(pid("district"), "data"),
     prevent_initial_call=True,
 )
-def redraw(_version: str | None, lang: str | None) -> list[Any]:
+def redraw(_version: str | None, lang: str | None, district: str | None = None) -> list[Any]:
     """The slides, controls and data time for the newest data. A failure keeps what is on
     screen (the public never sees an error); it is logged for the city's IT team."""
     settings = current_settings()
-    data = readable_data(settings)
+    data = readable_data(settings, district)
     if data is None:
         raise PreventUpdate  # keep the slides on screen; the next version check retries
     try:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 from dash import dcc, html
 
 from dashboard.auth.access import EVERYONE
 from dashboard.i18n import available_languages, choose_language, gettext_for, language_name
+from dashboard.queries import district_options
 from dashboard.queries.kiosk import kiosk_data
 from dashboard.settings import Settings
-from layouts import current_settings, ids
+from layouts import clean_query, current_settings, ids
 from layouts.kiosk_civic import notices_slide, progress_slide, services_slide
 from layouts.kiosk_slides import (
     Slide,
@@ -51,11 +53,13 @@ def kiosk_language(requested: str | None, settings: Settings) -> str:
     return choose_language(requested, None, settings.kiosk_language)
 
 
-def language_toggle(lang: str) -> html.Nav:
-    """One big link per language (the current one marked), keeping the kiosk on screen."""
+def language_toggle(lang: str, district: str | None = None) -> html.Nav:
+    """One big link per language (the current one marked), keeping the kiosk's district."""
     _ = gettext_for(lang)
+    place = {"district": district} if district else {}
     return html.Nav(className="kiosk-langs", **{"aria-label": _("Language")}, children=[
-        html.A(language_name(code), href=f"/kiosk?lang={code}", lang=code,
+        html.A(language_name(code), href=f"/kiosk?{urlencode({'lang': code, **place})}",
+               lang=code,
                  className="kiosk-lang" + (" is-current" if code == lang else ""),
                  **({"aria-current": "true"} if code == lang else {}))
         for code in available_languages()])
@@ -121,22 +125,31 @@ def stage(data: dict[str, Any] | None, lang: str, settings: Settings) -> list[An
             html.Span(hidden=True, **{"data-kiosk-version": version})]
 
 
-def readable_data(settings: Settings) -> dict[str, Any] | None:
-    """The kiosk's data, or None when the store cannot be read (the page still opens and
-    its script redraws it once the data version can be read again)."""
+def kiosk_district(requested: str | None, settings: Settings) -> str | None:
+    """``?district=`` when it names a district (a kiosk placed in a district's civic
+    centre shows that district's notices), else None (the whole city)."""
+    return clean_query(requested, {d["id"] for d in district_options(settings)})
+
+
+def readable_data(settings: Settings, district: str | None = None) -> dict[str, Any] | None:
+    """The kiosk's data (for ``district`` when it names one), or None when the store cannot
+    be read (the page still opens and its script redraws it once the data version can be
+    read again)."""
     try:
-        return kiosk_data(settings)
+        return kiosk_data(settings, district=kiosk_district(district, settings))
     except Exception:  # noqa: BLE001 - a lobby screen shows a note, never an error
         log.exception("the kiosk could not read its data")
         return None
 
 
-def layout(lang: str | None = None, **_query: Any) -> html.Div:
-    """The kiosk in ``?lang=`` (es by default)."""
+def layout(lang: str | None = None, district: str | None = None,
+           **_query: Any) -> html.Div:
+    """The kiosk in ``?lang=`` (es by default), for the city or ``?district=``."""
     settings = current_settings()
     lang = kiosk_language(lang, settings)
     _ = gettext_for(lang)
-    data = readable_data(settings)
+    data = readable_data(settings, district)
+    district = data["district"] if data else None
     version = data["version"] if data else UNAVAILABLE
     return html.Div(
         className="kiosk", id=pid("root"), lang=lang,
@@ -147,6 +160,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
         children=[
             dcc.Store(id=pid("version"), data=version),
             dcc.Store(id=pid("lang"), data=lang),
+            dcc.Store(id=pid("district"), data=district),
             html.Header(className="kiosk-bar", children=[
                 html.Div([html.Span(className="brand__lens kiosk-logo",
                                     **{"aria-hidden": "true"}, children=html.Span(
@@ -154,7 +168,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                           html.Span(_("City information"), className="kiosk-bar__title")],
                          className="kiosk-bar__brand"),
                 html.Span(className="kiosk-clock", **{"aria-hidden": "true"}),
-                language_toggle(lang),
+                language_toggle(lang, district),
             ]),
             html.Div(stage(data, lang, settings), id=pid("stage"), className="kiosk-stage",
                      role="region",

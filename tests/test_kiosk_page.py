@@ -62,3 +62,21 @@ def test_a_store_that_cannot_be_read_gives_a_note_and_keeps_the_screen(
     assert "not available right now" in _texts(page)
     with pytest.raises(PreventUpdate):  # a redraw keeps what is on screen
         kiosk_callbacks.redraw("42", "en")
+
+
+def test_a_kiosk_placed_in_a_district_shows_its_notices(tiny_city, in_app) -> None:
+    from dashboard.queries.kiosk import notices_now
+    from layouts.kiosk import layout
+
+    everywhere = {n["id"] for n in notices_now(tiny_city)}
+    here = notices_now(tiny_city, "santander-03")
+    assert {n["district_id"] for n in here} <= {"santander-03", None}
+    page = layout(lang="en", district="santander-03")
+    text = _texts(page)
+    for notice in notices_now(tiny_city)[:6]:
+        shown = notice["title"]["en"] in text
+        assert shown == (notice["id"] in {n["id"] for n in here[:6]}), notice["id"]
+    assert everywhere > {n["id"] for n in here}  # other districts' notices are left out
+    toggle = [c for c in page.children if getattr(c, "className", "") == "kiosk-bar"][0]
+    assert "district=santander-03" in str(toggle.to_plotly_json())
+    assert layout(lang="en", district="nowhere").to_plotly_json()["props"]["data-version"]

@@ -407,8 +407,8 @@ def test_kiosk_data_of_the_tiny_city_is_json_and_anonymous(tiny_city: Settings,
     data = kiosk_data(tiny_city)
     dumped = json.dumps(data, ensure_ascii=False)
     assert json.loads(dumped) == data
-    assert set(data) == {"version", "generated_at", "headline", "air", "parking", "transit",
-                         "notices", "catalogue", "progress"}
+    assert set(data) == {"version", "district", "generated_at", "headline", "air", "parking",
+                         "transit", "notices", "catalogue", "progress"}
     leaks = [value for value in personal if value in dumped]
     assert not leaks, f"the kiosk exposes {leaks[:3]}"
     assert not {"citizen_id", "description", "status_notes", "email"} & set(_keys(data))

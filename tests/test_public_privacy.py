@@ -75,7 +75,8 @@ def _kiosk_responses(client: Any) -> list[str]:
             "output": "kiosk-stage.children",
             "outputs": {"id": "kiosk-stage", "property": "children"},
             "inputs": [{"id": "kiosk-version", "property": "data", "value": "next"}],
-            "state": [{"id": "kiosk-lang", "property": "data", "value": lang}],
+            "state": [{"id": "kiosk-lang", "property": "data", "value": lang},
+                      {"id": "kiosk-district", "property": "data", "value": None}],
             "changedPropIds": ["kiosk-version.data"]})
         assert routed.status_code == 200 and redrawn.status_code == 200
         bodies += [routed.get_data(as_text=True), redrawn.get_data(as_text=True)]

@@ -279,11 +279,13 @@ def requests_progress(settings: Settings) -> dict[str, Any]:
 
 # ---- everything at once ------------------------------------------------------------------
 
-def kiosk_data(settings: Settings, window: str = "week") -> dict[str, Any]:
-    """Everything the kiosk shows, read once per data version by the page."""
-    return {"version": data_version_of(settings),
+def kiosk_data(settings: Settings, window: str = "week",
+               district: str | None = None) -> dict[str, Any]:
+    """Everything the kiosk shows, read once per data version by the page; a kiosk placed
+    in a district (``district``) shows that district's notices and the city-wide ones."""
+    return {"version": data_version_of(settings), "district": district,
             "generated_at": settings.current_time().isoformat(),
             "headline": headline(settings, window), "air": air_now(settings),
             "parking": parking_now(settings), "transit": transit_now(settings),
-            "notices": notices_now(settings), "catalogue": service_catalogue(settings),
+            "notices": notices_now(settings, district), "catalogue": service_catalogue(settings),
             "progress": requests_progress(settings)}
