@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dashboard.kpis.scoring import target_status
 from dashboard.settings import Settings, get_settings
 
 SETTINGS_KEY = "CITYLENS_SETTINGS"
 DEFAULT_LANG = "en"
-ON_TARGET, NEAR_TARGET = 1.0, 0.9  # score thresholds: >= 1 on target, >= 0.9 near
 WINDOWS: dict[str, tuple[str, str]] = {  # id -> (selector label, "vs previous ..." noun)
     "day": ("Day", "previous day"),
     "week": ("Week", "previous week"),
@@ -78,11 +78,7 @@ def text(value: dict[str, str] | str | None, lang: str = DEFAULT_LANG) -> str:
 
 def status_of(score: float | None) -> str:
     """``on`` / ``near`` / ``off`` target, or ``none`` without a score."""
-    if score is None:
-        return "none"
-    if score >= ON_TARGET:
-        return "on"
-    return "near" if score >= NEAR_TARGET else "off"
+    return target_status(score) or "none"
 
 
 def format_number(value: float | None, decimals: int = 0) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 SCORE_CAP = 2.0  # one runaway KPI cannot carry the whole city score
 FLAT = 0.01  # relative changes smaller than this count as no change
+ON_TARGET, NEAR_TARGET = 1.0, 0.9  # score thresholds: >= 1 on target, >= 0.9 near
 
 
 def kpi_score(value: float | None, target: float, direction: str) -> float | None:
@@ -19,6 +20,15 @@ def kpi_score(value: float | None, target: float, direction: str) -> float | Non
     else:
         score = target / value
     return max(0.0, min(SCORE_CAP, score))
+
+
+def target_status(score: float | None) -> str | None:
+    """``on`` / ``near`` / ``off`` target by the score; None without a score."""
+    if score is None:
+        return None
+    if score >= ON_TARGET:
+        return "on"
+    return "near" if score >= NEAR_TARGET else "off"
 
 
 def city_score(scores: Iterable[float | None]) -> float | None:

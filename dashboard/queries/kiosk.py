@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import Connection, case, func, or_, select
 
+from dashboard.kpis.scoring import target_status
 from dashboard.model import Asset, District, Notice, Service
 from dashboard.model import ServiceRequest as SR
 from dashboard.queries import overview
@@ -38,7 +39,6 @@ __all__ = ["air_band", "air_now", "data_version_of", "headline", "kiosk_data", "
            "service_catalogue", "transit_now"]
 
 KIOSK_FILE = DATA_DIR / "kiosk.yaml"
-ON_TARGET, NEAR_TARGET = 1.0, 0.9
 AIR_TYPE = "AirQualityObserved"
 AIR_WINDOW = timedelta(hours=3)
 NOTICE_LIMIT = 12
@@ -61,25 +61,18 @@ def data_version_of(settings: Settings) -> str:
 
 # ---- headline ----------------------------------------------------------------------------
 
-def status_of(score: float | None) -> str | None:
-    """on (>= 1.0), near (>= 0.9) or off target; None without a score."""
-    if score is None:
-        return None
-    return "on" if score >= ON_TARGET else "near" if score >= NEAR_TARGET else "off"
-
-
 def headline(settings: Settings, window: str = "week") -> dict[str, Any]:
     """The city score and every scored KPI (catalogue order), from ``queries.overview``."""
     view = overview(settings, None, window)
     score = view["city_score"]
     keys = ("id", "name", "domain", "unit", "decimals", "value", "target", "direction",
             "score", "trend", "improving")
-    kpis = [{**{k: kpi[k] for k in keys}, "status": status_of(kpi["score"])}
+    kpis = [{**{k: kpi[k] for k in keys}, "status": target_status(kpi["score"])}
             for kpi in view["kpis"] if kpi["score"] is not None]
     return {"window": window, "as_of": view["as_of"],
             "window_start": view["window_start"], "window_end": view["window_end"],
             "city_score": {"value": score["value"], "previous": score["previous"],
-                           "status": status_of(score["value"])},
+                           "status": target_status(score["value"])},
             "kpis": kpis}
 
 
