@@ -41,8 +41,9 @@ RULES_KEY = "CITYLENS_ACCESS_RULES"
 UPDATE_PATH = "/_dash-update-component"
 PAGES_CONTENT, PAGES_LOCATION = "_pages_content", "_pages_location"
 # Dash's own routes: the app's code, styles and empty shell, no city data.
-OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-layout", "/_dash-dependencies",
-                 "/_favicon.ico", "/_reload-hash", "/static/")
+# Static files among them: no user is loaded and no session touched for these.
+STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", "/static/")
+OPEN_PREFIXES = (*STATIC_PREFIXES, "/_dash-layout", "/_dash-dependencies", "/_reload-hash")
 SIGNED_IN_AT, LAST_SEEN, CSRF = "citylens_since", "citylens_seen", "citylens_csrf"
 
 
@@ -201,6 +202,8 @@ def _guard(settings: Settings) -> Response | None:
     """Refuse the request unless the rules allow it (see the module docstring)."""
     if request.method == "OPTIONS" or request.endpoint is None:
         return None  # preflight, or a path Flask will answer 404 for
+    if request.path.startswith(STATIC_PREFIXES):
+        return None  # scripts, styles, icons: no user to load, no session to touch
     if current_user.is_authenticated:
         if _expired(settings):
             logout_user()
@@ -260,6 +263,8 @@ def _headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if request.path.startswith(STATIC_PREFIXES):
+        return response  # static files load no user (and stay cacheable)
     if current_principal().signed_in or request.path in ("/login", UPDATE_PATH):
         response.headers["Cache-Control"] = "no-store"
     return response
