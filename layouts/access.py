@@ -6,41 +6,34 @@ declares no roles is open to nobody; a component id no page claims is written by
 """
 from __future__ import annotations
 
-from typing import Any
-
 import dash
 
-from dashboard.auth.access import department_scope, district_default, roles_for_path
+from dashboard.auth.access import department_scope, district_default, match_path
 from dashboard.auth.web import AccessRules, current_principal
 
-SHELL_CALLBACKS: dict[str, tuple[str, ...]] = {}  # the shell has no server callbacks
 
-
-def _template(page: dict[str, Any]) -> str:
-    return str(page.get("path_template") or page.get("path") or "")
+def _page_rules() -> dict[str, tuple[str, ...]]:
+    """Path template -> the roles its page declares (() when it declares none)."""
+    found = {}
+    for page in dash.page_registry.values():
+        template = str(page.get("path_template") or page.get("path") or "")
+        if template:
+            found[template] = tuple(page.get("roles") or ())
+    return found
 
 
 def page_roles(path: str) -> tuple[str, ...] | None:
     """The roles of the registered page at ``path`` (() when it declares none), or None
     when no page is there (Dash shows "not found")."""
-    for page in dash.page_registry.values():
-        template = _template(page)
-        if template and _matches(path, template):
-            return tuple(page.get("roles") or ())
-    return None
-
-
-def _matches(path: str, template: str) -> bool:
-    return roles_for_path(path, {template: ("match",)}) == ("match",)
+    pages = _page_rules()
+    template = match_path(path, pages)
+    return None if template is None else pages[template]
 
 
 def callback_roles() -> dict[str, tuple[str, ...]]:
     """Component-id prefix -> roles, from every page's ``callback_ids``."""
-    found = dict(SHELL_CALLBACKS)
-    for page in dash.page_registry.values():
-        for prefix, roles in (page.get("callback_ids") or {}).items():
-            found[prefix] = tuple(roles)
-    return found
+    return {prefix: tuple(roles) for page in dash.page_registry.values()
+            for prefix, roles in (page.get("callback_ids") or {}).items()}
 
 
 def access_rules() -> AccessRules:

@@ -35,12 +35,15 @@ def _pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{body}/?$")
 
 
+def match_path(path: str, patterns: Iterable[str]) -> str | None:
+    """The first of ``patterns`` (``/district/<id>`` style) that ``path`` matches, or None."""
+    return next((p for p in patterns if _pattern(p).match(path)), None)
+
+
 def roles_for_path(path: str, rules: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
     """The roles the first matching rule gives ``path``; () (deny) when none matches."""
-    for pattern, roles in rules.items():
-        if _pattern(pattern).match(path):
-            return roles
-    return ()
+    pattern = match_path(path, rules)
+    return () if pattern is None else rules[pattern]
 
 
 def output_ids(body: Mapping[str, Any]) -> list[str]:
