@@ -3,7 +3,7 @@ to a table since it was created are added (there are no migrations yet), and val
 derive from other columns are filled in."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, inspect, select, text, update
+from sqlalchemy import Column, Connection, bindparam, inspect, select, text, update
 
 from dashboard.model import Base, Citizen, citizen_search_key
 
@@ -48,9 +48,11 @@ def fill_search_text(conn: Connection) -> int:
         rows = conn.execute(select(Citizen.id, Citizen.name, Citizen.email, Citizen.phone)
                             .where((Citizen.search_text == "") | Citizen.search_text.is_(None))
                             .limit(BATCH)).all()
-        keys = [(r.id, citizen_search_key(r.name, r.email, r.phone) or " ") for r in rows]
-        for cid, key in keys:
-            conn.execute(update(Citizen).where(Citizen.id == cid).values(search_text=key))
+        keys = [{"cid": r.id, "key": citizen_search_key(r.name, r.email, r.phone) or " "}
+                for r in rows]
+        if keys:  # one executemany per batch
+            conn.execute(update(Citizen).where(Citizen.id == bindparam("cid"))
+                         .values(search_text=bindparam("key")), keys)
         filled += len(keys)
         if len(rows) < BATCH:
             return filled
