@@ -133,22 +133,24 @@ def demo(
             f"requests, {summary.citizens:,} citizens ({summary.start:%Y-%m-%d} to "
             f"{summary.end:%Y-%m-%d %H:%M} UTC)."
         )
-    _demo_users(url)
+    _demo_users(url, ensure=same and not refresh)  # generating adds them itself
     if serve:
         _serve(settings, host, port)
 
 
-def _demo_users(url: str) -> None:
-    """Make sure the demo users exist (an older demo store may lack them) and list them."""
+def _demo_users(url: str, *, ensure: bool) -> None:
+    """List the demo users; with ``ensure``, first add any a reused (older) demo store
+    lacks."""
     from sqlalchemy import select
 
     from dashboard.demo.users import DEMO_PASSWORD, DEMO_USERS, add_demo_users
     from dashboard.model import District
     from dashboard.store import get_engine, unit_of_work
 
-    with unit_of_work(get_engine(url)) as conn:
-        add_demo_users(conn, list(conn.execute(select(District.id).order_by(District.id))
-                                  .scalars()))
+    if ensure:
+        with unit_of_work(get_engine(url)) as conn:
+            add_demo_users(conn, list(conn.execute(select(District.id).order_by(District.id))
+                                      .scalars()))
     typer.echo(f"Sign in as one of these (password {DEMO_PASSWORD!r}, demo only):")
     for name, role, _, _, what in DEMO_USERS:
         typer.echo(f"  {name:<14} {role:<16} {what}")
