@@ -35,14 +35,15 @@ def air_map(outlines: dict[str, Any], districts: list[dict[str, Any]], lang: str
     for feature in outlines.get("features", []):
         props = feature.get("properties") or {}
         colour = BAND_COLOURS.get(bands.get(props.get("id")), BAND_COLOURS[None])
-        for ring in _rings(feature.get("geometry") or {}):
+        rings = _rings(feature.get("geometry") or {})
+        for ring in rings:
             xs, ys = [p[0] for p in ring], [p[1] for p in ring]
             lats += ys
             fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines",
                                      line={"color": "#ffffff", "width": 2}, hoverinfo="skip",
                                      showlegend=False))
-        ring = (_rings(feature.get("geometry") or {}) or [[]])[0]
-        if ring:
+        if rings and rings[0]:  # the name at the middle of the first outline
+            ring = rings[0]
             fig.add_annotation(x=sum(p[0] for p in ring) / len(ring),
                                y=sum(p[1] for p in ring) / len(ring), text=props.get("name", ""),
                                showarrow=False, font={"size": 18, "color": "#10202f"},
