@@ -63,6 +63,8 @@ def write_catalogue(root: Path, lang: str, messages: list[tuple]) -> Path:
     """A ``.po`` catalogue of ``(id, string[, fuzzy])`` entries (tuples for plurals)."""
     catalog = Catalog(locale=lang, project="CityLens test")
     for id_, string, *fuzzy in messages:
+        if isinstance(string, tuple):  # as many forms as this Babel's CLDR gives the language
+            string += (string[-1],) * (catalog.num_plurals - len(string))
         catalog.add(id_, string, flags=("fuzzy",) if fuzzy and fuzzy[0] else ())
     path = root / lang / "LC_MESSAGES" / "messages.po"
     path.parent.mkdir(parents=True, exist_ok=True)
