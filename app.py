@@ -62,10 +62,19 @@ def _adopt_page_callbacks(app: dash.Dash) -> None:
     app._inline_scripts.extend(scripts)  # noqa: SLF001
 
 
+class CityLensDash(dash.Dash):
+    """Dash, minus what the page config tells every visitor about the server."""
+
+    def _config(self) -> dict[str, Any]:
+        config = dict(super()._config())
+        config.pop("python_version", None)
+        return config
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """A configured CityLens Dash app (pages, callbacks, assets, settings)."""
     settings = settings or get_settings()
-    app = dash.Dash(
+    app = CityLensDash(
         __name__,
         title=APP_TITLE,
         use_pages=True,
@@ -84,9 +93,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     _import_pages_and_callbacks()
     _adopt_page_callbacks(app)
 
-    from layouts.access import access_rules
+    from layouts.access import access_rules, enforce_where_read
 
-    install_auth(app.server, settings, access_rules())
+    enforce_where_read(app)
+    install_auth(app.server, settings, access_rules(app), app.csp_hashes)
 
     from layouts.shell import shell
 

@@ -54,7 +54,8 @@ def add(
 
 @users_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every user: role, departments, districts, disabled or locked (never the hash)."""
+    """Every user: role, departments, districts, disabled or waiting after failed sign-ins
+    (never the hash)."""
     from dashboard.auth.users import list_users
 
     with _engine().connect() as conn:
@@ -64,7 +65,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     for user in users:
         state = "disabled" if user["disabled"] else (
-            f"locked until {user['locked_until']}" if user["locked_until"] else "active")
+            f"sign-in waits until {user['sign_in_waits_until']}"
+            if user["sign_in_waits_until"] else "active")
         bound = ", ".join(user["departments"] + user["districts"])
         typer.echo(f"{user['username']:<24} {user['role']:<16} {state:<10} {bound}".rstrip())
 

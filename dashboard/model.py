@@ -296,8 +296,31 @@ class User(Base):
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Unused since sign-in throttling moved to ``sign_in_throttle``; kept so that stores of
+    # earlier releases (NOT NULL, no server default) still accept new users.
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+
+
+class SignInSession(Base):
+    """A signed-in browser session, kept on the server: signing out, idling or disabling the
+    user ends it for good, whatever copy of the cookie is still around."""
+
+    __tablename__ = "sign_in_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Base):
+    """Sign-in attempts per account, client address or pair (``dashboard.auth.throttle``)."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
 
 
 class Meta(Base):

@@ -1,12 +1,14 @@
 """Runtime settings, read from ``CITYLENS_*`` environment variables (and CLI flags)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
@@ -43,15 +45,32 @@ class Settings(BaseSettings):
     kiosk_slide_seconds: int = 12
     kiosk_pause_seconds: int = 60
     kiosk_poll_seconds: int = 30
-    # Send the session cookie over HTTPS only (set behind TLS; off for the local demo).
+    # Send the session cookie over HTTPS only and ask browsers for HTTPS from then on (HSTS);
+    # set behind TLS, off for the local demo.
     secure_cookies: bool = False
+    # How many reverse proxies in front set X-Forwarded-For/-Proto: their last address is
+    # the client's (sign-in throttling is per client address). 0: no proxy, trust nothing.
+    trusted_proxies: int = 0
     # Bearer token that NGSI brokers must send to POST /ngsi/notify/<source>; empty: no endpoint.
     notify_token: str = ""
+    # The source ids that notifications may write to (comma-separated or a JSON list, e.g.
+    # "air-push,traffic-push"); a POST to any other source is a 404. Empty: none may.
+    notify_sources: Annotated[list[str], NoDecode] = []
 
     @field_validator("redis_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @field_validator("notify_sources", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``"a, b"`` -> ``["a", "b"]``; a JSON list (``'["a", "b"]'``) is read as JSON."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,44 +1,124 @@
-"""The access rules the pages declare, gathered for the guard (``dashboard.auth.web``).
+"""The access rules the pages declare, enforced twice: by the guard before a request runs
+(``dashboard.auth.guard``) and again where the data is read (each page's layout and each
+callback, wrapped here).
 
 Every page registers ``roles`` (who may open it) and ``callback_ids`` (component-id prefix ->
 roles that may have its callbacks answered) with ``dash.register_page``. A page that
 declares no roles is open to nobody; a component id no page claims is written by nobody.
+
+The page a path opens is decided by Dash's own lookup (``strip_relative_path`` then
+``_path_to_page``, exactly what its pages router runs), so the guard and the router cannot
+disagree about which page a path means.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import dash
+from dash import html
+from dash._pages import _path_to_page  # the router's own lookup (no public equivalent)
+from flask import abort
 
-from dashboard.auth.access import department_scope, district_default, match_path
-from dashboard.auth.web import AccessRules, current_principal
+from dashboard.auth.access import (
+    allowed,
+    callback_output_ids,
+    department_scope,
+    district_default,
+    roles_for_ids,
+)
+from dashboard.auth.guard import AccessRules
+from dashboard.auth.web import current_principal
 
-
-def _page_rules() -> dict[str, tuple[str, ...]]:
-    """Path template -> the roles its page declares (() when it declares none)."""
-    found = {}
-    for page in dash.page_registry.values():
-        template = str(page.get("path_template") or page.get("path") or "")
-        if template:
-            found[template] = tuple(page.get("roles") or ())
-    return found
-
-
-def page_roles(path: str) -> tuple[str, ...] | None:
-    """The roles of the registered page at ``path`` (() when it declares none), or None
-    when no page is there (Dash shows "not found")."""
-    pages = _page_rules()
-    template = match_path(path, pages)
-    return None if template is None else pages[template]
+ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."  # Dash's pages router
+ENFORCED = "citylens_enforced"
 
 
-def callback_roles() -> dict[str, tuple[str, ...]]:
+def page_at(app: dash.Dash, path: str) -> dict[str, Any] | None:
+    """The registered page Dash renders for ``path``, or None (Dash's "not found")."""
+    try:
+        page, _variables = _path_to_page(app.strip_relative_path(path))
+    except Exception:  # noqa: BLE001 - a path Dash cannot route is no page
+        return None
+    return page or None
+
+
+def page_roles(app: dash.Dash, path: str) -> tuple[str, ...] | None:
+    """The roles of the page at ``path`` (() when it declares none), or None: no page."""
+    page = page_at(app, path)
+    return None if page is None else tuple(page.get("roles") or ())
+
+
+def callback_prefixes() -> dict[str, tuple[str, ...]]:
     """Component-id prefix -> roles, from every page's ``callback_ids``."""
     return {prefix: tuple(roles) for page in dash.page_registry.values()
             for prefix, roles in (page.get("callback_ids") or {}).items()}
 
 
-def access_rules() -> AccessRules:
-    """The guard's rules for the pages registered now (call after the pages are imported)."""
-    return AccessRules(page_roles=page_roles, callback_roles=callback_roles())
+def callback_roles(app: dash.Dash, key: str) -> tuple[str, ...] | None:
+    """The roles of the callback Dash dispatches ``key`` to (None: no such callback)."""
+    if key not in app.callback_map or key == ROUTER_OUTPUT:
+        return None
+    return roles_for_ids(callback_output_ids(key), callback_prefixes())
+
+
+def access_rules(app: dash.Dash) -> AccessRules:
+    """The guard's rules for ``app`` (call after its pages and callbacks are registered)."""
+    return AccessRules(page_roles=functools.partial(page_roles, app),
+                       callback_roles=functools.partial(callback_roles, app),
+                       router_output=ROUTER_OUTPUT)
+
+
+def refusal() -> html.Div:
+    """What a page shows instead of itself to a role that may not open it."""
+    who = current_principal()
+    text = ("This page is not available to your role." if who.signed_in
+            else "Sign in to see this page.")
+    return html.Div(className="page page--refused", children=[
+        html.H1("Not available"), html.P(text)])
+
+
+def _guarded_layout(layout: Any, roles: tuple[str, ...]) -> Callable[..., Any]:
+    """``layout`` (a function or a component) run only for ``roles``."""
+
+    def guarded(**query: Any) -> Any:
+        if not allowed(current_principal(), roles):
+            return refusal()
+        return layout(**query) if callable(layout) else layout
+
+    setattr(guarded, ENFORCED, True)
+    return guarded
+
+
+def _guarded_callback(callback: Callable[..., Any],
+                      roles: tuple[str, ...]) -> Callable[..., Any]:
+    """``callback`` answered only for ``roles``: 401 anonymous, 403 another role."""
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        who = current_principal()
+        if not allowed(who, roles):
+            abort(403 if who.signed_in else 401)
+        return callback(*args, **kwargs)
+
+    setattr(guarded, ENFORCED, True)
+    return guarded
+
+
+def enforce_where_read(app: dash.Dash) -> None:
+    """Make every page's layout and every server callback of ``app`` check the role
+    themselves (the second line behind the guard). Idempotent."""
+    for page in dash.page_registry.values():
+        if not getattr(page["layout"], ENFORCED, False):
+            page["layout"] = _guarded_layout(page["layout"], tuple(page.get("roles") or ()))
+    prefixes = callback_prefixes()
+    for key, spec in app.callback_map.items():
+        callback = spec.get("callback")  # clientside callbacks have none: nothing to run
+        if key == ROUTER_OUTPUT or callback is None or getattr(callback, ENFORCED, False):
+            continue
+        roles = roles_for_ids(callback_output_ids(key), prefixes)
+        spec["callback"] = _guarded_callback(callback, roles)
 
 
 def scoped_department(requested: str | None) -> str | None:

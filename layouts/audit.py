@@ -57,7 +57,7 @@ def users_table(settings: Settings) -> html.Table:
     rows = [{"username": u["username"], "role": u["role"].replace("_", " "),
              "bound": ", ".join(u["departments"] + u["districts"]) or "–",
              "state": "disabled" if u["disabled"] else
-             ("locked" if u["locked_until"] else "active")} for u in users]
+             ("sign-in delayed" if u["sign_in_waits_until"] else "active")} for u in users]
     return html_table(f"{len(rows)} users (manage them with citylens users)",
                       [("username", "User"), ("role", "Role"), ("bound", "Departments, districts"),
                        ("state", "State")], rows)

@@ -138,18 +138,19 @@ def in_app(tiny_app: Any) -> Iterator[None]:
 
 
 # ---- signing in -------------------------------------------------------------------------
-def sign_in(client: Any, username: str, password: str | None = None) -> Any:
-    """Sign ``client`` (a Flask test client) in through the real form; returns the response."""
+def sign_in(client: Any, username: str, password: str | None = None, **request: Any) -> Any:
+    """Sign ``client`` (a Flask test client) in through the real form; returns the response.
+    ``request`` goes to both requests (e.g. ``environ_base`` for the client's address)."""
     import re
 
     from dashboard.demo.users import DEMO_PASSWORD
 
-    form = client.get("/login").get_data(as_text=True)
+    form = client.get("/login", **request).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert token, "the sign-in form has no anti-forgery token"
     return client.post("/login", data={"csrf_token": token.group(1), "username": username,
                                        "password": DEMO_PASSWORD if password is None else password,
-                                       "next": "/"})
+                                       "next": "/"}, **request)
 
 
 @contextmanager

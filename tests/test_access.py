@@ -1,5 +1,6 @@
-"""Access rules as data: path and callback rules (default deny) and a department head's
-data scope."""
+"""Access rules as data: callback rules read from the key Dash dispatches on (default
+deny) and a department head's data scope. Pages are matched by Dash's own lookup: see
+tests/test_access_properties.py."""
 from __future__ import annotations
 
 import pytest
@@ -9,47 +10,38 @@ from dashboard.auth.access import (
     EVERYONE,
     STAFF,
     allowed,
-    callback_allowed,
+    callback_output_ids,
     department_scope,
     district_default,
-    output_ids,
-    roles_for_path,
+    roles_for_ids,
 )
 from dashboard.auth.users import ANONYMOUS, Principal
 
 MAYOR = Principal("mayor", "official")
 ANA = Principal("ana", "department_head", ("Aguas", "Movilidad"), ("d-02",))
 ADMIN = Principal("root", "admin")
-RULES = {"/": STAFF, "/district/<id>": STAFF, "/admin/audit": ADMINS, "/kiosk": EVERYONE}
 
 
-def test_paths_match_their_rule_or_are_denied() -> None:
-    assert roles_for_path("/district/santander-01", RULES) == STAFF
-    assert roles_for_path("/district/santander-01/", RULES) == STAFF
-    assert roles_for_path("/district/a/b", RULES) == ()  # one segment per placeholder
-    assert roles_for_path("/", RULES) == STAFF and roles_for_path("/kiosk", RULES) == EVERYONE
-    assert roles_for_path("/nowhere", RULES) == ()
-    assert allowed(ANONYMOUS, roles_for_path("/kiosk", RULES))
-    assert not allowed(ANONYMOUS, roles_for_path("/", RULES))
-    assert not allowed(MAYOR, roles_for_path("/admin/audit", RULES))
-    assert allowed(ADMIN, roles_for_path("/admin/audit", RULES))
-    assert not allowed(ADMIN, ())
+def test_callback_keys_name_the_components_they_write() -> None:
+    assert callback_output_ids("services-headline.children") == ["services-headline"]
+    assert callback_output_ids("..kiosk-a.children...admin-b.data..") == ["kiosk-a", "admin-b"]
+    assert callback_output_ids('..{"domain":["ALL"],"type":"kpi-card"}.style...x.data..') == [
+        "kpi-card", "x"]
+    assert callback_output_ids("a\\.b.children@0f3c") == ["a.b"]  # escaped dot, duplicate
+    for broken in ("", ".children", '{"no-type": 1}.data', "{not json.data"):
+        assert callback_output_ids(broken) == [], broken
 
 
 def test_callbacks_are_allowed_by_every_output_they_write() -> None:
     rules = {"services-": STAFF, "kiosk-": EVERYONE, "admin-": ADMINS, "kpi-card": STAFF}
-    one = {"output": "services-headline.children",
-           "outputs": {"id": "services-headline", "property": "children"}}
-    assert output_ids(one) == ["services-headline"]
-    assert callback_allowed(ANA, one, rules) and not callback_allowed(ANONYMOUS, one, rules)
-    mixed = {"outputs": [{"id": "kiosk-slide", "property": "children"},
-                         {"id": "admin-users", "property": "data"}]}
-    assert not callback_allowed(MAYOR, mixed, rules) and callback_allowed(ADMIN, mixed, rules)
-    pattern = {"outputs": [[{"id": {"type": "kpi-card", "kpi": "x"}, "property": "style"}]]}
-    assert output_ids(pattern) == ["kpi-card"] and callback_allowed(MAYOR, pattern, rules)
-    for forged in ({}, {"outputs": None}, {"outputs": [{"id": "unknown-thing"}]},
-                   {"outputs": [{"property": "x"}]}, {"outputs": "services-x"}):
-        assert not callback_allowed(ADMIN, forged, rules), forged
+    assert roles_for_ids(["services-headline"], rules) == STAFF
+    assert not allowed(ANONYMOUS, roles_for_ids(["services-headline"], rules))
+    assert roles_for_ids(["kiosk-slide", "admin-users"], rules) == ADMINS
+    assert allowed(ADMIN, ADMINS) and not allowed(MAYOR, ADMINS)
+    assert roles_for_ids(["kpi-card"], rules) == STAFF
+    for forged in ([], ["unknown-thing"], ["services-x", "unknown"], [""]):
+        assert roles_for_ids(forged, rules) == (), forged
+    assert not allowed(ADMIN, ())
 
 
 def test_a_department_head_only_ever_gets_their_departments() -> None:

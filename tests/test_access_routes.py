@@ -17,7 +17,7 @@ import dash
 import pytest
 
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
-from dashboard.auth.web import LAST_SEEN, ROLES_ATTR
+from dashboard.auth.guard import ROLES_ATTR
 from dashboard.settings import Settings
 from tests.conftest import TINY_NOW, sign_in
 
@@ -222,8 +222,13 @@ def test_sign_in_sign_out_and_the_secret_key_file(fresh_app: Any, tmp_path: Path
     token = _find(json.loads(layout), "shell-csrf")["value"]
     assert client.post("/logout", data={}).status_code == 302  # no token: still signed in
     assert client.get("/alerts").status_code == 200
+    copied = client.get_cookie("citylens_session").value
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/alerts").status_code == 302
+    replayed = fresh_app.server.test_client()  # a copy of the cookie taken before signing out
+    replayed.set_cookie("citylens_session", copied)
+    assert replayed.get("/alerts").status_code == 302
+    assert replayed.post("/_dash-update-component", json=_router_body("/alerts")).status_code == 401
     key = (tmp_path / "secret_key").read_text()
     assert len(key) == 64 and (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
@@ -257,25 +262,45 @@ def test_the_form_refuses_without_its_token_and_never_redirects_off_site(fresh_a
     assert 'name="next" value="/"' in form
 
 
-def test_lock_out_after_repeated_failures_through_the_form(fresh_app: Any) -> None:
+def test_attempts_are_throttled_with_one_answer_for_every_refusal(fresh_app: Any) -> None:
+    """Five wrong passwords from one address; the sixth attempt (even the right password)
+    must wait, and gets the very answer a wrong password and an unknown user get."""
     client = fresh_app.server.test_client()
+    answers = set()
     for _ in range(5):
         wrong = sign_in(client, "ana", "not the password")
         assert wrong.status_code == 401
-    assert b"locked" in wrong.data
+        answers.add(_error_of(wrong))
     right = sign_in(client, "ana", "a long enough password")
-    assert right.status_code == 401 and b"locked" in right.data
-    assert client.get("/alerts").status_code == 302
+    assert right.status_code == 401 and client.get("/alerts").status_code == 302
     unknown = sign_in(client, "nobody", "whatever password")
-    assert b"Wrong username or password" in unknown.data
+    answers |= {_error_of(right), _error_of(unknown)}
+    assert len(answers) == 1 and "wait" in answers.pop()
+    other_address = fresh_app.server.test_client()
+    assert sign_in(other_address, "ana", "a long enough password",
+                   environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 302
 
 
-def test_an_idle_session_expires_and_says_so(fresh_app: Any) -> None:
+def _error_of(response: Any) -> str:
+    found = re.search(r'class="signin__error" role="alert">([^<]*)<', response.get_data(True))
+    assert found, response.get_data(True)[:300]
+    return found.group(1)
+
+
+def test_an_idle_session_expires_and_says_so(fresh_app: Any, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from dashboard.model import SignInSession
+    from dashboard.store import get_engine, unit_of_work
+
     client = fresh_app.server.test_client()
     sign_in(client, "ana", "a long enough password")
     assert client.get("/alerts").status_code == 200
-    with client.session_transaction() as session:
-        session[LAST_SEEN] = time.time() - 31 * 60
+    idle = datetime.now(timezone.utc) - timedelta(minutes=31)
+    with unit_of_work(get_engine(f"sqlite:///{(tmp_path / 'citylens.db').resolve()}")) as conn:
+        conn.execute(update(SignInSession).values(last_seen_at=idle))
     expired = client.get("/alerts")
     assert expired.status_code == 302 and "expired=1" in expired.headers["Location"]
     assert b"session expired" in client.get(expired.headers["Location"]).data

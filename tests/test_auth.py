@@ -1,4 +1,4 @@
-"""Users, passwords, sign-in with lock-out, the audit log and their command line, on
+"""Users, passwords, sign-in with throttling, the audit log and their command line, on
 SQLite and on the real PostgreSQL server."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from dashboard.auth import audit
 from dashboard.auth.passwords import hash_password, needs_rehash, verify_password
+from dashboard.auth.throttle import ACCOUNT, PAIR
 from dashboard.auth.users import (
     ANONYMOUS,
-    LOCK_MINUTES,
-    MAX_FAILURES,
+    REFUSED,
     Principal,
     SignInError,
     add_user,
@@ -80,32 +80,91 @@ def test_users_are_added_listed_and_checked(store: Engine) -> None:
         add_user(conn, "bob", "official", "short")
 
 
-def test_sign_in_locks_out_after_repeated_failures(store: Engine) -> None:
-    who = authenticate(store, " ANA ", PASSWORD, NOW)
+def _refused(store: Engine, username: str, password: str, at: datetime,
+             address: str = "10.0.0.1") -> bool:
+    try:
+        authenticate(store, username, password, at, address)
+    except SignInError as refusal:
+        assert str(refusal) == REFUSED  # one answer for every refusal
+        return True
+    return False
+
+
+def test_sign_in_waits_longer_after_each_failure_from_one_address(store: Engine) -> None:
+    who = authenticate(store, " ANA ", PASSWORD, NOW, "10.0.0.1")
     assert who == Principal("ana", "department_head", (WASTE,), ("d-01",))
     assert who.signed_in and not ANONYMOUS.signed_in
-    for attempt in range(1, MAX_FAILURES):
-        with pytest.raises(SignInError, match="Wrong username or password"):
-            authenticate(store, "ana", "wrong password", NOW + timedelta(seconds=attempt))
-    with pytest.raises(SignInError, match="locked for"):
-        authenticate(store, "ana", "wrong password", NOW + timedelta(minutes=1))
-    # even the right password is refused while locked; the lock ends by itself
-    with pytest.raises(SignInError, match="locked until"):
-        authenticate(store, "ana", PASSWORD, NOW + timedelta(minutes=LOCK_MINUTES))
-    assert authenticate(store, "ana", PASSWORD,
-                        NOW + timedelta(minutes=LOCK_MINUTES + 2)).username == "ana"
-    # failures below the limit are counted, and forgotten after a success
-    with pytest.raises(SignInError):
-        authenticate(store, "mayor", "nope", NOW)
+    for second in range(PAIR.free):
+        assert _refused(store, "ana", "wrong password", NOW + timedelta(seconds=second))
+    last = NOW + timedelta(seconds=PAIR.free - 1)
+    # now even the right password waits 30 s after the last failure, then 60 s, 120 s...
+    assert _refused(store, "ana", PASSWORD, last + timedelta(seconds=29))
+    assert _refused(store, "ana", "wrong again", last + timedelta(seconds=30))
+    last += timedelta(seconds=30)
+    assert _refused(store, "ana", PASSWORD, last + timedelta(seconds=59))
+    # meanwhile the same account signs in from another address at once
+    assert not _refused(store, "ana", PASSWORD, last + timedelta(seconds=1), "10.9.9.9")
+    assert not _refused(store, "ana", PASSWORD, last + timedelta(seconds=60))
+    # and a success forgets the pair's failures: five more free tries
+    for second in range(PAIR.free):
+        assert _refused(store, "ana", "wrong", last + timedelta(seconds=61 + second))
+    assert not _refused(store, "ana", PASSWORD, last + timedelta(minutes=5))
+
+
+def test_many_addresses_delay_an_account_by_a_minute_at_most(store: Engine) -> None:
+    at = NOW
+    for n in range(ACCOUNT.free + 12):  # a spread-out attacker, each try as soon as allowed
+        at += ACCOUNT.delay(n)
+        assert _refused(store, "mayor", "guess", at, f"192.0.2.{n}")
     with store.connect() as conn:
-        assert {u["username"]: u["failed_attempts"] for u in list_users(conn)} == {
-            "ana": 0, "mayor": 1}
-    authenticate(store, "mayor", PASSWORD, NOW)
+        waits = {u["username"]: u["sign_in_waits_until"] for u in list_users(conn, at)}
+    assert waits["ana"] is None
+    assert datetime.fromisoformat(waits["mayor"]) == at + timedelta(minutes=1)
+    assert _refused(store, "mayor", PASSWORD, at + timedelta(seconds=59), "10.0.0.7")
+    assert not _refused(store, "mayor", PASSWORD, at + timedelta(seconds=60), "10.0.0.7")
+
+
+def test_every_refusal_checks_one_password_and_reads_the_same(
+        store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unknown user, wrong password, disabled user, an attempt that must wait and an
+    absurdly long password: the same message after the same work (one Argon2 check)."""
+    from dashboard.auth import users
+
+    checks: list[str] = []
+    real = users.verify_password
+    monkeypatch.setattr(users, "verify_password",
+                        lambda stored, given: checks.append(stored) or real(stored, given))
+    for second in range(PAIR.free):
+        _refused(store, "mayor", "wrong", NOW + timedelta(seconds=second))
+    with unit_of_work(store) as conn:
+        disable_user(conn, "ana")
+    cases = [("nobody", PASSWORD), ("mayor", "wrong"), ("ana", PASSWORD),
+             ("mayor", PASSWORD), ("mayor", "x" * 100_000)]
+    for username, password in cases:
+        checks.clear()
+        assert _refused(store, username, password, NOW + timedelta(seconds=10))
+        assert len(checks) == 1, username
+
+
+def test_parallel_wrong_attempts_check_at_most_the_free_number(
+        store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twelve wrong attempts at once: only as many passwords are checked as are free."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dashboard.auth import users
+
     with store.connect() as conn:
-        assert {u["username"]: u["failed_attempts"] for u in list_users(conn)}["mayor"] == 0
-    # unknown users get the same answer as a wrong password
-    with pytest.raises(SignInError, match="Wrong username or password"):
-        authenticate(store, "nobody", PASSWORD, NOW)
+        real_hash = conn.execute(select(User.password_hash)
+                                 .where(User.username == "mayor")).scalar_one()
+    checked: list[bool] = []
+    real = users.verify_password
+    monkeypatch.setattr(users, "verify_password",
+                        lambda stored, given: checked.append(stored == real_hash)
+                        or real(stored, given))
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        refused = list(pool.map(lambda _: _refused(store, "mayor", "wrong", NOW), range(12)))
+    assert all(refused) and len(checked) == 12
+    assert sum(checked) <= PAIR.free
 
 
 def test_disabled_users_cannot_sign_in_and_lose_their_session(store: Engine) -> None:

@@ -1,17 +1,16 @@
 """Access rules: which roles may use a page, a callback or an API route (default deny),
 and the data scope of a department head.
 
-Rules are data: ``PAGE_ROLES`` maps a path pattern (``/district/<id>`` style) to the
-roles that may open it, ``CALLBACK_ROLES`` maps a component-id prefix (every id is
-prefixed by its page, ``layouts/ids.py``) to the roles whose callbacks may update it.
-Anything not listed is denied to everybody.
+Rules are data that the pages declare (``layouts/access.py`` gathers them): each page
+the roles that may open it, and component-id prefixes (every id is prefixed by its page,
+``layouts/ids.py``) with the roles whose callbacks may write them. Anything not listed is
+denied to everybody.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
-from functools import cache
-from typing import Any
 
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
 from dashboard.auth.users import Principal
@@ -27,54 +26,37 @@ def allowed(who: Principal, roles: Iterable[str]) -> bool:
     return who.role in tuple(roles)
 
 
-@cache
-def _pattern(path: str) -> re.Pattern[str]:
-    """``/district/<id>`` -> a regex matching one path segment per placeholder."""
-    parts = re.split(r"(<[^>/]+>)", path.rstrip("/") or "/")
-    body = "".join("[^/]+" if p.startswith("<") else re.escape(p) for p in parts)
-    return re.compile(f"^{body}/?$")
-
-
-def match_path(path: str, patterns: Iterable[str]) -> str | None:
-    """The first of ``patterns`` (``/district/<id>`` style) that ``path`` matches, or None."""
-    return next((p for p in patterns if _pattern(p).match(path)), None)
-
-
-def roles_for_path(path: str, rules: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """The roles the first matching rule gives ``path``; () (deny) when none matches."""
-    pattern = match_path(path, rules)
-    return () if pattern is None else rules[pattern]
-
-
-def output_ids(body: Mapping[str, Any]) -> list[str]:
-    """The component ids a Dash callback request writes to (``outputs`` of the request's
-    JSON; pattern-matching ids give their ``type``), for the callback rules."""
-    outputs = body.get("outputs")
+def callback_output_ids(key: str) -> list[str]:
+    """The component ids a callback writes, read from Dash's callback key (what Dash
+    dispatches a request on: ``id.prop``, or ``..id1.prop1...id2.prop2..`` for several
+    outputs; pattern-matching ids give their ``type``; escaped dots ``\\.`` kept)."""
+    parts = key[2:-2].split("...") if key.startswith("..") and key.endswith("..") else [key]
     found: list[str] = []
-    for item in outputs if isinstance(outputs, list) else [outputs]:
-        for one in item if isinstance(item, list) else [item]:
-            if not isinstance(one, Mapping):
-                continue
-            cid = one.get("id")
-            if isinstance(cid, Mapping):
-                cid = cid.get("type")
-            if isinstance(cid, str) and cid:
-                found.append(cid)
+    for part in parts:
+        cid = re.split(r"(?<!\\)\.(?=[^.]*$)", part, maxsplit=1)[0].replace("\\.", ".")
+        if cid.startswith("{"):
+            try:
+                cid = json.loads(cid).get("type")
+            except (ValueError, AttributeError):
+                return []
+        if not isinstance(cid, str) or not cid:
+            return []
+        found.append(cid)
     return found
 
 
-def callback_allowed(who: Principal, body: Mapping[str, Any],
-                     rules: Mapping[str, tuple[str, ...]]) -> bool:
-    """Whether every output of a callback request is one ``who`` may update: each id must
-    start with a listed prefix whose roles include ``who``'s. No outputs: denied."""
-    ids = output_ids(body)
-    if not ids:
-        return False
+def roles_for_ids(ids: Iterable[str], prefixes: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The roles that may write every one of ``ids``: for each id the roles of the longest
+    prefix in ``prefixes`` it starts with, intersected; () (nobody) when there are no ids or
+    one matches no prefix."""
+    common: set[str] | None = None
     for cid in ids:
-        prefix = max((p for p in rules if cid == p or cid.startswith(p)), key=len, default=None)
-        if prefix is None or not allowed(who, rules[prefix]):
-            return False
-    return True
+        prefix = max((p for p in prefixes if cid.startswith(p)), key=len, default=None)
+        if prefix is None:
+            return ()
+        roles = set(prefixes[prefix])
+        common = roles if common is None else common & roles
+    return tuple(role for role in EVERYONE if common and role in common)
 
 
 def department_scope(who: Principal, requested: str | None) -> str | None:

@@ -1,14 +1,15 @@
-"""Users: adding, listing, disabling, and signing in with a lock-out after failed attempts.
+"""Users: adding, listing, disabling, and signing in.
 
 A department head is bound to one or more departments (of the service catalogue) and,
-optionally, districts; the other roles to none. Sign-in failures are counted per user;
-``MAX_FAILURES`` in a row lock the account for ``LOCK_MINUTES``, whatever the password
-given meanwhile. Unknown users and wrong passwords get the same answer.
+optionally, districts; the other roles to none. Sign-in attempts are throttled per account,
+client address and pair with growing delays (``dashboard.auth.throttle``). A wrong password,
+an unknown or disabled user and an attempt made too soon get the same answer after the same
+work (one password hash checked), so the answer never tells whether an account exists.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
@@ -21,10 +22,11 @@ from dashboard.auth.passwords import (
     needs_rehash,
     verify_password,
 )
-from dashboard.model import District, Service, User
+from dashboard.auth.throttle import account_waits_until, clear_after_success, take_turn
+from dashboard.model import District, Service, SignInSession, User
 
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
+MAX_PASSWORD_LENGTH = 1_000  # longer is never a password of ours: refused unhashed
+REFUSED = "Wrong username or password, or too many attempts: wait a minute and try again."
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 USERS = User.__table__
 
@@ -98,23 +100,31 @@ def add_user(conn: Connection, username: str, role: str, password: str, *,
         locked_until=None))
 
 
-def list_users(conn: Connection) -> list[dict[str, Any]]:
-    """Every user without the password hash: name, role, bindings, disabled, lock state."""
+def list_users(conn: Connection, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every user without the password hash: name, role, bindings, disabled, and until when
+    sign-in attempts on the account must wait (too many failures from anywhere), if they do."""
+    now = now or datetime.now(timezone.utc)
     rows = conn.execute(select(USERS).order_by(USERS.c.username))
-    return [{"username": u.username, "role": u.role, "departments": list(u.departments or []),
-             "districts": list(u.districts or []), "disabled": bool(u.disabled),
-             "failed_attempts": int(u.failed_attempts or 0),
-             "locked_until": u.locked_until.isoformat() if u.locked_until else None}
-            for u in rows]
+    found = []
+    for u in rows:
+        waits = account_waits_until(conn, u.username, now)
+        found.append({"username": u.username, "role": u.role,
+                      "departments": list(u.departments or []),
+                      "districts": list(u.districts or []), "disabled": bool(u.disabled),
+                      "sign_in_waits_until": waits.isoformat() if waits else None})
+    return found
 
 
 def disable_user(conn: Connection, username: str) -> None:
-    """Disable a user (they can no longer sign in; existing sessions end at their next
-    request). KeyError when there is no such user."""
-    done = conn.execute(update(User).where(User.username == username.strip().lower())
-                        .values(disabled=True))
+    """Disable a user: they can no longer sign in and their open sessions end now.
+    KeyError when there is no such user."""
+    username = username.strip().lower()
+    done = conn.execute(update(User).where(User.username == username).values(disabled=True))
     if not done.rowcount:
         raise KeyError(username)
+    conn.execute(update(SignInSession).where(SignInSession.username == username,
+                                             SignInSession.ended_at.is_(None))
+                 .values(ended_at=datetime.now(timezone.utc)))
 
 
 def load_principal(conn: Connection, username: str) -> Principal | None:
@@ -125,42 +135,29 @@ def load_principal(conn: Connection, username: str) -> Principal | None:
     return _principal(row)
 
 
-def authenticate(engine: Engine, username: str, password: str, now: datetime) -> Principal:
-    """The principal for a correct name and password; SignInError otherwise.
-
-    Counts failures; the ``MAX_FAILURES``-th locks the account for ``LOCK_MINUTES``. A
-    success resets the count (and upgrades an outdated hash). Runs its own transaction,
-    committed before a refusal is raised, so failures are never rolled back.
-    """
-    with engine.begin() as conn:
-        outcome = _attempt(conn, (username or "").strip().lower(), password or "", now)
-    if isinstance(outcome, SignInError):
-        raise outcome
-    return outcome
-
-
-def _attempt(conn: Connection, username: str, password: str,
-             now: datetime) -> Principal | SignInError:
-    refused = SignInError("Wrong username or password.")
-    row = conn.execute(select(USERS).where(USERS.c.username == username)).first()
-    if row is None or row.disabled:
-        verify_password(_dummy_hash(), password)  # the same work as a real check
-        return refused
-    locked = row.locked_until  # aware UTC (model.UTCDateTime)
-    if locked is not None and locked > now:
-        return SignInError("Too many failed attempts: this account is locked until "
-                           f"{locked:%H:%M} UTC. Try again later or ask an administrator.")
-    if not verify_password(row.password_hash, password):
-        failures = int(row.failed_attempts or 0) + 1
-        lock = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
-        conn.execute(update(User).where(User.username == username).values(
-            failed_attempts=0 if lock else failures, locked_until=lock))
-        if lock:
-            return SignInError(f"Too many failed attempts: this account is locked for "
-                               f"{LOCK_MINUTES} minutes.")
-        return refused
-    values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None}
+def authenticate(engine: Engine, username: str, password: str, now: datetime,
+                 address: str = "") -> Principal:
+    """The principal for a correct name and password; SignInError (one message for every
+    refusal) otherwise. Takes a turn on the sign-in counters of ``username`` and the
+    client ``address`` first; without a turn no password is checked (a stand-in hash is,
+    for the same timing). A success clears the account's counters and upgrades an outdated
+    hash."""
+    username = (username or "").strip().lower()[:100]
+    password = password or ""
+    sized = len(password) <= MAX_PASSWORD_LENGTH
+    turn = take_turn(engine, username, address, now)
+    with engine.connect() as conn:
+        row = conn.execute(select(USERS).where(USERS.c.username == username)).first()
+    usable = turn and sized and row is not None and not row.disabled
+    stored = row.password_hash if usable and row is not None else _dummy_hash()
+    correct = verify_password(stored, password[:MAX_PASSWORD_LENGTH])  # always one check
+    if not (usable and correct) or row is None:
+        raise SignInError(REFUSED)
+    values: dict[str, Any] = {}
     if needs_rehash(row.password_hash):
         values["password_hash"] = hash_password(password)
-    conn.execute(update(User).where(User.username == username).values(**values))
+    with engine.begin() as conn:
+        clear_after_success(conn, username, address)
+        if values:
+            conn.execute(update(User).where(User.username == username).values(**values))
     return _principal(row)

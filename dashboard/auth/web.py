@@ -1,18 +1,11 @@
-"""Sign-in for the web app (Flask-Login) and the guard every request passes (default deny).
+"""Sign-in for the web app (Flask-Login over sessions kept on the server) and its wiring.
 
-``install(server, settings, rules)`` adds ``/login`` and ``/logout``, keeps the signed-in
-user in a signed session cookie that expires after ``session_idle_minutes`` without a
-request (and ``session_max_hours`` after sign-in whatever happens), and checks every request
-against ``rules``:
-
-- a Flask view that declares its roles (``@roles_required(...)``): those roles;
-- Dash's own files (scripts, styles, layout, dependency list): everyone, they hold no data;
-- a page (Dash's index for a path): the roles the page declares, ``rules.page_roles``;
-- a callback (``/_dash-update-component``): the roles of every component it writes
-  (``rules.callback_roles``, by id prefix); the pages router by the page it renders.
-
-Anything else is refused. Refusals: anonymous -> the sign-in form (pages) or 401 (data);
-signed in without the role -> 403. No Dash imports (Flask only).
+``install(server, settings, rules)`` adds ``/login`` and ``/logout``, bounds the size of
+every request, keeps a server-side session per sign-in (``dashboard.auth.sessions``: the
+signed cookie carries only its token, so signing out ends it everywhere), throttles
+sign-in attempts (``dashboard.auth.throttle``), sends the security headers
+(``dashboard.auth.headers``) and puts every request through the guard
+(``dashboard.auth.guard``). No Dash imports (Flask only).
 """
 from __future__ import annotations
 
@@ -20,61 +13,48 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, g, has_request_context, redirect, request, session
+from flask import Flask, Response, g, has_request_context, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard.auth.access import allowed, callback_allowed, output_ids
-from dashboard.auth.login_page import login_html, refusal_html
-from dashboard.auth.users import ANONYMOUS, Principal, SignInError, authenticate, load_principal
+from dashboard.auth.guard import (
+    RULES_KEY,
+    STATIC_PREFIXES,
+    UPDATE_PATH,
+    AccessRules,
+    check_request,
+    roles_required,
+)
+from dashboard.auth.headers import install_headers
+from dashboard.auth.login_page import login_html
+from dashboard.auth.sessions import Limits, end_session, resume_session, start_session
+from dashboard.auth.users import ANONYMOUS, Principal, SignInError, authenticate
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
-ROLES_ATTR = "citylens_roles"
-RULES_KEY = "CITYLENS_ACCESS_RULES"
-UPDATE_PATH = "/_dash-update-component"
-PAGES_CONTENT, PAGES_LOCATION = "_pages_content", "_pages_location"
-# Dash's own routes: the app's code, styles and empty shell, no city data.
-# Static files among them: no user is loaded and no session touched for these.
-STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", "/static/")
-OPEN_PREFIXES = (*STATIC_PREFIXES, "/_dash-layout", "/_dash-dependencies", "/_reload-hash")
-SIGNED_IN_AT, LAST_SEEN, CSRF = "citylens_since", "citylens_seen", "citylens_csrf"
+__all__ = ["AccessRules", "SessionUser", "csrf_token", "current_principal", "install",
+           "roles_required", "secret_key"]
 
-
-@dataclass(frozen=True)
-class AccessRules:
-    """What each page and callback allows. ``page_roles(path)`` gives the roles of the page
-    at ``path`` (None when no page is there: Dash answers "not found");
-    ``callback_roles`` maps component-id prefixes to roles."""
-
-    page_roles: Callable[[str], tuple[str, ...] | None]
-    callback_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+CSRF = "citylens_csrf"
+MAX_REQUEST_BYTES = 256 * 1024  # callbacks, forms; routes that need more raise their own
+MAX_FORM_BYTES = 16 * 1024
 
 
 class SessionUser(UserMixin):
-    """Flask-Login's user: the signed-in principal, identified by username."""
+    """Flask-Login's user: the signed-in principal and the token of their session."""
 
-    def __init__(self, principal: Principal) -> None:
+    def __init__(self, principal: Principal, token: str = "") -> None:
         self.principal = principal
+        self.token = token
 
     def get_id(self) -> str:
-        return self.principal.username
-
-
-def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare which roles may use a Flask view (the guard reads it; undeclared = denied)."""
-
-    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(view, ROLES_ATTR, tuple(roles))
-        return view
-
-    return mark
+        return self.token
 
 
 def current_principal() -> Principal:
@@ -128,35 +108,55 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def install(server: Flask, settings: Settings, rules: AccessRules) -> None:
-    """Add sign-in, sign-out, session expiry and the access guard to ``server``."""
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(idle=timedelta(minutes=settings.session_idle_minutes),
+                  max_age=timedelta(hours=settings.session_max_hours))
+
+
+def install(server: Flask, settings: Settings, rules: AccessRules,
+            inline_script_hashes: Callable[[], Iterable[str]] = tuple) -> None:
+    """Add sign-in, sign-out, server-side sessions, size limits, security headers and the
+    access guard to ``server``. ``inline_script_hashes`` gives the CSP hashes of the page's
+    inline scripts (asked again on each page, as Dash adds some at its first request)."""
     server.config.update(
         SECRET_KEY=secret_key(settings), SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="citylens_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
+        MAX_FORM_PARTS=20,
     )
+    if settings.trusted_proxies:
+        server.wsgi_app = ProxyFix(server.wsgi_app,  # type: ignore[method-assign]
+                                   x_for=settings.trusted_proxies,
+                                   x_proto=settings.trusted_proxies)
     server.config[RULES_KEY] = rules
+    engine = get_engine(settings.resolved_database_url)
     manager = LoginManager(server)
     manager.session_protection = "basic"
-    engine = get_engine(settings.resolved_database_url)
 
     @manager.user_loader
-    def _load(username: str) -> SessionUser | None:
-        with engine.connect() as conn:
-            principal = load_principal(conn, username)
-        return SessionUser(principal) if principal else None
+    def _load(token: str) -> SessionUser | None:
+        with engine.begin() as conn:
+            found = resume_session(conn, token, _now(), _limits(settings))
+        if found.expired:
+            g.citylens_expired = True
+        return SessionUser(found.principal, token) if found.principal else None
 
-    server.add_url_rule("/login", "citylens_login", _login_view(settings),
+    server.add_url_rule("/login", "citylens_login", _login_view(settings, engine),
                         methods=["GET", "POST"])
-    server.add_url_rule("/logout", "citylens_logout", _logout, methods=["POST"])
+    server.add_url_rule("/logout", "citylens_logout", _logout_view(engine), methods=["POST"])
     server.before_request(lambda: _guard(settings))
-    server.after_request(_headers)
+    server.after_request(_no_store)
+    install_headers(server, settings, inline_script_hashes)
 
 
-def _login_view(settings: Settings) -> Callable[[], Any]:
+def _login_view(settings: Settings, engine: Engine) -> Callable[[], Any]:
     """The sign-in view: the form (GET) and the sign-in itself (POST, CSRF-checked)."""
-    engine = get_engine(settings.resolved_database_url)
 
     @roles_required("public", "department_head", "official", "admin")
     def login() -> Any:
@@ -165,104 +165,52 @@ def _login_view(settings: Settings) -> Callable[[], Any]:
             return login_html(csrf_token(), target, expired=request.args.get("expired") == "1")
         if not _csrf_ok():
             return login_html(csrf_token(), target, "The form expired; please try again."), 400
-        username = request.form.get("username", "")
+        username = request.form.get("username", "")[:100]
         try:
             principal = authenticate(engine, username, request.form.get("password", ""),
-                                     datetime.now(timezone.utc))
+                                     _now(), request.remote_addr or "")
         except SignInError as refusal:
             return login_html(csrf_token(), target, str(refusal), username), 401
+        with engine.begin() as conn:
+            token = start_session(conn, principal.username, _now(), _limits(settings))
         session.clear()  # a fresh session for the signed-in user (no fixation)
-        login_user(SessionUser(principal))
+        login_user(SessionUser(principal, token))
         session.permanent = True
-        session[SIGNED_IN_AT] = session[LAST_SEEN] = time.time()
         csrf_token()
         return redirect(target)
 
     return login
 
 
-@roles_required("public", "department_head", "official", "admin")
-def _logout() -> Any:
-    if _csrf_ok():
-        logout_user()
-        session.clear()
-    return redirect("/login")
+def _logout_view(engine: Engine) -> Callable[[], Any]:
+    """Sign-out (POST, CSRF-checked): the server-side session ends, the cookie is cleared."""
 
+    @roles_required("public", "department_head", "official", "admin")
+    def logout() -> Any:
+        if _csrf_ok():
+            user = current_user
+            if isinstance(user, SessionUser):
+                with engine.begin() as conn:
+                    end_session(conn, user.token, _now())
+            logout_user()
+            session.clear()
+        return redirect("/login")
 
-def _expired(settings: Settings) -> bool:
-    now = time.time()
-    since, seen = session.get(SIGNED_IN_AT), session.get(LAST_SEEN)
-    if not isinstance(since, (int, float)) or not isinstance(seen, (int, float)):
-        return True
-    return (now - seen > settings.session_idle_minutes * 60
-            or now - since > settings.session_max_hours * 3600)
+    return logout
 
 
 def _guard(settings: Settings) -> Response | None:
-    """Refuse the request unless the rules allow it (see the module docstring)."""
-    if request.method == "OPTIONS" or request.endpoint is None:
-        return None  # preflight, or a path Flask will answer 404 for
+    """Refuse the request unless the rules allow it (``dashboard.auth.guard``)."""
     if request.path.startswith(STATIC_PREFIXES):
         return None  # scripts, styles, icons: no user to load, no session to touch
-    if current_user.is_authenticated:
-        if _expired(settings):
-            logout_user()
-            session.clear()
-            g.citylens_expired = True
-        else:
-            session[LAST_SEEN] = time.time()
     who = current_principal()
-    view = current_app.view_functions.get(request.endpoint)
-    declared = getattr(view, ROLES_ATTR, None)
-    rules: AccessRules = current_app.config[RULES_KEY]
-    if declared is not None:
-        ok = allowed(who, declared)
-    elif request.path.startswith(OPEN_PREFIXES):
-        return None
-    elif request.path == UPDATE_PATH:
-        ok = _callback_ok(who, rules)
-    else:
-        page = rules.page_roles(request.path)
-        ok = page is None or allowed(who, page)
-    return None if ok else _refuse(who)
+    if not who.signed_in and "_user_id" in session:
+        session.clear()  # the session ended on the server: drop what the cookie still says
+    return check_request(who, settings.debug)
 
 
-def _callback_ok(who: Principal, rules: AccessRules) -> bool:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return False
-    if PAGES_CONTENT in output_ids(body):
-        path = next((i.get("value") for i in body.get("inputs") or []
-                     if isinstance(i, dict) and i.get("id") == PAGES_LOCATION
-                     and i.get("property") == "pathname"), None)
-        page = rules.page_roles(path if isinstance(path, str) else "/")
-        return page is None or allowed(who, page)
-    return callback_allowed(who, body, rules.callback_roles)
-
-
-def _refuse(who: Principal) -> Response:
-    """401 or a redirect to sign in for the anonymous, 403 for a signed-in user."""
-    wants_page = request.method == "GET" and not request.path.startswith("/api/")
-    expired = bool(g.get("citylens_expired"))
-    if not who.signed_in:
-        if wants_page:
-            query = {"next": request.full_path.rstrip("?")}
-            if expired:
-                query["expired"] = "1"
-            return redirect("/login?" + urlencode(query))
-        message = "your session has expired; sign in again" if expired else "sign in first"
-        return Response(f'{{"error": "{message}"}}', status=401, mimetype="application/json")
-    if wants_page:
-        return Response(refusal_html(who.username, who.role), status=403, mimetype="text/html")
-    return Response('{"error": "your role may not use this"}', status=403,
-                    mimetype="application/json")
-
-
-def _headers(response: Response) -> Response:
-    """Security headers on every answer; nothing personal is cached by browsers or proxies."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+def _no_store(response: Response) -> Response:
+    """Nothing personal is cached by browsers or proxies."""
     if request.path.startswith(STATIC_PREFIXES):
         return response  # static files load no user (and stay cacheable)
     if current_principal().signed_in or request.path in ("/login", UPDATE_PATH):
