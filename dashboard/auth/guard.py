@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.auth.access import allowed
 from dashboard.auth.login_page import refusal_html
@@ -35,6 +36,7 @@ STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/static/")
 DASH_OPEN = ("/_dash-layout", "/_dash-dependencies", "/_favicon.ico")
 DASH_DEVELOPMENT = ("/_reload-hash",)
 DASH_INDEX = ("/", "/<path:path>")  # the page index
+MAX_REQUEST_BYTES = 256 * 1024  # a callback's body (Dash sends a few kB); routes may differ
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,11 @@ def check_request(who: Principal, debug: bool = False) -> Response | None:
 
 def callback_body() -> dict[str, Any] | None:
     """The callback request's JSON object, or None when it is not one (malformed, nested
-    too deep to parse); its size is bounded by the app's ``MAX_CONTENT_LENGTH`` (413)."""
+    too deep to parse). Over ``MAX_REQUEST_BYTES``: 413, before any parsing, with or without
+    a Content-Length (Werkzeug stops reading a chunked body at the app's
+    ``MAX_CONTENT_LENGTH``, one byte more, without saying so: the length tells)."""
+    if len(request.get_data(cache=True)) > MAX_REQUEST_BYTES:
+        raise RequestEntityTooLarge(f"a callback request is at most {MAX_REQUEST_BYTES} bytes")
     try:
         body = request.get_json(silent=True)
     except RecursionError:

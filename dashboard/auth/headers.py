@@ -35,7 +35,7 @@ class _ScriptSources:
 
     def __iter__(self) -> Iterator[str]:
         yield "'self'"
-        yield from (f"'{value}'" for value in self.hashes())
+        yield from self.hashes()  # quoted already: 'sha256-...'
 
 
 def content_security_policy(settings: Settings,

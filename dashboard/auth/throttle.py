@@ -12,8 +12,8 @@ worker and machine sees the same ones:
 
 A turn is taken with a compare-and-set ``UPDATE``, so parallel attempts never check more
 passwords than the counters allow. A counter is forgotten after a quiet spell; a correct
-password clears the pair's and the account's (not the address's: one good account must not
-buy an address more guesses at others).
+password clears the pair's and the account's, and only gives the address back its turn (one
+good account must not buy an address more guesses at others).
 """
 from __future__ import annotations
 
@@ -95,9 +95,13 @@ def _ensure_row(conn: Connection, key: str) -> None:
 
 
 def clear_after_success(conn: Connection, username: str, address: str) -> None:
-    """A correct password: forget the pair's and the account's counters."""
-    pair, _, account = (key for key, _policy in keys(username, address))
+    """A correct password: forget the pair's and the account's counters, and give the
+    address back the turn it took (a success is no guess, but it does not wipe the
+    address's failures at other accounts either)."""
+    pair, address_key, account = (key for key, _policy in keys(username, address))
     conn.execute(delete(THROTTLE).where(THROTTLE.c.key.in_([pair, account])))
+    conn.execute(update(THROTTLE).where(THROTTLE.c.key == address_key, THROTTLE.c.attempts > 0)
+                 .values(attempts=THROTTLE.c.attempts - 1))
 
 
 def account_waits_until(conn: Connection, username: str, now: datetime) -> datetime | None:

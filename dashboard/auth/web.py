@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard.auth.guard import (
+    MAX_REQUEST_BYTES,
     RULES_KEY,
     STATIC_PREFIXES,
     UPDATE_PATH,
@@ -42,7 +43,6 @@ __all__ = ["AccessRules", "SessionUser", "csrf_token", "current_principal", "ins
            "roles_required", "secret_key"]
 
 CSRF = "citylens_csrf"
-MAX_REQUEST_BYTES = 256 * 1024  # callbacks, forms; routes that need more raise their own
 MAX_FORM_BYTES = 16 * 1024
 
 
@@ -127,7 +127,8 @@ def install(server: Flask, settings: Settings, rules: AccessRules,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="citylens_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
+        # one byte over the limit, so that a chunked body that reaches it can be told apart
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES + 1, MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
         MAX_FORM_PARTS=20,
     )
     if settings.trusted_proxies:

@@ -1,4 +1,5 @@
-"""Browser fixtures: a tiny demo city served by the real app, and headless Chromium.
+"""Browser fixtures: a tiny demo city served by the real app (gunicorn, 2 workers), and
+headless Chromium.
 
 Chromium is Debian's (/usr/bin/chromium), driven by Playwright; without it the browser
 tests skip, unless CITYLENS_REQUIRE_SERVICES=1.
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,28 +60,50 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+NOTIFY_TOKEN = "browser-tests-notify-token"
+NOTIFY_SOURCE = "air-push"
+
+
+@dataclass(frozen=True)
+class Served:
+    """The real server of the browser tests: where it answers, its master process (its
+    children are the workers) and its var folder (the store)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    var_dir: Path
+
+
 @pytest.fixture(scope="session")
-def server_url(demo_env: dict[str, str],
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard served on a free local port. Its log goes to a file (a pipe nobody
-    reads would fill up with request lines and stall the server)."""
+def served(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The dashboard as production runs it: gunicorn with 2 workers on a free local port,
+    with the NGSI notification endpoint on for one push source. Its log goes to a file (a
+    pipe nobody reads would fill up with request lines and stall the server)."""
     port = _free_port()
-    env = {**demo_env, "CITYLENS_PORT": str(port)}
+    env = {**demo_env, "CITYLENS_NOTIFY_TOKEN": NOTIFY_TOKEN,
+           "CITYLENS_NOTIFY_SOURCES": NOTIFY_SOURCE}
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "app.py"], env=env, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=stderr,
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+             "--timeout", "120", "app:server"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(url + "/", process)
+        _wait_for(url + "/login", process)
     except Exception as error:
         process.kill()
         raise RuntimeError(f"{error}; server log:\n{log.read_text()[-3000:]}") from error
-    yield url
+    yield Served(url, process, Path(demo_env["CITYLENS_VAR_DIR"]))
     process.terminate()
-    process.wait(timeout=10)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def server_url(served: Served) -> str:
+    """Where the real server answers."""
+    return served.url
 
 
 @pytest.fixture(scope="session")
