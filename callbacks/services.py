@@ -39,7 +39,6 @@ from layouts.services_parts import (
     OLDEST_FIELDS,
     PAGE,
     breakdown_children,
-    csv_safe,
     headline_cards,
     oldest_table,
     pid,
@@ -141,8 +140,7 @@ def export_file(what: str, view: ServicesView) -> dict[str, Any] | None:
         return csv_file(rows, BREAKDOWN_FIELDS, view.filename(what) + ".csv")
     if what == "oldest":
         rows = oldest_open(settings, **scope.params(), limit=OLDEST_LIMIT)
-        safe = [{k: csv_safe(v) for k, v in row.items()} for row in rows]
-        return csv_file(safe, OLDEST_FIELDS, view.filename("oldest-open") + ".csv")
+        return csv_file(rows, OLDEST_FIELDS, view.filename("oldest-open") + ".csv")
     if what == "map":
         return geojson_file(map_export(request_map(settings, scope)),
                             view.filename("open-requests") + ".geojson")

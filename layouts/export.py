@@ -16,6 +16,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.csv_safety import csv_safe
 from layouts import ids
 
 
@@ -27,13 +28,14 @@ def safe_name(*parts: str | None) -> str:
 
 def csv_file(rows: Iterable[dict[str, Any]], fields: Sequence[str],
              filename: str) -> dict[str, Any]:
-    """A ``dcc.Download`` payload: ``rows`` as CSV with a header of ``fields``."""
+    """A ``dcc.Download`` payload: ``rows`` as CSV with a header of ``fields``; text cells
+    that a spreadsheet would run as formulas are neutralised (``dashboard.csv_safety``)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _plain(row.get(k)) for k in fields})
+        writer.writerow({k: csv_safe(_plain(row.get(k))) for k in fields})
     return {"content": buffer.getvalue(), "filename": filename, "type": "text/csv"}
 
 

@@ -252,11 +252,3 @@ def oldest_table(rows: list[dict[str, Any]], channel_names: dict[str, str]) -> A
     return html.Div(html.Table([html.Caption("Oldest open requests", className="visually-hidden"),
                                 head, html.Tbody(body)], className="data-table sr-oldest"),
                     className="table-scroll")
-
-
-def csv_safe(value: Any) -> Any:
-    """A cell that a spreadsheet will not run as a formula (``=``, ``+``, ``-``, ``@``)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-

@@ -20,9 +20,10 @@ from dashboard.api import register_api
 from dashboard.api.blueprint import SETTINGS_KEY
 from dashboard.cli import app as cli_app
 from dashboard.demo import generate_demo
-from dashboard.model import Alert, Asset, Citizen, ServiceRequest
+from dashboard.model import Alert, Asset, Citizen, District, Observation, Service, ServiceRequest
 from dashboard.settings import Settings, get_settings
 from dashboard.store import bump_data_version, get_engine
+from dashboard.store.version import set_meta
 
 NOW = datetime(2026, 3, 16, 10, 0, tzinfo=timezone.utc)
 API = "/api/v1"
@@ -205,6 +206,46 @@ def test_service_requests_as_csv(client: FlaskClient) -> None:
     as_json = _get(client, "/service-requests", page_size=20).get_json()["items"]
     assert [r["id"] for r in rows] == [i["id"] for i in as_json]
     assert "citizen_id" not in rows[0] and "address" not in rows[0]
+
+
+@pytest.fixture
+def formula_client(tmp_path: Path) -> FlaskClient:
+    """A store of its own whose source text tries to be spreadsheet formulas, next to
+    negative numbers (a longitude, a winter temperature) that must stay numbers."""
+    settings = Settings(var_dir=tmp_path / "var", redis_url=None, now=NOW)
+    square = {"type": "Polygon", "coordinates": [[[-4, 43], [-3, 43], [-3, 44], [-4, 44],
+                                                  [-4, 43]]]}
+    when = NOW - timedelta(days=1)
+    with get_engine(settings.resolved_database_url).begin() as conn:
+        set_meta(conn, "data_version", "5150301")  # the in-process cache is keyed by version
+        conn.execute(insert(District), [{"id": "d1", "name": "North", "geometry": square}])
+        conn.execute(insert(Service), [{"service_code": "noise",
+                                        "service_name": '=HYPERLINK("http://evil","x")',
+                                        "department": "@SUM(1+1)"}])
+        conn.execute(insert(ServiceRequest), [{
+            "id": "+34-1", "service_code": "noise", "service_name": '=HYPERLINK("http://evil","x")',
+            "department": "@SUM(1+1)", "status": "open", "channel": "-web",
+            "requested_at": when, "lat": 43.46, "lon": -3.81, "district_id": "d1"}])
+        pk = conn.execute(insert(Asset).values(
+            id="urn:ngsi-ld:WeatherObserved:x:1", type="WeatherObserved", domain="environment",
+            name="=cmd|' /C calc'!A0", lat=43.46, lon=-3.81, district_id="d1")
+        ).inserted_primary_key[0]
+        conn.execute(insert(Observation), [{"asset_pk": pk, "metric": "temperature",
+                                            "time": int(when.timestamp()), "value": -3.5}])
+    return api_server(settings).test_client()
+
+
+def test_csv_cells_never_run_as_spreadsheet_formulas(formula_client: FlaskClient) -> None:
+    text = _get(formula_client, "/service-requests", format="csv").get_data(as_text=True)
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["service_name"] == '\'=HYPERLINK("http://evil","x")'
+    assert (row["department"], row["id"], row["channel"]) == ("'@SUM(1+1)", "'+34-1", "'-web")
+    assert (row["lat"], row["lon"]) == ("43.46", "-3.81")  # numbers stay numbers
+    json_item = _get(formula_client, "/service-requests").get_json()["items"][0]
+    assert json_item["service_name"].startswith("=")  # JSON is data, not a spreadsheet
+    points = _get(formula_client, "/assets/urn:ngsi-ld:WeatherObserved:x:1/observations",
+                  metric="temperature", format="csv").get_data(as_text=True)
+    assert list(csv.DictReader(io.StringIO(points)))[0]["value"] == "-3.5"
 
 
 def test_alerts_filter(client: FlaskClient) -> None:

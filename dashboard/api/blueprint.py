@@ -21,6 +21,7 @@ from dashboard.api.openapi import openapi_document
 from dashboard.api.params import FORMATS_JSON_CSV, MAX_PAGE_SIZE, ApiError, Params
 from dashboard.auth.access import EVERYONE
 from dashboard.auth.web import roles_required
+from dashboard.csv_safety import csv_safe
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import DOMAINS
 from dashboard.settings import Settings
@@ -61,10 +62,12 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
 
 
 def _csv(rows: Iterable[dict[str, Any]], fields: Sequence[str], name: str) -> Response:
+    """``rows`` as a CSV download; text that a spreadsheet would run as a formula is
+    neutralised like the pages' exports (``dashboard.csv_safety``), numbers stay numbers."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_safe(v) for k, v in row.items()} for row in rows)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
