@@ -16,6 +16,7 @@ from dashboard.auth import DEPARTMENT_HEAD
 from dashboard.auth.access import CITIZEN_READERS
 from dashboard.auth.audit import MIN_REASON
 from dashboard.auth.web import current_principal
+from dashboard.queries.citizen360 import MAX_QUERY, MAX_REASON
 from layouts import clean_query, current_settings, ids
 from layouts.export import download, export_button
 from layouts.profile_view import profile_view
@@ -78,14 +79,14 @@ def search_form(query: str) -> html.Section:
                 html.Label("Pseudonymous id, name, e-mail or phone", htmlFor=pid("query"),
                            className="filter-bar__label"),
                 dcc.Input(id=pid("query"), type="search", value=query, debounce=False,
-                          placeholder="cit-000123, María García, 942 123 456",
+                          maxLength=MAX_QUERY, placeholder="cit-000123, María García, 942 123 456",
                           autoComplete="off", className="c360-input"),
             ], className="c360-field"),
             html.Div([
                 html.Label("Reason for looking (recorded in the audit log)",
                            htmlFor=pid("reason"), className="filter-bar__label"),
                 dcc.Input(id=pid("reason"), type="text", value="", minLength=MIN_REASON,
-                          placeholder=EXAMPLE_REASON, autoComplete="off",
+                          maxLength=MAX_REASON, placeholder=EXAMPLE_REASON, autoComplete="off",
                           className="c360-input c360-input--reason"),
             ], className="c360-field c360-field--reason"),
             html.Button("Search", id=pid("search"), n_clicks=0, className="c360-button"),

@@ -20,6 +20,8 @@ from dashboard.model import AuditEntry, Citizen, citizen_search_key
 from dashboard.queries import citizen360 as c360
 from dashboard.settings import Settings
 from dashboard.store import get_engine
+from tests.conftest import acting_as
+from tests.tree import by_id, text_of
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
 MAYOR = Principal("mayor", OFFICIAL)
@@ -180,6 +182,16 @@ def test_short_or_unsearchable_text(data: Connection) -> None:
     assert c360.search(data, MAYOR, "中文") == []  # nothing searchable left: no match-all
 
 
+def test_long_search_text_is_refused_before_sql(data: Connection) -> None:
+    many_words = " ".join(["garcia"] * 28)  # 195 characters, 28 words: one LIKE each
+    assert len(many_words) <= c360.MAX_QUERY
+    assert ids(c360.search(data, MAYOR, many_words)) == ["c-maria", "c-mario"]
+    assert c360.search(data, MAYOR, f"  {'x' * c360.MAX_QUERY}  ") == []  # spaces trimmed
+    for text in ("x" * (c360.MAX_QUERY + 1), "ab " * 33_334, "9" * 100_000):
+        with pytest.raises(ValueError, match=f"at most {c360.MAX_QUERY} characters"):
+            c360.search(data, MAYOR, text)
+
+
 def test_results_mask_contacts(data: Connection) -> None:
     contacts = {r["id"]: r["contact"] for r in c360.search(data, MAYOR, "an")}
     assert contacts == {"c-ana": "c•••@example.org"}
@@ -307,13 +319,28 @@ def test_failed_reads_write_nothing(committed: Engine) -> None:
 
 def test_run_search_is_audited(committed: Engine) -> None:
     assert ids(c360.run_search(committed, MAYOR, " maria garcia ", REASON, NOW)) == ["c-maria"]
-    long = "x" * 300
+    long = "x" * c360.MAX_QUERY
     assert c360.run_search(committed, MAYOR, long, REASON, NOW) == []
     with committed.connect() as conn:
         log = entries(conn)
     assert [(e["action"], e["subject"], e["username"]) for e in log] == [
         ("search", ("search:" + long)[:200], "mayor"),
         ("search", "search:maria garcia", "mayor")]
+
+
+def test_long_searches_and_reasons_write_nothing(committed: Engine) -> None:
+    with pytest.raises(ValueError, match=f"at most {c360.MAX_QUERY} characters"):
+        c360.run_search(committed, MAYOR, "ab " * 33_334, REASON, NOW)
+    too_long = "r" * (c360.MAX_REASON + 1)
+    with pytest.raises(ValueError, match=f"at most {c360.MAX_REASON} characters"):
+        c360.run_search(committed, MAYOR, "maria", too_long, NOW)
+    with pytest.raises(ValueError, match=f"at most {c360.MAX_REASON} characters"):
+        c360.open_profile(committed, MAYOR, "c-maria", too_long, NOW)
+    assert audit_count(committed) == 0
+    longest = "r" * c360.MAX_REASON
+    c360.open_profile(committed, MAYOR, "c-maria", f" {longest} ", NOW)
+    with committed.connect() as conn:
+        assert [e["reason"] for e in entries(conn)] == [longest]
 
 
 def test_export_rows(data: Connection) -> None:
@@ -345,3 +372,29 @@ def test_tiny_city_citizens_are_searchable(tiny_city: Settings) -> None:
         by_email = c360.search(conn, MAYOR, person.email.upper())
         assert ids(by_email)[:1] == [person.id]
         assert c360.search(conn, MAYOR, person.id)[0]["id"] == person.id
+
+
+# --- the page ----------------------------------------------------------------------------
+
+def test_search_and_reason_inputs_are_bounded(in_app: None) -> None:
+    from layouts.citizen360 import layout, pid
+
+    with acting_as(OFFICIAL):
+        tree = layout()
+    assert by_id(tree, pid("query")).maxLength == c360.MAX_QUERY == 200
+    assert by_id(tree, pid("reason")).maxLength == c360.MAX_REASON == 500
+
+
+def test_search_callback_shows_an_over_long_search_as_a_message(
+        in_app: None, tiny_city: Settings) -> None:
+    from callbacks.citizen360 import search
+
+    engine = get_engine(tiny_city.resolved_database_url)
+    before = audit_count(engine)
+    with acting_as(OFFICIAL, username="mayor"):
+        note = search(1, None, "ab " * 33_334, REASON)
+        reason_note = search(1, None, "maria", "r" * (c360.MAX_REASON + 1))
+    assert note.className == "c360-error" and note.role == "alert"
+    assert text_of(note) == f"a search can be at most {c360.MAX_QUERY} characters long"
+    assert text_of(reason_note) == f"a reason can be at most {c360.MAX_REASON} characters long"
+    assert audit_count(engine) == before  # refused before anything was read or written

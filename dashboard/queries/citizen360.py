@@ -35,6 +35,8 @@ from dashboard.model import (
 
 READERS: tuple[str, ...] = CITIZEN_READERS
 MIN_QUERY = 2
+MAX_QUERY = 200  # a longer search is refused before it reaches SQL (one LIKE per word)
+MAX_REASON = 500  # the reason that goes to the audit log
 MAX_LIMIT = 100
 NATIONAL_DIGITS = 9  # a number given with its country code also matches its last 9 digits
 MASK = "•••"
@@ -127,11 +129,13 @@ def masked_contact(email: str | None, phone: str | None) -> str:
 
 def search(conn: Connection, who: Principal, text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Citizens matching ``text`` (exact id first, then by folded name), each with a masked
-    contact. PermissionError unless a reader; ValueError for under 2 characters."""
+    contact. PermissionError unless a reader; ValueError for under 2 or over 200 characters."""
     _check_reader(who)
     text = (text or "").strip()
     if len(text) < MIN_QUERY:
         raise ValueError(f"type at least {MIN_QUERY} characters to search")
+    if len(text) > MAX_QUERY:
+        raise ValueError(f"a search can be at most {MAX_QUERY} characters long")
     exact = func.lower(Citizen.id) == text.lower()
     stmt = (
         select(Citizen.id, Citizen.name, Citizen.email, Citizen.phone, Citizen.district_id,
@@ -267,12 +271,19 @@ def profile(conn: Connection, who: Principal, citizen_id: str) -> dict[str, Any]
 
 # --- audited reads -----------------------------------------------------------------------
 
+def _check_reason(reason: str | None) -> None:
+    """ValueError for a reason longer than ``MAX_REASON`` (the audit checks the minimum)."""
+    if len((reason or "").strip()) > MAX_REASON:
+        raise ValueError(f"a reason can be at most {MAX_REASON} characters long")
+
+
 def open_profile(engine: Engine, who: Principal, citizen_id: str, reason: str, now: datetime,
                  *, action: str = "view_profile") -> dict[str, Any]:
     """Read a profile and write its audit entry in one transaction (``action``
-    "export_profile" for exports). PermissionError, ValueError (reason) or NotFound
-    leave nothing written."""
+    "export_profile" for exports). PermissionError, ValueError (reason missing or over
+    ``MAX_REASON``) or NotFound leave nothing written."""
     _check_reader(who)
+    _check_reason(reason)
     with engine.begin() as conn:
         # the entry goes first (it validates the reason); a failed read rolls it back
         audit.record(conn, who, action, (citizen_id or "").strip(), reason, now)
@@ -281,8 +292,10 @@ def open_profile(engine: Engine, who: Principal, citizen_id: str, reason: str, n
 
 def run_search(engine: Engine, who: Principal, text: str, reason: str, now: datetime,
                limit: int = 20) -> list[dict[str, Any]]:
-    """``search`` audited as action "search" (subject ``search:<text>``), one transaction."""
+    """``search`` audited as action "search" (subject ``search:<text>``), one transaction;
+    a refused search (ValueError: too short or long, or the reason) writes nothing."""
     _check_reader(who)
+    _check_reason(reason)
     subject = f"search:{(text or '').strip()}"[:200]
     with engine.begin() as conn:
         audit.record(conn, who, "search", subject, reason, now)
