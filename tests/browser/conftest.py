@@ -170,3 +170,23 @@ def assert_clean(page) -> None:
     """No console error and no Dash error overlay on the page."""
     assert page.console_errors == []
     assert page.locator(".dash-fe-error__title").count() == 0
+
+
+def wait_for(page, expression: str, arg: object = None, timeout: float = 30_000) -> None:
+    """Wait until the JavaScript ``expression`` (an expression, or a function of ``arg``) is
+    truthy in ``page``. Polled with ``page.evaluate`` through the DevTools protocol:
+    Playwright's ``wait_for_function`` polls with ``eval`` inside the page, which the app's
+    Content-Security-Policy rightly forbids."""
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression, arg):
+                return
+        except Error as error:  # the page navigated while evaluating: look again
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout:.0f} ms: {expression}")
+        page.wait_for_timeout(100)

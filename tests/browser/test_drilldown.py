@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import assert_clean
+from tests.browser.conftest import assert_clean, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -89,10 +89,9 @@ def test_brushing_the_trend_filters_the_services_page(page, server_url: str) -> 
     page.wait_for_load_state("networkidle")
     received = page.locator(".sr-stat__value").nth(2).inner_text()
     _brush(page, "services-trend-graph", 0.4, 0.7)
-    page.wait_for_function("location.search.includes('from=')", timeout=30_000)
+    wait_for(page, "location.search.includes('from=')", timeout=30_000)
     page.wait_for_load_state("networkidle")
-    page.wait_for_function(
-        f"document.querySelectorAll('.sr-stat__value')[2].innerText !== {received!r}",
+    wait_for(page, f"document.querySelectorAll('.sr-stat__value')[2].innerText !== {received!r}",
         timeout=30_000)
     subtitle = page.inner_text("#services-subtitle")
     assert "Last 30 days" not in subtitle and " – " in subtitle
@@ -106,7 +105,7 @@ def test_brushing_the_trend_filters_the_services_page(page, server_url: str) -> 
     page.wait_for_load_state("networkidle")
     assert page.inner_text("#services-subtitle") == subtitle
     page.locator("#services-period label:has-text('7 d')").click()  # a preset clears it
-    page.wait_for_function("!location.search.includes('from=')", timeout=30_000)
-    page.wait_for_function("document.querySelector('#services-range-start').value === ''",
+    wait_for(page, "!location.search.includes('from=')", timeout=30_000)
+    wait_for(page, "document.querySelector('#services-range-start').value === ''",
                            timeout=30_000)
     assert_clean(page)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import _free_port, _wait_for, assert_clean, watch_errors
+from tests.browser.conftest import _free_port, _wait_for, assert_clean, wait_for, watch_errors
 from tests.browser.test_accessibility import _describe, axe_source, run_axe  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -74,8 +74,7 @@ def _fast(page, ms: int = FAST_MS) -> None:
 
 
 def _wait_index(page, index: int, timeout: float) -> None:
-    page.wait_for_function(
-        f"document.querySelector('.kiosk').getAttribute('data-current') === '{index}'",
+    wait_for(page, f"document.querySelector('.kiosk').getAttribute('data-current') === '{index}'",
         timeout=timeout)
 
 
@@ -117,7 +116,7 @@ def test_every_slide_fits_reads_and_passes_axe(browser, server_url: str, axe_sou
         for i in range(count):
             page.click(f"[data-kiosk-goto='{i}']")
             _wait_index(page, i, 5_000)
-            page.wait_for_function(SETTLED, timeout=5_000)
+            wait_for(page, SETTLED, timeout=5_000)
             active = page.locator(".kiosk-slide.is-active")
             assert active.count() == 1
             assert active.get_attribute("id") == f"kiosk-slide-{i}"
@@ -243,7 +242,7 @@ def test_the_language_toggle_switches_to_english(browser, server_url: str) -> No
         assert "Actualizado a las" in page.inner_text(".kiosk-updated")
         page.click(".kiosk-langs a:has-text('English')")
         page.wait_for_selector(".kiosk[data-lang='en'][data-current]", timeout=30_000)
-        page.wait_for_function("document.documentElement.lang === 'en'", timeout=5_000)
+        wait_for(page, "document.documentElement.lang === 'en'", timeout=5_000)
         assert "lang=en" in page.url
         assert page.get_attribute(".kiosk-langs a[lang='en']", "aria-current") == "true"
         assert page.get_attribute(".kiosk-langs a[lang='es']", "aria-current") is None
@@ -287,8 +286,7 @@ def test_new_data_redraws_the_slides_without_a_reload(browser, server_url: str,
             check=False, timeout=120)
         assert result.returncode == 0, result.stderr.decode()[-2000:]
         page.evaluate("window.citylensKiosk.poll()")
-        page.wait_for_function(
-            f"(document.querySelector('[data-kiosk-version]') || {{}}).getAttribute?.("
+        wait_for(page, f"(document.querySelector('[data-kiosk-version]') || {{}}).getAttribute?.("
             f"'data-kiosk-version') !== '{before}'", timeout=15_000)
         after = _version(page)
         assert after and int(after) > int(before)
@@ -365,7 +363,7 @@ def test_the_kiosk_keeps_its_slides_while_the_server_is_away(browser, demo_env: 
         _fast(page)
         _wait_index(page, (start + 1) % len(slides), FAST_MS * 4)
         _wait_index(page, (start + 2) % len(slides), FAST_MS * 4)
-        page.wait_for_function(SETTLED, timeout=5_000)
+        wait_for(page, SETTLED, timeout=5_000)
         assert page.locator(".kiosk-slide.is-active").inner_text().strip()
         assert page.locator(".dash-fe-error__title").count() == 0
         page.evaluate("window.citylensKiosk.poll()")  # still away: still offline

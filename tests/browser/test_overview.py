@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import assert_clean
+from tests.browser.conftest import assert_clean, wait_for
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"\d+([.,]\d+)?")
@@ -16,8 +16,7 @@ NUMBER = re.compile(r"\d+([.,]\d+)?")
 def _open(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#city-score", timeout=30_000)
-    page.wait_for_function(
-        "document.querySelectorAll('.kpi-card').length >= 12", timeout=30_000
+    wait_for(page, "document.querySelectorAll('.kpi-card').length >= 12", timeout=30_000
     )
     page.wait_for_load_state("networkidle")
 
@@ -43,9 +42,8 @@ def test_choosing_a_district_changes_the_numbers_and_the_url(page, server_url: s
     before = _numbers(page)
     page.click("#district-filter")
     page.get_by_role("option").nth(1).click()  # first real district after "whole city"
-    page.wait_for_function("location.search.includes('district=')", timeout=15_000)
-    page.wait_for_function(
-        "prev => { const t = [document.querySelector('#city-score').innerText,"
+    wait_for(page, "location.search.includes('district=')", timeout=15_000)
+    wait_for(page, "prev => { const t = [document.querySelector('#city-score').innerText,"
         " ...[...document.querySelectorAll('.kpi-card')].map(c => c.innerText)].join('|');"
         " return t !== prev; }",
         arg=before, timeout=15_000,
@@ -58,7 +56,7 @@ def test_a_shared_link_restores_the_view(page, server_url: str) -> None:
     _open(page, server_url + "/")
     page.click("#district-filter")
     page.get_by_role("option").nth(2).click()
-    page.wait_for_function("location.search.includes('district=')", timeout=15_000)
+    wait_for(page, "location.search.includes('district=')", timeout=15_000)
     shared = page.url
     chosen = page.inner_text("#district-filter")
     page.goto("about:blank")
