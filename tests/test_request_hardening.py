@@ -72,3 +72,30 @@ def test_hsts_and_secure_cookies_behind_https(tmp_path: Path) -> None:
     assert "Secure" in secure.headers["Set-Cookie"] and "HttpOnly" in secure.headers["Set-Cookie"]
     proxied = client.get("/login", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" in proxied.headers
+
+
+def test_an_address_signing_in_too_fast_gets_no_password_checked(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Over the sign-in rate, an address gets the same answer (429) before any Argon2 check;
+    another address is not affected."""
+    from app import create_app
+    from dashboard.auth import users
+    from dashboard.auth.rate_limits import SIGN_IN_RATE
+    from dashboard.auth.users import REFUSED
+
+    checks: list[str] = []
+    real = users.verify_password
+    monkeypatch.setattr(users, "verify_password",
+                        lambda stored, given: checks.append(stored) or real(stored, given))
+    app = create_app(Settings(var_dir=tmp_path, database_url="", redis_url=None, now=TINY_NOW))
+    client = app.server.test_client()
+    rate = int(SIGN_IN_RATE.split()[0])
+    for n in range(rate):
+        assert sign_in(client, f"user{n}", "some password").status_code == 401
+    assert len(checks) == rate
+    over = sign_in(client, "user-x", "some password")
+    assert over.status_code == 429 and REFUSED in over.get_data(as_text=True)
+    assert len(checks) == rate  # no password hashed for it
+    elsewhere = app.server.test_client()
+    assert sign_in(elsewhere, "user-y", "some password",
+                   environ_base={"REMOTE_ADDR": "10.2.3.4"}).status_code == 401

@@ -34,8 +34,9 @@ from dashboard.auth.guard import (
 )
 from dashboard.auth.headers import install_headers
 from dashboard.auth.login_page import login_html
+from dashboard.auth.rate_limits import SIGN_IN_RATE, install_rate_limits
 from dashboard.auth.sessions import Limits, end_session, resume_session, start_session
-from dashboard.auth.users import ANONYMOUS, Principal, SignInError, authenticate
+from dashboard.auth.users import ANONYMOUS, REFUSED, Principal, SignInError, authenticate
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
@@ -148,8 +149,10 @@ def install(server: Flask, settings: Settings, rules: AccessRules,
             g.citylens_expired = True
         return SessionUser(found.principal, token) if found.principal else None
 
-    server.add_url_rule("/login", "citylens_login", _login_view(settings, engine),
-                        methods=["GET", "POST"])
+    limiter = install_rate_limits(server, settings)
+    login = limiter.limit(SIGN_IN_RATE, methods=["POST"])(_login_view(settings, engine))
+    server.add_url_rule("/login", "citylens_login", login, methods=["GET", "POST"])
+    server.register_error_handler(429, _too_many)
     server.add_url_rule("/logout", "citylens_logout", _logout_view(engine), methods=["POST"])
     server.before_request(lambda: _guard(settings))
     server.after_request(_no_store)
@@ -181,6 +184,12 @@ def _login_view(settings: Settings, engine: Engine) -> Callable[[], Any]:
         return redirect(target)
 
     return login
+
+
+def _too_many(_error: Exception) -> tuple[str, int]:
+    """Over the sign-in rate of an address: the form, with the answer every refusal gets."""
+    target = safe_next(request.values.get("next"))
+    return login_html(csrf_token(), target, REFUSED), 429
 
 
 def _logout_view(engine: Engine) -> Callable[[], Any]:

@@ -1,0 +1,26 @@
+"""A coarse rate limit on sign-in attempts per client address, with Flask-Limiter.
+
+The throttle (``dashboard.auth.throttle``) decides whose password may be checked; this
+limit stops an address from making the server hash passwords (every refusal costs one
+Argon2 check, for equal timing) faster than a person types. Counts are shared through Redis
+when one is configured (a short timeout: a sick Redis lets requests through rather than
+hang them), else kept per worker process.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from dashboard.settings import Settings
+
+SIGN_IN_RATE = "60 per minute"  # per client address: a town hall's staff behind one NAT
+
+
+def install_rate_limits(server: Flask, settings: Settings) -> Limiter:
+    """A limiter for ``server`` (views opt in with ``limiter.limit(...)``)."""
+    options = ({"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+               if settings.redis_url else {})
+    return Limiter(get_remote_address, app=server, storage_uri=settings.redis_url or "memory://",
+                   storage_options=options, key_prefix="citylens-limits", strategy="moving-window",
+                   swallow_errors=True, in_memory_fallback_enabled=True, headers_enabled=False)
