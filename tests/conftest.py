@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 
+from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
 from dashboard.settings import Settings
 from dashboard.store import init_store, make_engine
 
@@ -138,6 +139,34 @@ def in_app(tiny_app: Any) -> Iterator[None]:
 
 
 # ---- signing in -------------------------------------------------------------------------
+USERS_BY_ROLE = {PUBLIC: None, OFFICIAL: "mayor", DEPARTMENT_HEAD: "waste.head", ADMIN: "admin"}
+
+
+@pytest.fixture(scope="module")
+def clients(tiny_app: Any) -> dict[str, Any]:
+    """One test client per role on the tiny city, signed in as its demo user (the public's
+    is not signed in)."""
+    found = {}
+    for role, user in USERS_BY_ROLE.items():
+        client = tiny_app.server.test_client()
+        if user:
+            assert sign_in(client, user).status_code == 302
+        found[role] = client
+    return found
+
+
+@pytest.fixture(scope="module")
+def concrete(tiny_city: Settings) -> dict[str, str]:
+    """A real path for every page template of the tiny city that has placeholders."""
+    import sqlite3
+
+    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    district = db.execute("SELECT id FROM districts ORDER BY id").fetchone()[0]
+    asset = db.execute("SELECT id FROM assets WHERE domain = 'waste' ORDER BY id").fetchone()[0]
+    db.close()
+    return {"/domain/<domain>": "/domain/waste", "/district/<district_id>": f"/district/{district}",
+            "/asset/<asset_id>": f"/asset/{asset}"}
+
 def sign_in(client: Any, username: str, password: str | None = None, **request: Any) -> Any:
     """Sign ``client`` (a Flask test client) in through the real form; returns the response.
     ``request`` goes to both requests (e.g. ``environ_base`` for the client's address)."""

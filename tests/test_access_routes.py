@@ -18,9 +18,9 @@ import pytest
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
 from dashboard.auth.guard import ROLES_ATTR
 from dashboard.settings import Settings
-from tests.conftest import TINY_NOW, sign_in
+from tests.conftest import TINY_NOW, USERS_BY_ROLE, sign_in
 
-USERS = {PUBLIC: None, OFFICIAL: "mayor", DEPARTMENT_HEAD: "waste.head", ADMIN: "admin"}
+USERS = USERS_BY_ROLE
 STAFF = {OFFICIAL, DEPARTMENT_HEAD, ADMIN}
 # Who may open each page: written out here, independently of what the pages declare.
 EXPECTED_PAGES = {
@@ -33,30 +33,6 @@ EXPECTED_PAGES = {
 # Components whose callbacks are narrower than their page's.
 NARROWER = {"feeds-quarantine": {ADMIN}}
 DASH_OWN = ("/assets/", "/_dash-", "/_favicon.ico", "/_reload-hash", "/static/")
-
-
-@pytest.fixture(scope="module")
-def clients(tiny_app: Any) -> dict[str, Any]:
-    """One signed-in test client per role (the public's is not signed in)."""
-    found = {}
-    for role, user in USERS.items():
-        client = tiny_app.server.test_client()
-        if user:
-            assert sign_in(client, user).status_code == 302
-        found[role] = client
-    return found
-
-
-@pytest.fixture(scope="module")
-def concrete(tiny_city: Settings) -> dict[str, str]:
-    """A real path for every page template of the tiny city."""
-    import sqlite3
-
-    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
-    district = db.execute("SELECT id FROM districts ORDER BY id").fetchone()[0]
-    asset = db.execute("SELECT id FROM assets WHERE domain = 'waste' ORDER BY id").fetchone()[0]
-    return {"/domain/<domain>": "/domain/waste", "/district/<district_id>": f"/district/{district}",
-            "/asset/<asset_id>": f"/asset/{asset}"}
 
 
 def _template(page: dict[str, Any]) -> str:
