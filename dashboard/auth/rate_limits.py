@@ -8,6 +8,8 @@ hang them), else kept per worker process.
 """
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -19,8 +21,9 @@ SIGN_IN_RATE = "60 per minute"  # per client address: a town hall's staff behind
 
 def install_rate_limits(server: Flask, settings: Settings) -> Limiter:
     """A limiter for ``server`` (views opt in with ``limiter.limit(...)``)."""
-    options = ({"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
-               if settings.redis_url else {})
+    # redis-py takes seconds as floats (Flask-Limiter's hint says str | int)
+    options = cast(dict[str, str | int], {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+                   if settings.redis_url else {})
     return Limiter(get_remote_address, app=server, storage_uri=settings.redis_url or "memory://",
                    storage_options=options, key_prefix="citylens-limits", strategy="moving-window",
                    swallow_errors=True, in_memory_fallback_enabled=True, headers_enabled=False)

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dashboard.model import SignInThrottle
 
-THROTTLE = SignInThrottle.__table__
+T = SignInThrottle
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,23 @@ def _take(engine: Engine, key: str, policy: Policy, now: datetime) -> bool:
     with engine.begin() as conn:
         _ensure_row(conn, key)
     with engine.connect() as conn:
-        row = conn.execute(select(THROTTLE).where(THROTTLE.c.key == key)).one()
+        row = conn.execute(select(T.attempts, T.last_attempt_at).where(T.key == key)).one()
     attempts, last = int(row.attempts), row.last_attempt_at
     if last is not None and now - last > policy.forget_after:
         attempts = 0
     elif last is not None and now < last + policy.delay(attempts):
         return False
-    unchanged = and_(THROTTLE.c.key == key, THROTTLE.c.attempts == row.attempts,
-                     THROTTLE.c.last_attempt_at.is_(None) if last is None
-                     else THROTTLE.c.last_attempt_at == last)
+    unchanged = and_(T.key == key, T.attempts == row.attempts,
+                     T.last_attempt_at.is_(None) if last is None else T.last_attempt_at == last)
     with engine.begin() as conn:
-        done = conn.execute(update(THROTTLE).where(unchanged)
+        done = conn.execute(update(T).where(unchanged)
                             .values(attempts=attempts + 1, last_attempt_at=now))
     return done.rowcount == 1
 
 
 def _ensure_row(conn: Connection, key: str) -> None:
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(insert(THROTTLE).values(key=key, attempts=0, last_attempt_at=None)
+    conn.execute(insert(T).values(key=key, attempts=0, last_attempt_at=None)
                  .on_conflict_do_nothing(index_elements=["key"]))
 
 
@@ -99,15 +98,16 @@ def clear_after_success(conn: Connection, username: str, address: str) -> None:
     address back the turn it took (a success is no guess, but it does not wipe the
     address's failures at other accounts either)."""
     pair, address_key, account = (key for key, _policy in keys(username, address))
-    conn.execute(delete(THROTTLE).where(THROTTLE.c.key.in_([pair, account])))
-    conn.execute(update(THROTTLE).where(THROTTLE.c.key == address_key, THROTTLE.c.attempts > 0)
-                 .values(attempts=THROTTLE.c.attempts - 1))
+    conn.execute(delete(T).where(T.key.in_([pair, account])))
+    conn.execute(update(T).where(T.key == address_key, T.attempts > 0)
+                 .values(attempts=T.attempts - 1))
 
 
 def account_waits_until(conn: Connection, username: str, now: datetime) -> datetime | None:
     """When the account's own counter (all addresses) next allows an attempt, if later than
     ``now`` (for administrators; never shown to whoever signs in)."""
-    row = conn.execute(select(THROTTLE).where(THROTTLE.c.key == f"user:{username}")).first()
+    row = conn.execute(select(T.attempts, T.last_attempt_at)
+                       .where(T.key == f"user:{username}")).first()
     if row is None or row.last_attempt_at is None:
         return None
     until = row.last_attempt_at + ACCOUNT.delay(int(row.attempts))
