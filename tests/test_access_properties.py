@@ -228,7 +228,8 @@ def test_the_reproduction_of_the_report_is_refused(clients: dict[str, Any]) -> N
                                          ).status_code == 403
     assert clients[ADMIN].post(UPDATE, json=router_body("/citizen360//")).status_code == 403
     assert clients[OFFICIAL].post(UPDATE, json=router_body("/no/such/page")).status_code == 403
-    assert clients[PUBLIC].get("/no/such/page").status_code == 404
+    missing = clients[PUBLIC].get("/no/such/page")
+    assert missing.status_code == 404 and b"No such page" in missing.data
 
 
 # ---- the second line: pages and callbacks refuse by themselves ----------------------------

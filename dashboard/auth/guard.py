@@ -24,7 +24,7 @@ from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.auth.access import allowed
-from dashboard.auth.login_page import refusal_html
+from dashboard.auth.login_page import not_found_html, refusal_html
 from dashboard.auth.users import Principal
 
 ROLES_ATTR = "citylens_roles"
@@ -67,7 +67,7 @@ def check_request(who: Principal, debug: bool = False) -> Response | None:
     if request.method == "OPTIONS" or request.endpoint is None:
         return None  # preflight, or a path Flask answers 404 (or 405) for
     if request.endpoint in DASH_DEVELOPMENT and not debug:
-        return Response("Not found", status=404, mimetype="text/plain")
+        return _not_found()
     view = current_app.view_functions.get(request.endpoint)
     declared = getattr(view, ROLES_ATTR, None)
     rules: AccessRules = current_app.config[RULES_KEY]
@@ -80,11 +80,15 @@ def check_request(who: Principal, debug: bool = False) -> Response | None:
     elif request.endpoint in DASH_INDEX:
         roles = rules.page_roles(request.path)
         if roles is None:
-            return Response("Not found", status=404, mimetype="text/plain")
+            return _not_found()
         ok = allowed(who, roles)
     else:
         ok = False
     return None if ok else refuse(who)
+
+
+def _not_found() -> Response:
+    return Response(not_found_html(), status=404, mimetype="text/html")
 
 
 def callback_body() -> dict[str, Any] | None:

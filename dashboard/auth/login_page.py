@@ -10,6 +10,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · CityLens</title>
+<link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/citylens.css"><link rel="stylesheet" href="/assets/signin.css">
 </head><body class="signin-body"><main class="signin" id="main">
 <p class="signin__brand"><span class="brand__lens" aria-hidden="true"><span class="brand__lens-dot">
@@ -55,3 +56,12 @@ def refusal_html(username: str, role: str) -> str:
 need it.</p>
 <p><a href="/">Go to the overview</a></p>"""
     return _PAGE.format(title="Not available", body=body)
+
+
+def not_found_html() -> str:
+    """404: no page at this address."""
+    body = """<h1>No such page</h1>
+<p class="signin__lead">There is no CityLens page at this address. It may have been mistyped,
+or the link may be out of date.</p>
+<p><a href="/">Go to the overview</a> · <a href="/kiosk">Public kiosk</a></p>"""
+    return _PAGE.format(title="Not found", body=body)
