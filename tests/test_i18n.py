@@ -198,9 +198,30 @@ def test_real_catalogues_load_as_written() -> None:
 
 
 def test_spanish_catalogue_header() -> None:
+    """The shipped header carries CLDR's rule for Spanish (one, many, other), which the
+    kiosk uses whatever Babel is installed."""
     catalog = read_catalogue("es")
     assert str(catalog.locale) == "es"
-    assert catalog.plural_forms == "nplurals=2; plural=(n != 1);"
+    assert catalog.plural_forms == (
+        "nplurals=3; plural=(n == 1 ? 0 : n != 0 && n % 1000000 == 0 ? 1 : 2);")
+
+
+def test_every_plural_entry_has_every_form_of_its_catalogue() -> None:
+    for lang in i18n.available_languages():
+        if not i18n.catalogue_path(lang).is_file():
+            continue
+        catalog = read_catalogue(lang)
+        for message in catalog:
+            if message.id and message.pluralizable and any(message.string):
+                assert len(message.string) == catalog.num_plurals, (lang, message.id)
+                assert all(message.string), (lang, message.id)
+
+
+def test_the_kiosk_counts_in_spanish() -> None:
+    ngettext = ngettext_for("es")
+    said = {n: ngettext("{n} stop", "{n} stops", n).format(n=n) for n in (0, 1, 2, 1_000_000)}
+    assert said == {0: "0 paradas", 1: "1 parada", 2: "2 paradas",
+                    1_000_000: "1000000 de paradas"}
 
 
 def test_no_compiled_catalogues_in_the_repo() -> None:
