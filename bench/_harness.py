@@ -36,7 +36,8 @@ def code_fingerprint() -> str:
 
     root = Path(dashboard.__file__).parent
     digest = hashlib.sha1()
-    for path in sorted([*root.glob("kpis/*.py"), *root.glob("store/*.py"), root / "queries.py"]):
+    for path in sorted([*root.glob("kpis/*.py"), *root.glob("store/*.py"),
+                        *root.glob("queries/*.py")]):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
