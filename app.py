@@ -112,11 +112,22 @@ def __getattr__(name: str) -> Any:
     global _server
     if name == "server":
         if _server is None:
-            _server = create_app().server
+            _server = _create_or_exit().server
         return _server
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _create_or_exit(settings: Settings | None = None) -> dash.Dash:
+    """``create_app``, or exit with one line when the store's schema is not this code's."""
+    from dashboard.store.schema import StoreOutOfDate
+
+    try:
+        return create_app(settings)
+    except StoreOutOfDate as error:
+        raise SystemExit(f"CityLens cannot start: {error}") from None
+
+
 if __name__ == "__main__":
     _settings = get_settings()
-    create_app(_settings).run(host=_settings.host, port=_settings.port, debug=_settings.debug)
+    _create_or_exit(_settings).run(host=_settings.host, port=_settings.port,
+                                   debug=_settings.debug)

@@ -13,11 +13,13 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import make_url
 
+from dashboard.cli_db import db_app
 from dashboard.cli_sources import districts_app, ingest_app, quarantine_app, sources_app
 from dashboard.cli_users import audit, users_app
 from dashboard.settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app.add_typer(db_app, name="db")
 app.add_typer(districts_app, name="districts")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(quarantine_app, name="quarantine")
@@ -96,6 +98,7 @@ def demo(
         raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
     settings = get_settings()
     url = settings.resolved_database_url
+    _upgrade(url)  # the demo's own store: brought to this code's schema first
     with get_engine(url).connect() as conn:
         raw = get_meta(conn, "demo")
     present = json.loads(raw) if raw else None
@@ -203,17 +206,31 @@ def serve(
 
 @app.command("init-db")
 def init_db() -> None:
-    """Create the store's tables if they do not exist."""
-    from dashboard.store import get_engine
-
+    """Create the store, or bring it to this CityLens's schema (as ``citylens db upgrade``)."""
     settings = get_settings()
-    get_engine(settings.resolved_database_url)
+    _upgrade(settings.resolved_database_url)
     typer.echo(f"Store ready at {settings.resolved_database_url}")
 
 
+def _upgrade(url: str) -> None:
+    from dashboard.store import make_engine
+    from dashboard.store.schema import upgrade_store
+
+    engine = make_engine(url)
+    upgrade_store(engine)
+    engine.dispose()
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; a store at another schema revision is one line, not a
+    traceback."""
+    from dashboard.store.schema import StoreOutOfDate
+
+    try:
+        app()
+    except StoreOutOfDate as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

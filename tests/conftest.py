@@ -34,8 +34,9 @@ def service_missing(name: str, error: Exception) -> None:
 
 
 @contextmanager
-def throwaway_pg_store(prefix: str) -> Iterator[Engine]:
-    """A store on a new schema of the ``test`` database, dropped afterwards."""
+def throwaway_pg_store(prefix: str, initialise: bool = True) -> Iterator[Engine]:
+    """A store on a new schema of the ``test`` database, dropped afterwards (with
+    ``initialise=False`` an empty schema, no tables)."""
     schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     try:
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -44,7 +45,8 @@ def throwaway_pg_store(prefix: str) -> Iterator[Engine]:
     except Exception as error:  # noqa: BLE001 - any failure to reach the server
         service_missing("PostgreSQL at " + PG_URL, error)
     engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    init_store(engine)
+    if initialise:
+        init_store(engine)
     try:
         yield engine
     finally:

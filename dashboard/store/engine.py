@@ -10,8 +10,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from dashboard.model import Base
-
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -38,24 +36,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def init_store(engine: Engine) -> None:
-    """Create every table of the unified model that does not exist yet, and any column or
-    index added to an existing table since it was created (there are no migrations yet)."""
-    from dashboard.store.upgrade import add_missing_columns, fill_search_text
+    """Create the store, or bring it to the newest schema revision (``citylens db upgrade``:
+    Alembic migrations, a 0.1.0 store adopted with every row kept)."""
+    from dashboard.store.schema import upgrade_store
 
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        if add_missing_columns(conn):
-            fill_search_text(conn)
-        for table in Base.metadata.sorted_tables:
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
+    upgrade_store(engine)
 
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """One engine per database URL per process, with the schema created on first use."""
+    """One engine per database URL per process. An empty store is created at the newest
+    schema; a store at another revision raises ``StoreOutOfDate`` (run ``citylens db
+    upgrade``), so that no process changes a schema behind its owner's back."""
+    from dashboard.store.schema import check_store
+
     engine = make_engine(url)
-    init_store(engine)
+    check_store(engine)
     return engine
 
 

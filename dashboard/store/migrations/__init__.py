@@ -1,0 +1,2 @@
+"""Alembic migrations of the store (``versions/``): one revision per schema change, run by
+``citylens db upgrade`` (``dashboard.store.schema``)."""

@@ -1,0 +1,189 @@
+"""Alembic migrations on SQLite and PostgreSQL: an empty store is created at the newest
+revision with exactly the models' schema; a store made by CityLens 0.1.0 (before migrations
+existed; its DDL in tests/fixtures/) is recognised, stamped and upgraded with every row kept;
+a store at another revision is refused with one line naming the command to run."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, MetaData, func, inspect, select, text
+from typer.testing import CliRunner
+
+from dashboard.model import Base
+from dashboard.settings import Settings
+from dashboard.store import make_engine
+from dashboard.store.schema import (
+    BASELINE,
+    StoreOutOfDate,
+    check_store,
+    current_revision,
+    head_revision,
+    upgrade_store,
+)
+from tests.conftest import throwaway_pg_store
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no table at all, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with throwaway_pg_store("citylens_migrate", initialise=False) as engine:
+        yield engine
+
+
+def _schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return [d for d in compare_metadata(context, Base.metadata)
+                if not (isinstance(d, tuple) and d[0] == "remove_table"
+                        and d[1].name == "alembic_version")]
+
+
+def test_an_empty_store_is_created_at_the_newest_revision(empty_engine: Engine) -> None:
+    check_store(empty_engine)  # what every process does on first use
+    with empty_engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+    assert _schema_differences(empty_engine) == []
+    assert upgrade_store(empty_engine) == head_revision()  # idempotent
+
+
+def _create_legacy_store(engine: Engine) -> None:
+    """The tables CityLens 0.1.0 made (its DDL, for this dialect), no ``alembic_version``."""
+    ddl = (FIXTURES / f"store-0.1.0-{engine.dialect.name}.sql").read_text(encoding="utf-8")
+    ddl = "\n".join(line for line in ddl.splitlines() if not line.startswith("--"))
+    with engine.begin() as conn:
+        for statement in filter(str.strip, ddl.split(";")):
+            conn.execute(text(statement))
+
+
+BASELINE_TABLES = ("districts", "services", "sources", "users", "assets", "citizens",
+                   "feed_runs", "notices", "alerts", "cases", "participation", "quarantine",
+                   "service_requests", "observations", "rollups", "audit_log", "meta")
+ROW_LIMIT = 3_000  # per table: a realistic sample of the tiny city is enough
+
+
+def _copy_tiny_city(source: Engine, target: Engine) -> dict[str, int]:
+    """Rows of the tiny city's baseline tables copied into ``target`` (same columns as
+    0.1.0's); returns the row count of each table."""
+    legacy, tiny = MetaData(), MetaData()
+    legacy.reflect(target, only=list(BASELINE_TABLES))
+    tiny.reflect(source, only=list(BASELINE_TABLES))
+    counts = {}
+    with source.connect() as read, target.begin() as write:
+        for table in legacy.sorted_tables:
+            columns = [c.name for c in table.columns]
+            query = select(*(tiny.tables[table.name].c[c] for c in columns))
+            if table.name in ("observations", "rollups"):
+                query = query.limit(ROW_LIMIT)
+            rows = [dict(zip(columns, row, strict=True)) for row in read.execute(query)]
+            if rows:
+                write.execute(table.insert(), rows)
+            counts[table.name] = len(rows)
+    return counts
+
+
+def test_a_store_of_0_1_0_is_adopted_and_upgraded_with_every_row_kept(
+        empty_engine: Engine, tiny_city: Settings) -> None:
+    _create_legacy_store(empty_engine)
+    tiny = make_engine(tiny_city.resolved_database_url)
+    before = _copy_tiny_city(tiny, empty_engine)
+    tiny.dispose()
+    assert before["observations"] and before["service_requests"] and before["users"]
+    with pytest.raises(StoreOutOfDate, match=r"run `citylens db upgrade`"):
+        check_store(empty_engine)  # the app refuses to start on it
+    assert upgrade_store(empty_engine) == "unversioned"
+    with empty_engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        after = {t: conn.execute(select(func.count()).select_from(text(t))).scalar()
+                 for t in before}
+    assert after == before
+    assert _schema_differences(empty_engine) == []
+    check_store(empty_engine)  # now it opens
+
+
+def test_an_even_older_store_gets_the_citizen_search_column_filled(
+        empty_engine: Engine) -> None:
+    """Stores from before Citizen 360 lacked ``citizens.search_text`` (added in place then)."""
+    from dashboard.model import Citizen, citizen_search_key
+
+    _create_legacy_store(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE citizens DROP COLUMN search_text"))
+        conn.execute(text("INSERT INTO citizens (id, name, email, phone, consent) VALUES "
+                          "('c1', 'María Gómez', 'maria@example.org', '+34 942 000 111', '{}'),"
+                          "('c2', 'Íñigo Ruiz', NULL, NULL, '{}')"))
+    upgrade_store(empty_engine)
+    with empty_engine.connect() as conn:
+        keys = dict(conn.execute(select(Citizen.id, Citizen.search_text)).all())
+    assert keys == {"c1": citizen_search_key("María Gómez", "maria@example.org",
+                                             "+34 942 000 111"),
+                    "c2": citizen_search_key("Íñigo Ruiz", None, None)}
+
+
+def test_a_store_one_revision_behind_is_refused_then_upgraded(empty_engine: Engine) -> None:
+    from alembic import command
+
+    from dashboard.store.schema import _config
+
+    with empty_engine.begin() as conn:
+        command.upgrade(_config(conn), BASELINE)
+    assert "sign_in_sessions" not in inspect(empty_engine).get_table_names()
+    with pytest.raises(StoreOutOfDate) as refused:
+        check_store(empty_engine)
+    message = str(refused.value)
+    assert "\n" not in message and BASELINE in message and "citylens db upgrade" in message
+    assert upgrade_store(empty_engine) == BASELINE
+    assert "sign_in_sessions" in inspect(empty_engine).get_table_names()
+
+
+def test_a_store_newer_than_the_code_is_refused(empty_engine: Engine) -> None:
+    upgrade_store(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(StoreOutOfDate, match="newer than this CityLens"):
+        check_store(empty_engine)
+
+
+def test_every_revision_downgrades_and_upgrades_again(empty_engine: Engine) -> None:
+    from alembic import command
+
+    from dashboard.store.schema import _config
+
+    upgrade_store(empty_engine)
+    with empty_engine.begin() as conn:
+        command.downgrade(_config(conn), "base")
+    assert not [t for t in inspect(empty_engine).get_table_names() if t != "alembic_version"]
+    upgrade_store(empty_engine)
+    assert _schema_differences(empty_engine) == []
+
+
+def test_the_command_line_upgrades_and_tells_the_revision(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.cli import app
+    from dashboard.settings import get_settings
+
+    monkeypatch.setenv("CITYLENS_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CITYLENS_DATABASE_URL", "")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        behind = runner.invoke(app, ["db", "current"])
+        assert behind.exit_code == 1 and "empty store" in behind.output
+        done = runner.invoke(app, ["db", "upgrade"])
+        assert done.exit_code == 0 and head_revision() in done.output
+        now = runner.invoke(app, ["db", "current"])
+        assert now.exit_code == 0
+        assert re.search(rf"store at {head_revision()}; this CityLens needs", now.output)
+    finally:
+        get_settings.cache_clear()
