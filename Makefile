@@ -31,8 +31,11 @@ $(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml | $(BIN)/python
 # Refresh both lock files to today's newest releases within pyproject.toml's bounds, for
 # every Python the README supports (one universal lock). Run the tests before committing:
 #   make lock && make test
+# After adding a dependency to pyproject.toml, `make lock UPGRADE=` locks it and keeps
+# every other pin.
+UPGRADE ?= --upgrade
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
-	--generate-hashes --upgrade --custom-compile-command "make lock"
+	--generate-hashes $(UPGRADE) --custom-compile-command "make lock"
 .PHONY: lock
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "uv>=0.5"

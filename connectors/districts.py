@@ -67,8 +67,11 @@ class DistrictStream(BaseStream):
         raw_id = properties.get(self.config.id_field) if self.config.id_field else None
         own_id = str(raw_id) if raw_id not in (None, "") else slug(name)
         district_id = self.config.id_prefix + own_id
+        geojson = record.get("geometry")
+        if geojson is None:
+            raise ValueError(f"district {name!r}: no geometry")
         try:
-            geometry = shape(record.get("geometry"))
+            geometry = shape(geojson)
         except (AttributeError, TypeError, ValueError, KeyError) as error:
             raise ValueError(f"district {name!r}: unreadable geometry ({error})") from error
         if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:

@@ -79,9 +79,9 @@ def read_stops(path: str) -> Iterator[dict[str, Any]]:
                           for t in _rows(archive, "trips.txt")}
             serving: dict[str, set[str]] = {}
             for stop_time in _rows(archive, "stop_times.txt"):
-                route_id = trip_route.get(stop_time.get("trip_id", ""))
-                if route_id is not None:
-                    serving.setdefault(stop_time.get("stop_id", ""), set()).add(route_id)
+                served = trip_route.get(stop_time.get("trip_id", ""))
+                if served is not None:
+                    serving.setdefault(stop_time.get("stop_id", ""), set()).add(served)
             del trip_route
             for stop in _rows(archive, "stops.txt"):
                 routes = serving.get(stop.get("stop_id", ""), set())

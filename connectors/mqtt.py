@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
@@ -107,7 +108,7 @@ class _Session:
         self.refused: str | None = None
         self.lost_at: float | None = None  # monotonic time the connection dropped
         persistent = config.client_id is not None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=config.client_id or "", clean_session=not persistent,
                                   manual_ack=True)
         if config.username is not None:

@@ -62,12 +62,14 @@ def entities_of(doc: Any, origin: str) -> list[Any]:
     if not isinstance(doc, Mapping):
         raise SourceFormatError(f"{origin}: JSON is a {type(doc).__name__}, not NGSI entities")
     if doc.get("type") == "FeatureCollection":
-        if not isinstance(doc.get("features"), list):
+        features = doc.get("features")
+        if not isinstance(features, list):
             raise SourceFormatError(f"{origin}: the FeatureCollection has no features list")
-        return doc["features"]
+        return features
     for key in ("data", "entities"):
-        if isinstance(doc.get(key), list):
-            return doc[key]
+        entities = doc.get(key)
+        if isinstance(entities, list):
+            return entities
     if "type" in doc or "id" in doc:
         return [doc]
     raise SourceFormatError(f"{origin}: JSON object is not an NGSI entity nor a list of them")

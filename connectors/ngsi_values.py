@@ -106,8 +106,8 @@ def unit_symbol(code: Any) -> str | None:
     """A unit code as its symbol (unknown codes kept), at most 20 characters; None if none."""
     if not isinstance(code, str) or not code.strip() or not code.isprintable():
         return None
-    code = code.strip()
-    return UNIT_CODES.get(code, code)[:20]
+    symbol = code.strip()
+    return UNIT_CODES.get(symbol, symbol)[:20]
 
 
 def _values(value: Any) -> Iterable[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
@@ -14,6 +14,7 @@ from connectors.base import SourceFormatError
 from connectors.common import one_line as _one_line
 from dashboard.model import DOMAINS
 
+_xml_fromstring: Callable[[bytes], Element]
 try:  # defusedxml refuses entity bombs and external entities in untrusted XML
     from defusedxml.ElementTree import fromstring as _xml_fromstring
 except ImportError:  # pragma: no cover - the standard parser (expat >= 2.4 limits bombs)
@@ -48,8 +49,9 @@ def parse_payload(data: bytes, fmt: Format, origin: str, hint: str = "") -> list
         raise SourceFormatError(f"{origin}: not valid JSON: {_one_line(error)}") from None
     if isinstance(doc, dict):
         for key in WRAPPERS:
-            if isinstance(doc.get(key), list):
-                return doc[key]
+            records = doc.get(key)
+            if isinstance(records, list):
+                return records
         if "service_request_id" in doc or "service_code" in doc:
             return [doc]
         raise SourceFormatError(f"{origin}: JSON object holds no list of requests or services")

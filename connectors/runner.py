@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connectors.base import Connector, Mapped, SourceFormatError, Stream
 from connectors.storing import store_batch
@@ -80,12 +80,14 @@ def last_watermark(engine: Engine, source_id: str) -> str | None:
 def _start(engine: Engine, connector: Connector, source_id: str, location: str) -> int:
     config = connector.config.model_dump(mode="json")  # SecretStr values come out masked
     with unit_of_work(engine) as conn:
-        upsert(conn, Source.__table__, [{"id": source_id, "kind": connector.kind,
-                                         "location": location, "config": config}])
+        upsert(conn, Source, [{"id": source_id, "kind": connector.kind,
+                               "location": location, "config": config}])
         result = conn.execute(
             insert(FeedRun).values(source_id=source_id, started=_now(), status="running")
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # a single-row INSERT always has one
+        return int(key[0])
 
 
 def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunReport) -> None:
@@ -104,6 +106,15 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
             bump_data_version(conn)  # the feed-health page's quarantine list is cached on it
     pending.records.clear()
     pending.bad.clear()
+
+
+def _store_error(error: SQLAlchemyError) -> str:
+    """One line (at most 500 characters) saying why the store refused: the driver's own
+    message where there is one (only a DBAPIError wraps a driver exception)."""
+    cause: BaseException = error
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        cause = error.orig
+    return " ".join(str(cause).split())[:500]
 
 
 def _finish(engine: Engine, report: RunReport) -> None:
@@ -145,7 +156,8 @@ def run_source(
     *,
     full: bool = False,
 ) -> RunReport:
-    """Run ``connector`` once as source ``source_id``; never raises for source problems.
+    """Run ``connector`` once as source ``source_id``; never raises for source problems
+    nor for a batch the store refuses (any SQLAlchemyError): the run is marked failed.
 
     ``full`` ignores the stored watermark and reads everything again (still idempotent).
     """
@@ -179,15 +191,20 @@ def run_source(
         pending.records.clear()
         pending.bad.clear()
     except (OSError, ConnectionError, TimeoutError) as error:
-        _flush(engine, settings, pending, report)  # keep what was read and good
         report.status, report.failure = "failed", "unavailable"
         report.error = f"source unavailable: {error}"
         report.watermark = watermark  # the next run reads the missed part again
+        try:
+            _flush(engine, settings, pending, report)  # keep what was read and good
+        except SQLAlchemyError as store_error:
+            pending.records.clear()
+            pending.bad.clear()
+            report.error += "; store refused a batch: " + _store_error(store_error)
     except SQLAlchemyError as error:  # the batch was rolled back; earlier batches are kept
         pending.records.clear()
         pending.bad.clear()
         report.status, report.failure = "failed", "store"
-        report.error = "store refused a batch: " + " ".join(str(error.orig or error).split())[:500]
+        report.error = "store refused a batch: " + _store_error(error)
         report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report)

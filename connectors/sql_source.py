@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Connection,
     Engine,
@@ -132,7 +133,7 @@ class SqlStream(BaseStream):
         self.url = make_url(config.location.get_secret_value())
         self.what = f"table {config.table}" if config.table else "query"
         self.origin = f"{safe_url(config.location.get_secret_value())} ({self.what})"
-        columns = [column(name) for name in self.mapper.required_columns()]
+        columns: list[ColumnClause[Any]] = [column(name) for name in self.mapper.required_columns()]
         if config.table:
             schema, _, name = config.table.rpartition(".")
             self.source: Any = table(name, *columns, schema=schema or None)

@@ -34,17 +34,18 @@ from dashboard.model import (
 )
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, upsert
+from dashboard.store.upsert import table_of
 
 Record = tuple[Mapping[str, Any], Mapped]
 ENTITY_TABLES: dict[str, tuple[Table, list[str]]] = {
-    "districts": (District.__table__, ["id"]),
-    "services": (Service.__table__, ["service_code"]),
-    "citizens": (Citizen.__table__, ["id"]),  # before the records that name them
-    "assets": (Asset.__table__, ["id"]),
-    "service_requests": (ServiceRequest.__table__, ["id"]),
-    "cases": (Case.__table__, ["id"]),
-    "participation": (Participation.__table__, ["id"]),
-    "notices": (Notice.__table__, ["id"]),
+    "districts": (table_of(District), ["id"]),
+    "services": (table_of(Service), ["service_code"]),
+    "citizens": (table_of(Citizen), ["id"]),  # before the records that name them
+    "assets": (table_of(Asset), ["id"]),
+    "service_requests": (table_of(ServiceRequest), ["id"]),
+    "cases": (table_of(Case), ["id"]),
+    "participation": (table_of(Participation), ["id"]),
+    "notices": (table_of(Notice), ["id"]),
 }
 LOCATED = frozenset({"assets", "service_requests", "notices"})  # district from lat/lon
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
@@ -143,7 +144,7 @@ def ingest_with_last_seen(conn: Connection, settings: Settings, frame: pd.DataFr
     conn.execute(
         update(Asset).where(Asset.pk == bindparam("b_pk")).values(last_seen=bindparam("seen")),
         [{"b_pk": int(pk), "seen": pd.Timestamp(int(t), unit="s", tz="UTC").to_pydatetime()}
-         for pk, t in seen.items()],
+         for pk, t in zip(seen.index.tolist(), seen.tolist(), strict=True)],
     )
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
 
 from dashboard.kpis.definitions import AlertRule
 from dashboard.model import Alert
@@ -43,7 +42,9 @@ def _staged(conn: Connection, rule: AlertRule) -> pd.DataFrame:
     return rows_frame(rows, ["asset_pk", "rkey", "time", "value", "district"])
 
 
-def _open_alerts(conn: Connection, rule: AlertRule, assets: list[int]) -> dict[int, Any]:
+def _open_alerts(
+    conn: Connection, rule: AlertRule, assets: list[int]
+) -> dict[int, Row[int, int, float]]:
     stmt = select(Alert.id, Alert.asset_pk, Alert.value).where(
         Alert.rule == rule.rule_id,
         Alert.cleared_at.is_(None),
@@ -88,7 +89,8 @@ def evaluate_alerts(conn: Connection, rules: Sequence[AlertRule]) -> int:
             bad=values > rule.above if rule.above is not None else values < rule.below
         )
         open_now = _open_alerts(conn, rule, part["asset_pk"].unique().tolist())
-        for asset_pk, rows in part.groupby("asset_pk", sort=False):
+        for _, rows in part.groupby("asset_pk", sort=False):
+            asset_pk = int(rows["asset_pk"].iloc[0])
             existing = open_now.get(asset_pk)
             if existing is None and not rows["bad"].any():
                 continue
@@ -99,6 +101,7 @@ def evaluate_alerts(conn: Connection, rules: Sequence[AlertRule]) -> int:
             ):
                 changed += 1
                 if raised is None:  # continues the alert that was open before the batch
+                    assert existing is not None  # only an open alert is continued
                     conn.execute(
                         update(Alert)
                         .where(Alert.id == existing.id)
@@ -111,7 +114,7 @@ def evaluate_alerts(conn: Connection, rules: Sequence[AlertRule]) -> int:
                     continue
                 conn.execute(
                     insert(Alert).values(
-                        asset_pk=int(asset_pk), metric=rule.metric, rule=rule.rule_id,
+                        asset_pk=asset_pk, metric=rule.metric, rule=rule.rule_id,
                         severity=rule.severity, raised_at=_dt(raised), value=peak,
                         cleared_at=_dt(cleared) if cleared is not None else None,
                         district_id=district,

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from cachetools import TTLCache
@@ -46,7 +46,7 @@ class QueryCache:
         if self._redis is not None:
             try:
                 raw = self._redis.get(key)
-                return raw.decode() if raw is not None else None
+                return raw.decode() if isinstance(raw, bytes) else raw
             except redis.RedisError as error:
                 log.warning("cache read failed, computing instead: %s", error)
                 return None
@@ -73,18 +73,19 @@ class QueryCache:
         Single-flight: concurrent callers of one key (threads here, and other workers
         through a Redis lock) wait for the first computation instead of repeating it.
         """
+        # The JSON round trip gives back T for the JSON-shaped results this cache holds.
         hit = self._get(key)
         if hit is not None:
-            return json.loads(hit)
+            return cast(T, json.loads(hit))
         with self._key_lock(key), self._shared_lock(key):
             hit = self._get(key)
             if hit is not None:
-                return json.loads(hit)
+                return cast(T, json.loads(hit))
             encoded = json.dumps(compute(), default=str)
             self._set(key, encoded)
         with self._lock:
             self._computing.pop(key, None)
-        return json.loads(encoded)  # hits and misses return the same shapes
+        return cast(T, json.loads(encoded))  # hits and misses return the same shapes
 
     def _shared_lock(self, key: str) -> AbstractContextManager[Any]:
         if self._redis is None:

@@ -118,7 +118,7 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         present, same = None, False
-    if same and not refresh:
+    if same and present is not None and not refresh:
         age = _age_hours(present.get("end"))
         typer.echo(f"Demo city ({scale}, seed {seed}) already in the store; reusing it.")
         if age >= 2:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from dashboard.model import FeedRun, Quarantine, Source
-from dashboard.queries import _cached
+from dashboard.queries.base import cached as _cached
 from dashboard.settings import Settings
 
 RUNS_SHOWN = 20
@@ -32,7 +32,9 @@ def _watermark_time(watermark: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _source_health(conn: Connection, source: Any, now: datetime, stale_after: float) -> dict:
+def _source_health(
+    conn: Connection, source: Any, now: datetime, stale_after: float
+) -> dict[str, Any]:
     runs = conn.execute(
         select(FeedRun).where(FeedRun.source_id == source.id)
         .order_by(FeedRun.id.desc()).limit(RUNS_SHOWN)

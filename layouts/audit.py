@@ -11,9 +11,7 @@ import dash
 from dash import dcc, html
 
 from dashboard.auth.access import ADMINS
-from dashboard.auth.audit import entries
-from dashboard.auth.users import list_users
-from dashboard.queries.base import engine_of
+from dashboard.queries import audit_log
 from dashboard.settings import Settings
 from layouts import clean_query, current_settings, exact_time, ids
 from layouts.tables import html_table
@@ -31,8 +29,7 @@ def pid(name: str) -> str:
 
 def entry_rows(settings: Settings, citizen: str | None, user: str | None) -> list[dict[str, Any]]:
     """The newest ``LIMIT`` entries matching the filters, as table rows."""
-    with engine_of(settings).connect() as conn:
-        found = entries(conn, citizen=citizen or None, user=user or None, limit=LIMIT)
+    found = audit_log.audit_entries(settings, citizen, user, LIMIT)
     return [{**e, "time": exact_time(e["time"], settings.timezone),
              "role": e["role"].replace("_", " "),
              "action": ACTION_LABELS.get(e["action"], e["action"])} for e in found]
@@ -52,8 +49,7 @@ def entries_table(rows: list[dict[str, Any]]) -> Any:
 
 def users_table(settings: Settings) -> html.Table:
     """Who may sign in: role, bindings and state (never a password hash)."""
-    with engine_of(settings).connect() as conn:
-        users = list_users(conn)
+    users = audit_log.users(settings)
     rows = [{"username": u["username"], "role": u["role"].replace("_", " "),
              "bound": ", ".join(u["departments"] + u["districts"]) or "–",
              "state": "disabled" if u["disabled"] else

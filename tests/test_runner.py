@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import InvalidRequestError
 
+from connectors import runner
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
 from connectors.runner import run_source
 from dashboard.model import Asset, District, FeedRun, Observation, Quarantine, Rollup
@@ -171,5 +173,37 @@ def test_a_batch_the_store_refuses_fails_the_run_with_its_reason(store: Engine, 
     assert report.status == "failed" and report.failure == "store"
     assert "store refused a batch" in report.error and "\n" not in report.error
     assert report.watermark is None and _count(store, Observation) == 0
+    with store.connect() as conn:
+        assert conn.execute(select(FeedRun.status)).scalar_one() == "failed"
+
+
+def test_any_store_error_fails_the_run_and_never_escapes(store: Engine, settings, monkeypatch):
+    """A SQLAlchemyError without ``.orig`` (not a DBAPIError) is recorded like any other."""
+
+    def refuse(*args: Any, **kwargs: Any) -> tuple[int, list[tuple[Any, str]]]:
+        raise InvalidRequestError("this session's transaction\nhas been rolled back")
+
+    monkeypatch.setattr(runner, "store_batch", refuse)
+    report = run_source(store, settings, SensorConnector({"records": _records(range(2))}), "s1")
+    assert report.status == "failed" and report.failure == "store"
+    assert report.error is not None and "\n" not in report.error
+    assert "store refused a batch" in report.error and "rolled back" in report.error
+    assert report.watermark is None and _count(store, Observation) == 0
+    with store.connect() as conn:
+        assert conn.execute(select(FeedRun.status)).scalar_one() == "failed"
+
+
+def test_a_store_error_while_keeping_what_was_read_does_not_escape(store, settings, monkeypatch):
+    """The source goes down, then the store refuses the batch read before it: both told."""
+
+    def refuse(*args: Any, **kwargs: Any) -> tuple[int, list[tuple[Any, str]]]:
+        raise InvalidRequestError("this session's transaction has been rolled back")
+
+    monkeypatch.setattr(runner, "store_batch", refuse)
+    config = {"records": _records(range(6)), "fail_after": 3}
+    report = run_source(store, settings, SensorConnector(config), "s1")
+    assert report.status == "failed" and report.failure == "unavailable"
+    assert report.error is not None and "connection reset" in report.error
+    assert "store refused a batch" in report.error and "\n" not in report.error
     with store.connect() as conn:
         assert conn.execute(select(FeedRun.status)).scalar_one() == "failed"

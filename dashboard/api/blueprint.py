@@ -47,7 +47,8 @@ def register_api(server: Flask, settings: Settings) -> None:
 
 
 def _settings() -> Settings:
-    return current_app.config[SETTINGS_KEY]
+    settings: Settings = current_app.config[SETTINGS_KEY]
+    return settings
 
 
 @api_v1.errorhandler(ApiError)

@@ -58,7 +58,7 @@ def _json_csv(schema: str) -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     number, string, integer = {"type": "number"}, {"type": "string"}, {"type": "integer"}
-    feature_collection = {
+    feature_collection: dict[str, Any] = {
         "type": "object", "required": ["type", "features"],
         "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
                        "features": {"type": "array", "items": {}}},

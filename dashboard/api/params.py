@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timezone
-from typing import Any
+from typing import Any, overload
 
 from werkzeug.datastructures import MultiDict
 
@@ -54,6 +54,11 @@ class Params:
         if value is None:
             raise ApiError(name, "required")
         return value
+
+    @overload
+    def choice(self, name: str, choices: Iterable[str], default: str) -> str: ...
+    @overload
+    def choice(self, name: str, choices: Iterable[str], default: None = None) -> str | None: ...
 
     def choice(self, name: str, choices: Iterable[str], default: str | None = None) -> str | None:
         """One of ``choices`` (or ``default`` when absent)."""

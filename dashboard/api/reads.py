@@ -101,21 +101,22 @@ def observations(
     """
     ob = Observation
     where = (ob.asset_pk == pk, ob.metric == metric, ob.time >= start, ob.time <= end)
+    points: list[dict[str, Any]]
     if grain == "raw":
         stmt = select(ob.time, ob.value).where(*where).order_by(ob.time).limit(MAX_POINTS + 1)
         rows = conn.execute(stmt).all()
         points = [{"time": t, "value": v} for t, v in rows[:MAX_POINTS]]
-    else:
-        size = GRAIN_SECONDS[grain]
-        bucket = (ob.time - ob.time % size).label("bucket")
-        stmt = (
-            select(bucket, func.count(), func.avg(ob.value), func.min(ob.value),
-                   func.max(ob.value))
-            .where(*where).group_by(bucket).order_by(bucket).limit(MAX_POINTS + 1)
-        )
-        rows = conn.execute(stmt).all()
-        points = [
-            {"time": int(b), "count": int(n), "mean": float(m), "min": float(lo), "max": float(hi)}
-            for b, n, m, lo, hi in rows[:MAX_POINTS]
-        ]
-    return points, len(rows) > MAX_POINTS
+        return points, len(rows) > MAX_POINTS
+    size = GRAIN_SECONDS[grain]
+    bucket = (ob.time - ob.time % size).label("bucket")
+    aggregated = (
+        select(bucket, func.count(), func.avg(ob.value), func.min(ob.value),
+               func.max(ob.value))
+        .where(*where).group_by(bucket).order_by(bucket).limit(MAX_POINTS + 1)
+    )
+    buckets = conn.execute(aggregated).all()
+    points = [
+        {"time": int(b), "count": int(n), "mean": float(m), "min": float(lo), "max": float(hi)}
+        for b, n, m, lo, hi in buckets[:MAX_POINTS]
+    ]
+    return points, len(buckets) > MAX_POINTS

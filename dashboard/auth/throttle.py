@@ -44,7 +44,8 @@ class Policy:
         if attempts < self.free:
             return timedelta(0)
         doublings = min(attempts - self.free, 20)
-        return min(self.first_delay * (2 ** doublings), self.cap)
+        factor: int = 2**doublings  # int ** int is typed Any (a negative power is a float)
+        return min(self.first_delay * factor, self.cap)
 
 
 PAIR = Policy(free=5, first_delay=timedelta(seconds=30), cap=timedelta(minutes=15),

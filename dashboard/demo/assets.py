@@ -41,7 +41,8 @@ class AssetGroup:
 
 def _district_weights(config: CityConfig, prefer: Mapping[str, float]) -> np.ndarray:
     weights = np.array([d.population * float(prefer.get(d.name, 1.0)) for d in config.districts])
-    return weights / weights.sum()
+    shares: np.ndarray = weights / weights.sum()
+    return shares
 
 
 def _static_params(config: CityConfig, asset_type: AssetType, gen: np.random.Generator,

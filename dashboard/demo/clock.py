@@ -97,7 +97,8 @@ def solar_elevation(times: np.ndarray, lon: float, lat: float) -> np.ndarray:
     hour_angle = np.radians(solar_minutes / 4 - 180)
     phi = np.radians(lat)
     cos_zenith = np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(hour_angle)
-    return 90 - np.degrees(np.arccos(np.clip(cos_zenith, -1, 1)))
+    elevation: np.ndarray = 90 - np.degrees(np.arccos(np.clip(cos_zenith, -1, 1)))
+    return elevation
 
 
 def weather(times: np.ndarray, seed: int, name: str) -> np.ndarray:
@@ -108,7 +109,8 @@ def weather(times: np.ndarray, seed: int, name: str) -> np.ndarray:
     weights = gen.uniform(0.5, 1.0, periods.size)
     weights /= np.sqrt((weights**2).sum() / 2)
     angles = 2 * np.pi * times[:, None] / periods[None, :] + phases[None, :]
-    return (np.sin(angles) * weights).sum(axis=1)
+    signal: np.ndarray = (np.sin(angles) * weights).sum(axis=1)
+    return signal
 
 
 def bumps(hour: np.ndarray, peaks: list[tuple[float, float, float]],

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Point, Polygon, mapping
+from shapely.geometry.base import BaseMultipartGeometry
 
 from dashboard.demo.config import CityConfig
 from dashboard.geo import area_km2
@@ -53,8 +54,10 @@ def build_districts(config: CityConfig) -> list[District]:
     for index, spec in enumerate(config.districts):
         cell = next(c for c in cells.geoms if c.contains(seeds[index]))
         clipped = cell.intersection(land)
-        if clipped.geom_type != "Polygon":  # keep the piece around the seed
+        if isinstance(clipped, BaseMultipartGeometry):  # keep the piece around the seed
             clipped = max(clipped.geoms, key=lambda g: g.area)
+        if not isinstance(clipped, Polygon):
+            raise ValueError(f"district {spec.name!r}: its land is not a polygon")
         polygon = shapely.set_precision(clipped, 1e-6)
         districts.append(
             District(

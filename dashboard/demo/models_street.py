@@ -31,7 +31,8 @@ def summer(clock: Clock) -> np.ndarray:
 
 
 def _tourism(group: AssetGroup, clock: Clock, strength: float) -> np.ndarray:
-    return 1 + strength * (group.param("tourism") - 1) * summer(clock)[None, :]
+    factor: np.ndarray = 1 + strength * (group.param("tourism") - 1) * summer(clock)[None, :]
+    return factor
 
 
 def traffic(group: AssetGroup, clock: Clock, ctx: Context) -> Values:

@@ -60,7 +60,8 @@ def _hour_weights(clock: Clock, night: bool) -> np.ndarray:
         weights = bumps(clock.hour, [(0.5, 2.5, 1.0)], 0.03)
     else:
         weights = bumps(clock.hour, [(10.5, 2.5, 1.0), (17.5, 2.5, 0.7)], 0.06)
-    return weights / weights.sum()
+    shares: np.ndarray = weights / weights.sum()
+    return shares
 
 
 def channel_choice(config: CityConfig, gen: np.random.Generator, age: np.ndarray,
@@ -75,7 +76,8 @@ def channel_choice(config: CityConfig, gen: np.random.Generator, age: np.ndarray
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     picks = (gen.random(age.size)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
-    return np.array(names, dtype=object)[np.minimum(picks, len(names) - 1)]
+    channels: np.ndarray = np.array(names, dtype=object)[np.minimum(picks, len(names) - 1)]
+    return channels
 
 
 def day_requests(config: CityConfig, catalogue: Catalogue, districts: list[District],

@@ -42,7 +42,8 @@ def format_number(value: float | Decimal | None, lang: str, decimals: int = 0) -
         return DASH
     locale = locale_of(lang)
     pattern = _pattern(locale.decimal_formats[None], decimals, decimals)
-    return pattern.apply(value, locale)
+    text: str = pattern.apply(value, locale)  # Babel leaves apply() unannotated
+    return text
 
 
 def format_percent(share: float | Decimal | None, lang: str, decimals: int = 0) -> str:
@@ -51,7 +52,8 @@ def format_percent(share: float | Decimal | None, lang: str, decimals: int = 0) 
         return DASH
     locale = locale_of(lang)
     pattern = _pattern(locale.percent_formats[None], decimals, decimals)
-    return pattern.apply(share, locale)
+    text: str = pattern.apply(share, locale)  # Babel leaves apply() unannotated
+    return text
 
 
 def format_duration_days(days: float | Decimal | None, lang: str, decimals: int = 1) -> str:

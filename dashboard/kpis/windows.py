@@ -57,6 +57,6 @@ def window_for(name: str, now: datetime, tz: str) -> Window:
     start_local = next_midnight - timedelta(days=days)
     # Re-localise so the window spans whole local days across DST changes.
     zone = ZoneInfo(tz)
-    start = datetime(start_local.year, start_local.month, start_local.day, tzinfo=zone)
-    end = datetime(next_midnight.year, next_midnight.month, next_midnight.day, tzinfo=zone)
-    return Window(name, int(start.timestamp()), int(end.timestamp()), "day", tz)
+    start_at = datetime(start_local.year, start_local.month, start_local.day, tzinfo=zone)
+    end_at = datetime(next_midnight.year, next_midnight.month, next_midnight.day, tzinfo=zone)
+    return Window(name, int(start_at.timestamp()), int(end_at.timestamp()), "day", tz)

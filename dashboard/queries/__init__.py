@@ -198,6 +198,7 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
                                "status": status, "district_id": did},
             }
             for aid, name, atype, status, did, lat, lon in conn.execute(stmt)
+            if lat is not None and lon is not None  # the query keeps located assets only
         ]
         return {"type": "FeatureCollection", "features": features}
 

@@ -5,7 +5,7 @@ on ``raised_at``; assets join by primary key. Nothing here reads observations.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, and_, case, func, or_, select
@@ -22,10 +22,11 @@ ALERT_ROW_FIELDS = ("id", "asset_id", "asset_name", "asset_type", "domain", "met
                     "district_name")
 SEVERITY_ORDER = ("critical", "warning", "info")
 LIST_LIMIT = 1000
+Columns = TypeVarTuple("Columns")  # a statement's column types, kept by _filtered
 
 
-def _filtered(stmt: Select[Any], *, district: str | None, domains: set[str] | None,
-              severity: str | None) -> Select[Any]:
+def _filtered(stmt: Select[*Columns], *, district: str | None, domains: set[str] | None,
+              severity: str | None) -> Select[*Columns]:
     if district:
         stmt = stmt.where(Alert.district_id == district)
     if domains is not None:
@@ -71,9 +72,9 @@ def alert_rows(settings: Settings, period: Period, *, state: str = "all",
         total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
         stmt = base.order_by(Alert.cleared_at.is_not(None), rank, Alert.raised_at.desc(),
                              Alert.id).limit(limit)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for row in conn.execute(stmt):
-            item = dict(zip(ALERT_ROW_FIELDS, row, strict=True))
+            item: dict[str, Any] = dict(zip(ALERT_ROW_FIELDS, row, strict=True))
             item["active"] = item["cleared_at"] is None
             item["raised_at"] = item["raised_at"].isoformat()
             item["cleared_at"] = item["cleared_at"].isoformat() if item["cleared_at"] else None

@@ -79,11 +79,11 @@ def resample(conn: Connection, pk: int, metric: str, start: int, end: int,
         return [{"time": int(t), "mean": float(v), "min": float(v), "max": float(v),
                  "count": 1} for t, v in conn.execute(stmt)]
     bucket = (ob.time - ob.time % width).label("bucket")
-    stmt = (select(bucket, func.avg(ob.value), func.min(ob.value), func.max(ob.value),
-                   func.count()).where(*where).group_by(bucket).order_by(bucket)
-            .limit(MAX_POINTS))
+    buckets = (select(bucket, func.avg(ob.value), func.min(ob.value), func.max(ob.value),
+                      func.count()).where(*where).group_by(bucket).order_by(bucket)
+               .limit(MAX_POINTS))
     return [{"time": int(b), "mean": float(m), "min": float(lo), "max": float(hi),
-             "count": int(n)} for b, m, lo, hi, n in conn.execute(stmt)]
+             "count": int(n)} for b, m, lo, hi, n in conn.execute(buckets)]
 
 
 def first_time(conn: Connection, pk: int, metric: str) -> int | None:

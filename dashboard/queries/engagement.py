@@ -13,7 +13,7 @@ percentiles on SQLite fetch one narrow column of the rows closed in the window.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -188,23 +188,25 @@ def digital_divide(settings: Settings, start: datetime, end: datetime,
             for district, born, channel, n in conn.execute(stmt):
                 tally[(district, age_band(born, year), is_digital(channel))] += int(n)
 
-        def divide(keep: Callable[[str | None, str], bool]) -> dict[str, Any]:
+        def divide(district: str | None = None, band: str | None = None) -> dict[str, Any]:
+            """The tally's cells of ``district`` and of ``band`` (None: any)."""
+
+            def keep(d: str | None, b: str) -> bool:
+                return (district is None or d == district) and (band is None or b == band)
+
             digital = sum(n for (d, b, dig), n in tally.items() if dig and keep(d, b))
             assisted = sum(n for (d, b, dig), n in tally.items() if not dig and keep(d, b))
             return _divide(digital, assisted)
 
-        by_district = [{"district_id": did, "district_name": name,
-                        **divide(lambda d, _b, did=did: d == did)}
+        by_district = [{"district_id": did, "district_name": name, **divide(district=did)}
                        for did, (name, _) in sorted(districts.items())]
-        bands = [{"band": band, **divide(lambda _d, b, band=band: b == band)}
-                 for band in AGE_BANDS]
-        cells = [{"district_id": did, "band": band,
-                  **divide(lambda d, b, did=did, band=band: d == did and b == band)}
+        bands = [{"band": band, **divide(band=band)} for band in AGE_BANDS]
+        cells = [{"district_id": did, "band": band, **divide(district=did, band=band)}
                  for did in sorted(districts) for band in AGE_BANDS]
         return {"start": start.isoformat(), "end": end.isoformat(), "reference_year": year,
                 "districts": by_district, "age_bands": bands,
                 "cells": [c for c in cells if c["total"]],
-                "city": divide(lambda _d, _b: True),
+                "city": divide(),
                 "participation_included": departments is None}
 
     return cached(settings, "engagement_digital_divide", _params(start, end, departments),

@@ -30,7 +30,9 @@ def _by_kpi(places: Iterable[tuple[str | None, Iterable[tuple[str, float | None]
     """KPI id -> district -> value from each place's (KPI id, value) pairs (city skipped)."""
     found: Values = {}
     for district, values in places:
-        for kpi_id, value in values if district else ():
+        if not district:
+            continue
+        for kpi_id, value in values:
             if value is not None:
                 found.setdefault(kpi_id, {})[district] = float(value)
     return found

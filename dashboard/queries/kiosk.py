@@ -8,6 +8,7 @@ descriptions, status notes or addresses). Car parks and transit: ``kiosk_transit
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +51,8 @@ DAY_S = 86400.0
 def load_kiosk(path: Path = KIOSK_FILE) -> dict[str, Any]:
     """The kiosk configuration (contact channels, office hours, air-quality bands)."""
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        kiosk: dict[str, Any] = yaml.safe_load(handle)
+    return kiosk
 
 
 def data_version_of(settings: Settings) -> str:
@@ -78,7 +80,7 @@ def headline(settings: Settings, window: str = "week") -> dict[str, Any]:
 
 # ---- air quality -------------------------------------------------------------------------
 
-def air_band(pollutants: dict[str, float | None], config: dict[str, Any] | None = None
+def air_band(pollutants: Mapping[str, float | None], config: dict[str, Any] | None = None
              ) -> str | None:
     """The European Air Quality Index band of some readings: the worst pollutant's band
     (a value equal to a bound belongs to the lower band); None without a known pollutant."""
@@ -109,7 +111,7 @@ def air_now(settings: Settings) -> dict[str, Any]:
         since = int((now - AIR_WINDOW).timestamp())
         joined, seen = latest_readings(metrics)
         fresh = {m: seen[m].c.time >= since for m in metrics}
-        columns = [Asset.district_id, func.count()]
+        columns: list[Any] = [Asset.district_id, func.count()]
         for metric in metrics:
             reading = seen[metric]
             columns += [func.avg(case((fresh[metric], reading.c.value), else_=None)),

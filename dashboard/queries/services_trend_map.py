@@ -63,11 +63,10 @@ def hour_bucket(conn: Connection, column: Any) -> Any:
 
 def as_utc(value: Any) -> datetime:
     """A stored time (SQLite text or a datetime, naive = UTC) as an aware UTC datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def local_bucket(when: datetime, grain: str, zone: ZoneInfo | timezone) -> datetime:
@@ -176,6 +175,7 @@ def _points(conn: Connection, scope: RequestScope, now: datetime) -> dict[str, A
             .order_by(SR.requested_at, SR.id))
     features = []
     for rid, code, name, district, requested, due, lat, lon in conn.execute(stmt):
+        assert lat is not None and lon is not None  # the query keeps located requests only
         features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [
             round(lon, PUBLISHED_DECIMALS), round(lat, PUBLISHED_DECIMALS)]}, "properties": {
             "id": rid, "service_code": code, "service_name": name or code,
@@ -187,7 +187,7 @@ def _points(conn: Connection, scope: RequestScope, now: datetime) -> dict[str, A
 
 def map_export(result: dict[str, Any]) -> dict[str, Any]:
     """The map's data as one FeatureCollection: the points, or the district aggregates."""
-    if result["mode"] == "points" and result["points"] is not None:
-        return result["points"]
-    return result["districts"]
+    shown: dict[str, Any] = (result["points"] if result["mode"] == "points"
+                             and result["points"] is not None else result["districts"])
+    return shown
 

@@ -107,6 +107,7 @@ def _load_stage(conn: Connection, batch: pd.DataFrame) -> None:
         )
     )
     raw = conn.connection.driver_connection
+    assert raw is not None  # an open Connection always has its driver's connection
     columns = ", ".join(STAGE_COLUMNS)
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
@@ -197,7 +198,7 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
             "ELSE 0 END"
         )
     )
-    counts = dict(
+    counts: dict[int, int] = dict(
         conn.execute(text(f"SELECT state, COUNT(*) FROM {STAGE} GROUP BY state")).all()
     )
     for grain in ("hour", "day"):

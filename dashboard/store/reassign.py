@@ -28,7 +28,9 @@ class Reassigned:
     rollup_metrics: tuple[str, ...]
 
 
-def _moved(conn: Connection, table: type, key: str, index: DistrictIndex) -> pd.DataFrame:
+def _moved(
+    conn: Connection, table: type[Asset | ServiceRequest], key: str, index: DistrictIndex
+) -> pd.DataFrame:
     frame = rows_frame(
         conn.execute(
             select(getattr(table, key), table.lat, table.lon, table.district_id)
@@ -92,8 +94,8 @@ def reassign_districts(conn: Connection, tz: str) -> Reassigned:
     requests = _moved(conn, ServiceRequest, "id", index)
     if len(requests):
         conn.execute(
-            update(ServiceRequest.__table__)
-            .where(ServiceRequest.__table__.c.id == bindparam("rid"))
+            update(ServiceRequest)
+            .where(ServiceRequest.id == bindparam("rid"))
             .values(district_id=bindparam("new")),
             [{"rid": r, "new": n} for r, n in zip(requests["key"], requests["new"], strict=True)],
         )

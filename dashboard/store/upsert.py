@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase
 
 BATCH_ROWS = 5_000
+
+
+def table_of(target: Table | type[DeclarativeBase]) -> Table:
+    """The Table of a mapped class (typed only as a FromClause by SQLAlchemy), or ``target``."""
+    if isinstance(target, Table):
+        return target
+    return cast(Table, target.__table__)
 
 
 def _insert_for(conn: Connection, table: Table) -> Any:
@@ -20,17 +28,19 @@ def _insert_for(conn: Connection, table: Table) -> Any:
 
 def upsert(
     conn: Connection,
-    table: Table,
+    target: Table | type[DeclarativeBase],
     rows: Iterable[dict[str, Any]],
     key: Sequence[str] | None = None,
     *,
     update: bool = True,
 ) -> int:
-    """Insert ``rows`` into ``table``; on a key conflict update the other columns.
+    """Insert ``rows`` into ``target`` (a Table or a mapped class); on a key conflict update
+    the other columns.
 
     ``key`` defaults to the primary key. With ``update=False`` existing rows are kept as
     they are. Returns the number of rows sent.
     """
+    table = table_of(target)
     key = list(key or [c.name for c in table.primary_key.columns])
     sent = 0
     batch: list[dict[str, Any]] = []

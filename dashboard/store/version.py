@@ -21,7 +21,7 @@ def bump_data_version(conn: Connection) -> int:
         select(Meta.value).where(Meta.key == VERSION_KEY).with_for_update()
     ).scalar()
     new = (int(current) if current is not None else 0) + 1
-    upsert(conn, Meta.__table__, [{"key": VERSION_KEY, "value": str(new)}])
+    upsert(conn, Meta, [{"key": VERSION_KEY, "value": str(new)}])
     return new
 
 
@@ -32,4 +32,4 @@ def get_meta(conn: Connection, key: str) -> str | None:
 
 def set_meta(conn: Connection, key: str, value: str) -> None:
     """Set a value in the meta table."""
-    upsert(conn, Meta.__table__, [{"key": key, "value": value}])
+    upsert(conn, Meta, [{"key": key, "value": value}])
