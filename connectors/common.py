@@ -1,14 +1,21 @@
 """Small helpers every connector shares: where a location points, one-line errors, checks."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from connectors.base import CheckResult
+from connectors.retry import (
+    RETRY_STATUS,
+    Retryable,
+    call_with_retries,
+    current_policy,
+    retry_after_seconds,
+    session,
+)
 
 
 def is_url(location: str) -> bool:
@@ -49,9 +56,6 @@ def http_check(url: str, *, timeout: float, params: Mapping[str, Any] | None = N
     return CheckResult(True, f"{name}: HTTP {response.status_code}")
 
 
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
 def _no_detail(_response: requests.Response) -> str:
     return ""
 
@@ -63,7 +67,6 @@ def _as_is(text: str) -> str:
 def get_with_retries(
     url: str,
     *,
-    delays: Sequence[float],
     timeout: float,
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
@@ -71,27 +74,31 @@ def get_with_retries(
     error_detail: Callable[[requests.Response], str] = _no_detail,
     redact: Callable[[str], str] = _as_is,
 ) -> requests.Response:
-    """GET ``url``, retrying connection errors, timeouts and 429/5xx after each of ``delays``;
-    then ConnectionError. Other 4xx answers fail at once (a wrong URL or key does not heal),
+    """GET ``url`` on this thread's session, retrying connection errors, timeouts and
+    429/5xx under the connectors' one retry policy (``connectors.retry``); then
+    ConnectionError. Other 4xx answers fail at once (a wrong URL or key does not heal),
     with ``error_detail`` of the answer; ``redact`` removes secrets from every message."""
-    problem = ""
-    for attempt in range(len(delays) + 1):
-        if attempt:
-            time.sleep(delays[attempt - 1])
+    policy = current_policy()
+
+    def attempt() -> requests.Response:
         try:
-            response = requests.get(url, params=dict(params or {}), headers=dict(headers or {}),
-                                    auth=auth, timeout=timeout)
+            response = session().get(url, params=dict(params or {}),
+                                     headers=dict(headers or {}), auth=auth, timeout=timeout)
         except requests.RequestException as error:
-            problem = redact(f"{type(error).__name__}: {error}")
-            continue
+            raise Retryable(redact(f"{type(error).__name__}: {error}")) from error
         if response.status_code in RETRY_STATUS:
-            problem = f"HTTP {response.status_code}"
-            continue
+            raise Retryable(f"HTTP {response.status_code}",
+                            retry_after_seconds(response.headers.get("Retry-After")))
         if response.status_code >= 400:
             detail = redact(error_detail(response))
             raise ConnectionError(f"{url}: HTTP {response.status_code} {detail}".strip())
         return response
-    raise ConnectionError(f"{url}: unreachable after {len(delays) + 1} tries ({one_line(problem)})")
+
+    try:
+        return call_with_retries(attempt, policy)
+    except Retryable as error:
+        raise ConnectionError(f"{url}: unreachable after {policy.attempts} tries "
+                              f"({one_line(error)})") from None
 
 
 def response_text(response: requests.Response) -> str:

@@ -32,7 +32,6 @@ from connectors.common import file_check, get_with_retries, http_check, is_url, 
 from connectors.gtfs import DOMAIN, STOP_TYPE, stop_urn
 from connectors.registry import register
 
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
 USER_AGENT = "CityLens-GTFS-RT/0.1"
 VEHICLE_TYPE = "Vehicle"
 SKIPPED_STOPS = frozenset({"SKIPPED", "NO_DATA"})
@@ -50,7 +49,7 @@ class GtfsRtConfig(ConnectorConfig):
 
 def fetch(url: str, timeout: float) -> bytes:
     """GET with retries on connection errors and 429/5xx; ConnectionError after."""
-    response = get_with_retries(url, delays=RETRY_DELAYS, timeout=timeout,
+    response = get_with_retries(url, timeout=timeout,
                                 headers={"User-Agent": USER_AGENT})
     return response.content
 

@@ -25,8 +25,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
 from connectors.mqtt_parse import Defaults, DeviceMapping, check_domain, map_message
 from connectors.registry import register
+from connectors.retry import Retryable, call_with_retries, current_policy
 
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 POLL_SECONDS = 0.1
 
@@ -139,7 +139,7 @@ class _Session:
 
     def check_alive(self) -> None:
         """ConnectionError once paho's reconnecting has failed for too long."""
-        grace = self.config.timeout_seconds + sum(RETRY_DELAYS)
+        grace = self.config.timeout_seconds + current_policy().longest_wait()
         if self.lost_at is not None and time.monotonic() - self.lost_at > grace:
             raise ConnectionError(f"{self.where}: connection lost and not regained")
 
@@ -151,26 +151,29 @@ class _Session:
         self.messages.put(message)
 
     def open(self) -> None:
-        """Connect (retrying with backoff) and start the network loop; ConnectionError."""
+        """Connect (retrying under the connectors' policy) and start the network loop;
+        ConnectionError when the broker stays away or refuses us."""
         host, port, _ = self.config.broker()
-        problem = ""
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            if attempt:
-                time.sleep(RETRY_DELAYS[attempt - 1])
+        policy = current_policy()
+
+        def attempt() -> None:
             try:
                 self.client.connect(host, port, keepalive=self.config.keepalive)
             except (OSError, ValueError) as error:
-                problem = f"{type(error).__name__}: {error}"
-                continue
+                raise Retryable(f"{type(error).__name__}: {error}") from error
             self.client.loop_start()
             if self._wait_connack():
                 return
             self.close()
             if self.refused:  # wrong credentials or client id do not heal by retrying
                 raise ConnectionError(f"{self.where}: connection refused ({self.refused})")
-            problem = "no answer to CONNECT"
-        raise ConnectionError(
-            f"{self.where}: unreachable after {len(RETRY_DELAYS) + 1} tries ({problem})")
+            raise Retryable("no answer to CONNECT")
+
+        try:
+            call_with_retries(attempt, policy)
+        except Retryable as error:
+            raise ConnectionError(f"{self.where}: unreachable after {policy.attempts} tries "
+                                  f"({error})") from None
 
     def _wait_connack(self) -> bool:
         deadline = time.monotonic() + self.config.timeout_seconds

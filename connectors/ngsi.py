@@ -34,11 +34,10 @@ from connectors.ngsi_parse import (
     map_entity,
     parse_document,
 )
-from connectors.open311_parse import normalise_watermark
 from connectors.registry import register
+from connectors.values import normalise_watermark
 from dashboard.model import DOMAINS
 
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
 USER_AGENT = "CityLens-NGSI/0.1"
 LD_CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
@@ -122,7 +121,7 @@ def broker_get(url: str, params: Mapping[str, Any], headers: Mapping[str, str],
 
     Other 4xx answers fail at once, with the broker's error (NGSI v2 ``error``/
     ``description``, NGSI-LD ``title``/``detail``) in the message."""
-    return get_with_retries(url, delays=RETRY_DELAYS, timeout=timeout, params=params,
+    return get_with_retries(url, timeout=timeout, params=params,
                             headers=headers, error_detail=_error_text)
 
 

@@ -36,7 +36,8 @@ from connectors.ngsi_values import (
     time_text,
     unit_symbol,
 )
-from connectors.open311_parse import cursor_text, map_request, map_service, record_cursor
+from connectors.open311_parse import map_request, map_service, record_cursor
+from connectors.values import cursor_text
 
 LD_KINDS = frozenset({"Property", "GeoProperty", "Relationship", "LanguageProperty",
                       "VocabProperty", "JsonProperty", "ListProperty", "ListRelationship"})

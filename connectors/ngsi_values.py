@@ -22,7 +22,7 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from connectors.open311_parse import coordinate, parse_time
+from connectors.values import coordinate, parse_time
 
 MAX_DEPTH = 32  # nesting of a structured attribute value
 _OFFSET_AND_Z = re.compile(r"([+-]\d\d:?\d\d)Z$")  # "2010-04-15T06:37:38-08:00Z" (seen)

@@ -17,16 +17,10 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
 from connectors.common import file_check, get_with_retries, http_check, is_url, response_text
-from connectors.open311_parse import (
-    map_request,
-    map_service,
-    normalise_watermark,
-    parse_payload,
-    record_cursor,
-)
+from connectors.open311_parse import map_request, map_service, parse_payload, record_cursor
 from connectors.registry import register
+from connectors.values import normalise_watermark
 
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
 USER_AGENT = "CityLens-Open311/0.1"
 
 
@@ -60,7 +54,7 @@ def http_get(url: str, params: Mapping[str, Any], timeout: float) -> requests.Re
     Other 4xx answers fail at once (a wrong URL or key does not heal by retrying).
     """
     return get_with_retries(
-        url, delays=RETRY_DELAYS, timeout=timeout, params=params,
+        url, timeout=timeout, params=params,
         headers={"User-Agent": USER_AGENT}, error_detail=response_text,
         redact=lambda text: _redact(text, params),
     )

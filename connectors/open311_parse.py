@@ -4,14 +4,14 @@ raw records to the unified model. No I/O here; ``connectors.open311`` fetches.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone, tzinfo
+from datetime import tzinfo
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
 from connectors.base import SourceFormatError
 from connectors.common import one_line as _one_line
+from connectors.values import coordinate, cursor_text, parse_time
 from dashboard.model import DOMAINS
 
 _xml_fromstring: Callable[[bytes], Element]
@@ -99,28 +99,8 @@ def _local(tag: Any) -> str:
 
 # --- values -------------------------------------------------------------------------
 
-def parse_time(value: Any, field: str, zone: tzinfo | None = None) -> datetime | None:
-    """An ISO-8601 time as an aware UTC datetime (naive times are in ``zone``, else UTC)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{field} is not a time: {value!r}")
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{field} is not an ISO-8601 time: {text[:60]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone or timezone.utc)
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"{field} is out of range: {text[:60]!r}") from None
 
 
-def cursor_text(moment: datetime) -> str:
-    """A UTC cursor value, ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def record_cursor(record: Any, zone: tzinfo | None = None) -> str | None:
@@ -135,13 +115,6 @@ def record_cursor(record: Any, zone: tzinfo | None = None) -> str | None:
     return cursor_text(moment) if moment else None
 
 
-def normalise_watermark(watermark: str) -> str:
-    """The watermark as cursor text (unchanged when it is not a parseable time)."""
-    try:
-        moment = parse_time(watermark, "watermark")
-    except ValueError:
-        return watermark
-    return cursor_text(moment) if moment else watermark
 
 
 def text(record: Mapping[str, Any], field: str, default: str = "") -> str:
@@ -155,19 +128,6 @@ def text(record: Mapping[str, Any], field: str, default: str = "") -> str:
     return result[: LIMITS.get(field, len(result))]
 
 
-def coordinate(value: Any, field: str, limit: float) -> float | None:
-    """A latitude or longitude in [-limit, limit]; None when missing."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{field} is not a number: {value!r}")
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{field} is not a number: {str(value)[:40]!r}") from None
-    if not math.isfinite(number) or abs(number) > limit:
-        raise ValueError(f"{field} out of range: {str(value)[:40]!r}")
-    return number
 
 
 # --- mapping ------------------------------------------------------------------------

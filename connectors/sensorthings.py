@@ -28,7 +28,6 @@ from connectors.common import (
     is_url,
     response_text,
 )
-from connectors.open311_parse import normalise_watermark, parse_time
 from connectors.registry import register
 from connectors.sensorthings_parse import (
     host_slug,
@@ -37,9 +36,9 @@ from connectors.sensorthings_parse import (
     observation_time,
     parse_collection,
 )
+from connectors.values import normalise_watermark, parse_time
 from dashboard.model import DOMAINS
 
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)  # seconds slept before each retry
 USER_AGENT = "CityLens-SensorThings/0.1"
 THINGS_EXPAND = "Locations,Datastreams($expand=ObservedProperty)"
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ class _Client:
         Other 4xx answers fail at once (a wrong URL does not heal by retrying).
         """
         return get_with_retries(
-            url, delays=RETRY_DELAYS, timeout=self.config.timeout_seconds, params=params,
+            url, timeout=self.config.timeout_seconds, params=params,
             headers={"User-Agent": USER_AGENT}, auth=self.auth, error_detail=response_text,
         )
 

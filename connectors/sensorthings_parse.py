@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from connectors.base import Mapped, SourceFormatError
 from connectors.common import one_line
-from connectors.open311_parse import coordinate, cursor_text, parse_time
+from connectors.values import coordinate, cursor_text, parse_time
 
 URN_PREFIX = "urn:ngsi-ld:Device:sta:"
 ASSET_TYPE = "Device"

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # How many reverse proxies in front set X-Forwarded-For/-Proto: their last address is
     # the client's (sign-in throttling is per client address). 0: no proxy, trust nothing.
     trusted_proxies: int = 0
+    # Connectors' retries (connectors/retry.py): tries in all, and the first wait's ceiling
+    # in seconds (doubling, with jitter; a server's Retry-After is honoured). 0: no waits.
+    retry_attempts: int = 4
+    retry_base_seconds: float = 0.5
     # Bearer token that NGSI brokers must send to POST /ngsi/notify/<source>; empty: no endpoint.
     notify_token: str = ""
     # The source ids that notifications may write to (comma-separated or a JSON list, e.g.

@@ -1,7 +1,6 @@
 """One conformance test parametrised over every registered connector kind."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,6 @@ KINDS = available_kinds()
 def _config(kind: str, tmp_path: Path) -> dict[str, Any]:
     location = UNREACHABLE.get(kind, str(tmp_path / "does-not-exist.data"))
     return {"location": location, **EXTRA.get(kind, {})}
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Connectors retry with backoff; the conformance runs need no waiting."""
-    for kind in KINDS:
-        module = importlib.import_module(get_connector(kind).__module__)
-        if hasattr(module, "RETRY_DELAYS"):
-            monkeypatch.setattr(module, "RETRY_DELAYS", (0.0,))
 
 
 def test_the_built_in_kinds_are_registered() -> None:

@@ -16,7 +16,7 @@ from dashboard.auth import ADMIN, OFFICIAL
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from layouts import SETTINGS_KEY
-from tests.conftest import acting_as
+from tests.conftest import acting_as, set_retry_policy
 
 
 def _texts(node: Any) -> Iterator[str]:
@@ -45,10 +45,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     districts = get_connector("districts")({"location": str(good)})
     run_source(engine, settings, districts, "boundaries")
     down = get_connector("open311")({"location": "http://127.0.0.1:9/requests.json"})
-    import connectors.open311 as open311
     from app import create_app
 
-    monkeypatch.setattr(open311, "RETRY_DELAYS", (0.0,))
+    set_retry_policy(monkeypatch, attempts=2)
     run_source(engine, settings, down, "desk")
     web = create_app(settings)  # pages register against an app; callbacks are called directly
     with web.server.app_context():

@@ -28,11 +28,6 @@ needs_fixtures = pytest.mark.skipif(
 UTC = timezone.utc
 
 
-@pytest.fixture(autouse=True)
-def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gtfs_rt, "RETRY_DELAYS", (0.0, 0.0, 0.0))
-
-
 def assets(connector: Any) -> dict[str, dict[str, Any]]:
     stream, = connector.streams()
     return {a["id"]: a for raw in stream.read(None) for a in stream.map(raw).assets}

@@ -25,7 +25,7 @@ from connectors.runner import RunReport, run_source
 from connectors.storing import _check
 from dashboard.model import Asset, Observation, Quarantine
 from dashboard.settings import Settings
-from tests.conftest import service_missing
+from tests.conftest import service_missing, set_retry_policy
 
 BROKER = ("127.0.0.1", 1883)
 UTC = timezone.utc
@@ -265,7 +265,7 @@ def test_run_quarantines_unknown_devices(fresh_engine: Engine, broker: None,
 
 def test_unreachable_broker_fails_the_run(fresh_engine: Engine,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mqtt_connector, "RETRY_DELAYS", (0.0, 0.0))
+    set_retry_policy(monkeypatch, attempts=3)
     connector = MqttConnector({"location": "mqtt://127.0.0.1:1", "count": 1, "seconds": 1})
     assert not connector.check().ok
     report = run_source(fresh_engine, Settings(), connector, "mqtt-down", "mqtt://127.0.0.1:1")

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select
 
-from connectors import ngsi
 from connectors.base import Mapped, SourceFormatError
 from connectors.ngsi import EntitiesStream, NgsiConfig, NgsiConnector, api_of, entities_url
 from connectors.ngsi_parse import map_entity, parse_document, parse_notification
@@ -34,6 +33,7 @@ from dashboard.model import (
 )
 from dashboard.settings import Settings
 from dashboard.store import unit_of_work
+from tests.conftest import set_retry_policy
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fiware"
 needs_fixtures = pytest.mark.skipif(
@@ -481,7 +481,7 @@ def serve() -> Iterator[Callable[[Broker], str]]:
 
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ngsi, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    set_retry_policy(monkeypatch, attempts=4, base_seconds=0.01)
 
 
 def forms(suffix: str) -> list[str]:

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import open311
 from connectors.base import SourceFormatError
 from connectors.open311 import Open311Config, Open311Connector, RequestsStream, ServicesStream
 from connectors.open311_parse import map_request, parse_payload
 from connectors.registry import get_connector
+from tests.conftest import set_retry_policy
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "open311"
 needs_fixtures = pytest.mark.skipif(
@@ -243,7 +243,7 @@ def answer(handler: BaseHTTPRequestHandler, status: int, body: bytes,
 
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(open311, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    set_retry_policy(monkeypatch, attempts=4, base_seconds=0.01)
 
 
 def bloomington_server(seen: list[dict[str, str]]) -> Handler:

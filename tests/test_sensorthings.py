@@ -49,11 +49,6 @@ def rows(stream: Any, watermark: str | None = None) -> list[dict[str, Any]]:
     return [o for raw in stream.read(watermark) for o in stream.map(raw).observations]
 
 
-@pytest.fixture(autouse=True)
-def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sensorthings, "RETRY_DELAYS", (0.0, 0.0, 0.0))
-
-
 # --- files --------------------------------------------------------------------------
 
 @needs_fixtures
