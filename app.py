@@ -1,8 +1,13 @@
-"""CityLens web app: ``create_app(settings)``; ``server`` for gunicorn; ``python app.py`` runs it.
+"""The composition root: the one module that may import every layer (import-linter holds
+the others to their place, see ``pyproject.toml``).
 
-Pages live in ``layouts/`` and their callbacks in ``callbacks/``; every module of both is
-imported here (``pages_folder=""``), so the app works the same when installed as a package
-and a new page is just a new module in each.
+- The web app: ``create_app(settings)``; ``server`` for gunicorn; ``python app.py`` runs it.
+  Pages live in ``layouts/`` and their callbacks in ``callbacks/``; every module of both is
+  imported here (``pages_folder=""``), so a new page is just a new module in each. The NGSI
+  notification endpoint (a connector) is loaded only when it is configured.
+- The command line: ``main()`` is the ``citylens`` command, the core's commands
+  (``dashboard.cli``) with the connectors' groups added and the demo's ingest and
+  ``serve`` wired in.
 """
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ from typing import Any
 
 import dash
 
-from connectors.ngsi_notify import register_notifications
 from dashboard.api import register_api
 from dashboard.auth.web import install as install_auth
 from dashboard.settings import Settings, get_settings
@@ -88,7 +92,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                    {"name": "description", "content": "CityLens city management dashboard"}],
     )
     app.server.config[SETTINGS_KEY] = settings
-    register_notifications(app.server, settings)
+    if settings.notify_token:  # a web worker loads no connector unless it must
+        from connectors.ngsi_notify import register_notifications
+
+        register_notifications(app.server, settings)
     register_api(app.server, settings)
     _import_pages_and_callbacks()
     _adopt_page_callbacks(app)
@@ -127,7 +134,22 @@ def _create_or_exit(settings: Settings | None = None) -> dash.Dash:
         raise SystemExit(f"CityLens cannot start: {error}") from None
 
 
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Serve the dashboard with Dash's development server (production: gunicorn)."""
+    _create_or_exit(settings).run(host=host or settings.host, port=port or settings.port,
+                                  debug=settings.debug)
+
+
+def main(args: list[str] | None = None) -> None:
+    """The ``citylens`` command line: the core's commands and the connectors' groups, with
+    the demo's ingest (connectors) and ``serve`` (this app) wired in."""
+    from connectors.cli import register_commands
+    from connectors.demo import ingest_feeds
+    from dashboard import cli
+
+    register_commands(cli.app)
+    cli.run(cli.app, cli.Wiring(ingest_demo=ingest_feeds, serve=serve), args)
+
+
 if __name__ == "__main__":
-    _settings = get_settings()
-    _create_or_exit(_settings).run(host=_settings.host, port=_settings.port,
-                                   debug=_settings.debug)
+    serve(get_settings())

@@ -79,7 +79,7 @@ def ensure_demo(engine: Engine, settings: Settings, say: Callable[[str], None]) 
     if present:
         say(f"store already holds a demo city: {present}")
         return json.loads(present)
-    from dashboard.demo import generate_demo
+    from connectors.demo import generate_demo
 
     say("no demo city in the store: generating scale=benchmark, seed=7 (takes minutes)")
     started = time.perf_counter()

@@ -3,20 +3,19 @@
 A connector declares its configuration (pydantic; secrets as ``SecretStr``), can
 ``check()`` that its source is reachable, and lists its streams. A stream declares its
 primary key and cursor field and yields raw records after a watermark. The shared runner
-(state, retries, validation, quarantine, feed runs) does the rest, so a new connector is
-mostly a mapping from raw records to the unified model.
+(state, validation, quarantine, feed runs) and the one retry policy (``connectors.retry``)
+do the rest, so a new connector is mostly a mapping from raw records to the unified model.
+Chunks (``MappedChunk``) are the protocol of sources that map many rows in one go.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
-
-if TYPE_CHECKING:
-    from connectors.tabular_frames import MappedChunk
 
 
 class ConnectorConfig(BaseModel):
@@ -56,6 +55,19 @@ class CheckResult:
 
     ok: bool
     message: str = ""
+
+
+@dataclass
+class MappedChunk:
+    """What a chunk of rows became: assets (one per id, from its last good row), the
+    observations (asset URN, metric, epoch-second time, value, unit), how many rows were
+    mapped, their newest cursor, and the rows left for the row mapper."""
+
+    assets: list[dict[str, Any]] = field(default_factory=list)
+    observations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rows: int = 0
+    cursor: str | None = None
+    leftovers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Stream(ABC):

@@ -1,6 +1,8 @@
-"""``citylens districts|ingest|quarantine``: run connectors from the command line.
+"""``citylens districts|ingest|quarantine|sources``: run connectors from the command line.
 
-Connectors live outside the core; they are imported inside the commands.
+The composition root (``app.main``) adds these groups to the core's command line
+(``register_commands``). Connector modules are imported inside the commands, so that a
+command of another group does not load every parser.
 """
 from __future__ import annotations
 
@@ -264,3 +266,15 @@ def sources_run(
         show(report)
     if any(r.status == "failed" for r in reports):
         raise typer.Exit(1)
+
+
+GROUPS = {"districts": districts_app, "ingest": ingest_app, "quarantine": quarantine_app,
+          "sources": sources_app}
+
+
+def register_commands(cli: typer.Typer) -> None:
+    """Add the connectors' command groups to ``cli`` (once)."""
+    present = {group.name for group in cli.registered_groups}
+    for name, group in GROUPS.items():
+        if name not in present:
+            cli.add_typer(group, name=name)

@@ -21,11 +21,18 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, SourceFormatError
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Mapped,
+    MappedChunk,
+    SourceFormatError,
+)
 from connectors.base import Stream as BaseStream
 from connectors.registry import register
 from connectors.tabular import RowMapper, TabularMapping, load_mapping
-from connectors.tabular_frames import ChunkMapper, MappedChunk, row_dict
+from connectors.tabular_frames import ChunkMapper, row_dict
 from connectors.tabular_values import read_watermark, text
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")

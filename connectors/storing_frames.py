@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from connectors.base import Mapped
+from connectors.base import Mapped, MappedChunk
 from connectors.storing import asset_pks, ingest_with_last_seen, store_batch
-from connectors.tabular_frames import MappedChunk
 from dashboard.settings import Settings
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from connectors import tabular_values as cells
+from connectors.base import MappedChunk
 from connectors.tabular import RowMapper
 
 ISO_TIME = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
@@ -29,19 +29,6 @@ NUMBER = cells.NUMBER.pattern
 EPOCH = pd.Timestamp(0, tz="UTC")
 EARLIEST = pd.Timestamp(f"{cells.EARLIEST}-01-01", tz="UTC")
 LATEST = pd.Timestamp(f"{cells.LATEST}-01-01", tz="UTC")
-
-
-@dataclass
-class MappedChunk:
-    """What a chunk of rows became: assets (one per id, from its last good row), the
-    observations (asset URN, metric, epoch-second time, value, unit), how many rows were
-    mapped, their newest cursor, and the rows left for the row mapper."""
-
-    assets: list[dict[str, Any]] = field(default_factory=list)
-    observations: pd.DataFrame = field(default_factory=pd.DataFrame)
-    rows: int = 0
-    cursor: str | None = None
-    leftovers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def on_uniques(values: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:

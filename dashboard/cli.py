@@ -1,31 +1,52 @@
-"""The ``citylens`` command line: demo city, KPIs, serving the dashboard."""
+"""The core of the ``citylens`` command line: the store, users, audit, KPIs, the demo city.
+
+The composition root (``app.main``) adds the connectors' command groups and hands over,
+as Click's context object (``Wiring``), what the core may not import: the connectors'
+ingest for the demo city and the web app for ``serve``.
+"""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.engine import make_url
 
 from dashboard.cli_db import db_app
-from dashboard.cli_sources import districts_app, ingest_app, quarantine_app, sources_app
 from dashboard.cli_users import audit, users_app
 from dashboard.settings import Settings, get_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+if TYPE_CHECKING:
+    from dashboard.demo.generate import IngestFeeds
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="CityLens: integrated city management dashboard.")
 app.add_typer(db_app, name="db")
-app.add_typer(districts_app, name="districts")
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(quarantine_app, name="quarantine")
-app.add_typer(sources_app, name="sources")
 app.add_typer(users_app, name="users")
 app.command("audit")(audit)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the composition root hands the core's commands: the connectors' ingest of the
+    demo's feeds, and serving the web app."""
+
+    ingest_demo: IngestFeeds
+    serve: Callable[[Settings, str | None, int | None], None]
+
+
+def _wiring(ctx: typer.Context) -> Wiring:
+    wiring = ctx.find_root().obj
+    if not isinstance(wiring, Wiring):
+        raise typer.BadParameter("run this through the citylens command (app.main)")
+    return wiring
 
 
 @app.callback()
@@ -51,12 +72,6 @@ def main_options(
     get_settings.cache_clear()
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    web = importlib.import_module("app")  # the Dash app lives outside the core
-    dash_app = web.create_app(settings)
-    dash_app.run(host=host or settings.host, port=port or settings.port, debug=settings.debug)
-
-
 def _print(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -77,6 +92,7 @@ def _age_hours(iso_end: str | None) -> float:
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     scale: Annotated[str, typer.Option(help="tiny | small | city | benchmark")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve afterwards.")] = True,
@@ -126,7 +142,7 @@ def demo(
     else:
         started = time.perf_counter()
         summary = generate_demo(
-            get_engine(url), settings, scale=scale, seed=seed,
+            get_engine(url), settings, ingest=_wiring(ctx).ingest_demo, scale=scale, seed=seed,
             progress=lambda m: typer.echo(f"  {m}"),
         )
         typer.echo(
@@ -138,7 +154,7 @@ def demo(
         )
     _demo_users(url, ensure=same and not refresh)  # generating adds them itself
     if serve:
-        _serve(settings, host, port)
+        _wiring(ctx).serve(settings, host, port)
 
 
 def _demo_users(url: str, *, ensure: bool) -> None:
@@ -197,11 +213,12 @@ def kpis(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Serve the dashboard (development server; use gunicorn app:server in production)."""
-    _serve(get_settings(), host, port)
+    _wiring(ctx).serve(get_settings(), host, port)
 
 
 @app.command("init-db")
@@ -221,17 +238,13 @@ def _upgrade(url: str) -> None:
     engine.dispose()
 
 
-def main() -> None:
-    """Console-script entry point; a store at another schema revision is one line, not a
+def run(cli: typer.Typer, wiring: Wiring, args: list[str] | None = None) -> None:
+    """Run ``cli`` with ``wiring``; a store at another schema revision is one line, not a
     traceback."""
     from dashboard.store.schema import StoreOutOfDate
 
     try:
-        app()
+        cli(args=args, obj=wiring)
     except StoreOutOfDate as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -6,6 +6,7 @@ CITYLENS_REQUIRE_SERVICES=1 (CI sets it), which turns the skip into a failure.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from dashboard.store import init_store, make_engine
 PG_URL = os.environ.get("CITYLENS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CITYLENS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CITYLENS_REQUIRE_SERVICES") == "1"
+# The ``citylens`` command, as its console script runs it (the composition root's main).
+CITYLENS_CLI = [sys.executable, "-c", "import sys, app; app.main(sys.argv[1:])"]
 
 
 def service_missing(name: str, error: Exception) -> None:
@@ -107,6 +110,30 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
 
 
+# ---- connectors' retries ------------------------------------------------------------------
+def set_retry_policy(monkeypatch: pytest.MonkeyPatch, *, attempts: int | None = None,
+                     base_seconds: float | None = None) -> None:
+    """Set the connectors' one retry policy (``CITYLENS_RETRY_*``) for a test."""
+    from dashboard.settings import get_settings
+
+    if attempts is not None:
+        monkeypatch.setenv("CITYLENS_RETRY_ATTEMPTS", str(attempts))
+    if base_seconds is not None:
+        monkeypatch.setenv("CITYLENS_RETRY_BASE_SECONDS", str(base_seconds))
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Connectors retry at once in tests (as many tries as in production, no waits)."""
+    from dashboard.settings import get_settings
+
+    set_retry_policy(monkeypatch, base_seconds=0)
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 # ---- the tiny demo city, shared read-only by the page tests -----------------------------
 TINY_NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 
@@ -115,7 +142,7 @@ TINY_NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 def tiny_city(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of the tiny demo city (seed 7) ending at ``TINY_NOW``. Read-only: a test
     that needs to change the store makes its own."""
-    from dashboard.demo import generate_demo
+    from connectors.demo import generate_demo
     from dashboard.store import get_engine
 
     settings = Settings(var_dir=tmp_path_factory.mktemp("tiny-city"), database_url="",

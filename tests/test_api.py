@@ -16,10 +16,10 @@ from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from app import create_app
+from connectors.demo import generate_demo
 from dashboard.api import register_api
 from dashboard.api.blueprint import SETTINGS_KEY
 from dashboard.cli import app as cli_app
-from dashboard.demo import generate_demo
 from dashboard.model import Alert, Asset, Citizen, District, Observation, Service, ServiceRequest
 from dashboard.settings import Settings, get_settings
 from dashboard.store import bump_data_version, get_engine

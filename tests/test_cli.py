@@ -4,17 +4,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import CITYLENS_CLI
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _citylens(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", *args],
+        [*CITYLENS_CLI, *args],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
 

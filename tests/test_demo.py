@@ -15,7 +15,8 @@ import shapely
 from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
-from dashboard.demo import SCALES, DemoSummary, generate_demo
+from connectors.demo import generate_demo
+from dashboard.demo import SCALES, DemoSummary
 from dashboard.demo.assets import build_assets
 from dashboard.demo.clock import DAY, Context
 from dashboard.demo.config import load_config

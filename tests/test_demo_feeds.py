@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,10 +15,11 @@ import pytest
 import yaml
 from sqlalchemy import Engine, text
 
-from dashboard.demo import generate_demo
+from connectors.demo import generate_demo
 from dashboard.demo.generate import feeds_folder
 from dashboard.settings import Settings
 from dashboard.store import make_engine
+from tests.conftest import CITYLENS_CLI
 
 END = datetime(2026, 3, 30, 12, 0, tzinfo=timezone.utc)  # the span crosses the DST change
 
@@ -97,7 +97,7 @@ def test_running_the_demo_sources_again_stores_nothing_twice(city) -> None:
     requests = _one(engine, "SELECT count(*) FROM service_requests")
     url = str(engine.url)
     result = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "sources", "run", "--config",
+        [*CITYLENS_CLI, "sources", "run", "--config",
          str(folder / "sources.yaml"), "--json"],
         capture_output=True, text=True, env={"CITYLENS_DATABASE_URL": url, "PATH": "/usr/bin"},
         check=False, timeout=300)

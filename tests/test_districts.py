@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from dashboard.settings import Settings
 from dashboard.store import unit_of_work
 from dashboard.store.observations import ingest_observations
 from dashboard.store.reassign import reassign_districts
+from tests.conftest import CITYLENS_CLI
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "districts"
@@ -124,14 +124,14 @@ def test_cli_rejects_a_broken_file_in_one_line_and_writes_nothing(tmp_path) -> N
     env = {**os.environ, "CITYLENS_VAR_DIR": str(tmp_path / "var"), "CITYLENS_REDIS_URL": ""}
     env.pop("CITYLENS_DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "districts", "load", str(broken),
+        [*CITYLENS_CLI, "districts", "load", str(broken),
          "--name-field", "NAME"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and str(broken) in done.stderr
     assert "not valid JSON" in done.stderr
     listed = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "quarantine", "list", "--json"], env=env,
+        [*CITYLENS_CLI, "quarantine", "list", "--json"], env=env,
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert json.loads(listed.stdout) == []

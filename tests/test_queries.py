@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from connectors.demo import generate_demo
 from dashboard import queries
-from dashboard.demo import generate_demo
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from tests.conftest import REDIS_URL, service_missing

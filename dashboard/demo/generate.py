@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from dashboard.demo import feeds
 from dashboard.demo.assets import AssetGroup, asset_rows, build_assets
@@ -31,7 +31,6 @@ from dashboard.demo.procedures import day_cases, day_participation
 from dashboard.demo.requests import build_catalogue, day_requests, service_rows
 from dashboard.demo.series import observation_batches
 from dashboard.demo.users import add_demo_users
-from dashboard.model import Quarantine
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, init_store, unit_of_work
 from dashboard.store.version import get_meta, set_meta
@@ -178,27 +177,15 @@ def _write_activity(folder: Path, config: CityConfig, scale: Scale, districts: l
     return entries, (requests.count, cases.count, participation.count, board.count)
 
 
-def _ingest(engine: Engine, settings: Settings, path: Path, progress: Progress) -> None:
-    """Run every source of the demo's ``sources.yaml``; any quarantine or failure is a bug
-    of the generator or a connector, so it stops the demo with the reasons."""
-    from connectors.sources import load_sources, run_entry
-
-    for entry in load_sources(path):
-        report = run_entry(engine, settings, entry)
-        progress(f"{entry.id}: {report.stored:,} of {report.records_in:,} records stored "
-                 f"in {report.seconds:.1f} s")
-        if report.status != "ok":
-            with engine.connect() as conn:
-                reasons = conn.execute(select(Quarantine.reason).where(
-                    Quarantine.run_id == report.run_id).limit(3)).scalars().all()
-            raise RuntimeError(f"demo source {entry.id} ended {report.status}: "
-                               f"{report.error or '; '.join(reasons)}")
+IngestFeeds = Callable[[Engine, Settings, Path, Progress], None]  # runs the feeds file
 
 
-def generate_demo(engine: Engine, settings: Settings, *, scale: str = "tiny", seed: int = 7,
-                  end: datetime | None = None,
+def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
+                  scale: str = "tiny", seed: int = 7, end: datetime | None = None,
                   progress: Callable[[str], None] | None = None) -> DemoSummary:
-    """Generate the demo city of ``scale`` into the store behind ``engine``.
+    """Generate the demo city of ``scale`` into the store behind ``engine``: write its feeds
+    as a city's systems would export them, then ``ingest`` them (the connectors do that:
+    ``connectors.demo.generate_demo`` passes their ingest, the core never imports them).
 
     ``end`` (aware, UTC; floored to the hour; default the current hour) is when the data
     stops; it starts ``days`` of the scale earlier. Same (seed, scale, end), same rows.
@@ -236,7 +223,7 @@ def generate_demo(engine: Engine, settings: Settings, *, scale: str = "tiny", se
                        "`citylens sources run --config` this file to ingest them again.\n"
                        + yaml.safe_dump({"sources": entries}, sort_keys=False), encoding="utf-8")
     say(f"feeds written to {folder}; ingesting them through the connectors")
-    _ingest(engine, settings, sources, say)
+    ingest(engine, settings, sources, say)
     citizen_count = len(citizens.ids)
     with unit_of_work(engine) as conn:
         set_meta(conn, "demo", json.dumps({"seed": seed, "scale": scale,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import service_missing
+from tests.conftest import CITYLENS_CLI, service_missing
 
 CHROMIUM = os.environ.get("CITYLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,7 +54,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     var_dir = tmp_path_factory.mktemp("browser-var")
     env = {**os.environ, "CITYLENS_VAR_DIR": str(var_dir), "CITYLENS_REDIS_URL": ""}
     subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "demo", "--scale", "tiny", "--no-serve"],
+        [*CITYLENS_CLI, "demo", "--scale", "tiny", "--no-serve"],
         check=True, env=env, cwd=ROOT, capture_output=True,
     )
     return env

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import signed_in_context
+from tests.conftest import CITYLENS_CLI
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ def test_feeds_page_lists_a_run_source_and_its_quarantine(browser, server_url, d
         {"type": "Feature", "properties": {"name": "<script>alert(1)</script>"},
          "geometry": None},
     ]}))
-    subprocess.run([sys.executable, "-m", "dashboard.cli", "districts", "load", str(districts),
+    subprocess.run([*CITYLENS_CLI, "districts", "load", str(districts),
                     "--source-id", "browser-boundaries"], env=demo_env, cwd=ROOT,
                    capture_output=True, check=False, timeout=120)
     context = signed_in_context(browser, server_url, "admin")  # the quarantine is admin-only

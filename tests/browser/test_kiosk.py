@@ -14,6 +14,7 @@ import pytest
 
 from tests.browser.conftest import _free_port, _wait_for, assert_clean, wait_for, watch_errors
 from tests.browser.test_accessibility import _describe, axe_source, run_axe  # noqa: F401
+from tests.conftest import CITYLENS_CLI
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +282,7 @@ def test_new_data_redraws_the_slides_without_a_reload(browser, server_url: str,
                  [-3.80, 43.46], [-3.79, 43.46], [-3.79, 43.47], [-3.80, 43.46]]]}},
         ]}))
         result = subprocess.run(
-            [sys.executable, "-m", "dashboard.cli", "districts", "load", str(districts),
+            [*CITYLENS_CLI, "districts", "load", str(districts),
              "--source-id", "kiosk-test"], env=demo_env, cwd=ROOT, capture_output=True,
             check=False, timeout=120)
         assert result.returncode == 0, result.stderr.decode()[-2000:]
