@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors import values
 from dashboard.model import DOMAINS
 
 TIME_FIELDS = ("TimeInstant", "dateObserved")
@@ -107,19 +108,12 @@ def parse_topic(topic: str) -> Topic:
 
 
 def parse_time(value: Any, field: str) -> datetime:
-    """An ISO-8601 time as an aware UTC datetime (naive times are UTC)."""
-    if not isinstance(value, str) or not value.strip():
+    """An ISO-8601 time as an aware UTC datetime (naive times are UTC); a reading must have
+    one, so a missing time is an error too."""
+    moment = values.parse_time(value, field)
+    if moment is None:
         raise ValueError(f"{field} is not a time: {str(value)[:60]!r}")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{field} is not an ISO-8601 time: {value[:60]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"{field} is out of range: {value[:60]!r}") from None
+    return moment
 
 
 def cursor_text(moment: datetime) -> str:
