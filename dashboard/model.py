@@ -296,10 +296,6 @@ class User(Base):
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Unused since sign-in throttling moved to ``sign_in_throttle``; kept so that stores of
-    # earlier releases (NOT NULL, no server default) still accept new users.
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
 
 
 class SignInSession(Base):

@@ -82,11 +82,15 @@ def _copy_tiny_city(source: Engine, target: Engine) -> dict[str, int]:
     counts = {}
     with source.connect() as read, target.begin() as write:
         for table in legacy.sorted_tables:
-            columns = [c.name for c in table.columns]
-            query = select(*(tiny.tables[table.name].c[c] for c in columns))
+            source_table = tiny.tables[table.name]
+            columns = [c.name for c in table.columns if c.name in source_table.c]
+            gone = {c.name: 0 for c in table.columns  # 0.1.0 columns dropped since (0003)
+                    if c.name not in source_table.c and not c.nullable}
+            query = select(*(source_table.c[c] for c in columns))
             if table.name in ("observations", "rollups"):
                 query = query.limit(ROW_LIMIT)
-            rows = [dict(zip(columns, row, strict=True)) for row in read.execute(query)]
+            rows = [{**gone, **dict(zip(columns, row, strict=True))}
+                    for row in read.execute(query)]
             if rows:
                 write.execute(table.insert(), rows)
             counts[table.name] = len(rows)

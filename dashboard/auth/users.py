@@ -96,8 +96,7 @@ def add_user(conn: Connection, username: str, role: str, password: str, *,
         raise ValueError(f"user {username!r} already exists")
     conn.execute(insert(User).values(
         username=username, password_hash=hash_password(password), role=role,
-        departments=departments, districts=districts, disabled=False, failed_attempts=0,
-        locked_until=None))
+        departments=departments, districts=districts, disabled=False))
 
 
 def list_users(conn: Connection, now: datetime | None = None) -> list[dict[str, Any]]:
