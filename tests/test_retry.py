@@ -16,8 +16,8 @@ from tenacity import RetryCallState
 from connectors.common import get_with_retries
 from connectors.retry import (
     MAX_WAIT_SECONDS,
-    RetryPolicy,
     Retryable,
+    RetryPolicy,
     _wait,
     current_policy,
     retry_after_seconds,
