@@ -16,7 +16,6 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard.auth.access import STAFF
-from dashboard.kpis.scoring import relative_change
 from dashboard.periods import KPI_WINDOW, PRESETS
 from dashboard.queries import district as dq
 from dashboard.queries import district_options
@@ -35,7 +34,6 @@ from layouts import (
 from layouts.components import alerts_list, status_badge
 from layouts.district_sections import (
     assets_table,
-    change_cell,
     kpi_table,
     ordinal,
     request_tiles,
@@ -78,23 +76,51 @@ def subtitle(kpis: dict[str, Any], filters: PageFilters, tz: str,
     return words
 
 
-def score_children(kpis: dict[str, Any]) -> list[Any]:
-    """The district's score, the city's, the rank among districts and the trend."""
+SCORE_LEVEL = 0.005  # score gaps and changes smaller than this round to 0.00: level
+
+
+def city_gap_words(score: float | None, city: float | None) -> str:
+    """`` · 0.08 below the city`` / ``above`` / `` · level with the city`` ('' unknown)."""
+    if score is None or city is None:
+        return ""
+    gap = score - city
+    if abs(gap) < SCORE_LEVEL:
+        return " · level with the city"
+    return f" · {format_number(abs(gap), 2)} {'above' if gap > 0 else 'below'} the city"
+
+
+def score_trend(score: float | None, previous: float | None, compare: str | None) -> Any:
+    """The score's change against the previous period, in score points (a score is already
+    a ratio, so not as a percentage of itself); nothing unless comparing with it."""
+    if compare != "previous":
+        return None
+    if score is None or previous is None:
+        return html.Span("no earlier data", className="trend trend--none")
+    change = score - previous
+    if abs(change) < SCORE_LEVEL:
+        return html.Span("● steady vs the previous period", className="trend trend--flat")
+    word = "improving" if change > 0 else "worsening"
+    return html.Span([html.Span("▲" if change > 0 else "▼", **{"aria-hidden": "true"}),
+                      f" {format_number(abs(change), 2)} {word} vs the previous period"],
+                     className=f"trend trend--{word}")
+
+
+def score_children(kpis: dict[str, Any], compare: str | None = None) -> list[Any]:
+    """The district's score, the city's and the gap between them, the rank among districts,
+    and (comparing with the previous period) the change in score points."""
     score, city = kpis["score"], kpis["city_score"]
     rank = kpis["score_rank"]
     rank_words = (f"{ordinal(rank)} of {kpis['score_ranked']} districts by score" if rank
                   else f"not ranked (no score) among {kpis['districts']} districts")
-    change = relative_change(score, kpis["previous_score"])
     return [
         html.Div("District score", className="score-card__label"),
         html.Div([html.Span(format_number(score, 2), className="score-card__value"),
                   status_badge(status_of(score))], className="score-card__main"),
         html.Div([html.Span("City score "), html.Strong(format_number(city, 2)),
-                  html.Span(f" · {'above' if (score or 0) > (city or 0) else 'at or below'} "
-                            "the city" if score is not None and city is not None else "")],
+                  html.Span(city_gap_words(score, city))],
                  className="district-score__city"),
         html.Div(rank_words, id=pid("rank"), className="district-score__rank"),
-        html.Div(change_cell(change, None if change is None else change > 0, "previous window"),
+        html.Div(score_trend(score, kpis["previous_score"], compare),
                  className="district-score__trend"),
         html.Div("All KPIs · 1.00 = on target", className="score-card__meta"),
     ]
@@ -137,7 +163,7 @@ def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, A
                      if filters.department else "")
     return {
         "subtitle": subtitle(kpis, filters, tz, domains),
-        "score": score_children(kpis),
+        "score": score_children(kpis, filters.compare),
         "kpis": [score_chart(pid("chart"), rows, name, district, filters.period),
                  html.Div(kpi_table(pid("chart-table"), rows, name,
                                     year_ago=filters.compare == "year"),

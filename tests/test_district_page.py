@@ -401,3 +401,28 @@ def test_requests_section_counts_the_districts_requests(in_app: None, tiny_city:
                       d=district)
     shown = text_of(by_id(page, "district-requests-body"))
     assert oldest and all(row[0] in shown for row in oldest)
+
+
+def _score_panel(score: float | None, city: float | None, previous: float | None,
+                 compare: str | None) -> str:
+    from dash import html
+
+    from layouts.district import score_children
+
+    kpis = {"score": score, "city_score": city, "previous_score": previous, "score_rank": 3,
+            "score_ranked": 10, "districts": 10}
+    return text_of(html.Div(score_children(kpis, compare)))
+
+
+def test_the_score_panel_says_how_far_from_the_city_and_compares_only_when_asked() -> None:
+    """A district at 0.83 against a city at 0.91 is 0.08 below it (not "at or below"); the
+    change is in score points, and only when the previous period is chosen."""
+    below = _score_panel(0.83, 0.91, 0.87, None)
+    assert "0.08 below the city" in below
+    assert "worsening" not in below and "improving" not in below  # "No comparison"
+    assert "0.04 above the city" in _score_panel(0.95, 0.91, None, None)
+    assert "level with the city" in _score_panel(0.912, 0.91, None, None)
+    compared = _score_panel(0.83, 0.91, 0.87, "previous")
+    assert "0.04 worsening vs the previous period" in compared and "%" not in compared
+    assert "no earlier data" in _score_panel(0.83, 0.91, None, "previous")
+    assert "worsening" not in _score_panel(0.83, 0.91, 0.87, "year")
