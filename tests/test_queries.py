@@ -81,3 +81,16 @@ def test_redis_cache_serves_the_same_answers(demo_settings: Settings) -> None:
     assert any(client.scan_iter("citylens:q:kpi_table:*"))  # stored where workers share it
     assert queries.overview(shared, None, "month") == first
     assert queries.overview(demo_settings, None, "month") == first  # in-process agrees
+
+
+def test_no_previous_score_without_earlier_data(tiny_city: Settings) -> None:
+    """The tiny city's feeds start two weeks before "now": a quarter has no previous quarter
+    to compare with, so no KPI gets an invented previous value of 0 (which scored 2.0 and
+    turned into "▼ 0.85 worsening" while every card said "No earlier data")."""
+    quarter = queries.overview(tiny_city, None, "quarter")
+    assert quarter["city_score"]["previous"] is None
+    assert quarter["city_score"]["trend"] is None
+    assert [k["id"] for k in quarter["kpis"] if k["previous"] is not None] == []
+    week = queries.overview(tiny_city, None, "week")  # a week before "now" has data
+    assert week["city_score"]["previous"] is not None
+    assert any(k["previous"] is not None and k["domain"] == "services" for k in week["kpis"])

@@ -148,14 +148,23 @@ REDUCERS: dict[str, Reducer] = {
 }
 
 
+def _covers_before(frame: pd.DataFrame, column: str, start: int) -> bool:
+    """Whether the source has any record from before ``start`` (its feed had begun): without
+    one, the previous window has no data, and a count of 0 there would be invented."""
+    times = frame[column].to_numpy(dtype=float) if len(frame) else np.array([], dtype=float)
+    return bool(np.isfinite(times).any() and np.nanmin(times) < start)
+
+
 def _results(
     frame: pd.DataFrame,
     kpis: Sequence[KpiDefinition],
     window: Window,
     populations: dict[str, int],
     time_column: str,
+    coverage_column: str,
 ) -> dict[str, SourceResult]:
     previous = window.previous()
+    has_previous = _covers_before(frame, coverage_column, window.start)
     edges = _spark_edges(window)
     city_population = sum(populations.values())
     results: dict[str, SourceResult] = {}
@@ -170,7 +179,8 @@ def _results(
         for key, group in places[domain]:
             pop = city_population if key is CITY else populations.get(key, 0)
             _put(result.current, key, reducer(group, window.start, window.end, pop))
-            _put(result.previous, key, reducer(group, previous.start, previous.end, pop))
+            if has_previous:
+                _put(result.previous, key, reducer(group, previous.start, previous.end, pop))
             result.spark[key] = [
                 (a, v)
                 for a, b in zip(edges[:-1], edges[1:], strict=True)
@@ -194,7 +204,7 @@ def request_results(
         return {}
     frame = _fetch_requests(conn, window)
     frame["latest"] = np.fmax(frame["requested"].to_numpy(), frame["closed"].to_numpy())
-    return _results(frame, kpis, window, populations, "latest")
+    return _results(frame, kpis, window, populations, "latest", "requested")
 
 
 def case_results(
@@ -211,4 +221,4 @@ def case_results(
     )
     frame = _frame(conn.execute(stmt), ["district", "requested", "closed"], ("requested", "closed"))
     frame["domain"] = "services"
-    return _results(frame, kpis, window, populations, "closed")
+    return _results(frame, kpis, window, populations, "closed", "closed")
