@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from dashboard.settings import Settings, get_settings
 from layouts import SETTINGS_KEY
 
 APP_TITLE = "CityLens"
+APP_LOAD_ERROR = 4
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
@@ -131,7 +133,10 @@ def _create_or_exit(settings: Settings | None = None) -> dash.Dash:
     try:
         return create_app(settings)
     except StoreOutOfDate as error:
-        raise SystemExit(f"CityLens cannot start: {error}") from None
+        print(f"CityLens cannot start: {error}", file=sys.stderr, flush=True)
+        # 4 is gunicorn's "App failed to load": the arbiter stops instead of respawning
+        # workers that would all refuse the same store.
+        raise SystemExit(APP_LOAD_ERROR) from None
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

@@ -191,3 +191,21 @@ def test_the_command_line_upgrades_and_tells_the_revision(tmp_path: Path,
         assert re.search(rf"store at {head_revision()}; this CityLens needs", now.output)
     finally:
         get_settings.cache_clear()
+
+
+def test_an_unversioned_store_that_already_has_the_sign_in_tables_is_adopted(
+        empty_engine: Engine) -> None:
+    """Development builds between 0.1.0 and migrations created the sign-in tables
+    themselves: such a store is stamped past them instead of failing to create them."""
+    from dashboard.model import SignInSession, SignInThrottle
+
+    _create_legacy_store(empty_engine)
+    SignInSession.__table__.create(empty_engine)
+    SignInThrottle.__table__.create(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO sign_in_throttle (key, attempts) VALUES ('user:x', 3)"))
+    assert upgrade_store(empty_engine) == "unversioned"
+    with empty_engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        assert conn.execute(text("SELECT attempts FROM sign_in_throttle")).scalar() == 3
+    assert _schema_differences(empty_engine) == []

@@ -22,6 +22,8 @@ from dashboard.model import Citizen, citizen_search_key
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001_baseline"
+SIGN_IN_TABLES_REVISION, SIGN_IN_TABLES = "0002_sign_in_sessions", {"sign_in_sessions",
+                                                                   "sign_in_throttle"}
 LEGACY_MARKER = "observations"  # a table every CityLens store has had
 BATCH = 5_000
 
@@ -121,7 +123,10 @@ def _adopt_unversioned(conn: Connection) -> None:
     if "search_text" not in columns:  # added in place by releases before Citizen 360
         conn.execute(text("ALTER TABLE citizens ADD COLUMN search_text TEXT DEFAULT ''"))
         _fill_search_text(conn)
-    command.stamp(_config(conn), BASELINE)
+    present = set(inspect(conn).get_table_names())
+    # Development builds between 0.1.0 and migrations made the sign-in tables themselves.
+    stamp = SIGN_IN_TABLES_REVISION if SIGN_IN_TABLES <= present else BASELINE
+    command.stamp(_config(conn), stamp)
 
 
 def _fill_search_text(conn: Connection) -> None:
