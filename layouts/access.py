@@ -56,17 +56,19 @@ def callback_prefixes() -> dict[str, tuple[str, ...]]:
             for prefix, roles in (page.get("callback_ids") or {}).items()}
 
 
-def callback_roles(app: dash.Dash, key: str) -> tuple[str, ...] | None:
-    """The roles of the callback Dash dispatches ``key`` to (None: no such callback)."""
-    if key not in app.callback_map or key == ROUTER_OUTPUT:
-        return None
-    return roles_for_ids(callback_output_ids(key), callback_prefixes())
+def callback_roles_by_key(app: dash.Dash) -> dict[str, tuple[str, ...]]:
+    """The roles of every server-side callback of ``app``, by the key Dash dispatches a
+    request on (computed once: the pages router, registered at the first request and
+    checked by its page instead, is left out)."""
+    prefixes = callback_prefixes()
+    return {key: roles_for_ids(callback_output_ids(key), prefixes)
+            for key in app.callback_map if key != ROUTER_OUTPUT}
 
 
 def access_rules(app: dash.Dash) -> AccessRules:
     """The guard's rules for ``app`` (call after its pages and callbacks are registered)."""
     return AccessRules(page_roles=functools.partial(page_roles, app),
-                       callback_roles=functools.partial(callback_roles, app),
+                       callback_roles=callback_roles_by_key(app).get,
                        router_output=ROUTER_OUTPUT)
 
 
@@ -112,13 +114,11 @@ def enforce_where_read(app: dash.Dash) -> None:
     for page in dash.page_registry.values():
         if not getattr(page["layout"], ENFORCED, False):
             page["layout"] = _guarded_layout(page["layout"], tuple(page.get("roles") or ()))
-    prefixes = callback_prefixes()
-    for key, spec in app.callback_map.items():
+    for key, roles in callback_roles_by_key(app).items():
+        spec = app.callback_map[key]
         callback = spec.get("callback")  # clientside callbacks have none: nothing to run
-        if key == ROUTER_OUTPUT or callback is None or getattr(callback, ENFORCED, False):
-            continue
-        roles = roles_for_ids(callback_output_ids(key), prefixes)
-        spec["callback"] = _guarded_callback(callback, roles)
+        if callback is not None and not getattr(callback, ENFORCED, False):
+            spec["callback"] = _guarded_callback(callback, roles)
 
 
 def scoped_department(requested: str | None) -> str | None:
