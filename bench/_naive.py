@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
+from dashboard.kpis.coverage import span_coverage
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.engine import KpiTable
 from dashboard.kpis.windows import Window
@@ -71,12 +72,23 @@ def _reduce(kpi: KpiDefinition, count: float, total: float, population: int,
     return _finite(total * kpi.scale / population / days)
 
 
-def _place_values(kpi: KpiDefinition, rows: pd.DataFrame | None, population: int,
-                  window: Window, now: int) -> dict[str, Any]:
+def _population(place: str, rows: pd.DataFrame, populations: dict[str, int]) -> int:
+    """A district's population; the city's is that of the districts with readings in
+    ``rows`` (every district when none has one), the rule the KPI engine follows."""
+    if place:
+        return populations.get(place, 0)
+    present = [populations[d] for d in set(rows["district"]) if d in populations]
+    return sum(present) if present else sum(populations.values())
+
+
+def _place_values(kpi: KpiDefinition, rows: pd.DataFrame | None,
+                  populations: dict[str, int], place: str, window: Window,
+                  now: int) -> dict[str, Any]:
     """Value, previous value and sparkline of one KPI for one place.
 
-    A per-day KPI divides by the time elapsed up to ``now`` (the current hour or day is
-    not over yet), the same rule the KPI engine follows.
+    The place's data covers the window from its first bucket to the end of its newest (or
+    ``now``); a per-day KPI divides by that time, and the previous window is compared with
+    only when covered enough, the rules the KPI engine follows.
     """
     entry: dict[str, Any] = {"value": None, "previous": None, "as_of": None, "spark": []}
     if rows is None or rows.empty:
@@ -84,16 +96,20 @@ def _place_values(kpi: KpiDefinition, rows: pd.DataFrame | None, population: int
     counted = rows[rows["counted"]]
     current = counted[counted["current"]]
     earlier = counted[~counted["current"]]
-    elapsed = max(now - window.start, 1) / DAY
-    for name, part, days in (("value", current, elapsed),
-                             ("previous", earlier, window.previous().days)):
-        if len(part):
-            entry[name] = _reduce(kpi, len(part), part["value"].sum(), population, days)
     width = DAY if window.grain == "day" else HOUR
+    previous = window.previous()
+    first = float(counted["bucket"].min()) if len(counted) else None
+    last = float(min(int(counted["bucket"].max()) + width, now)) if len(counted) else float(now)
+    for name, part, span in (("value", current, window), ("previous", earlier, previous)):
+        seconds, coverage = span_coverage(first, last, span.start, span.end, window.grain)
+        if len(part) and (name == "value" or coverage.comparable):
+            entry[name] = _reduce(kpi, len(part), part["value"].sum(),
+                                  _population(place, part, populations), seconds / DAY)
+    population = _population(place, current, populations)
     spark = current.groupby("bucket", sort=True)["value"].agg(["count", "sum"])
     for bucket, count, total in zip(spark.index, spark["count"], spark["sum"], strict=True):
-        span = min(max(now - int(bucket), 1), width) / DAY  # the last bucket may be partial
-        value = _reduce(kpi, count, total, population, span)
+        days = min(max(now - int(bucket), 1), width) / DAY  # the last bucket may be partial
+        value = _reduce(kpi, count, total, population, days)
         if value is not None:
             entry["spark"].append([_iso(int(bucket)), value])
     return entry
@@ -132,7 +148,6 @@ def naive_values(
         str(i): int(p or 0)
         for i, p in zip(districts["id"], districts["population"], strict=True)
     }
-    city_population = sum(populations.values())
     frame["rkey"] = frame["type"] + "." + frame["metric"]
     frame["district"] = frame["district"].fillna("")
     frame["bucket"] = _bucket(frame["time"], window.grain, tz)
@@ -149,8 +164,7 @@ def naive_values(
         groups.update((str(d), g) for d, g in part.groupby("district") if d != "")
         out: dict[str, dict[str, Any]] = {}
         for place in ["", *sorted(populations)]:
-            population = city_population if place == "" else populations.get(place, 0)
-            out[place] = _place_values(kpi, groups.get(place), population, window, now)
+            out[place] = _place_values(kpi, groups.get(place), populations, place, window, now)
             out[place]["as_of"] = _iso(fresh.get(place))
         values[kpi.id] = out
     return {"result": values, "rows_read": int(len(frame) + len(districts)), "db_s": db_seconds,

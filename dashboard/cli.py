@@ -198,17 +198,21 @@ def kpis(
     ]
     if as_json:
         _print({"district": district, "window": window, "window_start": data["window_start"],
-                "window_end": data["window_end"], "city_score": data["city_score"]["value"],
-                "city_score_previous": data["city_score"]["previous"], "kpis": rows})
+                "window_end": data["window_end"], **queries.score_fields(data["city_score"]),
+                "kpis": rows})
         return
     score = data["city_score"]["value"]
     typer.echo(f"City score ({district or 'city'}, {window}): "
-               f"{'n/a' if score is None else f'{score:.2f}'}")
+               f"{'n/a' if score is None else f'{score:.2f}'} from "
+               f"{data['city_score']['kpis_scored']} of {len(rows)} KPIs")
     for row in rows:
         value = "n/a" if row["value"] is None else f"{row['value']:.{row['decimals']}f}"
         grade = "n/a" if row["score"] is None else f"{row['score']:.2f}"
+        coverage = row.get("coverage") or {}
+        partial = (f"  partial: {coverage['covered']} of {coverage['total']} "
+                   f"{coverage['unit']}s" if coverage.get("partial") else "")
         typer.echo(f"  {row['name']:<44} {value:>9} {row['unit']:<8} target "
-                   f"{row['target']:g} score {grade}")
+                   f"{row['target']:g} score {grade}{partial}")
 
 
 @app.command()

@@ -96,6 +96,17 @@ def format_percent(change: float | None) -> str:
     return f"{pct:.0f}%" if pct >= 10 else f"{pct:.1f}%"
 
 
+def format_change(change: float | None, unit: str | None = "%", decimals: int = 1) -> str:
+    """The size of a KPI's change (``scoring.kpi_change``), without its sign (the arrow
+    gives it): ``4.2%`` relative, ``3.1 pp`` in percentage points, ``57 s`` in the KPI's
+    own unit when the base was near zero."""
+    if change is None:
+        return ""
+    if unit in (None, "%"):
+        return format_percent(change)
+    return f"{format_number(abs(change), decimals)} {unit}"
+
+
 def parse_time(iso: str | None) -> datetime | None:
     """An ISO timestamp as an aware UTC datetime (None passes through)."""
     if not iso:

@@ -19,8 +19,8 @@ from layouts import (
     WINDOWS,
     domain_label,
     exact_time,
+    format_change,
     format_number,
-    format_percent,
     ids,
     status_of,
     text,
@@ -55,22 +55,36 @@ def _smart(value: float | None, decimals: int) -> str:
     return format_number(value, decimals)
 
 
-def _trend(change: float | None, improving: bool | None, versus: str,
-           missing: str = "No earlier data") -> html.Span:
-    """▲/▼ with the size of the change and whether that is good news (``missing`` when
-    there is nothing to compare with)."""
+def trend_span(change: float | None, improving: bool | None, versus: str,
+               missing: str = "No earlier data", *, unit: str | None = "%",
+               decimals: int = 1) -> html.Span:
+    """▲/▼ with the size of the change (``layouts.format_change``: relative, percentage
+    points or the KPI's unit) and whether that is good news; ``missing`` when there is
+    nothing to compare with."""
     if change is None:
         return html.Span(missing, className="trend trend--none", title=versus)
-    if abs(change) < 0.0005:
+    if improving is None and (abs(change) < 0.0005 or unit not in (None, "%")):
         return html.Span("● steady", className="trend trend--flat", title=versus)
     arrow = "▲" if change > 0 else "▼"
     word = "improving" if improving else ("worsening" if improving is False else "steady")
     cls = {"improving": "improving", "worsening": "worsening"}.get(word, "flat")
     return html.Span(
-        [html.Span(arrow, **{"aria-hidden": "true"}), f" {format_percent(change)} ",
+        [html.Span(arrow, **{"aria-hidden": "true"}),
+         f" {format_change(change, unit, decimals)} ",
          html.Span(word, className="trend__word")],
         className=f"trend trend--{cls}", title=f"{'Up' if change > 0 else 'Down'} vs {versus}",
     )
+
+
+def coverage_tag(coverage: dict[str, Any] | None) -> html.Span | None:
+    """``partial: 90 of 365 days`` when a KPI's data covers too little of its window."""
+    if not coverage or not coverage.get("partial"):
+        return None
+    unit = coverage["unit"] + ("" if coverage["total"] == 1 else "s")
+    return html.Span(f"partial: {coverage['covered']} of {coverage['total']} {unit}",
+                     className="tag tag--partial",
+                     title="The value is computed over the time its data covers, not the "
+                           "whole window")
 
 
 def sparkline_figure(spark: list[dict[str, Any]], status: str = "none") -> dict[str, Any]:
@@ -115,7 +129,10 @@ def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
     name, unit = text(kpi["name"], lang), kpi.get("unit", "")
     comparator = "≤" if kpi.get("direction") == "lower" else "≥"
     spark = kpi.get("spark") or []
-    foot = [freshness(kpi.get("as_of"), now, tz)]
+    foot: list[Any] = [freshness(kpi.get("as_of"), now, tz)]
+    partial = coverage_tag(kpi.get("coverage"))
+    if partial is not None:
+        foot.append(partial)
     if kpi.get("stale"):
         foot.append(html.Span("Stale", className="tag tag--stale",
                               title="Newest data is older than expected for this KPI"))
@@ -134,11 +151,13 @@ def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
                                      className="kpi-card__value"),
                            html.Span(unit if kpi.get("value") is not None else "",
                                      className="kpi-card__unit")]),
-                _trend(kpi.get("year_change"), kpi.get("year_improving"), YEAR_BEFORE,
-                       "No data a year before" if kpi.get("year_ago") is None
-                       else "No change to measure")
+                trend_span(kpi.get("year_change"), kpi.get("year_improving"), YEAR_BEFORE,
+                           "No data a year before" if kpi.get("year_ago") is None
+                           else "No change to measure",
+                           unit=kpi.get("year_change_unit"), decimals=decimals)
                 if "year_ago" in kpi else
-                _trend(kpi.get("trend"), kpi.get("improving"), _versus(window)),
+                trend_span(kpi.get("change"), kpi.get("improving"), _versus(window),
+                           unit=kpi.get("change_unit"), decimals=decimals),
             ], className="kpi-card__value-row"),
             html.Div(f"Target {comparator} {_smart(kpi.get('target'), decimals)} {unit}".strip(),
                      className="kpi-card__target"),
@@ -159,10 +178,9 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
                      now: datetime | None = None, tz: str = "UTC") -> html.Div:
     """The city (or district) score, 1.00 = on target, with its change and a meter."""
     now = now or datetime.now(timezone.utc)
-    value, previous = score.get("value"), score.get("previous")
+    value, delta = score.get("value"), score.get("trend")
     status = status_of(value)
-    if value is not None and previous is not None:
-        delta = value - previous
+    if value is not None and delta is not None:
         arrow = "▲" if delta > 0.0005 else ("▼" if delta < -0.0005 else "●")
         word = "improving" if delta > 0.0005 else ("worsening" if delta < -0.0005 else "steady")
         trend = html.Div([html.Span(arrow, **{"aria-hidden": "true"}),
@@ -172,6 +190,8 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
         trend = html.Div("No earlier window to compare", className="trend trend--none")
     scored = score.get("kpis_scored", 0)
     meta = f"{scored} of {kpi_count} KPIs scored" if kpi_count else f"{scored} KPIs scored"
+    if score.get("kpis_partial"):
+        meta += f" ({score['kpis_partial']} on partial data)"
     fill = 0 if value is None else max(0.0, min(value / 1.5, 1.0)) * 100
     return html.Div(id=ids.CITY_SCORE, className=f"score-card score-card--{status}", children=[
         html.Div(f"{place} score", className="score-card__label"),

@@ -89,14 +89,14 @@ def city_gap_words(score: float | None, city: float | None) -> str:
     return f" · {format_number(abs(gap), 2)} {'above' if gap > 0 else 'below'} the city"
 
 
-def score_trend(score: float | None, previous: float | None, compare: str | None) -> Any:
-    """The score's change against the previous period, in score points (a score is already
-    a ratio, so not as a percentage of itself); nothing unless comparing with it."""
+def score_trend(score: float | None, change: float | None, compare: str | None) -> Any:
+    """The score's like-for-like change against the previous period, in score points (a
+    score is already a ratio, so not as a percentage of itself); nothing unless comparing
+    with it."""
     if compare != "previous":
         return None
-    if score is None or previous is None:
+    if score is None or change is None:
         return html.Span("no earlier data", className="trend trend--none")
-    change = score - previous
     if abs(change) < SCORE_LEVEL:
         return html.Span("● steady vs the previous period", className="trend trend--flat")
     word = "improving" if change > 0 else "worsening"
@@ -120,7 +120,7 @@ def score_children(kpis: dict[str, Any], compare: str | None = None) -> list[Any
                   html.Span(city_gap_words(score, city))],
                  className="district-score__city"),
         html.Div(rank_words, id=pid("rank"), className="district-score__rank"),
-        html.Div(score_trend(score, kpis["previous_score"], compare),
+        html.Div(score_trend(score, kpis.get("score_change"), compare),
                  className="district-score__trend"),
         html.Div("All KPIs · 1.00 = on target", className="score-card__meta"),
     ]

@@ -9,25 +9,25 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.kpis.scoring import is_improving
+from dashboard.kpis.scoring import change_improving
 from layouts import (
     STATUS_COLOURS,
     STATUS_LABELS,
     domain_label,
     exact_time,
     format_number,
-    format_percent,
     status_of,
     text,
     time_ago,
 )
-from layouts.components import status_badge
+from layouts.components import status_badge, trend_span
 from layouts.export import graph_config, safe_name
 
-TREND_FLAT = 0.0005
 KPI_CSV_FIELDS = ("kpi_id", "kpi", "domain", "unit", "district_value", "city_value", "target",
                   "direction", "score", "city_score", "status", "previous_value",
-                  "change_vs_previous", "year_ago_value", "change_vs_year_ago", "rank", "ranked")
+                  "change_vs_previous", "change_unit", "year_ago_value", "change_vs_year_ago",
+                  "year_change_unit", "covered", "window_total", "coverage_unit", "rank",
+                  "ranked")
 ASSET_CSV_FIELDS = ("domain", "domain_name", "assets", "not_ok", "open_alerts", "last_seen")
 
 
@@ -49,22 +49,21 @@ def with_unit(value: float | None, decimals: int, unit: str) -> str:
     return f"{format_number(value, decimals)} {unit}".strip()
 
 
-def change_cell(change: float | None, improving: bool | None, versus: str) -> html.Span:
-    """▲/▼ with the size of the change and whether it is good news, in words."""
-    if change is None:
-        return html.Span("no earlier data", className="trend trend--none")
-    if abs(change) < TREND_FLAT:
-        return html.Span("● steady", className="trend trend--flat", title=versus)
-    word = "improving" if improving else ("worsening" if improving is False else "steady")
-    cls = word if word != "steady" else "flat"
-    return html.Span([html.Span("▲" if change > 0 else "▼", **{"aria-hidden": "true"}),
-                      f" {format_percent(change)} {word}"],
-                     className=f"trend trend--{cls}", title=f"vs {versus}")
+def change_cell(row: dict[str, Any], versus: str, *, year: bool = False) -> html.Span:
+    """▲/▼ with the size of a KPI row's change (against the previous window, or a year ago
+    with ``year``) and whether it is good news, in words."""
+    if year:
+        return trend_span(row.get("year_change"), year_improving(row), versus,
+                          "no earlier data", unit=row.get("year_change_unit"),
+                          decimals=row["decimals"])
+    return trend_span(row.get("change"), row.get("improving"), versus, "no earlier data",
+                      unit=row.get("change_unit"), decimals=row["decimals"])
 
 
 def year_improving(row: dict[str, Any]) -> bool | None:
     """Whether the change against a year ago is for the better (None when flat/unknown)."""
-    return is_improving(row.get("year_change"), row["direction"])
+    return change_improving(row.get("year_change"), row.get("year_change_unit"),
+                            row["direction"], row["decimals"])
 
 
 # ---- KPI comparison -------------------------------------------------------------------------
@@ -146,12 +145,12 @@ def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
             html.Td(f"{format_number(r['score'], 2)} / {format_number(r['city_score'], 2)}",
                     className="num"),
             html.Td(status_badge(status_of(r["score"]))),
-            html.Td(change_cell(r["trend"], r["improving"], "previous window")),
+            html.Td(change_cell(r, "previous window")),
         ]
         if year_ago:
             before = with_unit(r["year_ago"], r["decimals"], r["unit"])
             cells.append(html.Td(
-                [change_cell(r["year_change"], year_improving(r), "a year ago"),
+                [change_cell(r, "a year ago", year=True),
                  html.Div(f"was {before}", className="district-kpi__domain")]
                 if r["year_ago"] is not None else "no data a year before"))
         cells.append(html.Td(rank_text(r["rank"], r["ranked"])))
@@ -170,8 +169,13 @@ def kpi_csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "district_value": r["value"], "city_value": r["city_value"], "target": r["target"],
         "direction": r["direction"], "score": r["score"], "city_score": r["city_score"],
         "status": STATUS_LABELS[status_of(r["score"])][1], "previous_value": r["previous"],
-        "change_vs_previous": r["trend"], "year_ago_value": r["year_ago"],
-        "change_vs_year_ago": r["year_change"], "rank": r["rank"], "ranked": r["ranked"],
+        "change_vs_previous": r.get("change"), "change_unit": r.get("change_unit"),
+        "year_ago_value": r["year_ago"], "change_vs_year_ago": r["year_change"],
+        "year_change_unit": r.get("year_change_unit"),
+        "covered": (r.get("coverage") or {}).get("covered"),
+        "window_total": (r.get("coverage") or {}).get("total"),
+        "coverage_unit": (r.get("coverage") or {}).get("unit"),
+        "rank": r["rank"], "ranked": r["ranked"],
     } for r in rows]
 
 
@@ -221,7 +225,7 @@ def request_tiles(rows: list[dict[str, Any]], place: str) -> html.Div:
             html.Div(f"City {with_unit(r['city_value'], r['decimals'], r['unit'])} · target "
                      f"{comparator} {with_unit(r['target'], r['decimals'], r['unit'])}",
                      className="district-tile__meta"),
-            html.Div([change_cell(r["trend"], r["improving"], "previous window"),
+            html.Div([change_cell(r, "previous window"),
                       html.Span(f" · {rank_text(r['rank'], r['ranked'])}")],
                      className="district-tile__meta"),
         ], role="group", **{"aria-label": f"{text(r['name'])} in {place}"}))

@@ -116,7 +116,7 @@ def test_districts_are_geojson_with_ten_features(client: FlaskClient) -> None:
         assert props["population"] > 0 and props["area_km2"] > 0
 
 
-@pytest.mark.parametrize("window", ["week", "month"])
+@pytest.mark.parametrize("window", ["week", "month", "year"])
 def test_kpis_equal_the_cli(client: FlaskClient, demo_settings: Settings, window: str) -> None:
     api = _get(client, "/kpis", window=window).get_json()
     assert api == _cli_kpis(demo_settings, "--window", window)
@@ -129,6 +129,23 @@ def test_kpis_for_a_district_equal_the_cli(client: FlaskClient, demo_settings: S
     assert api == _cli_kpis(demo_settings, "--district", district, "--window", "day",
                             "--lang", "es")
     assert api["district"] == district
+
+
+def test_a_year_of_weeks_of_data_is_partial_with_nothing_to_compare(client: FlaskClient) -> None:
+    body = _get(client, "/kpis", window="year").get_json()
+    assert body["city_score"] is not None
+    assert body["city_score_previous"] is None and body["city_score_change"] is None
+    assert body["kpis_partial"] == body["kpis_scored"] > 0
+    water = next(k for k in body["kpis"] if k["id"] == "water_per_resident")
+    month = next(k for k in _get(client, "/kpis", window="month").get_json()["kpis"]
+                 if k["id"] == "water_per_resident")
+    assert water["value"] == pytest.approx(month["value"])  # not spread over 365 days
+    assert water["coverage"]["partial"] and water["coverage"]["total"] == 365
+    rows = list(csv.DictReader(io.StringIO(_get(client, "/kpis", window="year",
+                                                format="csv").get_data(as_text=True))))
+    row = next(r for r in rows if r["id"] == "water_per_resident")
+    assert row["covered_of"] == "365" and row["coverage_unit"] == "day"
+    assert row["partial"] == "True"
 
 
 def test_kpis_as_csv(client: FlaskClient) -> None:

@@ -169,7 +169,7 @@ def test_request_rows_are_the_service_request_kpis(tiny_city: Settings,
 
 def yearton(tmp_path: Path) -> Settings:
     """A store of its own: one district, a container level now (30 %) and a year ago (50 %)
-    in the ``week`` window (``now`` is not the tiny city's)."""
+    in the ``week`` window, read from its first hour on (``now`` is not the tiny city's)."""
     now = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
     settings = Settings(var_dir=tmp_path / "var", database_url="", redis_url=None, now=now)
     span = window_for("week", now, settings.timezone)
@@ -182,7 +182,9 @@ def yearton(tmp_path: Path) -> Settings:
         conn.execute(insert(Rollup), [
             {"metric": metric, "grain": "hour", "bucket": b, "district_id": "yearton-01",
              "count": 2, "sum": total, "min": 0.0, "max": 1.0}
-            for b, total in ((bucket, 0.6), (bucket - 365 * 86400, 1.0))])
+            for year_ago in (0, 365 * 86400)
+            for b, total in ((span.start - year_ago, 0.6 + 0.4 * bool(year_ago)),
+                             (bucket - year_ago, 0.6 + 0.4 * bool(year_ago)))])
     return settings
 
 
@@ -191,14 +193,15 @@ def test_year_ago_comparison_reads_the_window_a_year_earlier(tmp_path: Path) -> 
     data = dq.kpi_comparison(settings, "yearton-01", "week", year_ago=True)
     waste = next(r for r in data["rows"] if r["id"] == "waste_fill")
     assert waste["value"] == pytest.approx(30) and waste["year_ago"] == pytest.approx(50)
-    assert waste["year_change"] == pytest.approx(-0.4)
+    assert waste["year_change"] == pytest.approx(-20) and waste["year_change_unit"] == "pp"
     assert all(r["year_ago"] is None for r in data["rows"] if r["id"] != "waste_fill")
     without = dq.kpi_comparison(settings, "yearton-01", "week")
     assert all(r["year_ago"] is None and r["year_change"] is None for r in without["rows"])
     from layouts.district_sections import kpi_table
 
     table = kpi_table("t", [waste], "Yearton", year_ago=True)
-    assert "40% improving" in text_of(table) and "was 50 %" in text_of(table)
+    assert "▼ 20 pp improving" in " ".join(text_of(table).split())
+    assert "was 50 %" in text_of(table)
 
 
 def test_year_ago_values_are_the_engine_on_the_window_a_year_earlier(
@@ -409,8 +412,9 @@ def _score_panel(score: float | None, city: float | None, previous: float | None
 
     from layouts.district import score_children
 
-    kpis = {"score": score, "city_score": city, "previous_score": previous, "score_rank": 3,
-            "score_ranked": 10, "districts": 10}
+    change = None if score is None or previous is None else score - previous
+    kpis = {"score": score, "city_score": city, "previous_score": previous,
+            "score_change": change, "score_rank": 3, "score_ranked": 10, "districts": 10}
     return text_of(html.Div(score_children(kpis, compare)))
 
 

@@ -75,7 +75,7 @@ def city(conn: Connection) -> Connection:
     observations = pd.DataFrame([
         (pk["d1"], _epoch(14, 10), 20.0), (pk["d1"], _epoch(14, 11), 40.0),
         (pk["d2"], _epoch(12, 8), 60.0),
-        (pk["d1"], _epoch(5, 8), 50.0),  # previous window only
+        (pk["d1"], _epoch(2, 14), 50.0),  # previous window only (which it covers from Jan 2)
     ], columns=["asset_pk", "time", "value"]).assign(metric="no2")
     ingest_observations(conn, observations, TZ)
     conn.execute(insert(Service), [{"service_code": "pothole", "service_name": "Pothole",
@@ -205,7 +205,8 @@ kpis:
 """
 
 
-def test_per_resident_day_divides_by_elapsed_time(city: Connection, tmp_path: Path) -> None:
+def test_per_resident_day_divides_by_the_time_the_data_covers(city: Connection,
+                                                              tmp_path: Path) -> None:
     path = tmp_path / "water.yaml"
     path.write_text(WATER_YAML, encoding="utf-8")
     conn = city
@@ -217,10 +218,15 @@ def test_per_resident_day_divides_by_elapsed_time(city: Connection, tmp_path: Pa
         "time": [_epoch(14, 10), _epoch(15, 11)], "value": [2.0, 1.0],
     }), TZ)
     table = compute_kpi_table(conn, load_kpis(path), window_for("week", NOW, TZ), NOW)
-    elapsed_days = (NOW - datetime(2026, 1, 8, 13, tzinfo=timezone.utc)).total_seconds() / 86400
-    # 3 m3 = 3,000 litres over the days elapsed so far; city 4,000 residents, d1 1,000.
-    assert table.for_place(None)[0].value == pytest.approx(3000 / 4000 / elapsed_days)
-    assert table.for_place("d1")[0].value == pytest.approx(3000 / 1000 / elapsed_days)
+    # The meter's data covers 14 Jan 10:00 to the end of its newest hour (15 Jan 12:00), not
+    # the whole week: 3 m3 = 3,000 litres over 26 hours. Only d1 (1,000 residents) has a
+    # meter, so the city's figure is d1's, not spread over the 4,000 residents of both.
+    covered_days = 26 / 24
+    assert table.for_place(None)[0].value == pytest.approx(3000 / 1000 / covered_days)
+    assert table.for_place("d1")[0].value == pytest.approx(3000 / 1000 / covered_days)
+    assert table.for_place(None)[0].coverage == {
+        "covered": 26, "total": 168, "unit": "hour", "share": round(26 / 168, 4),
+        "partial": True}
     # The last hourly spark point (11:00-12:00) is complete: 1,000 L per resident-hour.
     last = table.for_place("d1")[0].spark[-1]
     assert last["v"] == pytest.approx(1000 / 1000 / (1 / 24))

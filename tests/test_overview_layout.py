@@ -36,7 +36,9 @@ def kpi(**overrides: Any) -> dict[str, Any]:
         "sources": ["observations:AirQualityObserved.no2"], "decimals": 1, "stale": False,
         "spark": [{"t": (NOW - timedelta(hours=h)).isoformat(), "v": 40 + h} for h in range(5)],
     }
-    return {**base, **overrides}
+    merged = {**base, **overrides}
+    # The card shows ``change`` (here relative, like ``trend``) unless a test sets its own.
+    return {"change": merged["trend"], "change_unit": "%", **merged}
 
 
 # ---- fixtures -----------------------------------------------------------------------------

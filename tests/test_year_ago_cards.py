@@ -23,11 +23,13 @@ def test_with_year_ago_adds_the_value_a_year_before(tmp_path: Path) -> None:
     found = {k["id"]: k for k in dq.with_year_ago(settings, "week", "yearton-01", kpis)}
     waste = found["waste_fill"]
     assert waste["value"] == pytest.approx(30) and waste["year_ago"] == pytest.approx(50)
-    assert waste["year_change"] == pytest.approx(-0.4) and waste["year_improving"] is True
+    # A KPI in % changes in percentage points: 50 % -> 30 % is 20 points down, not "40 %".
+    assert waste["year_change"] == pytest.approx(-20) and waste["year_change_unit"] == "pp"
+    assert waste["year_improving"] is True
     assert all(k["year_ago"] is None and k["year_change"] is None
                for key, k in found.items() if key != "waste_fill")
     words = text_of(kpi_card(waste, now=settings.current_time()))
-    assert "A year before: 50 %" in words and "40%" in words and "improving" in words
+    assert "A year before: 50 %" in words and "20 pp" in words and "improving" in words
     trend = with_class(kpi_card(waste, now=settings.current_time()), "trend")[0]
     assert trend.title == "Down vs the same window a year before"
     plain = next(k for k in kpis if k["id"] == "waste_fill")

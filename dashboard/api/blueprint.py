@@ -113,7 +113,8 @@ def districts() -> Response:
 
 
 KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals", "value",
-              "previous", "score", "trend", "improving", "as_of", "stale")
+              "previous", "score", "trend", "change", "change_unit", "improving", "as_of",
+              "stale", "covered", "covered_of", "coverage_unit", "partial")
 
 
 @api_v1.get("/kpis")
@@ -133,11 +134,11 @@ def kpis() -> Response:
         for kpi in data["kpis"]
     ]
     if fmt == "csv":
-        return _csv(rows, KPI_FIELDS, f"kpis-{district or 'city'}-{window}")
+        return _csv([{**r, **queries.coverage_columns(r["coverage"])} for r in rows], KPI_FIELDS,
+                    f"kpis-{district or 'city'}-{window}")
     return jsonify({"district": district, "window": window,
                     "window_start": data["window_start"], "window_end": data["window_end"],
-                    "city_score": data["city_score"]["value"],
-                    "city_score_previous": data["city_score"]["previous"], "kpis": rows})
+                    **queries.score_fields(data["city_score"]), "kpis": rows})
 
 
 @api_v1.get("/alerts")

@@ -84,7 +84,12 @@ def _schemas() -> dict[str, Any]:
                           "score": _nullable("number"), "trend": _nullable("number"),
                           "improving": _nullable("boolean"), "as_of": _nullable("string"),
                           "stale": {"type": "boolean"},
-                          "sources": {"type": "array", "items": string}}}
+                          "sources": {"type": "array", "items": string},
+                          "change": _nullable("number"), "change_unit": _nullable("string"),
+                          "coverage": {"type": ["object", "null"], "properties": {
+                              "covered": integer, "total": integer,
+                              "unit": {"type": "string", "enum": ["hour", "day"]},
+                              "share": number, "partial": {"type": "boolean"}}}}}
     alert = {"type": "object",
              "required": ["id", "asset_id", "domain", "metric", "rule", "severity",
                           "raised_at", "value", "district_id"],
@@ -126,6 +131,8 @@ def _schemas() -> dict[str, Any]:
                                 "window_start": string, "window_end": string,
                                 "city_score": _nullable("number"),
                                 "city_score_previous": _nullable("number"),
+                                "city_score_change": _nullable("number"),
+                                "kpis_scored": integer, "kpis_partial": integer,
                                 "kpis": {"type": "array", "items": kpi}}},
         "Alerts": {"type": "object", "required": ["items", "count"],
                    "properties": {"items": {"type": "array", "items": alert},

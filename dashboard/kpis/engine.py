@@ -11,7 +11,14 @@ from sqlalchemy import Connection, select
 
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.requests import case_results, request_results
-from dashboard.kpis.scoring import city_score, is_improving, kpi_score, relative_change
+from dashboard.kpis.scoring import (
+    change_improving,
+    city_score,
+    kpi_change,
+    kpi_score,
+    relative_change,
+    score_change,
+)
 from dashboard.kpis.sources import SourceResult, rollup_results
 from dashboard.kpis.windows import Window
 from dashboard.model import District
@@ -25,7 +32,14 @@ def _iso(epoch: int | None) -> str | None:
 
 @dataclass
 class KpiValue:
-    """One KPI's value for one place (the city or a district) and one window."""
+    """One KPI's value for one place (the city or a district) and one window.
+
+    ``coverage`` is the share of the window its data covers (``Coverage.as_dict``);
+    ``previous`` is only given when the previous window was covered enough to compare;
+    ``change`` / ``change_unit`` say how it moved: percentage points ("pp") for a KPI in %,
+    relative ("%", as a fraction) otherwise, or in the KPI's unit from a near-zero base;
+    ``trend`` is the relative change (None from a near-zero base).
+    """
 
     id: str
     name: dict[str, str]
@@ -43,6 +57,9 @@ class KpiValue:
     stale: bool
     sources: list[str]
     spark: list[dict[str, Any]] = field(default_factory=list)
+    coverage: dict[str, Any] | None = None
+    change: float | None = None
+    change_unit: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,11 +77,19 @@ class KpiTable:
         return self.places.get(district, [])
 
     def score(self, district: str | None, *, previous: bool = False) -> float | None:
-        """The city score of a place (Boston CityScore: mean of KPI scores)."""
+        """The city score of a place (Boston CityScore: mean of the scores of the KPIs that
+        have a value); with ``previous``, of the comparable previous values."""
         values = self.for_place(district)
         if not previous:
             return city_score(v.score for v in values)
         return city_score(kpi_score(v.previous, v.target, v.direction) for v in values)
+
+    def score_change(self, district: str | None) -> float | None:
+        """How the place's score moved since the previous window, like for like."""
+        return score_change(
+            (v.score, kpi_score(v.previous, v.target, v.direction))
+            for v in self.for_place(district)
+        )
 
 
 def _sources_of(kpi: KpiDefinition) -> list[str]:
@@ -78,7 +103,9 @@ def _value_for(
 ) -> KpiValue:
     value = raw.current.get(key)
     previous = raw.previous.get(key)
-    trend = relative_change(value, previous)
+    trend = relative_change(value, previous, kpi.target)
+    change, change_unit = kpi_change(value, previous, kpi.unit, kpi.target)
+    coverage = raw.coverage.get(key)
     as_of = raw.as_of.get(key)
     stale = as_of is None or now - as_of > kpi.stale_after_hours * 3600
     return KpiValue(
@@ -93,11 +120,14 @@ def _value_for(
         previous=previous,
         score=kpi_score(value, kpi.target, kpi.direction),
         trend=trend,
-        improving=is_improving(trend, kpi.direction),
+        improving=change_improving(change, change_unit, kpi.direction, kpi.decimals),
         as_of=_iso(as_of),
         stale=stale,
         sources=_sources_of(kpi),
         spark=[{"t": _iso(t), "v": v} for t, v in raw.spark.get(key, [])],
+        coverage=None if coverage is None else coverage.as_dict(),
+        change=change,
+        change_unit=change_unit,
     )
 
 
@@ -121,9 +151,10 @@ def compute_kpi_table(
     raw.update(rollup_results(
         conn, by_source.get("rollups", []), window, populations, int(now.timestamp())
     ))
-    raw.update(request_results(conn, by_source.get("service_requests", []), window, populations))
-    raw.update(case_results(conn, by_source.get("cases", []), window, populations))
     now_epoch = int(now.timestamp())
+    raw.update(request_results(conn, by_source.get("service_requests", []), window, populations,
+                               now_epoch))
+    raw.update(case_results(conn, by_source.get("cases", []), window, populations, now_epoch))
     places: dict[str | None, list[KpiValue]] = {}
     for key in [None, *sorted(populations)]:
         places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, now_epoch) for k in kpis]

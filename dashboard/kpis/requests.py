@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, or_, select
 
+from dashboard.kpis.coverage import Coverage, span_coverage
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.sources import CITY, DAY, DIGITAL_CHANNELS, SourceResult, _group_keys, _put
 from dashboard.kpis.windows import Window
@@ -133,7 +134,9 @@ def _digital(rows: Rows, start: int, end: int, _pop: int) -> float | None:
 
 
 def _per_1000(rows: Rows, start: int, end: int, population: int) -> float | None:
-    if not population:
+    """Requests made per 1,000 residents per 30 days, over ``[start, end)``: the caller
+    narrows the span to the time the feed covers (from its first record, up to now)."""
+    if not population or end <= start:
         return None
     made = int(np.count_nonzero(_made_in(rows, start, end)))
     return float(made / population * 1000 * 30 * DAY / (end - start))
@@ -148,11 +151,32 @@ REDUCERS: dict[str, Reducer] = {
 }
 
 
-def _covers_before(frame: pd.DataFrame, column: str, start: int) -> bool:
-    """Whether the source has any record from before ``start`` (its feed had begun): without
-    one, the previous window has no data, and a count of 0 there would be invented."""
-    times = frame[column].to_numpy(dtype=float) if len(frame) else np.array([], dtype=float)
-    return bool(np.isfinite(times).any() and np.nanmin(times) < start)
+def _feed_start(conn: Connection, column: Any) -> float | None:
+    """When a source's feed began: its earliest record's time (None when it has none)."""
+    first = conn.execute(select(func.min(column))).scalar()
+    if first is None:
+        return None
+    if isinstance(first, str):  # SQLite without the column's type processing
+        first = datetime.fromisoformat(first)
+    if first.tzinfo is None:
+        first = first.replace(tzinfo=timezone.utc)
+    return float(first.timestamp())
+
+
+@dataclass(frozen=True)
+class Span:
+    """The part of a window the feed covers, as the reducers' ``[start, end)``, and its
+    coverage in days."""
+
+    start: int
+    end: int
+    coverage: Coverage
+
+    @classmethod
+    def of(cls, window: Window, feed_start: float | None, now: int) -> Span:
+        begun = window.start if feed_start is None else max(window.start, int(feed_start))
+        _, coverage = span_coverage(feed_start, float(now), window.start, window.end, "day")
+        return cls(begun, min(window.end, max(now, begun)), coverage)
 
 
 def _results(
@@ -161,10 +185,11 @@ def _results(
     window: Window,
     populations: dict[str, int],
     time_column: str,
-    coverage_column: str,
+    feed_start: float | None,
+    now: int,
 ) -> dict[str, SourceResult]:
-    previous = window.previous()
-    has_previous = _covers_before(frame, coverage_column, window.start)
+    current = Span.of(window, feed_start, now)
+    previous = Span.of(window.previous(), feed_start, now)
     edges = _spark_edges(window)
     city_population = sum(populations.values())
     results: dict[str, SourceResult] = {}
@@ -178,13 +203,16 @@ def _results(
         result = SourceResult()
         for key, group in places[domain]:
             pop = city_population if key is CITY else populations.get(key, 0)
-            _put(result.current, key, reducer(group, window.start, window.end, pop))
-            if has_previous:
+            result.coverage[key] = current.coverage
+            if current.coverage.covered:
+                _put(result.current, key, reducer(group, current.start, current.end, pop))
+            if previous.coverage.comparable:
                 _put(result.previous, key, reducer(group, previous.start, previous.end, pop))
             result.spark[key] = [
                 (a, v)
                 for a, b in zip(edges[:-1], edges[1:], strict=True)
-                if (v := reducer(group, a, b, pop)) is not None
+                if feed_start is not None and b > feed_start and a < now
+                and (v := reducer(group, max(a, int(feed_start)), min(b, now), pop)) is not None
             ]
             newest = np.nanmax(group.latest) if np.isfinite(group.latest).any() else np.nan
             if np.isfinite(newest):
@@ -198,13 +226,17 @@ def request_results(
     kpis: Sequence[KpiDefinition],
     window: Window,
     populations: dict[str, int],
+    now: int | None = None,
 ) -> dict[str, SourceResult]:
-    """Values of the service-request KPIs for the window and its previous one."""
+    """Values of the service-request KPIs for the window and its previous one, over the
+    time the request feed covers (from its first request, up to ``now``)."""
     if not kpis:
         return {}
     frame = _fetch_requests(conn, window)
     frame["latest"] = np.fmax(frame["requested"].to_numpy(), frame["closed"].to_numpy())
-    return _results(frame, kpis, window, populations, "latest", "requested")
+    start = _feed_start(conn, ServiceRequest.requested_at)
+    return _results(frame, kpis, window, populations, "latest", start,
+                    window.end if now is None else now)
 
 
 def case_results(
@@ -212,6 +244,7 @@ def case_results(
     kpis: Sequence[KpiDefinition],
     window: Window,
     populations: dict[str, int],
+    now: int | None = None,
 ) -> dict[str, SourceResult]:
     """Values of the case (procedure) KPIs: resolution times of cases closed in the window."""
     if not kpis:
@@ -221,4 +254,6 @@ def case_results(
     )
     frame = _frame(conn.execute(stmt), ["district", "requested", "closed"], ("requested", "closed"))
     frame["domain"] = "services"
-    return _results(frame, kpis, window, populations, "closed", "closed")
+    start = _feed_start(conn, Case.closed_at)
+    return _results(frame, kpis, window, populations, "closed", start,
+                    window.end if now is None else now)

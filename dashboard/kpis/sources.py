@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
+from dashboard.kpis.coverage import Coverage, span_coverage
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.windows import Window
 from dashboard.model import NO_DISTRICT
@@ -26,10 +27,12 @@ DAY = 86400
 
 @dataclass
 class SourceResult:
-    """One KPI's raw numbers: per district key (None is the city)."""
+    """One KPI's raw numbers: per district key (None is the city). ``previous`` holds only
+    values whose window was covered enough to compare with (``Coverage.comparable``)."""
 
     current: dict[str | None, float] = field(default_factory=dict)
     previous: dict[str | None, float] = field(default_factory=dict)
+    coverage: dict[str | None, Coverage] = field(default_factory=dict)
     spark: dict[str | None, list[tuple[int, float]]] = field(default_factory=dict)
     as_of: dict[str | None, int] = field(default_factory=dict)
 
@@ -54,8 +57,11 @@ def rollup_results(
 ) -> dict[str, SourceResult]:
     """Values of the rollup-based KPIs for the window, its previous one, and sparklines.
 
-    Per-day KPIs divide by the time elapsed (up to ``now``), not the whole window, so the
-    current, unfinished day or hour is not read as a drop.
+    A place's data covers the window from its first reading (since the previous window's
+    start) to the end of its newest reading's bucket, or ``now`` while it keeps reporting
+    (``coverage``). Per-day KPIs divide by that time, so neither a feed that began late nor
+    the current hour is read as a drop; the city's per-resident KPIs divide by the
+    population of the districts that have readings.
     """
     metrics = sorted({k.metric for k in kpis if k.metric})
     if not metrics:
@@ -64,42 +70,66 @@ def rollup_results(
     rows = conn.execute(
         text(
             "SELECT metric, district_id, bucket, count, sum FROM rollups "
-            "WHERE metric IN :metrics AND grain = :grain AND bucket >= :start AND bucket < :end"
+            "WHERE metric IN :metrics AND grain = :grain AND bucket >= :start AND bucket < :end "
+            "AND count > 0"
         ).bindparams(bindparam("metrics", expanding=True)),
         {"metrics": metrics, "grain": window.grain, "start": previous.start, "end": window.end},
     ).all()
     frame = rows_frame(rows, ["metric", "district", "bucket", "count", "sum"])
     fresh = _freshness(conn, metrics, window.end)
-    city_population = sum(populations.values())
     width = 86400 if window.grain == "day" else 3600
     now = window.end if now is None else min(now, window.end)
-    elapsed_days = max(now - window.start, 1) / 86400
     results: dict[str, SourceResult] = {}
     for kpi in kpis:
         result = SourceResult()
         part = frame[frame["metric"] == kpi.metric]
         for key, group in _group_keys(part):
-            population = city_population if key is None else populations.get(key, 0)
-            sums = group.groupby("bucket", sort=True)[["count", "sum"]].sum()
-            buckets = sums.index.to_numpy()
-            counts, totals = sums["count"].to_numpy(), sums["sum"].to_numpy()
-            cur = buckets >= window.start
-            _put(result.current, key,
-                 _reduce(kpi, counts[cur].sum(), totals[cur].sum(), population, elapsed_days))
-            _put(result.previous, key,
-                 _reduce(kpi, counts[~cur].sum(), totals[~cur].sum(), population, previous.days))
-            spans = np.clip(now - buckets[cur], 1, width) / 86400  # the last may be partial
-            spark = _reduce_each(kpi, counts[cur], totals[cur], population, spans)
-            result.spark[key] = [
-                (int(b), float(v)) for b, v in zip(buckets[cur], spark, strict=True)
-                if np.isfinite(v)
-            ]
+            _place_values(kpi, result, key, group, window, populations, now, width)
         for key, group in _group_keys(part):  # coarse fallback: newest bucket in the frame
             if len(group):
                 result.as_of[key] = min(int(group["bucket"].max()) + width, window.end)
         result.as_of.update(fresh.get(kpi.metric or "", {}))
         results[kpi.id] = result
     return results
+
+
+def _population(key: str | None, group: pd.DataFrame, populations: dict[str, int]) -> int:
+    """A district's population; for the city, that of the districts with readings in
+    ``group`` (all districts when none of the readings has one)."""
+    if key is not None:
+        return populations.get(key, 0)
+    present = [populations[d] for d in set(group["district"]) if d in populations]
+    return sum(present) if present else sum(populations.values())
+
+
+def _place_values(
+    kpi: KpiDefinition, result: SourceResult, key: str | None, group: pd.DataFrame,
+    window: Window, populations: dict[str, int], now: int, width: int,
+) -> None:
+    """One place's value, coverage, comparable previous value and sparkline of a KPI."""
+    sums = group.groupby("bucket", sort=True)[["count", "sum"]].sum()
+    buckets = sums.index.to_numpy()
+    counts, sums_of = sums["count"].to_numpy(), sums["sum"].to_numpy()
+    cur = buckets >= window.start
+    previous = window.previous()
+    first = float(buckets[0]) if len(buckets) else None
+    last = float(min(int(buckets[-1]) + width, now)) if len(buckets) else float(now)
+    seconds, result.coverage[key] = span_coverage(first, last, window.start, window.end,
+                                                  window.grain)
+    population = _population(key, group[group["bucket"] >= window.start], populations)
+    _put(result.current, key, _reduce(kpi, counts[cur].sum(), sums_of[cur].sum(), population,
+                                      seconds / 86400))
+    before_seconds, before = span_coverage(first, last, previous.start, previous.end,
+                                           window.grain)
+    if before.comparable:
+        before_population = _population(key, group[group["bucket"] < window.start], populations)
+        _put(result.previous, key, _reduce(kpi, counts[~cur].sum(), sums_of[~cur].sum(),
+                                           before_population, before_seconds / 86400))
+    spans = np.clip(now - buckets[cur], 1, width) / 86400  # the current bucket may be partial
+    spark = _reduce_each(kpi, counts[cur], sums_of[cur], population, spans)
+    result.spark[key] = [
+        (int(b), float(v)) for b, v in zip(buckets[cur], spark, strict=True) if np.isfinite(v)
+    ]
 
 
 def _freshness(conn: Connection, metrics: list[str], end: int) -> dict[str, dict[Any, int]]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
-from dashboard.kpis.scoring import city_score, kpi_score
+from dashboard.kpis.scoring import city_score, kpi_score, score_change
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
 from dashboard.queries.base import cached as _cached
@@ -54,7 +54,8 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
     """Every KPI for the city (key "") and every district over ``window``, with scores.
 
     Shape: {"window", "window_start", "window_end", "places": {district or "": {
-    "score", "previous_score", "kpis": [KpiValue dicts]}}}. Cached per hour and version.
+    "score", "previous_score", "score_change", "kpis": [KpiValue dicts]}}}; the
+    score change is like for like (``scoring.score_change``). Cached per hour and version.
     """
     _check_window(window)
     now = settings.current_time()
@@ -70,6 +71,7 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
                 (key or ""): {
                     "score": table.score(key),
                     "previous_score": table.score(key, previous=True),
+                    "score_change": table.score_change(key),
                     "kpis": [v.as_dict() for v in values],
                 }
                 for key, values in table.places.items()
@@ -91,12 +93,13 @@ def overview(settings: Settings, district: str | None, window: str,
     if place is None:
         raise ValueError(f"unknown district {district!r}")
     kpis = place["kpis"]
-    score, previous = place["score"], place["previous_score"]
+    score, previous, change = place["score"], place["previous_score"], place["score_change"]
     if domains is not None:
         kpis = [k for k in kpis if k["domain"] in domains]
         score = city_score(k["score"] for k in kpis)
-        previous = city_score(kpi_score(k["previous"], k["target"], k["direction"])
-                              for k in kpis)
+        previous = city_score(_previous_scores(kpis))
+        change = score_change(zip((k["score"] for k in kpis), _previous_scores(kpis),
+                                  strict=True))
     times = [k["as_of"] for k in kpis if k["as_of"]]
     return {
         "as_of": max(times) if times else None,
@@ -107,11 +110,32 @@ def overview(settings: Settings, district: str | None, window: str,
         "city_score": {
             "value": score,
             "previous": previous,
-            "trend": (score - previous) if score is not None and previous is not None else None,
+            "trend": change,
             "kpis_scored": sum(1 for k in kpis if k["score"] is not None),
+            "kpis_total": len(kpis),
+            "kpis_partial": sum(1 for k in kpis if k["score"] is not None
+                                and (k.get("coverage") or {}).get("partial")),
         },
         "kpis": kpis,
     }
+
+
+def coverage_columns(coverage: dict[str, Any] | None) -> dict[str, Any]:
+    """A KPI's coverage as flat CSV columns."""
+    coverage = coverage or {}
+    return {"covered": coverage.get("covered"), "covered_of": coverage.get("total"),
+            "coverage_unit": coverage.get("unit"), "partial": coverage.get("partial")}
+
+
+def score_fields(score: dict[str, Any]) -> dict[str, Any]:
+    """The city score of a ``queries.overview`` answer as the API's and CLI's fields."""
+    return {"city_score": score["value"], "city_score_previous": score["previous"],
+            "city_score_change": score["trend"], "kpis_scored": score["kpis_scored"],
+            "kpis_partial": score["kpis_partial"]}
+
+
+def _previous_scores(kpis: list[dict[str, Any]]) -> list[float | None]:
+    return [kpi_score(k["previous"], k["target"], k["direction"]) for k in kpis]
 
 
 def district_scores(settings: Settings, window: str, kpi: str | None,

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
-from dashboard.kpis.scoring import is_improving, relative_change
+from dashboard.kpis.coverage import COMPARABLE_FROM
+from dashboard.kpis.scoring import change_improving, kpi_change
 from dashboard.model import Alert, Asset, District
 from dashboard.queries import active_alerts, district_scores, kpi_table
 from dashboard.queries.base import cached
@@ -53,7 +54,8 @@ def district_profile(settings: Settings, district: str) -> dict[str, Any] | None
 def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, float | None]]:
     """Each place's KPI values over the same window one year (365 days) earlier.
 
-    The KPI engine run on the window shifted back a year: ``{place or "": {kpi: value}}``.
+    The KPI engine run on the window shifted back a year: ``{place or "": {kpi: value}}``,
+    keeping only values whose window was covered enough to compare with.
     """
     now = settings.current_time()
     span = window_for(window, now, settings.timezone)
@@ -63,24 +65,31 @@ def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, floa
     def compute(conn: Connection) -> dict[str, dict[str, float | None]]:
         table = compute_kpi_table(conn, load_kpis(settings.kpis_file), shifted,
                                   now - timedelta(seconds=YEAR_SECONDS))
-        return {(key or ""): {v.id: v.value for v in values}
+        return {(key or ""): {v.id: v.value for v in values if _comparable(v.coverage)}
                 for key, values in table.places.items()}
 
     return cached(settings, "district_year_ago", {"window": window, "end": span.end}, compute)
 
 
+def _comparable(coverage: dict[str, Any] | None) -> bool:
+    return coverage is not None and coverage["share"] >= COMPARABLE_FROM
+
+
+def year_change(kpi: dict[str, Any], then: float | None) -> dict[str, Any]:
+    """``year_ago``, ``year_change``/``year_change_unit`` (``scoring.kpi_change``) and
+    ``year_improving`` of a KPI dict against its value a year before."""
+    change, unit = kpi_change(kpi["value"], then, kpi["unit"], kpi["target"])
+    return {"year_ago": then, "year_change": change, "year_change_unit": unit,
+            "year_improving": change_improving(change, unit, kpi["direction"],
+                                               kpi["decimals"])}
+
+
 def with_year_ago(settings: Settings, window: str, district: str | None,
                   kpis: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The KPI dicts of a place (None = the city) with ``year_ago`` (the value over the same
-    window 365 days before), ``year_change`` (relative) and ``year_improving`` added."""
+    window 365 days before) and its change (``year_change``) added."""
     before = year_ago_values(settings, window).get(district or "", {})
-    found = []
-    for kpi in kpis:
-        then = before.get(kpi["id"])
-        change = relative_change(kpi["value"], then)
-        found.append({**kpi, "year_ago": then, "year_change": change,
-                      "year_improving": is_improving(change, kpi["direction"])})
-    return found
+    return [{**kpi, **year_change(kpi, before.get(kpi["id"]))} for kpi in kpis]
 
 
 def kpi_comparison(settings: Settings, district: str, window: str, *,
@@ -112,16 +121,19 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
             "target": kpi["target"], "value": kpi["value"], "city_value": city.get("value"),
             "score": kpi["score"], "city_score": city.get("score"),
             "previous": kpi["previous"], "trend": kpi["trend"], "improving": kpi["improving"],
+            "change": kpi["change"], "change_unit": kpi["change_unit"],
+            "coverage": kpi["coverage"],
             "as_of": kpi["as_of"], "stale": kpi["stale"], "sources": kpi["sources"],
             "rank": ranks.get(district), "ranked": len(ranks),
-            "year_ago": then if year_ago else None,
-            "year_change": relative_change(kpi["value"], then) if year_ago else None,
+            **(year_change(kpi, then) if year_ago else
+               {"year_ago": None, "year_change": None, "year_change_unit": None}),
         })
     score_ranks = rank_places({d: places[d]["score"] for d in districts})
     return {
         "window": window, "window_start": table["window_start"],
         "window_end": table["window_end"],
         "score": places[district]["score"], "previous_score": places[district]["previous_score"],
+        "score_change": places[district]["score_change"],
         "city_score": places[""]["score"], "city_previous_score": places[""]["previous_score"],
         "score_rank": score_ranks.get(district), "score_ranked": len(score_ranks),
         "districts": len(districts), "year_ago": year_ago, "rows": rows,

@@ -1,0 +1,82 @@
+"""Regressions for the numbers a live, partial city got wrong (issue 15): a year of a city
+with weeks of data, comparisons without data behind them, changes of percentages."""
+from __future__ import annotations
+
+import pytest
+
+from dashboard import queries
+from dashboard.kpis.scoring import change_improving, kpi_change, score_change
+from dashboard.settings import Settings
+from layouts.components import city_score_badge, kpi_card
+from tests.tree import text_of
+
+RATES = ("water_per_resident", "safety_reports")  # per day / per 30 days: divide by time
+
+
+def _by_id(settings: Settings, window: str) -> dict[str, dict]:
+    return {k["id"]: k for k in queries.overview(settings, None, window)["kpis"]}
+
+
+def test_a_year_of_a_city_with_weeks_of_data_is_partial_not_spread(tiny_city: Settings) -> None:
+    """The tiny city has about two weeks of data. Over "12 months" its rates are those of the
+    days it covers (as over the month), not spread over 365 days, and say they are partial."""
+    month, year = _by_id(tiny_city, "month"), _by_id(tiny_city, "year")
+    for kpi_id in RATES:
+        assert year[kpi_id]["value"] == pytest.approx(month[kpi_id]["value"]), kpi_id
+        assert year[kpi_id]["score"] == pytest.approx(month[kpi_id]["score"]), kpi_id
+    for kpi in year.values():
+        coverage = kpi["coverage"]
+        assert coverage["unit"] == "day" and coverage["total"] == 365, kpi["id"]
+        assert coverage["partial"] and 0 < coverage["covered"] <= 30, kpi["id"]
+        assert coverage["covered"] == month[kpi["id"]]["coverage"]["covered"], kpi["id"]
+    card = text_of(kpi_card(year["water_per_resident"], window="year"))
+    covered = year["water_per_resident"]["coverage"]["covered"]
+    assert f"partial: {covered} of 365 days" in card
+
+
+def test_without_earlier_data_there_is_no_previous_score_trend_or_change(
+        tiny_city: Settings) -> None:
+    data = queries.overview(tiny_city, None, "year")
+    score = data["city_score"]
+    assert score["value"] is not None
+    assert score["previous"] is None and score["trend"] is None
+    assert score["kpis_scored"] == score["kpis_partial"] == len(data["kpis"])
+    assert all(k["previous"] is None and k["change"] is None and k["trend"] is None
+               for k in data["kpis"])
+    badge = text_of(city_score_badge(score, window="year", kpi_count=len(data["kpis"])))
+    assert "No earlier window to compare" in badge and "worsening" not in badge
+    assert f"({len(data['kpis'])} on partial data)" in badge
+
+
+def test_a_week_with_a_covered_previous_week_is_compared(tiny_city: Settings) -> None:
+    week = queries.overview(tiny_city, None, "week")
+    assert week["city_score"]["trend"] is not None
+    assert any(k["previous"] is not None for k in week["kpis"])
+    assert not any(k["coverage"]["partial"] for k in week["kpis"])
+
+
+def test_percentages_change_in_points_and_near_zero_bases_in_units() -> None:
+    # 81.7 % -> 74.3 % is 7.4 points down, not "9 %".
+    assert kpi_change(74.3, 81.7, "%", 80) == (pytest.approx(-7.4), "pp")
+    # 3 s -> 60 s of bus delay (target 120 s): "1,900 %" would mislead; 57 s does not.
+    assert kpi_change(60, 3, "s", 120) == (57, "s")
+    assert kpi_change(60, 50, "s", 120) == (pytest.approx(0.2), "%")
+    assert kpi_change(None, 50, "s", 120) == (None, None)
+    assert change_improving(-7.4, "pp", "higher", 1) is False
+    assert change_improving(0.04, "pp", "higher", 1) is None  # rounds to 0.0 points
+    assert change_improving(57, "s", "lower", 0) is False
+
+
+def test_the_score_change_is_like_for_like() -> None:
+    """A KPI that only has a value now does not move the comparison."""
+    assert score_change([(1.2, 1.0), (0.8, None), (None, 0.5)]) == pytest.approx(0.2)
+    assert score_change([(1.0, None)]) is None
+
+
+def test_kpi_cards_show_points_for_percentages(tiny_city: Settings) -> None:
+    week = _by_id(tiny_city, "week")
+    kpi = week["sr_within_sla"]
+    assert kpi["change_unit"] == "pp"
+    words = " ".join(text_of(kpi_card(kpi, window="week")).split())
+    arrow = "▲" if kpi["change"] > 0 else "▼"
+    assert f"{arrow} {abs(kpi['change']):.{kpi['decimals']}f} pp" in words
