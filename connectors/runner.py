@@ -103,7 +103,7 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
                 for raw, reason in pending.bad
             ])
             report.quarantined += len(pending.bad)
-            bump_data_version(conn)  # the feed-health page's quarantine list is cached on it
+            bump_data_version(conn, {"feeds"})  # the feed-health page's quarantine list
     pending.records.clear()
     pending.bad.clear()
 

@@ -48,6 +48,11 @@ ENTITY_TABLES: dict[str, tuple[Table, list[str]]] = {
     "notices": (table_of(Notice), ["id"]),
 }
 LOCATED = frozenset({"assets", "service_requests", "notices"})  # district from lat/lon
+# The data-version scope each entity's writes touch (``dashboard.store.version``); asset
+# rows also touch their domain's scope.
+ENTITY_SCOPES = {"districts": "districts", "services": "requests", "citizens": "citizens",
+                 "assets": "assets", "service_requests": "requests", "cases": "cases",
+                 "participation": "participation", "notices": "notices"}
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
 # An asset row with only these columns is a placeholder: inserted when absent, never updating.
 PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
@@ -188,8 +193,10 @@ def store_batch(
     good, unknown_refs = check_references(conn, good)
     refused.extend(unknown_refs)
     index: DistrictIndex | None = None
+    scopes: set[str] | None = set()
     for entity, (table, key) in ENTITY_TABLES.items():
         for rows in _rows(good, entity, key, source_id):
+            scopes = _touched(scopes, entity, rows)
             if entity == "citizens":
                 _with_search_text(conn, rows)
             if entity in LOCATED:
@@ -197,8 +204,22 @@ def store_batch(
                 _with_districts(rows, index)
             placeholder = entity == "assets" and set(rows[0]) <= PLACEHOLDER_COLUMNS
             upsert(conn, table, rows, key, update=not placeholder)
-    ingested, unknown = _store_observations(conn, settings, good)
+    _, unknown = _store_observations(conn, settings, good)  # bumps its own scopes
     refused.extend(unknown)
-    if good and not ingested:
-        bump_data_version(conn)  # observations bump it themselves
+    if scopes is None or scopes:
+        bump_data_version(conn, scopes)
     return len(good) - len(unknown), refused
+
+
+def _touched(scopes: set[str] | None, entity: str, rows: list[dict[str, Any]]
+             ) -> set[str] | None:
+    """``scopes`` plus those that writing ``rows`` of ``entity`` touches; None (everything)
+    when an asset row does not say its domain."""
+    if scopes is None:
+        return None
+    if entity == "assets":
+        domains = {row.get("domain") for row in rows}
+        if None in domains:
+            return None
+        scopes |= {f"domain:{d}" for d in domains}
+    return scopes | {ENTITY_SCOPES[entity]}

@@ -1,7 +1,8 @@
 """Ingest entry points shared by the demo generator and connectors.
 
-Each call stores a batch, keeps rollups and alerts in step, and bumps the data version
-(the key every cached query includes), all in the caller's transaction.
+Each call stores a batch, keeps rollups and alerts in step, and bumps the data version of
+what it touched (its asset types and domains, alerts when they changed), all in the
+caller's transaction.
 """
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ def ingest_observation_batch(
     conn: Connection, frame: pd.DataFrame, settings: Settings, *, alerts: bool = True
 ) -> IngestResult:
     """Store observations (asset_pk, metric, time epoch s, value[, unit]); update rollups,
-    raise/clear threshold alerts, bump the data version."""
+    raise/clear threshold alerts, bump the data versions of the types and domains touched
+    (and of alerts when some changed)."""
     result = ingest_observations(conn, frame, settings.timezone)
+    scopes = result.scopes
     if alerts and result.new + result.updated:
-        evaluate_alerts(conn, load_alert_rules(settings.kpis_file))
-    bump_data_version(conn)
+        if evaluate_alerts(conn, load_alert_rules(settings.kpis_file)):
+            scopes.add("alerts")
+    bump_data_version(conn, scopes)
     return result

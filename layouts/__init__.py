@@ -107,6 +107,13 @@ def format_change(change: float | None, unit: str | None = "%", decimals: int = 
     return f"{format_number(abs(change), decimals)} {unit}"
 
 
+def date_span(begin: datetime, last: datetime) -> str:
+    """``24 Oct – 23 Nov 2026``; with the first year too when the span crosses a new year
+    (``21 Nov 2025 – 20 Nov 2026``)."""
+    first = f"{begin:%d %b %Y}" if begin.year != last.year else f"{begin:%d %b}"
+    return f"{first} – {last:%d %b %Y}"
+
+
 def parse_time(iso: str | None) -> datetime | None:
     """An ISO timestamp as an aware UTC datetime (None passes through)."""
     if not iso:

@@ -26,6 +26,7 @@ from layouts import (
     WINDOWS,
     clean_query,
     current_settings,
+    date_span,
     geo_bounds,
     ids,
     parse_time,
@@ -49,7 +50,8 @@ def place_name(districts: list[dict[str, Any]], district: str | None) -> str:
 
 
 def period_text(window: str, start: str | None, end: str | None, tz: str) -> str:
-    """``Last 7 days · 16 Nov – 23 Nov 2025`` in the city's time zone."""
+    """``Last 7 days · 16 Nov – 23 Nov 2025`` in the city's time zone (the start's year too
+    when it differs: ``21 Nov 2025 – 20 Nov 2026``)."""
     title = WINDOW_TITLES.get(window, window)
     begin, finish = parse_time(start), parse_time(end)
     if begin is None or finish is None:
@@ -58,7 +60,7 @@ def period_text(window: str, start: str | None, end: str | None, tz: str) -> str
     begin, finish = begin.astimezone(zone), (finish - timedelta(seconds=1)).astimezone(zone)
     if window == "day":
         return f"{title} · to {finish:%d %b %Y, %H:%M}"
-    return f"{title} · {begin:%d %b} – {finish:%d %b %Y}"
+    return f"{title} · {date_span(begin, finish)}"
 
 
 def legend_title(catalogue: list[dict[str, Any]], kpi: str | None, lang: str = DEFAULT_LANG) -> str:

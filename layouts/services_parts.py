@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from dashboard.kpis.scoring import relative_change
 from dashboard.periods import COMPARISONS
-from layouts import format_number, format_percent, ids, parse_time
+from layouts import date_span, format_number, format_percent, ids, parse_time
 from layouts.export import export_button, graph_config
 from layouts.filters import BRUSH_HINT
 from layouts.tables import table_alternative
@@ -65,7 +65,7 @@ def period_text(label: str, start: str | None, end: str, tz: str) -> str:
     begin, finish = begin.astimezone(zone), (finish - timedelta(seconds=1)).astimezone(zone)
     if finish - begin <= timedelta(days=1):
         return f"{label} (to {finish:%d %b %Y, %H:%M})"
-    return f"{label} ({begin:%d %b} – {finish:%d %b %Y})"
+    return f"{label} ({date_span(begin, finish)})"
 
 
 # ---- headline numbers ------------------------------------------------------------------

@@ -80,3 +80,14 @@ def test_kpi_cards_show_points_for_percentages(tiny_city: Settings) -> None:
     words = " ".join(text_of(kpi_card(kpi, window="week")).split())
     arrow = "▲" if kpi["change"] > 0 else "▼"
     assert f"{arrow} {abs(kpi['change']):.{kpi['decimals']}f} pp" in words
+
+
+def test_a_span_across_a_new_year_names_both_years(in_app: None) -> None:
+    from layouts.overview import period_text
+
+    text = period_text("year", "2025-11-20T23:00:00+00:00", "2026-11-20T23:00:00+00:00",
+                       "Europe/Madrid")
+    assert text == "Last 12 months · 21 Nov 2025 – 20 Nov 2026"
+    week = period_text("week", "2026-11-13T23:00:00+00:00", "2026-11-20T23:00:00+00:00",
+                       "Europe/Madrid")
+    assert week == "Last 7 days · 14 Nov – 20 Nov 2026"

@@ -78,7 +78,7 @@ def test_redis_cache_serves_the_same_answers(demo_settings: Settings) -> None:
     for key in client.scan_iter("citylens:q:*"):
         client.delete(key)
     first = queries.overview(shared, None, "month")
-    assert any(client.scan_iter("citylens:q:kpi_table:*"))  # stored where workers share it
+    assert any(client.scan_iter("citylens:q:kpi_group:*"))  # stored where workers share it
     assert queries.overview(shared, None, "month") == first
     assert queries.overview(demo_settings, None, "month") == first  # in-process agrees
 

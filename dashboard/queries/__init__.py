@@ -13,15 +13,25 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
+from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.scoring import city_score, kpi_score, score_change
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
+from dashboard.queries.base import ALERTS, ASSETS, DISTRICTS
 from dashboard.queries.base import cached as _cached
 from dashboard.settings import Settings
 
 # The fields of an alert, in the order the API's CSV gives them.
 ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
                 "raised_at", "value", "district_id", "district_name")
+
+def kpi_scopes(kpi: KpiDefinition) -> tuple[str, ...]:
+    """The version scopes a KPI's values depend on: its metric's asset type (rollups), the
+    service requests or the cases; and the districts (populations, places)."""
+    if kpi.source == "rollups":
+        return (f"type:{(kpi.metric or '').split('.', 1)[0]}", "districts")
+    return ("requests" if kpi.source == "service_requests" else "cases", "districts")
+
 
 def _check_window(window: str) -> str:
     if window not in WINDOWS:
@@ -38,7 +48,7 @@ def district_options(settings: Settings) -> list[dict[str, Any]]:
             ({"id": i, "name": n, "population": p} for i, n, p in rows), key=lambda d: d["name"]
         )
 
-    return _cached(settings, "district_options", {}, compute)
+    return _cached(settings, "district_options", {}, compute, DISTRICTS)
 
 
 def kpi_catalogue(settings: Settings) -> list[dict[str, Any]]:
@@ -55,30 +65,41 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
 
     Shape: {"window", "window_start", "window_end", "places": {district or "": {
     "score", "previous_score", "score_change", "kpis": [KpiValue dicts]}}}; the
-    score change is like for like (``scoring.score_change``). Cached per hour and version.
+    score change is like for like (``scoring.score_change``). The KPIs are computed and
+    cached in groups that share their data (``kpi_scopes``), per hour: a batch of waste
+    readings recomputes the waste KPIs, not the service-request ones.
     """
     _check_window(window)
     now = settings.current_time()
     span = window_for(window, now, settings.timezone)
+    kpis = load_kpis(settings.kpis_file)
+    groups: dict[tuple[str, ...], list[KpiDefinition]] = {}
+    for kpi in kpis:
+        groups.setdefault(kpi_scopes(kpi), []).append(kpi)
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for scopes, members in groups.items():
+        def compute(conn: Connection, members: list[KpiDefinition] = members
+                    ) -> dict[str, list[dict[str, Any]]]:
+            table = compute_kpi_table(conn, members, span, now)
+            return {(key or ""): [v.as_dict() for v in values]
+                    for key, values in table.places.items()}
 
-    def compute(conn: Connection) -> dict[str, Any]:
-        table = compute_kpi_table(conn, load_kpis(settings.kpis_file), span, now)
-        return {
-            "window": window,
-            "window_start": span.start_dt().isoformat(),
-            "window_end": span.end_dt().isoformat(),
-            "places": {
-                (key or ""): {
-                    "score": table.score(key),
-                    "previous_score": table.score(key, previous=True),
-                    "score_change": table.score_change(key),
-                    "kpis": [v.as_dict() for v in values],
-                }
-                for key, values in table.places.items()
-            },
+        params = {"window": window, "end": span.end, "kpis": [k.id for k in members]}
+        for place, values in _cached(settings, "kpi_group", params, compute, scopes).items():
+            found.setdefault(place, {}).update((v["id"], v) for v in values)
+    places = {}
+    for place, by_id in found.items():
+        values = [by_id[k.id] for k in kpis if k.id in by_id]
+        previous = _previous_scores(values)
+        places[place] = {
+            "score": city_score(v["score"] for v in values),
+            "previous_score": city_score(previous),
+            "score_change": score_change(zip((v["score"] for v in values), previous,
+                                             strict=True)),
+            "kpis": values,
         }
-
-    return _cached(settings, "kpi_table", {"window": window, "end": span.end}, compute)
+    return {"window": window, "window_start": span.start_dt().isoformat(),
+            "window_end": span.end_dt().isoformat(), "places": places}
 
 
 def overview(settings: Settings, district: str | None, window: str,
@@ -153,7 +174,7 @@ def district_scores(settings: Settings, window: str, kpi: str | None,
         return [{"id": i, "name": n, "population": p, "geometry": g} for i, n, p, g in rows]
 
     features = []
-    for district in _cached(settings, "district_shapes", {}, compute):
+    for district in _cached(settings, "district_shapes", {}, compute, DISTRICTS):
         place = table["places"].get(district["id"], {"score": None, "kpis": []})
         chosen = next((k for k in place["kpis"] if k["id"] == kpi), None) if kpi else None
         score = place["score"] if domains is None else city_score(
@@ -186,7 +207,7 @@ def district_outlines(settings: Settings) -> dict[str, Any]:
             {"type": "Feature", "id": i, "geometry": g, "properties": {"id": i, "name": n}}
             for i, n, g in conn.execute(stmt) if g]}
 
-    return _cached(settings, "district_outlines", {}, compute)
+    return _cached(settings, "district_outlines", {}, compute, DISTRICTS)
 
 
 def asset_domains(settings: Settings) -> dict[str, int]:
@@ -200,7 +221,7 @@ def asset_domains(settings: Settings) -> dict[str, int]:
         )
         return {domain: int(count) for domain, count in conn.execute(stmt)}
 
-    return _cached(settings, "asset_domains", {}, compute)
+    return _cached(settings, "asset_domains", {}, compute, ASSETS)
 
 
 def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[str, Any]:
@@ -226,7 +247,8 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
         ]
         return {"type": "FeatureCollection", "features": features}
 
-    return _cached(settings, "asset_layer", {"domain": domain, "district": district}, compute)
+    return _cached(settings, "asset_layer", {"domain": domain, "district": district}, compute,
+                   ASSETS)
 
 
 def active_alerts(
@@ -267,4 +289,4 @@ def active_alerts(
 
     params = {"district": district, "limit": limit, "domain": domain, "severity": severity,
               "domains": sorted(domains) if domains is not None else None}
-    return _cached(settings, "active_alerts", params, compute)
+    return _cached(settings, "active_alerts", params, compute, ALERTS)

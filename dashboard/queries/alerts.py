@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Select, and_, case, func, or_, select
 from dashboard.kpis import load_alert_rules
 from dashboard.model import Alert, Asset, District
 from dashboard.periods import Period
-from dashboard.queries.base import cached
+from dashboard.queries.base import ALERTS, cached
 from dashboard.settings import Settings
 
 STATES = {"active": "Active now", "raised": "Raised in the period", "all": "Active or raised"}
@@ -85,7 +85,7 @@ def alert_rows(settings: Settings, period: Period, *, state: str = "all",
     params = {"state": state, "district": district, "severity": severity, "limit": limit,
               "domains": sorted(domains) if domains is not None else None,
               **period.as_params()}
-    return cached(settings, "alert_rows", params, compute)
+    return cached(settings, "alert_rows", params, compute, ALERTS)
 
 
 def alert_counts(settings: Settings, period: Period, compared: Period | None = None, *,
@@ -127,5 +127,5 @@ def alert_counts(settings: Settings, period: Period, compared: Period | None = N
     params = {"district": district, "domains": sorted(domains) if domains is not None else None,
               **period.as_params(),
               "compared": compared.as_params() if compared is not None else None}
-    return cached(settings, "alert_counts", params, compute)
+    return cached(settings, "alert_counts", params, compute, ALERTS)
 

@@ -1,7 +1,7 @@
 """What every read model shares: the store's engine and the cache keyed by data version."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -9,9 +9,15 @@ from sqlalchemy import Connection, Engine
 from dashboard.cache import cache_key, get_cache
 from dashboard.settings import Settings
 from dashboard.store import get_engine
-from dashboard.store.version import data_version
+from dashboard.store.version import EPOCH_KEY, data_version, scope_versions
 
 T = TypeVar("T")
+# What reads depend on (``dashboard.store.version`` scopes): a write elsewhere leaves them
+# cached. A read that names no scope is recomputed after any write.
+DISTRICTS = ("districts",)
+ASSETS = ("assets", "districts")  # asset records: name, type, status, place
+ALERTS = ("alerts", "assets", "districts")
+REQUESTS = ("requests", "districts")  # service requests and the service catalogue
 
 
 def engine_of(settings: Settings) -> Engine:
@@ -20,14 +26,21 @@ def engine_of(settings: Settings) -> Engine:
 
 
 def cached(settings: Settings, name: str, params: dict[str, Any],
-           compute: Callable[[Connection], T]) -> T:
+           compute: Callable[[Connection], T], scopes: Iterable[str] | None = None) -> T:
     """``compute(conn)`` once per (name, params, data version); workers share it via Redis.
 
-    Results must be JSON-ready (dicts, lists, strings, numbers) so Redis can hold them.
+    With ``scopes`` (``dashboard.store.version``), the result is kept until a write touches
+    one of them, not until any write. Results must be JSON-ready (dicts, lists, strings,
+    numbers) so Redis can hold them.
     """
     engine = engine_of(settings)
     with engine.connect() as conn:
-        version = data_version(conn)
+        if scopes is None:
+            version = data_version(conn)
+        else:
+            versions = scope_versions(conn, scopes)
+            version = versions.pop(EPOCH_KEY)
+            params = {**params, "_versions": versions}
     cache = get_cache(settings.redis_url, settings.cache_ttl_seconds)
 
     def run() -> T:

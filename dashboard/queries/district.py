@@ -16,9 +16,9 @@ from sqlalchemy import Connection, case, func, select
 from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
 from dashboard.kpis.coverage import COMPARABLE_FROM
 from dashboard.kpis.scoring import change_improving, kpi_change
-from dashboard.model import Alert, Asset, District
-from dashboard.queries import active_alerts, district_scores, kpi_table
-from dashboard.queries.base import cached
+from dashboard.model import DOMAINS, Alert, Asset, District
+from dashboard.queries import active_alerts, district_scores, kpi_scopes, kpi_table
+from dashboard.queries.base import ALERTS, DISTRICTS, cached
 from dashboard.settings import Settings
 
 YEAR_SECONDS = 365 * 86400
@@ -48,7 +48,7 @@ def district_profile(settings: Settings, district: str) -> dict[str, Any] | None
         return {"id": did, "name": name, "population": int(population or 0),
                 "area_km2": float(area or 0.0), "geometry": geometry}
 
-    return cached(settings, "district_profile", {"district": district}, compute)
+    return cached(settings, "district_profile", {"district": district}, compute, DISTRICTS)
 
 
 def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, float | None]]:
@@ -68,7 +68,9 @@ def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, floa
         return {(key or ""): {v.id: v.value for v in values if _comparable(v.coverage)}
                 for key, values in table.places.items()}
 
-    return cached(settings, "district_year_ago", {"window": window, "end": span.end}, compute)
+    scopes = {s for k in load_kpis(settings.kpis_file) for s in kpi_scopes(k)}
+    return cached(settings, "district_year_ago", {"window": window, "end": span.end}, compute,
+                  sorted(scopes))
 
 
 def _comparable(coverage: dict[str, Any] | None) -> bool:
@@ -180,7 +182,8 @@ def assets_by_domain(settings: Settings, district: str,
                   "last_seen": None} for domain, n in alerts.items()]
         return sorted(rows, key=lambda r: r["domain"])
 
-    rows = cached(settings, "district_assets", {"district": district}, compute)
+    rows = cached(settings, "district_assets", {"district": district}, compute,
+                  (*ALERTS, *(f"domain:{d}" for d in DOMAINS)))
     return in_domains(rows, domains)
 
 

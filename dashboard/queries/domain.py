@@ -33,7 +33,7 @@ from dashboard.kpis import AlertRule, load_alert_rules, load_kpis
 from dashboard.links import asset_href
 from dashboard.model import Alert, Asset
 from dashboard.queries import district_options
-from dashboard.queries.base import cached
+from dashboard.queries.base import ALERTS, cached
 from dashboard.settings import Settings
 
 FRESH_FOR = timedelta(hours=24)
@@ -202,7 +202,8 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
 
     hour = int(now.timestamp()) // 3600
     return cached(settings, "domain_assets",
-                  {"domain": domain, "district": district, "hour": hour}, compute)
+                  {"domain": domain, "district": district, "hour": hour}, compute,
+                  (f"domain:{domain}", *ALERTS))
 
 
 def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[str, Any]],

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, case, func, select
 from dashboard.model import Service, ServiceRequest
 from dashboard.periods import Period, period_for
 from dashboard.queries import district_options
-from dashboard.queries.base import cached
+from dashboard.queries.base import REQUESTS, cached
 from dashboard.settings import Settings
 
 SR = ServiceRequest
@@ -122,7 +122,8 @@ def summary_for(settings: Settings, scope: RequestScope, period: Period) -> dict
                 "p90_hours_to_close": p90, **period_params(period)}
 
     return cached(settings, "services_summary",
-                  {**scope.params(), **period_params(period), "now": now.isoformat()}, compute)
+                  {**scope.params(), **period_params(period), "now": now.isoformat()}, compute,
+                  REQUESTS)
 
 
 def request_summary(settings: Settings, *, district: str | None = None,
@@ -157,7 +158,7 @@ def service_options(settings: Settings) -> list[dict[str, Any]]:
                 for c, n, d, s in conn.execute(stmt)]
         return sorted(rows, key=lambda r: r["name"].casefold())
 
-    return cached(settings, "services_service_options", {}, compute)
+    return cached(settings, "services_service_options", {}, compute, REQUESTS)
 
 
 def channel_options(settings: Settings) -> list[dict[str, str]]:
@@ -167,7 +168,7 @@ def channel_options(settings: Settings) -> list[dict[str, str]]:
         found = sorted(c for (c,) in conn.execute(select(SR.channel).distinct()) if c)
         return [{"id": c, "name": channel_label(c)} for c in found]
 
-    return cached(settings, "services_channel_options", {}, compute)
+    return cached(settings, "services_channel_options", {}, compute, REQUESTS)
 
 
 def channel_label(channel: str) -> str:
@@ -231,7 +232,7 @@ def breakdowns(settings: Settings, scope: RequestScope,
 
     return cached(settings, "services_breakdowns",
                   {**scope.params(), "preset": preset, **period_params(period),
-                   "now": now.isoformat()}, compute)
+                   "now": now.isoformat()}, compute, REQUESTS)
 
 
 def _rows(settings: Settings, dimension: str,
@@ -290,5 +291,6 @@ def oldest_open(settings: Settings, *, district: str | None = None,
         return found
 
     return cached(settings, "services_oldest_open",
-                  {**scope.params(), "limit": limit, "now": now.isoformat()}, compute)
+                  {**scope.params(), "limit": limit, "now": now.isoformat()}, compute,
+                  REQUESTS)
 

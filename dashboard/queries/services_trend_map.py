@@ -20,7 +20,7 @@ from sqlalchemy import Connection, case, func, select
 
 from dashboard.periods import Period, period_for
 from dashboard.queries import district_outlines
-from dashboard.queries.base import cached
+from dashboard.queries.base import REQUESTS, cached
 from dashboard.queries.services import (
     SR,
     RequestScope,
@@ -121,7 +121,7 @@ def request_trend(settings: Settings, scope: RequestScope, preset: str) -> dict[
 
     return cached(settings, "services_trend",
                   {**scope.params(), "preset": preset, **period_params(period),
-                   "tz": settings.timezone}, compute)
+                   "tz": settings.timezone}, compute, REQUESTS)
 
 
 def district_shapes(settings: Settings) -> list[dict[str, Any]]:
@@ -164,7 +164,8 @@ def request_map(settings: Settings, scope: RequestScope, *,
         return result
 
     return cached(settings, "services_map",
-                  {**scope.params(), "limit": limit, "now": now.isoformat()}, compute)
+                  {**scope.params(), "limit": limit, "now": now.isoformat()}, compute,
+                  REQUESTS)
 
 
 def _points(conn: Connection, scope: RequestScope, now: datetime) -> dict[str, Any]:

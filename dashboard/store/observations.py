@@ -29,6 +29,13 @@ class IngestResult:
     received: int
     new: int
     updated: int
+    types: tuple[str, ...] = ()  # asset types of the batch (version scopes ``type:<T>``)
+    domains: tuple[str, ...] = ()  # their domains (version scopes ``domain:<d>``)
+
+    @property
+    def scopes(self) -> set[str]:
+        """The data-version scopes this batch touched (``dashboard.store.version``)."""
+        return {f"type:{t}" for t in self.types} | {f"domain:{d}" for d in self.domains}
 
     @property
     def unchanged(self) -> int:
@@ -45,12 +52,12 @@ def day_starts(epoch_seconds: np.ndarray, tz: str) -> np.ndarray:
 def _asset_facts(conn: Connection, asset_pks: np.ndarray) -> pd.DataFrame:
     unique = [int(pk) for pk in np.unique(asset_pks)]
     rows: list[Any] = []
-    stmt = select(Asset.pk, Asset.type, Asset.district_id).where(
+    stmt = select(Asset.pk, Asset.type, Asset.district_id, Asset.domain).where(
         Asset.pk.in_(bindparam("pks", expanding=True))
     )
     for start in range(0, len(unique), 20_000):
         rows.extend(conn.execute(stmt, {"pks": unique[start : start + 20_000]}).all())
-    facts = pd.DataFrame(rows, columns=["asset_pk", "type", "district"])
+    facts = pd.DataFrame(rows, columns=["asset_pk", "type", "district", "domain"])
     missing = set(unique) - set(facts["asset_pk"].tolist())
     if missing:
         raise ValueError(f"observations refer to unknown asset pks: {sorted(missing)[:5]}")
@@ -76,7 +83,7 @@ def _prepare(conn: Connection, frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     times = batch["time"].to_numpy()
     batch["hour"] = times - times % 3600
     batch["day"] = day_starts(times, tz)
-    return batch.loc[:, list(STAGE_COLUMNS)]
+    return batch.loc[:, [*STAGE_COLUMNS, "type", "domain"]]
 
 
 def _create_stage(conn: Connection) -> None:
@@ -219,4 +226,6 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
             )
         )
         _recompute_changed_buckets(conn, tz)
-    return IngestResult(len(batch), int(counts.get(1, 0)), int(counts.get(2, 0)))
+    return IngestResult(len(batch), int(counts.get(1, 0)), int(counts.get(2, 0)),
+                        tuple(sorted(set(batch["type"]))),
+                        tuple(sorted(set(batch["domain"].dropna()))))

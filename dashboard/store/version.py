@@ -1,5 +1,22 @@
-"""The store's data version: every ingest bumps it, caches key on it."""
+"""The store's data versions: cached reads key on them, writers bump them.
+
+- ``data_version`` changes on every write (the kiosk and ``/api/v1/version`` poll it; a
+  read cached without scopes keys on it).
+- A *scope* names what a write touched: ``type:<AssetType>`` (its readings and rollups),
+  ``domain:<domain>`` (its assets, readings, last-seen times), ``assets`` (asset records
+  themselves), ``alerts``, ``districts``, ``requests`` (service requests and the service
+  catalogue), ``cases``, ``citizens``, ``participation``, ``notices``, ``feeds`` (runs and
+  quarantine). A read cached with scopes keys only on those, so a batch of waste readings
+  leaves service requests, district shapes and other domains cached.
+- A write that names no scope bumps the ``data_epoch``, which every scoped read also keys
+  on: whatever nobody scoped invalidates everything (the safe default).
+
+Each scope's value is the ``data_version`` of its last write, so bumping a scope needs no
+read-modify-write of its own (the global row's lock already orders writers).
+"""
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
@@ -7,6 +24,8 @@ from dashboard.model import Meta
 from dashboard.store.upsert import upsert
 
 VERSION_KEY = "data_version"
+EPOCH_KEY = "data_epoch"
+SCOPE_PREFIX = "version:"
 
 
 def data_version(conn: Connection) -> int:
@@ -15,14 +34,28 @@ def data_version(conn: Connection) -> int:
     return int(value) if value is not None else 0
 
 
-def bump_data_version(conn: Connection) -> int:
-    """Increase the data version by one inside the caller's transaction; return it."""
+def bump_data_version(conn: Connection, scopes: Iterable[str] | None = None) -> int:
+    """Increase the data version by one inside the caller's transaction; return it.
+
+    With ``scopes``, only reads that depend on them (or on nothing in particular) see a
+    change; without, every cached read does."""
     current = conn.execute(
         select(Meta.value).where(Meta.key == VERSION_KEY).with_for_update()
     ).scalar()
     new = (int(current) if current is not None else 0) + 1
-    upsert(conn, Meta, [{"key": VERSION_KEY, "value": str(new)}])
+    keys = [EPOCH_KEY] if scopes is None else [SCOPE_PREFIX + s for s in sorted(set(scopes))]
+    upsert(conn, Meta, [{"key": key, "value": str(new)} for key in (VERSION_KEY, *keys)])
     return new
+
+
+def scope_versions(conn: Connection, scopes: Iterable[str]) -> dict[str, int]:
+    """The version of each scope and of the epoch (``data_epoch``); 0 where never bumped."""
+    wanted = {SCOPE_PREFIX + s: s for s in scopes}
+    found = {EPOCH_KEY: 0, **dict.fromkeys(wanted.values(), 0)}
+    rows = conn.execute(select(Meta.key, Meta.value).where(Meta.key.in_([EPOCH_KEY, *wanted])))
+    for key, value in rows:
+        found[wanted.get(key, key)] = int(value)
+    return found
 
 
 def get_meta(conn: Connection, key: str) -> str | None:
