@@ -22,6 +22,7 @@ from connectors.base import Connector, Mapped, SourceFormatError, Stream
 from connectors.storing import store_batch
 from connectors.storing_frames import store_chunk
 from dashboard.model import FeedRun, Quarantine, Source
+from dashboard.queries.warm import warm_default_views
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, unit_of_work, upsert
 
@@ -208,4 +209,6 @@ def run_source(
         report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report)
+    if report.stored and settings.redis_url:  # workers share that cache: fill it for them
+        warm_default_views(settings)
     return report

@@ -1,7 +1,13 @@
 """Query-result cache: Redis when configured, in-process otherwise.
 
-Keys hold the query name, its parameters and the store's data version, so every ingest
+Keys hold the query name, its parameters and the store's data versions, so an ingest
 makes old entries unreachable (they expire by TTL). A Redis outage degrades to computing.
+
+Stale-while-revalidate: beside each result, the newest result of the same query and
+parameters (whatever the version) is kept under a *stale key* with the time it was
+computed. When an ingest has made the current key miss, a caller gets that newer-than-
+``stale_seconds`` result at once and the recomputation runs in the background, so no
+viewer waits for a recomputation that someone else's ingest caused.
 """
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any, TypeVar, cast
@@ -22,10 +30,18 @@ T = TypeVar("T")
 PREFIX = "citylens:q:"
 
 
+def _digest(params: dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def cache_key(name: str, version: int, params: dict[str, Any]) -> str:
     """A stable key for a query, its parameters and the data version."""
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-    return f"{PREFIX}{name}:v{version}:{digest[:20]}"
+    return f"{PREFIX}{name}:v{version}:{_digest(params)[:20]}"
+
+
+def stale_key(name: str, params: dict[str, Any]) -> str:
+    """The key of the newest result of a query and its parameters, whatever the version."""
+    return f"{PREFIX}{name}:stale:{_digest(params)[:20]}"
 
 
 class QueryCache:
@@ -37,6 +53,8 @@ class QueryCache:
         self._lock = threading.Lock()
         self._computing: dict[str, threading.Lock] = {}
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
+        self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cache-refresh")
+        self._refreshing: dict[str, Future[None]] = {}
 
     @property
     def backend(self) -> str:
@@ -53,10 +71,10 @@ class QueryCache:
         with self._lock:
             return self._local.get(key)
 
-    def _set(self, key: str, value: str) -> None:
+    def _set(self, key: str, value: str, ttl: int | None = None) -> None:
         if self._redis is not None:
             try:
-                self._redis.set(key, value, ex=self.ttl)
+                self._redis.set(key, value, ex=ttl or self.ttl)
             except redis.RedisError as error:
                 log.warning("cache write failed: %s", error)
             return
@@ -67,25 +85,74 @@ class QueryCache:
         with self._lock:
             return self._computing.setdefault(key, threading.Lock())
 
-    def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
+    def get_or_compute(self, key: str, compute: Callable[[], T], stale: str | None = None,
+                       stale_seconds: float = 0) -> T:
         """The cached value of ``key``, computing and storing it on a miss.
 
         Single-flight: concurrent callers of one key (threads here, and other workers
         through a Redis lock) wait for the first computation instead of repeating it.
+        With a ``stale`` key and ``stale_seconds``, a miss answers with the newest result
+        computed within ``stale_seconds`` (if any) and recomputes in the background.
         """
         # The JSON round trip gives back T for the JSON-shaped results this cache holds.
         hit = self._get(key)
         if hit is not None:
             return cast(T, json.loads(hit))
+        if stale is not None and stale_seconds > 0:
+            previous = self._get_stale(stale, stale_seconds)
+            if previous is not None:
+                self._refresh(key, compute, stale)
+                return cast(T, json.loads(previous))
+        return cast(T, json.loads(self._compute(key, compute, stale)))
+
+    def _compute(self, key: str, compute: Callable[[], Any], stale: str | None) -> str:
+        """Compute and store ``key`` once across threads and workers; its JSON."""
         with self._key_lock(key), self._shared_lock(key):
             hit = self._get(key)
             if hit is not None:
-                return cast(T, json.loads(hit))
+                return hit
             encoded = json.dumps(compute(), default=str)
             self._set(key, encoded)
+            if stale is not None:
+                self._set(stale, f"{time.time():.3f}|{encoded}", ttl=self.ttl * 2)
         with self._lock:
             self._computing.pop(key, None)
-        return cast(T, json.loads(encoded))  # hits and misses return the same shapes
+        return encoded  # hits and misses return the same shapes
+
+    def _get_stale(self, stale: str, max_age: float) -> str | None:
+        raw = self._get(stale)
+        if raw is None:
+            return None
+        stamp, _, encoded = raw.partition("|")
+        try:
+            fresh = time.time() - float(stamp) <= max_age
+        except ValueError:
+            return None
+        return encoded if fresh else None
+
+    def _refresh(self, key: str, compute: Callable[[], Any], stale: str) -> None:
+        """Recompute ``key`` in a background thread (once per key in this process)."""
+        with self._lock:
+            running = self._refreshing.get(key)
+            if running is not None and not running.done():
+                return
+
+            def refresh() -> None:
+                try:
+                    self._compute(key, compute, stale)
+                except Exception:  # a failed refresh is logged; the next miss tries again
+                    log.exception("background refresh of %s failed", key)
+                finally:
+                    with self._lock:
+                        self._refreshing.pop(key, None)
+
+            self._refreshing[key] = self._refresher.submit(refresh)
+
+    def drain(self, timeout: float = 60) -> None:
+        """Wait for the background refreshes under way (tests, and a clean shutdown)."""
+        with self._lock:
+            running = list(self._refreshing.values())
+        wait(running, timeout=timeout)
 
     def _shared_lock(self, key: str) -> AbstractContextManager[Any]:
         if self._redis is None:

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str | None = None
     cache_ttl_seconds: int = 300
+    # After an ingest, a cached view up to this old is served while it is recomputed in
+    # the background (stale-while-revalidate); 0 makes every viewer wait for fresh numbers.
+    cache_stale_seconds: int = 300
     kpis_file: Path = DATA_DIR / "kpis.yaml"
     timezone: str = "Europe/Madrid"
     # Empty means no tile layer: district polygons are the base map (works offline).

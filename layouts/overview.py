@@ -40,7 +40,7 @@ from layouts.filters import department_choices
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
                  "quarter": "Last quarter (91 days)", "year": "Last 12 months"}
-ALERT_LIMIT = 20
+ALERT_LIMIT = queries.OVERVIEW_ALERTS
 
 
 def place_name(districts: list[dict[str, Any]], district: str | None) -> str:

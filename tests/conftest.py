@@ -21,6 +21,10 @@ from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
 from dashboard.settings import Settings
 from dashboard.store import init_store, make_engine
 
+# Tests read what they have just written: no stale-while-revalidate unless a test asks for
+# it (tests/test_cache.py). Set before any Settings is built, and inherited by the servers
+# the browser tests start.
+os.environ.setdefault("CITYLENS_CACHE_STALE_SECONDS", "0")
 PG_URL = os.environ.get("CITYLENS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CITYLENS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CITYLENS_REQUIRE_SERVICES") == "1"

@@ -83,3 +83,51 @@ def test_concurrent_misses_compute_once(backend: str, request) -> None:
         thread.join()
     assert results == [42, 42, 42, 42]
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_stale_while_revalidate_answers_at_once_and_refreshes_behind(backend: str,
+                                                                     request) -> None:
+    """After an ingest (a new version), the first viewer gets the newest earlier result at
+    once; the recomputation runs in the background and later callers get its result."""
+    import threading
+
+    from dashboard.cache import stale_key
+
+    cache = request.getfixturevalue("redis_cache") if backend == "redis" else QueryCache(None)
+    params = {"district": None, "window": "week"}
+    stale = stale_key("overview", params)
+    assert cache.get_or_compute(cache_key("overview", 1, params), lambda: {"v": 1},
+                                stale=stale, stale_seconds=60) == {"v": 1}
+    release = threading.Event()
+    started: list[str] = []
+
+    def slow() -> dict[str, int]:
+        started.append(threading.current_thread().name)
+        assert release.wait(10)
+        return {"v": 2}
+
+    newer = cache_key("overview", 2, params)
+    assert cache.get_or_compute(newer, slow, stale=stale, stale_seconds=60) == {"v": 1}
+    assert cache.get_or_compute(newer, slow, stale=stale, stale_seconds=60) == {"v": 1}
+    release.set()
+    cache.drain()
+    assert started and all(name.startswith("cache-refresh") for name in started)
+    assert len(started) == 1  # one refresh, however many viewers asked meanwhile
+    assert cache.get_or_compute(newer, slow, stale=stale, stale_seconds=60) == {"v": 2}
+
+
+def test_without_stale_seconds_or_a_recent_result_the_viewer_waits_for_fresh() -> None:
+    import time
+
+    from dashboard.cache import stale_key
+
+    cache = QueryCache(None)
+    params = {"window": "week"}
+    stale = stale_key("kpis", params)
+    cache.get_or_compute(cache_key("kpis", 1, params), lambda: [1], stale=stale,
+                         stale_seconds=60)
+    assert cache.get_or_compute(cache_key("kpis", 2, params), lambda: [2], stale=stale) == [2]
+    time.sleep(0.05)
+    assert cache.get_or_compute(cache_key("kpis", 3, params), lambda: [3], stale=stale,
+                                stale_seconds=0.01) == [3]  # the newest result is too old

@@ -119,3 +119,35 @@ def test_scopes_record_the_writes_that_touched_them(city: Settings) -> None:
         after = scope_versions(conn, list(before))
     changed = {scope for scope in before if before[scope] != after[scope]}
     assert changed == {"type:WasteContainer", "domain:waste"}
+
+
+def test_a_run_fills_the_shared_cache_for_the_next_viewer(tmp_path, computed) -> None:
+    """With Redis (shared by the web workers), the ingesting process recomputes the default
+    views right after its run: the next viewer computes nothing."""
+    import redis
+
+    from connectors.runner import run_source
+    from dashboard.cache import get_cache
+    from tests.conftest import REDIS_URL, service_missing
+    from tests.test_runner import SQUARE, SensorConnector, _records
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as error:
+        service_missing("Redis at " + REDIS_URL, error)
+    now = datetime(2026, 1, 1, 10, 30, tzinfo=timezone.utc)  # the sensor's hours are that day
+    settings = Settings(var_dir=tmp_path / "var", database_url="", redis_url=REDIS_URL,
+                        now=now)
+    get_cache(settings.redis_url, settings.cache_ttl_seconds).clear()
+    engine = get_engine(settings.resolved_database_url)
+    with unit_of_work(engine) as conn:
+        conn.execute(insert(District), [{"id": "sq", "name": "Square", "geometry": SQUARE,
+                                         "population": 100}])
+    report = run_source(engine, settings, SensorConnector({"records": _records(range(5))}),
+                        "s1")
+    assert report.stored == 5 and computed["rollup_results"] > 0  # warmed by the run
+    computed.clear()
+    data = queries.overview(settings, None, "week")
+    assert not computed  # the viewer found every KPI group computed
+    no2 = next(k for k in data["kpis"] if k["id"] == "air_no2")
+    assert no2["value"] == pytest.approx(sum(10 + t for t in range(5)) / 5)

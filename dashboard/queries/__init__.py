@@ -25,6 +25,9 @@ from dashboard.settings import Settings
 ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
                 "raised_at", "value", "district_id", "district_name")
 
+OVERVIEW_ALERTS = 20  # how many active alerts the overview lists
+
+
 def kpi_scopes(kpi: KpiDefinition) -> tuple[str, ...]:
     """The version scopes a KPI's values depend on: its metric's asset type (rollups), the
     service requests or the cases; and the districts (populations, places)."""

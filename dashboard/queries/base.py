@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from dashboard.cache import cache_key, get_cache
+from dashboard.cache import cache_key, get_cache, stale_key
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from dashboard.store.version import EPOCH_KEY, data_version, scope_versions
@@ -51,4 +51,7 @@ def cached(settings: Settings, name: str, params: dict[str, Any],
     # serve several stores, whose data versions and parameters can coincide.
     scoped = {**params, "_store": settings.resolved_database_url,
               "_kpis": str(settings.kpis_file), "_tz": settings.timezone}
-    return cache.get_or_compute(cache_key(name, version, scoped), run)
+    unversioned = {k: v for k, v in scoped.items() if k != "_versions"}
+    return cache.get_or_compute(cache_key(name, version, scoped), run,
+                                stale=stale_key(name, unversioned),
+                                stale_seconds=settings.cache_stale_seconds)
