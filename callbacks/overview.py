@@ -69,13 +69,15 @@ def sync_url(district: str | None, window: str | None, kpi: str | None,
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
     Input(ids.OVERVIEW_COMPARE, "value"),
+    Input(ids.OVERVIEW_LIVE, "data"),
     prevent_initial_call=True,
 )
 def update_numbers(district: str | None, window: str | None,
-                   department: str | None = None, compare: str | None = None
-                   ) -> tuple[Any, ...]:
+                   department: str | None = None, compare: str | None = None,
+                   _live: str | None = None) -> tuple[Any, ...]:
     """Title, period, city score and KPI cards for the selected place, window, department
-    and comparison (the previous window, or ``year``: the same window a year before)."""
+    and comparison (the previous window, or ``year``: the same window a year before);
+    redrawn too when the data changed (``_live``: the new data version)."""
     settings = current_settings()
     window = window or DEFAULT_WINDOW
     domains = department_domains(settings, scoped_department(department))
@@ -94,11 +96,14 @@ def update_numbers(district: str | None, window: str | None,
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
     State(ids.WINDOW_FILTER, "value"),
     State(ids.OVERVIEW_COMPARE, "value"),
+    Input(ids.OVERVIEW_LIVE, "data"),
     prevent_initial_call=True,
 )
 def update_alerts(district: str | None, department: str | None = None,
-                  window: str | None = None, compare: str | None = None) -> list[Any]:
-    """The active alerts of the selected place and department (not of the window)."""
+                  window: str | None = None, compare: str | None = None,
+                  _live: str | None = None) -> list[Any]:
+    """The active alerts of the selected place and department (not of the window), also
+    when the data changed."""
     settings = current_settings()
     domains = department_domains(settings, scoped_department(department))
     alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
@@ -113,10 +118,12 @@ def update_alerts(district: str | None, department: str | None = None,
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_MAP_KPI, "value"),
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
+    Input(ids.OVERVIEW_LIVE, "data"),
     prevent_initial_call=True,
 )
 def shade_districts(window: str | None, kpi: str | None,
-                    department: str | None = None) -> tuple[Any, Any]:
+                    department: str | None = None, _live: str | None = None
+                    ) -> tuple[Any, Any]:
     """District polygons shaded by the district score (of the department's KPIs when one
     is chosen) or by the chosen KPI's score."""
     settings = current_settings()

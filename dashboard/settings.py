@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # After an ingest, a cached view up to this old is served while it is recomputed in
     # the background (stale-while-revalidate); 0 makes every viewer wait for fresh numbers.
     cache_stale_seconds: int = 300
+    # Staff pages check the data version this often and redraw their numbers when it changed
+    # (never while someone is using the page).
+    live_poll_seconds: int = 20
     kpis_file: Path = DATA_DIR / "kpis.yaml"
     timezone: str = "Europe/Madrid"
     # Empty means no tile layer: district polygons are the base map (works offline).

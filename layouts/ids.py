@@ -27,6 +27,7 @@ CITY_SCORE = "city-score"  # the city score badge (stable e2e hook)
 OVERVIEW_SCORE_PANEL = "overview-score-panel"
 OVERVIEW_KPI_GRID = "overview-kpi-grid"
 OVERVIEW_ALERTS = "overview-alerts"
+OVERVIEW_LIVE = "overview-live"  # dcc.Store: the data version the numbers show (live.js)
 OVERVIEW_SUBTITLE = "overview-subtitle"
 OVERVIEW_PLACE_TITLE = "overview-place-title"
 CITY_MAP = "city-map"  # dl.Map (stable e2e hook)

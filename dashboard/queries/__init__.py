@@ -19,6 +19,7 @@ from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
 from dashboard.queries.base import ALERTS, ASSETS, DISTRICTS
 from dashboard.queries.base import cached as _cached
+from dashboard.queries.base import data_version_of
 from dashboard.settings import Settings
 
 # The fields of an alert, in the order the API's CSV gives them.

@@ -55,3 +55,10 @@ def cached(settings: Settings, name: str, params: dict[str, Any],
     return cache.get_or_compute(cache_key(name, version, scoped), run,
                                 stale=stale_key(name, unversioned),
                                 stale_seconds=settings.cache_stale_seconds)
+
+
+def data_version_of(settings: Settings) -> str:
+    """The store's data version, uncached: live pages and the kiosk poll it to decide to
+    redraw."""
+    with engine_of(settings).connect() as conn:
+        return str(data_version(conn))

@@ -23,7 +23,7 @@ from dashboard.kpis.scoring import target_status
 from dashboard.model import Asset, District, Notice, Service
 from dashboard.model import ServiceRequest as SR
 from dashboard.queries import overview
-from dashboard.queries.base import cached, engine_of
+from dashboard.queries.base import cached, data_version_of
 from dashboard.queries.kiosk_transit import (
     iso,
     latest_readings,
@@ -33,7 +33,6 @@ from dashboard.queries.kiosk_transit import (
 )
 from dashboard.queries.services import hours_to_close
 from dashboard.settings import DATA_DIR, Settings
-from dashboard.store.version import data_version
 
 __all__ = ["air_band", "air_now", "data_version_of", "headline", "kiosk_data", "load_kiosk",
            "notices_now", "office_status", "parking_now", "requests_progress",
@@ -53,12 +52,6 @@ def load_kiosk(path: Path = KIOSK_FILE) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         kiosk: dict[str, Any] = yaml.safe_load(handle)
     return kiosk
-
-
-def data_version_of(settings: Settings) -> str:
-    """The store's data version (uncached: the kiosk polls it to decide to re-render)."""
-    with engine_of(settings).connect() as conn:
-        return str(data_version(conn))
 
 
 # ---- headline ----------------------------------------------------------------------------
