@@ -25,11 +25,12 @@ register_period_range(PAGE, (ids.page_id(PAGE, "daily"),), default_period=DEFAUL
     Output(ids.page_id(PAGE, "subtitle"), "children"),
     *(Input(ids.page_id(PAGE, n), "value")
       for n in ("district", "department", "period", "compare", *EXTRA)),
+    Input(ids.page_id(PAGE, "live"), "data"),
     prevent_initial_call=True,
 )
 def update_alerts(district: str | None, department: str | None, period: str | None,
                   compare: str | None, state: str | None, domain: str | None,
-                  severity: str | None) -> tuple[Any, str]:
+                  severity: str | None, _live: str | None = None) -> tuple[Any, str]:
     """The counts, chart and grid for the chosen filters."""
     settings = current_settings()
     period = clean_spec(period, settings.current_time()) or DEFAULT_PERIOD

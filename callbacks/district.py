@@ -45,11 +45,13 @@ register_url_sync(PAGE, names=FILTERS)
     Input(pid("period"), "value"),
     Input(pid("compare"), "value"),
     State(pid("id"), "data"),
+    Input(pid("live"), "data"),
     prevent_initial_call=True,
 )
 def update_view(department: str | None, period: str | None, compare: str | None,
-                district: str | None) -> tuple[Any, ...]:
-    """Everything that depends on the filters, for the new department/period/compare."""
+                district: str | None, _live: str | None = None) -> tuple[Any, ...]:
+    """Everything that depends on the filters, for the new department/period/compare, and
+    again when the data changed (``_live``, the new data version)."""
     if not district:
         return (no_update,) * 6
     filters = filters_from({"department": department, "period": period, "compare": compare})

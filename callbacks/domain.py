@@ -71,11 +71,14 @@ def update_scope(department: str | None, domain: str) -> tuple[Any, Any, Any]:
     Input(pid("period"), "value"),
     Input(pid("compare"), "value"),
     State(pid("name"), "data"),
+    Input(pid("live"), "data"),
     prevent_initial_call=True,
 )
 def update_numbers(district: str | None, department: str | None, period: str | None,
-                   compare: str | None, domain: str) -> tuple[Any, Any, Any]:
-    """Title, the domain's KPI cards and the summary tiles for the filters."""
+                   compare: str | None, domain: str, _live: str | None = None
+                   ) -> tuple[Any, Any, Any]:
+    """Title, the domain's KPI cards and the summary tiles for the filters (and again when
+    the data changed)."""
     settings = current_settings()
     filters = _filters(district, department, period, compare)
     title = subtitle(filters, place_name(settings, filters.district))
@@ -100,10 +103,11 @@ def update_numbers(district: str | None, department: str | None, period: str | N
     Input(pid("district"), "value"),
     Input(pid("department"), "value"),
     State(pid("name"), "data"),
+    Input(pid("live"), "data"),
     prevent_initial_call=True,
 )
 def update_assets(district: str | None, department: str | None,
-                  domain: str) -> tuple[Any, ...]:
+                  domain: str, _live: str | None = None) -> tuple[Any, ...]:
     """The map's points (coloured by state), the district outline and view, the grid."""
     settings = current_settings()
     district = district or None

@@ -74,11 +74,12 @@ def services_for_department(department: str | None, service: str | None) -> tupl
     Input(pid("compare"), "value"),
     Input(pid("service"), "value"),
     Input(pid("channel"), "value"),
+    Input(pid("live"), "data"),
     prevent_initial_call=True,
 )
 def update_headline(district: str | None, department: str | None, period: str | None,
                     compare: str | None, service: str | None,
-                    channel: str | None) -> tuple[Any, Any]:
+                    channel: str | None, _live: str | None = None) -> tuple[Any, Any]:
     """Subtitle and headline numbers, with the comparison period when one is chosen."""
     settings = current_settings()
     view = view_of(settings, district, department, period, compare, service, channel)
@@ -91,10 +92,12 @@ def update_headline(district: str | None, department: str | None, period: str | 
     Output(pid("breakdowns"), "children"),
     *SCOPE,
     Input(pid("period"), "value"),
+    Input(pid("live"), "data"),
     prevent_initial_call=True,
 )
 def update_period_views(district: str | None, department: str | None, service: str | None,
-                        channel: str | None, period: str | None) -> tuple[Any, Any]:
+                        channel: str | None, period: str | None,
+                        _live: str | None = None) -> tuple[Any, Any]:
     """Trend chart (and its table) and the four breakdowns for the scope and period."""
     settings = current_settings()
     view = view_of(settings, district, department, period, None, service, channel)
@@ -112,10 +115,11 @@ def update_period_views(district: str | None, department: str | None, service: s
     Output(pid("map-note"), "children"),
     Output(pid("oldest"), "children"),
     *SCOPE,
+    Input(pid("live"), "data"),
     prevent_initial_call=True,
 )
 def update_backlog_views(district: str | None, department: str | None, service: str | None,
-                         channel: str | None) -> tuple[Any, ...]:
+                         channel: str | None, _live: str | None = None) -> tuple[Any, ...]:
     """The map (points or district counts) and the oldest open requests of the scope."""
     settings = current_settings()
     view = view_of(settings, district, department, None, None, service, channel)

@@ -33,6 +33,7 @@ from layouts import (
 )
 from layouts.export import download, export_button, graph_config, safe_name
 from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters
+from layouts.live import live_watch
 from layouts.tables import data_grid, grid_columns, table_alternative
 
 PAGE = "alerts"
@@ -188,6 +189,7 @@ def layout(**query: Any) -> html.Div:
     severity = clean_query(query.get("severity"), set(SEVERITY_ORDER))
     return html.Div(className="page alerts-page", children=[
         dcc.Location(id=ids.page_id(PAGE, "url"), refresh=False),
+        live_watch(ids.page_id(PAGE, "live"), settings),
         download(PAGE),
         html.Div(className="page-head", children=[
             html.Div([html.H1("Alerts", className="page-head__title"),

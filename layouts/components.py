@@ -87,15 +87,6 @@ def coverage_tag(coverage: dict[str, Any] | None) -> html.Span | None:
                            "whole window")
 
 
-def live_watch(store_id: str, version: str, poll_seconds: int) -> html.Div:
-    """What makes a staff page live (``assets/live.js``): a store its data callbacks take as
-    an input, set to the new data version when the numbers should be redrawn."""
-    return html.Div(dcc.Store(id=store_id, data=version), hidden=True,
-                    className="live-watch",
-                    **{"data-live-store": store_id, "data-live-version": version,
-                       "data-live-poll": str(poll_seconds)})
-
-
 def sparkline_figure(spark: list[dict[str, Any]], status: str = "none") -> dict[str, Any]:
     """A tiny line (no axes, no hover) of a KPI's recent values, as a plain figure dict."""
     colour = STATUS_COLOURS.get(status, STATUS_COLOURS["none"])

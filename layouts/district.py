@@ -41,6 +41,7 @@ from layouts.district_sections import (
 )
 from layouts.export import download, export_button
 from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.live import live_watch
 from layouts.services_parts import format_hours, oldest_table
 
 PAGE = "district"
@@ -250,6 +251,7 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
         dcc.Location(id=pid("url"), refresh=False),
         dcc.Location(id=pid("nav"), refresh="callback-nav"),
         dcc.Store(id=pid("id"), data=district),
+        live_watch(pid("live"), settings),
         download(PAGE),
         html.Nav(html.Ol([html.Li(dcc.Link("Overview", href=f"/?district={district}")),
                           html.Li("Districts"), html.Li(profile["name"])],

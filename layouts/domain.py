@@ -43,6 +43,7 @@ from layouts.domain_parts import (
 )
 from layouts.export import download, export_button, safe_name
 from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.live import live_watch
 
 # Hidden parts stay laid out off-screen (a Leaflet map cannot start in a zero-size box).
 PARKED = "domain-parked"
@@ -182,6 +183,7 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
         dcc.Location(id=pid("url"), refresh=False),
         dcc.Location(id=pid("nav"), refresh="callback-nav"),
         dcc.Store(id=pid("name"), data=domain),
+        live_watch(pid("live"), settings),
         download(PAGE),
         html.Div(className="page-head", children=[
             html.Div([

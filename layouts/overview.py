@@ -34,8 +34,9 @@ from layouts import (
 )
 from layouts.access import scoped_department, scoped_district
 from layouts.city_map import city_map, label_districts
-from layouts.components import alerts_list, city_score_badge, filter_bar, kpi_card, live_watch
+from layouts.components import alerts_list, city_score_badge, filter_bar, kpi_card
 from layouts.filters import department_choices
+from layouts.live import live_watch
 
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
@@ -158,8 +159,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
         dcc.Location(id=ids.OVERVIEW_URL, refresh=False),
         dcc.Location(id=ids.OVERVIEW_NAV, refresh="callback-nav"),
         dcc.Store(id=ids.OVERVIEW_ASSETS_LOADED, data={}),
-        live_watch(ids.OVERVIEW_LIVE, queries.data_version_of(settings),
-                   settings.live_poll_seconds),
+        live_watch(ids.OVERVIEW_LIVE, settings),
         html.Div(className="page-head", children=[
             html.Div([
                 html.H1(place, id=ids.OVERVIEW_PLACE_TITLE, className="page-head__title"),

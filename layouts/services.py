@@ -31,6 +31,7 @@ from dashboard.settings import Settings
 from layouts import clean_query, current_settings
 from layouts.export import download, export_button, safe_name
 from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.live import live_watch
 from layouts.services_map import map_note, requests_map
 from layouts.services_parts import (
     HINT,
@@ -146,6 +147,7 @@ def layout(**query: Any) -> html.Div:
     channels = {c["id"]: c["name"] for c in channel_options(settings)}
     return html.Div(className="page services", children=[
         dcc.Location(id=pid("url"), refresh=False),
+        live_watch(pid("live"), settings),
         download(PAGE),
         html.Div(className="page-head", children=[html.Div([
             html.H1("Service requests", className="page-head__title"),
