@@ -110,7 +110,23 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from layouts.shell import shell
 
     app.layout = lambda: shell(dash.page_container)
+    if settings.cache_headers:
+        _count_cache_work(app.server)
     return app
+
+
+def _count_cache_work(server: Any) -> None:
+    """Say on every response how many views it computed and served stale (bench/live.py)."""
+    from dashboard.cache import request_counts, start_counting
+
+    server.before_request(start_counting)
+
+    @server.after_request
+    def _cache_headers(response: Any) -> Any:
+        counts = request_counts()
+        response.headers["X-CityLens-Computed"] = str(counts.get("computed", 0))
+        response.headers["X-CityLens-Stale"] = str(counts.get("stale", 0))
+        return response
 
 
 _server: Any = None

@@ -209,6 +209,7 @@ def run_source(
         report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report)
-    if report.stored and settings.redis_url:  # workers share that cache: fill it for them
+    if report.stored and settings.redis_url and settings.warm_after_ingest:
+        # the web workers share that cache: fill it for them
         warm_default_views(settings)
     return report

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextvars import ContextVar
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any, TypeVar, cast
@@ -28,6 +29,24 @@ from cachetools import TTLCache
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PREFIX = "citylens:q:"
+# What the current request made the cache do: views computed, and served stale.
+_COUNTS: ContextVar[dict[str, int] | None] = ContextVar("citylens_cache_counts", default=None)
+
+
+def start_counting() -> None:
+    """Count from here what this request (context) computes and serves stale."""
+    _COUNTS.set({"computed": 0, "stale": 0})
+
+
+def request_counts() -> dict[str, int]:
+    """The counts since ``start_counting`` in this context (empty when not counting)."""
+    return dict(_COUNTS.get() or {})
+
+
+def _count(what: str) -> None:
+    counts = _COUNTS.get()
+    if counts is not None:
+        counts[what] += 1
 
 
 def _digest(params: dict[str, Any]) -> str:
@@ -102,6 +121,7 @@ class QueryCache:
             previous = self._get_stale(stale, stale_seconds)
             if previous is not None:
                 self._refresh(key, compute, stale)
+                _count("stale")
                 return cast(T, json.loads(previous))
         return cast(T, json.loads(self._compute(key, compute, stale)))
 
@@ -112,6 +132,7 @@ class QueryCache:
             if hit is not None:
                 return hit
             encoded = json.dumps(compute(), default=str)
+            _count("computed")
             self._set(key, encoded)
             if stale is not None:
                 self._set(stale, f"{time.time():.3f}|{encoded}", ttl=self.ttl * 2)

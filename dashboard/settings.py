@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     # After an ingest, a cached view up to this old is served while it is recomputed in
     # the background (stale-while-revalidate); 0 makes every viewer wait for fresh numbers.
     cache_stale_seconds: int = 300
+    # Cached views keep until a write touches what they read (off: until any write, the
+    # old way, which bench/live.py measures beside it).
+    cache_scopes: bool = True
+    # A connector run recomputes the overview's default views into a shared cache (Redis).
+    warm_after_ingest: bool = True
+    # Responses say how many views they computed and served stale (X-CityLens-Computed,
+    # X-CityLens-Stale): for bench/live.py, off in production.
+    cache_headers: bool = False
     # Staff pages check the data version this often and redraw their numbers when it changed
     # (never while someone is using the page).
     live_poll_seconds: int = 20

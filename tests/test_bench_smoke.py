@@ -37,6 +37,8 @@ SMOKE = {
     "pages.py": ["--repeat", "1"],
     "ingest.py": ["--rows", "2000"],
     "csv_export.py": ["--rows", "2000"],
+    "live.py": ["--seconds", "2", "--clients", "1", "--every", "1", "--batch", "10",
+                "--workers", "1"],
 }
 
 

@@ -35,7 +35,7 @@ def cached(settings: Settings, name: str, params: dict[str, Any],
     """
     engine = engine_of(settings)
     with engine.connect() as conn:
-        if scopes is None:
+        if scopes is None or not settings.cache_scopes:
             version = data_version(conn)
         else:
             versions = scope_versions(conn, scopes)
