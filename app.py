@@ -166,10 +166,12 @@ def main(args: list[str] | None = None) -> None:
     the demo's ingest (connectors) and ``serve`` (this app) wired in."""
     from connectors.cli import register_commands
     from connectors.demo import ingest_feeds
+    from connectors.simulator import start_simulator
     from dashboard import cli
 
     register_commands(cli.app)
-    cli.run(cli.app, cli.Wiring(ingest_demo=ingest_feeds, serve=serve), args)
+    cli.run(cli.app, cli.Wiring(ingest_demo=ingest_feeds, serve=serve,
+                                simulate=start_simulator), args)
 
 
 if __name__ == "__main__":

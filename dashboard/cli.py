@@ -24,6 +24,8 @@ from dashboard.cli_users import audit, users_app
 from dashboard.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from dashboard.demo.generate import IngestFeeds
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -36,10 +38,12 @@ app.command("audit")(audit)
 @dataclass(frozen=True)
 class Wiring:
     """What the composition root hands the core's commands: the connectors' ingest of the
-    demo's feeds, and serving the web app."""
+    demo's feeds, serving the web app, and keeping the demo live while it serves (given
+    the store, the settings and the demo's feeds folder)."""
 
     ingest_demo: IngestFeeds
     serve: Callable[[Settings, str | None, int | None], None]
+    simulate: Callable[[Engine, Settings, Path], object] | None = None
 
 
 def _wiring(ctx: typer.Context) -> Wiring:
@@ -96,6 +100,9 @@ def demo(
     scale: Annotated[str, typer.Option(help="tiny | small | city | benchmark")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve afterwards.")] = True,
+    live: Annotated[bool, typer.Option(
+        "--live/--still", help="While serving, feed new readings and requests every few "
+                               "seconds through the connectors.")] = True,
     refresh: Annotated[
         bool, typer.Option(help="Bring an existing demo's data up to the current hour.")
     ] = False,
@@ -134,12 +141,13 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         present, same = None, False
-    if same and present is not None and not refresh:
-        age = _age_hours(present.get("end"))
+    age = _age_hours(present.get("end")) if present is not None else 0.0
+    if same and present is not None and not refresh and age < 1:
         typer.echo(f"Demo city ({scale}, seed {seed}) already in the store; reusing it.")
-        if age >= 2:
-            typer.echo(f"Its data ends {age:.0f} h ago; add --refresh to bring it up to now.")
     else:
+        if same and present is not None and not refresh:
+            typer.echo(f"Demo city ({scale}, seed {seed}) already in the store; its data ends "
+                       f"{age:.0f} h ago: topping it up to the current hour.")
         started = time.perf_counter()
         summary = generate_demo(
             get_engine(url), settings, ingest=_wiring(ctx).ingest_demo, scale=scale, seed=seed,
@@ -154,6 +162,13 @@ def demo(
         )
     _demo_users(url, ensure=same and not refresh)  # generating adds them itself
     if serve:
+        simulate = _wiring(ctx).simulate
+        if live and simulate is not None:
+            with get_engine(url).connect() as conn:
+                feeds = Path(json.loads(get_meta(conn, "demo") or "{}")["feeds"])
+            simulate(get_engine(url), settings, feeds)
+            typer.echo("The demo city is live: new readings every 5 s and now and then a "
+                       "service request, through the connectors (--still to stop that).")
         _wiring(ctx).serve(settings, host, port)
 
 

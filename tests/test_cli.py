@@ -69,3 +69,32 @@ def test_unknown_district_and_window_are_clear_errors(demo_env: dict[str, str]) 
     assert bad.returncode == 2 and "unknown district 'atlantis'" in bad.stderr
     bad = _citylens(demo_env, "kpis", "--window", "decade")
     assert bad.returncode == 2 and "unknown window" in bad.stderr
+
+
+def test_a_demo_reused_hours_later_tops_itself_up(tmp_path: Path) -> None:
+    """The next day, ``citylens demo`` brings the reused demo's data up to the current hour
+    (no --refresh needed)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import create_engine, text
+
+    env = {**os.environ, "CITYLENS_VAR_DIR": str(tmp_path), "CITYLENS_REDIS_URL": ""}
+    env.pop("CITYLENS_DATABASE_URL", None)
+    assert _citylens(env, "demo", "--scale", "tiny", "--no-serve").returncode == 0
+    engine = create_engine(f"sqlite:///{tmp_path / 'citylens.db'}")
+    with engine.begin() as conn:
+        meta = json.loads(conn.execute(text("SELECT value FROM meta WHERE key = 'demo'"))
+                          .scalar_one())
+        current_end = meta["end"]
+        meta["end"] = (datetime.fromisoformat(current_end) - timedelta(hours=5)).isoformat()
+        conn.execute(text("UPDATE meta SET value = :v WHERE key = 'demo'"),
+                     {"v": json.dumps(meta)})
+    again = _citylens(env, "demo", "--scale", "tiny", "--no-serve")
+    assert again.returncode == 0, again.stderr
+    assert "topping it up to the current hour" in again.stdout
+    with engine.connect() as conn:
+        end = json.loads(conn.execute(text("SELECT value FROM meta WHERE key = 'demo'"))
+                         .scalar_one())["end"]
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    assert datetime.fromisoformat(end) >= min(datetime.fromisoformat(current_end), hour)
+    engine.dispose()
