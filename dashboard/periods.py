@@ -1,7 +1,9 @@
 """Time presets every page shares (24 h, 7 d, 30 d, 90 d, 12 months, all), custom ranges
 and comparisons.
 
-A preset period ends with the current hour (``settings.current_time()`` rounded up), so
+"12m" and "a year before" are calendar years (365 or 366 days), as in the KPI engine
+(``dashboard.kpis.windows``); 90 d is 90 days there too. A preset period ends with the
+current hour (``settings.current_time()`` rounded up), so
 cached read models keyed by a period change once an hour, not on every request. A custom
 range (picked in a date picker or brushed on a chart) is an ISO 8601 interval of whole
 UTC hours, ``2026-10-01T00:00Z/2026-10-15T00:00Z``, that ends at the latest with the
@@ -29,7 +31,7 @@ COMPARISONS: dict[str, str] = {"previous": "previous period", "year": "same peri
 # The KPI engine's window that best matches each preset ("all" uses the longest, a year).
 KPI_WINDOW = {"24h": "day", "7d": "week", "30d": "month", "90d": "quarter", "12m": "year",
               "all": "year"}
-YEAR = timedelta(days=365)
+TWELVE_MONTHS = "12m"
 CUSTOM = "custom"
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # custom ranges start no earlier
 
@@ -52,16 +54,19 @@ class Period:
         return None if self.start is None else self.end - self.start
 
     def previous(self) -> Period | None:
-        """The span of the same length just before (None for "all")."""
+        """The span of the same length just before (the year before, for 12 months; None for
+        "all")."""
         if self.start is None:
             return None
+        if self.preset == TWELVE_MONTHS:
+            return Period(self.preset, a_year_before(self.start), self.start)
         return Period(self.preset, self.start - (self.end - self.start), self.start)
 
     def year_ago(self) -> Period | None:
-        """The same span 365 days before (None for "all")."""
+        """The same span one calendar year before (None for "all")."""
         if self.start is None:
             return None
-        return Period(self.preset, self.start - YEAR, self.end - YEAR)
+        return Period(self.preset, a_year_before(self.start), a_year_before(self.end))
 
     def compared(self, comparison: str | None) -> Period | None:
         """The span to compare with: ``previous``, ``year``, or None."""
@@ -75,6 +80,12 @@ class Period:
         """ISO bounds, for cache keys and API links."""
         return {"from": self.start.isoformat() if self.start else None,
                 "to": self.end.isoformat()}
+
+
+def a_year_before(moment: datetime) -> datetime:
+    """The same date and time one calendar year before (29 February: the 28th)."""
+    return moment.replace(year=moment.year - 1, day=min(moment.day, 28)
+                          if moment.month == 2 and moment.day == 29 else moment.day)
 
 
 def period_end(now: datetime) -> datetime:
@@ -142,6 +153,8 @@ def period_for(spec: str, now: datetime) -> Period:
     if spec not in PRESETS:
         raise ValueError(f"unknown period {spec!r}; choose one of {', '.join(PRESETS)}")
     end = period_end(now)
+    if spec == TWELVE_MONTHS:
+        return Period(spec, a_year_before(end), end)
     length = PRESETS[spec][1]
     return Period(spec, None if length is None else end - length, end)
 

@@ -18,12 +18,14 @@ from dashboard.settings import Settings, get_settings
 
 SETTINGS_KEY = "CITYLENS_SETTINGS"
 DEFAULT_LANG = "en"
-WINDOWS: dict[str, tuple[str, str]] = {  # id -> (selector label, "vs previous ..." noun)
-    "day": ("Day", "previous day"),
-    "week": ("Week", "previous week"),
-    "month": ("Month", "previous 30 days"),
-    "quarter": ("Quarter", "previous quarter"),
-    "year": ("12 months", "previous 12 months"),
+# id -> (selector label, "vs previous ..." noun): the same words as every page's periods
+# (dashboard.periods.SHORT_LABELS), whose preset each window is (WINDOW_PRESET).
+WINDOWS: dict[str, tuple[str, str]] = {
+    "day": ("24 h", "previous 24 hours"),
+    "week": ("7 d", "previous 7 days"),
+    "month": ("30 d", "previous 30 days"),
+    "quarter": ("90 d", "previous 90 days"),
+    "year": ("12 m", "previous 12 months"),
 }
 # The drill-down pages' period preset matching each overview window (dashboard.periods).
 WINDOW_PRESET = {"day": "24h", "week": "7d", "month": "30d", "quarter": "90d", "year": "12m"}

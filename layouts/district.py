@@ -47,7 +47,7 @@ from layouts.services_parts import format_hours, oldest_table
 PAGE = "district"
 ALERT_LIMIT = 10
 WINDOW_PHRASES = {"day": "last 24 hours", "week": "last 7 days", "month": "last 30 days",
-                  "quarter": "last quarter (91 days)", "year": "last 365 days"}
+                  "quarter": "last 90 days", "year": "last 12 months"}
 NEIGHBOUR_STYLE = {"color": "#8c97a5", "weight": 1, "fillColor": "#dde2e8", "fillOpacity": 0.6}
 DISTRICT_STYLE = {"color": "#0c2740", "weight": 3, "fillColor": "#0b4f8a", "fillOpacity": 0.35}
 

@@ -40,7 +40,7 @@ from layouts.live import live_watch
 
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
-                 "quarter": "Last quarter (91 days)", "year": "Last 12 months"}
+                 "quarter": "Last 90 days", "year": "Last 12 months"}
 ALERT_LIMIT = queries.OVERVIEW_ALERTS
 
 

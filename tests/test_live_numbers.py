@@ -91,3 +91,24 @@ def test_a_span_across_a_new_year_names_both_years(in_app: None) -> None:
     week = period_text("week", "2026-11-13T23:00:00+00:00", "2026-11-20T23:00:00+00:00",
                        "Europe/Madrid")
     assert week == "Last 7 days · 14 Nov – 20 Nov 2026"
+
+
+def test_one_vocabulary_of_periods_in_the_engine_and_the_pages() -> None:
+    """90 days is 90 days and 12 months is a calendar year, in the KPI engine and in the
+    pages' periods alike; "a year before" is the same date a year earlier."""
+    from datetime import datetime, timezone
+
+    from dashboard.kpis import window_for
+    from dashboard.periods import KPI_WINDOW, period_for
+
+    now = datetime(2028, 3, 10, 15, 20, tzinfo=timezone.utc)  # 2028 is a leap year
+    quarter = window_for("quarter", now, "Europe/Madrid")
+    assert round(quarter.days) == 90 == round(period_for("90d", now).length.days)
+    assert KPI_WINDOW["90d"] == "quarter" and KPI_WINDOW["12m"] == "year"
+    year = window_for("year", now, "Europe/Madrid")
+    assert round(year.days) == 366  # 11 Mar 2027 to 10 Mar 2028, both whole local days
+    twelve = period_for("12m", now)
+    assert twelve.start == datetime(2027, 3, 10, 16, tzinfo=timezone.utc)
+    assert twelve.year_ago().end == twelve.start  # a calendar year before, not 365 days
+    assert year.year_ago().end == year.start
+    assert year.previous().end == year.start and round(year.previous().days) == 365

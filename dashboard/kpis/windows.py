@@ -1,12 +1,31 @@
-"""Time windows (day, week, month, quarter, year) and their previous windows."""
+"""Time windows (day, week, month, quarter, year) and their previous windows.
+
+One vocabulary with ``dashboard.periods``: day = 24 hours, week = 7 days, month = 30 days,
+quarter = 90 days, year = 12 months (from the same local date a year before: 365 or 366
+days). A year before is a calendar year before, everywhere.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-WINDOWS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+# Days of each window; a year is a calendar year (``YEAR_WINDOW``), whose days vary.
+WINDOWS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365}
+YEAR_WINDOW = "year"
 HOUR = 3600
+
+
+def year_before(day: date) -> date:
+    """The same date one year before (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
 
 
 @dataclass(frozen=True)
@@ -24,13 +43,28 @@ class Window:
         return self.end - self.start
 
     def previous(self) -> Window:
-        """The window just before this one: as many hours, or as many whole local days."""
+        """The window just before this one: as many hours, as many whole local days, or
+        (a year) the calendar year before."""
         if self.grain == "hour":
             return Window(self.name, self.start - self.length, self.start, self.grain, self.tz)
         zone = ZoneInfo(self.tz)
-        first = datetime.fromtimestamp(self.start, zone).date() - timedelta(days=WINDOWS[self.name])
-        start = datetime(first.year, first.month, first.day, tzinfo=zone)
-        return Window(self.name, int(start.timestamp()), self.start, self.grain, self.tz)
+        first = datetime.fromtimestamp(self.start, zone).date()
+        before = (year_before(first) if self.name == YEAR_WINDOW
+                  else first - timedelta(days=WINDOWS[self.name]))
+        return Window(self.name, _midnight(before, zone), self.start, self.grain, self.tz)
+
+    def year_ago(self) -> Window:
+        """The same window one calendar year before (same local dates and hours)."""
+        zone = ZoneInfo(self.tz)
+
+        def shift(epoch: int) -> int:
+            local = datetime.fromtimestamp(epoch, zone)
+            day = year_before(local.date())
+            moved = datetime(day.year, day.month, day.day, local.hour, local.minute,
+                             tzinfo=zone)
+            return int(moved.timestamp())
+
+        return Window(self.name, shift(self.start), shift(self.end), self.grain, self.tz)
 
     @property
     def days(self) -> float:
@@ -44,7 +78,8 @@ class Window:
 
 
 def window_for(name: str, now: datetime, tz: str) -> Window:
-    """The window ``name`` ending with the current hour (day/week) or local day (month/quarter)."""
+    """The window ``name`` ending with the current hour (day/week) or local day (month,
+    quarter, year)."""
     if name not in WINDOWS:
         raise ValueError(f"unknown window {name!r}; choose one of {', '.join(WINDOWS)}")
     days = WINDOWS[name]
@@ -52,11 +87,9 @@ def window_for(name: str, now: datetime, tz: str) -> Window:
     if days <= 7:
         end = epoch - epoch % HOUR + HOUR
         return Window(name, end - days * 86400, end, "hour")
-    local = now.astimezone(ZoneInfo(tz))
-    next_midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_local = next_midnight - timedelta(days=days)
-    # Re-localise so the window spans whole local days across DST changes.
     zone = ZoneInfo(tz)
-    start_at = datetime(start_local.year, start_local.month, start_local.day, tzinfo=zone)
-    end_at = datetime(next_midnight.year, next_midnight.month, next_midnight.day, tzinfo=zone)
-    return Window(name, int(start_at.timestamp()), int(end_at.timestamp()), "day", tz)
+    last = now.astimezone(zone).date()
+    after = last + timedelta(days=1)
+    # Whole local days across DST changes; a year starts on the same date a year before.
+    first = year_before(after) if name == YEAR_WINDOW else after - timedelta(days=days)
+    return Window(name, _midnight(first, zone), _midnight(after, zone), "day", tz)

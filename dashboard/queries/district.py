@@ -8,20 +8,19 @@ share a rank (1, 2, 2, 4), places without a score are not ranked.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
-from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
+from dashboard.kpis import compute_kpi_table, load_kpis, window_for
 from dashboard.kpis.coverage import COMPARABLE_FROM
 from dashboard.kpis.scoring import change_improving, kpi_change
 from dashboard.model import DOMAINS, Alert, Asset, District
+from dashboard.periods import a_year_before
 from dashboard.queries import active_alerts, district_scores, kpi_scopes, kpi_table
 from dashboard.queries.base import ALERTS, DISTRICTS, cached
 from dashboard.settings import Settings
 
-YEAR_SECONDS = 365 * 86400
 REQUEST_SOURCE = "service_requests"
 TIE_DECIMALS = 9  # scores equal to this many decimals count as a tie (float noise)
 
@@ -52,19 +51,18 @@ def district_profile(settings: Settings, district: str) -> dict[str, Any] | None
 
 
 def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, float | None]]:
-    """Each place's KPI values over the same window one year (365 days) earlier.
+    """Each place's KPI values over the same window one calendar year earlier.
 
     The KPI engine run on the window shifted back a year: ``{place or "": {kpi: value}}``,
     keeping only values whose window was covered enough to compare with.
     """
     now = settings.current_time()
     span = window_for(window, now, settings.timezone)
-    shifted = Window(span.name, span.start - YEAR_SECONDS, span.end - YEAR_SECONDS,
-                     span.grain, span.tz)
+    shifted = span.year_ago()
 
     def compute(conn: Connection) -> dict[str, dict[str, float | None]]:
         table = compute_kpi_table(conn, load_kpis(settings.kpis_file), shifted,
-                                  now - timedelta(seconds=YEAR_SECONDS))
+                                  a_year_before(now))
         return {(key or ""): {v.id: v.value for v in values if _comparable(v.coverage)}
                 for key, values in table.places.items()}
 
@@ -89,7 +87,7 @@ def year_change(kpi: dict[str, Any], then: float | None) -> dict[str, Any]:
 def with_year_ago(settings: Settings, window: str, district: str | None,
                   kpis: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The KPI dicts of a place (None = the city) with ``year_ago`` (the value over the same
-    window 365 days before) and its change (``year_change``) added."""
+    window a calendar year before) and its change (``year_change``) added."""
     before = year_ago_values(settings, window).get(district or "", {})
     return [{**kpi, **year_change(kpi, before.get(kpi["id"]))} for kpi in kpis]
 
