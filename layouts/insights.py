@@ -28,7 +28,14 @@ from dashboard.queries.engagement import (
 )
 from dashboard.queries.equity import equity_gap
 from dashboard.settings import Settings
-from layouts import current_settings, domain_label, format_number, format_percent, ids, text
+from layouts import (
+    current_settings,
+    domain_label,
+    format_change,
+    format_number,
+    ids,
+    text,
+)
 from layouts.access import scoped_department
 from layouts.components import SPARK_CONFIG, sparkline_figure
 from layouts.export import safe_name
@@ -128,15 +135,16 @@ def in_unit(value: float | None, kpi: dict[str, Any], *, gap: bool = True) -> st
 
 
 def trend_of(kpi: dict[str, Any], tz: str) -> tuple[str, str, str]:
-    """(arrow, words, class) of whether the gap narrows or widens over the windows shown."""
+    """(arrow, words, class) of whether the gap narrowed or widened since the previous
+    window (the same comparison on every row)."""
     if kpi["latest_gap"] is None:
         return "–", "No district data", "none"
-    first = next((p for p in kpi["series"][:-1] if p["gap"] is not None), None)
-    if kpi["narrowing"] is None or first is None:
+    if kpi["narrowing"] is None or not kpi.get("compared_with"):
         return "–", "Not enough history yet", "none"
-    since = f"the {WINDOW_DAYS} days to {last_day(first['end'], tz)}"
-    size = f" {format_percent(kpi['change'])}" if kpi["change"] is not None else ""
-    if kpi["latest_gap"] == first["gap"]:
+    since = f"the {WINDOW_DAYS} days to {last_day(kpi['compared_with'], tz)}"
+    size = f" {format_change(kpi['change'], kpi.get('change_unit'), kpi['decimals'])}"
+    relative = kpi.get("change_unit") == "%"
+    if abs(kpi["change"]) < (0.0005 if relative else 0.5 * 10 ** -kpi["decimals"]):
         return "●", f"Unchanged since {since}", "flat"
     if kpi["narrowing"]:
         return "▼", f"Narrowing:{size} smaller than in {since}", "improving"

@@ -368,10 +368,17 @@ def test_equity_gap_matches_the_kpi_engine(tiny_city: Settings) -> None:
                      kpi["target"])
         assert kpi["latest_gap"] == kpi["series"][-1]["gap"]
         checked += len(now_values.get(kpi["id"], {})) > 1
-        gaps = [p["gap"] for p in kpi["series"] if p["gap"] is not None]
-        if len(gaps) > 1 and kpi["series"][-1]["gap"] is not None and gaps[0]:
-            assert kpi["change"] == pytest.approx((gaps[-1] - gaps[0]) / gaps[0])
-            assert kpi["narrowing"] is (gaps[-1] < gaps[0])
+        latest, before = kpi["series"][-1]["gap"], kpi["series"][-2]["gap"]
+        assert kpi["compared_with"] == got["points"][-2]  # the same comparison on every row
+        if latest is not None and before is not None:
+            if kpi["unit"] == "%":
+                assert kpi["change_unit"] == "pp"
+                assert kpi["change"] == pytest.approx(latest - before)
+            elif kpi["change_unit"] == "%":
+                assert kpi["change"] == pytest.approx((latest - before) / before)
+            assert kpi["narrowing"] is (latest < before)
+        else:
+            assert kpi["change"] is None and kpi["narrowing"] is None
     assert checked >= 5  # the tiny city has several KPIs with more than one district
 
 
@@ -397,7 +404,9 @@ def test_equity_gap_caches_finished_windows_across_ingests(
     assert digital["series"][-1]["gap"] == pytest.approx(100.0)
     assert digital["series"][-2]["worst_district"] == "d2"
     assert digital["series"][-2]["gap"] == 0.0  # one district: best is worst
-    assert digital["change"] is None and digital["narrowing"] is False  # 0 -> 100: widening
+    # 0 -> 100 points: widening by 100 pp (a percentage of a zero gap would be meaningless)
+    assert digital["change"] == pytest.approx(100.0) and digital["change_unit"] == "pp"
+    assert digital["narrowing"] is False
     add(city, requests=[{"district_id": "d2", "channel": "web", "requested_at": NOW - DAY}])
     second = equity_gap(city, "month", 3)
     assert len(calls) == 2  # finished windows served from their cache after the ingest

@@ -231,23 +231,26 @@ def _kpi(gaps: list[float | None]) -> dict[str, Any]:
     series = [{"end": e, "gap": g, "relative_gap": None if g is None else g / 60,
                "best_district": "d1", "best": 70.0, "worst_district": "d2",
                "worst": 70.0 - (g or 0)} for e, g in zip(ends, gaps, strict=True)]
-    first = next((g for g in gaps[:-1] if g is not None), None)
+    before = gaps[-2] if len(gaps) > 1 else None
     latest = gaps[-1]
-    change = None if first in (None, 0) or latest is None else (latest - first) / first
+    change = None if before is None or latest is None else latest - before  # points
     return {"id": "digital_share", "name": {"en": "Requests made online"},
             "domain": "digital_inclusion", "unit": "%", "decimals": 0, "series": series,
-            "latest_gap": latest, "change": change,
-            "narrowing": None if first is None or latest is None else latest < first}
+            "latest_gap": latest, "change": change, "change_unit": "pp",
+            "compared_with": ends[-2] if len(ends) > 1 else None,
+            "narrowing": None if change is None else latest < before}
 
 
 def test_trend_says_narrowing_or_widening_in_words_with_a_sparkline() -> None:
     from layouts.insights import equity_row, trend_of
 
     tz = "Europe/Madrid"
+    # Every row compares with the previous window, in points for a KPI in %.
     assert trend_of(_kpi([None, 20.0, 15.0]), tz) == (
-        "▼", "Narrowing: 25% smaller than in the 30 days to 30 Jun", "improving")
-    assert trend_of(_kpi([10.0, None, 15.0]), tz)[:2] == (
-        "▲", "Widening: 50% larger than in the 30 days to 31 May")
+        "▼", "Narrowing: 5 pp smaller than in the 30 days to 30 Jun", "improving")
+    assert trend_of(_kpi([10.0, 12.0, 15.0]), tz)[:2] == (
+        "▲", "Widening: 3 pp larger than in the 30 days to 30 Jun")
+    assert trend_of(_kpi([10.0, None, 15.0]), tz)[1] == "Not enough history yet"
     assert trend_of(_kpi([None, None, 15.0]), tz)[1] == "Not enough history yet"
     assert trend_of(_kpi([12.0, 12.0]), tz)[0] == "●"
     assert trend_of(_kpi([None, None]), tz)[1] == "No district data"

@@ -8,7 +8,7 @@ from typing import Any
 
 from dashboard.cache import cache_key, get_cache
 from dashboard.kpis import KpiDefinition, Window, compute_kpi_table, load_kpis, window_for
-from dashboard.kpis.scoring import relative_change
+from dashboard.kpis.scoring import kpi_change
 from dashboard.queries import district_options, kpi_table
 from dashboard.queries.base import engine_of
 from dashboard.settings import Settings
@@ -79,14 +79,18 @@ def _point(values: dict[str, float], kpi: KpiDefinition, end: str) -> dict[str, 
 
 
 def _kpi_gaps(kpi: KpiDefinition, series: list[dict[str, Any]]) -> dict[str, Any]:
-    gaps = [p["gap"] for p in series]
-    latest = gaps[-1] if gaps else None
-    first = next((g for g in gaps[:-1] if g is not None), None)  # the first point with data
-    narrowing = None if latest is None or first is None else latest < first
+    """The KPI's gaps and how the latest compares with the previous window's, the same
+    comparison for every KPI: in points for a KPI in %, relative otherwise, in the KPI's
+    unit when the earlier gap was near zero (``scoring.kpi_change``)."""
+    latest = series[-1]["gap"] if series else None
+    earlier = series[-2] if len(series) > 1 else None
+    before = earlier["gap"] if earlier else None
+    change, unit = kpi_change(latest, before, kpi.unit, kpi.target)
     return {"id": kpi.id, "name": dict(kpi.name), "domain": kpi.domain, "unit": kpi.unit,
             "decimals": kpi.decimals, "direction": kpi.direction, "target": kpi.target,
-            "series": series, "latest_gap": latest, "change": relative_change(latest, first),
-            "narrowing": narrowing}
+            "series": series, "latest_gap": latest, "change": change, "change_unit": unit,
+            "compared_with": earlier["end"] if earlier else None,
+            "narrowing": None if latest is None or before is None else latest < before}
 
 
 def equity_gap(settings: Settings, window: str = "month", points: int = 6) -> dict[str, Any]:
@@ -94,8 +98,9 @@ def equity_gap(settings: Settings, window: str = "month", points: int = 6) -> di
     "higher" or "lower" is better) and their gap, over the current window and the
     ``points - 1`` windows before it (each one window length earlier), oldest first.
 
-    ``change`` is the latest gap relative to the first point with data; ``narrowing`` says
-    whether the latest gap is smaller than that one (None without two points).
+    ``change`` (with ``change_unit``) compares the latest gap with the previous window's
+    (``compared_with``, its end), for every KPI alike; ``narrowing`` says whether the
+    latest gap is the smaller (None when either window has no gap).
 
     Caching: the current window comes from ``queries.kpi_table`` (version-keyed, shared
     with the overview). A finished window barely changes with new live data (only late
