@@ -129,7 +129,8 @@ class Captured:
     """What the pages asked the server: the callback requests and the session's cookies."""
 
     cookies: dict[str, str]
-    bodies: list[tuple[str, str]] = field(default_factory=list)  # (callback URL, JSON body)
+    # (page, callback URL, JSON body)
+    bodies: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def capture(url: str, pages: list[str]) -> Captured:
@@ -148,9 +149,11 @@ def capture(url: str, pages: list[str]) -> Captured:
         page.click("button[type=submit]")
         page.wait_for_url(lambda u: "/login" not in u)
         found = Captured({})
+        current = {"page": ""}
         page.on("request", lambda r: r.method == "POST" and CALLBACK in r.url
-                and found.bodies.append((r.url[len(url):], r.post_data or "")))
+                and found.bodies.append((current["page"], r.url[len(url):], r.post_data or "")))
         for path in pages:
+            current["page"] = path
             page.goto(url + path)  # the page and its numbers (the pages router's callback)
             page.wait_for_load_state("networkidle", timeout=300_000)
             page.evaluate(LIVE_REDRAW)  # what a live page asks after an ingest
@@ -159,7 +162,7 @@ def capture(url: str, pages: list[str]) -> Captured:
         found.cookies = {c["name"]: c["value"] for c in context.cookies()}
         browser.close()
     seen: set[str] = set()
-    found.bodies = [b for b in found.bodies if not (b[1] in seen or seen.add(b[1]))]
+    found.bodies = [b for b in found.bodies if not (b[2] in seen or seen.add(b[2]))]
     return found
 
 
@@ -205,10 +208,10 @@ def feed(env: dict[str, str], every: float, batch: int, stop: Any, done: Any) ->
 
 
 def replay(url: str, captured: Captured, clients: int, seconds: float
-           ) -> list[tuple[float, int, int]]:
+           ) -> list[tuple[float, int, int, str]]:
     """``clients`` threads posting the captured requests in turn for ``seconds``: each
-    answer's (client seconds, status, views computed)."""
-    results: list[tuple[float, int, int]] = []
+    answer's (client seconds, status, views computed, page)."""
+    results: list[tuple[float, int, int, str]] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -218,7 +221,7 @@ def replay(url: str, captured: Captured, clients: int, seconds: float
         headers = {"Content-Type": "application/json"}
         n = offset
         while time.monotonic() < deadline:
-            path, body = captured.bodies[n % len(captured.bodies)]
+            page, path, body = captured.bodies[n % len(captured.bodies)]
             n += 1
             started = time.perf_counter()
             try:
@@ -228,7 +231,7 @@ def replay(url: str, captured: Captured, clients: int, seconds: float
             except requests.RequestException:
                 status, computed = 599, 0
             with lock:
-                results.append((time.perf_counter() - started, status, computed))
+                results.append((time.perf_counter() - started, status, computed, page))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
@@ -242,7 +245,7 @@ def warm(url: str, captured: Captured) -> None:
     """Every captured request once, in turn: the cache holds each view before the run."""
     session = requests.Session()
     session.cookies.update(captured.cookies)
-    for path, body in captured.bodies:
+    for _, path, body in captured.bodies:
         session.post(url + path, data=body, headers={"Content-Type": "application/json"},
                      timeout=600)
 
@@ -325,7 +328,9 @@ def run_mode(mode: str, env: dict[str, str], args: argparse.Namespace, captured:
                 batches.append(done.get())
             time.sleep(1)  # the access log is written after the response
             server, computed, stale = server_times(log, offset)
-            errors = sum(1 for _, status, _ in client_side if status != 200)
+            errors = sum(1 for c in client_side if c[1] != 200)
+            by_page = {page: quantiles([c[0] for c in client_side if c[3] == page])["p95"]
+                       for page in pages}
             row = {"mode": mode, "clients": clients, "requests": len(client_side),
                    "per_second": len(client_side) / args.seconds, "errors": errors,
                    "server": quantiles(server), "client": quantiles([c[0] for c in client_side]),
@@ -333,7 +338,7 @@ def run_mode(mode: str, env: dict[str, str], args: argparse.Namespace, captured:
                    "stale_share": stale / len(server) if server else 0.0,
                    "batches": len(batches), "rows_ingested": batches[-1][1] if batches else 0,
                    "batch_seconds": quantiles([b[2] for b in batches]),
-                   "workers_rss_mb": max(rss)}
+                   "workers_rss_mb": max(rss), "client_p95_by_page": by_page}
             rows.append(row)
             say(describe(row))
     return captured, rows
@@ -351,7 +356,9 @@ def describe(row: dict[str, Any]) -> str:
             f"p50 {_ms(client['p50'])} p95 {_ms(client['p95'])} max {_ms(client['max'])}; "
             f"computed {row['computed_share']:.0%}, stale {row['stale_share']:.0%}; "
             f"{row['batches']} batches ({row['rows_ingested']:,} readings, p50 "
-            f"{_ms(row['batch_seconds']['p50'])}); workers {row['workers_rss_mb']:,.0f} MB")
+            f"{_ms(row['batch_seconds']['p50'])}); workers {row['workers_rss_mb']:,.0f} MB\n"
+            f"{'':>14}client p95 per page: "
+            + ", ".join(f"{page} {_ms(p95)}" for page, p95 in row["client_p95_by_page"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
