@@ -18,6 +18,7 @@ from dash.exceptions import MissingCallbackContextException
 
 from callbacks.common import filters_from, register_grid_tools, register_url_sync
 from dashboard.queries.domain import asset_features, asset_href, domain_assets
+from dashboard.queries.domain_map import domain_layers, domain_total, layer_payload
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from layouts import SELECTED_MARGIN, current_settings, geo_bounds, ids
 from layouts.access import scoped_department
@@ -25,7 +26,6 @@ from layouts.domain import content_class, kpi_cards, pid, place_name, scope_note
 from layouts.domain_parts import (
     PAGE,
     grid_rows,
-    layer_data,
     selection,
     state_legend,
     table_note,
@@ -85,7 +85,7 @@ def update_numbers(district: str | None, department: str | None, period: str | N
     if not domain_allowed(settings, domain, filters.department):
         return title, [], []
     data = domain_assets(settings, domain, filters.district)
-    has_assets = data["total"] > 0 or domain_assets(settings, domain, None)["total"] > 0
+    has_assets = data["total"] > 0 or domain_total(settings, domain) > 0
     tiles = summary(settings, domain, filters, data) if has_assets else []
     return title, kpi_cards(settings, domain, filters), tiles
 
@@ -113,9 +113,11 @@ def update_assets(district: str | None, department: str | None,
     district = district or None
     if domain_allowed(settings, domain, scoped_department(department)):
         data = domain_assets(settings, domain, district)
+        layers = domain_layers(settings, domain, district)
     else:
         data = {"assets": [], "total": 0, "counts": {}}
-    points, clusters, note = layer_data(asset_features(data["assets"], domain))
+        layers = layer_payload(asset_features([], domain))
+    points, clusters, note = layers["points"], layers["clusters"], layers["note"]
     shapes = district_shapes(settings)
     features = shapes["features"]
     chosen = [f for f in features if f["properties"]["id"] == district]

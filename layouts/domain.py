@@ -20,6 +20,7 @@ from dashboard.periods import COMPARISONS, KPI_WINDOW, PRESETS, period_for
 from dashboard.queries.departments import department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.queries.domain import alerts_raised, asset_features, domain_assets
+from dashboard.queries.domain_map import domain_layers, domain_total, layer_payload
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from dashboard.settings import Settings
 from layouts import (
@@ -36,7 +37,6 @@ from layouts.domain_parts import (
     asset_grid,
     domain_map,
     grid_rows,
-    layer_data,
     state_legend,
     summary_children,
     table_note,
@@ -136,13 +136,15 @@ def not_found(domain: str | None) -> html.Div:
 
 
 def asset_sections(settings: Settings, domain: str, filters: PageFilters,
-                   data: dict[str, Any], has_assets: bool) -> list[Any]:
-    """The map card and the table card (hidden, but present, when the domain has none)."""
+                   data: dict[str, Any], has_assets: bool, allowed: bool = True) -> list[Any]:
+    """The map card and the table card (hidden, but present, when the domain has none;
+    empty when the user's department may not see the domain)."""
     districts = district_shapes(settings)
     chosen = [f for f in districts["features"] if f["properties"]["id"] == filters.district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(districts["features"])
-    collection = asset_features(data["assets"], domain)
-    note = layer_data(collection)[2]
+    layers = (domain_layers(settings, domain, filters.district) if allowed
+              else layer_payload(asset_features([], domain)))
+    note = layers["note"]
     name = safe_name("assets", domain, filters.district)
     parked = "" if has_assets else f" {PARKED}"
     return [
@@ -150,7 +152,7 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
             html.Div([html.H2("Map of assets by latest state", className="card__title"),
                       html.Div(export_button(PAGE, "geojson", "GeoJSON"),
                                className="card-head__tools")], className="card-head"),
-            domain_map(districts, collection, selected=filters.district, bounds=bounds,
+            domain_map(districts, layers, selected=filters.district, bounds=bounds,
                        tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             html.Div(state_legend(data["counts"]), id=pid("legend"), className="legend"),
             html.P(note, id=pid("map-note"), className="section-hint"),
@@ -173,7 +175,7 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
     filters = read_filters(settings, query)
     allowed = domain_allowed(settings, domain, filters.department)
     data = domain_assets(settings, domain, filters.district if allowed else None)
-    has_assets = domain_assets(settings, domain, None)["total"] > 0
+    has_assets = domain_total(settings, domain) > 0
     if not allowed:  # a department head sees nothing of a domain that is not theirs
         data = {**data, "assets": [], "total": 0, "counts": {}}
     links = request_links(settings, domain, filters.department)
@@ -215,7 +217,7 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
                 html.Div(links, className="domain-links")])] if links and not has_assets
               else []),
             *empty,
-            html.Div(asset_sections(settings, domain, filters, data, has_assets),
+            html.Div(asset_sections(settings, domain, filters, data, has_assets, allowed),
                      className="domain-assets"),
         ]),
     ])

@@ -5,7 +5,6 @@ A state is always written in words (badge, tooltip, table), colour only adds to 
 """
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import dash_leaflet as dl
@@ -13,22 +12,16 @@ from dash import html
 
 from dashboard.kpis.scoring import relative_change
 from dashboard.queries.domain import STATE_WORDS, STATES
+from dashboard.queries.domain_map import FORMAT
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
 from layouts.tables import data_grid, grid_columns
-
-try:  # compact transfer of many points; plain GeoJSON when geobuf is missing
-    import geobuf
-except ImportError:  # pragma: no cover - depends on the environment
-    geobuf = None
 
 PAGE = "domain"
 STATE_COLOURS = {"alert": "#c62828", "fault": "#b35900", "no data": "#6b7785",
                  "ok": "#1a7f37"}
 STATE_ICONS = {"alert": "‼", "fault": "✕", "no data": "–", "ok": "✓"}
 SELECTION_STYLE = {"color": "#10253f", "weight": 3, "opacity": 1, "fill": False}
-MAP_POINT_LIMIT = 3000  # never more points than this to the browser
-CLUSTER_ABOVE = 400  # cluster the points when there are more than this
 TABLE_LIMIT = 5000
 GRID_COLUMNS = [("name", "Name"), ("type_label", "Type"), ("district", "District"),
                 ("state_label", "State"), ("measure", "Measure"), ("value", "Latest value"),
@@ -72,36 +65,6 @@ def _tile(label: str, value: str, state: str | None, note: str | None = None) ->
     ], className=f"domain-stat domain-stat--{(state or 'plain').replace(' ', '-')}")
 
 
-def map_features(collection: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The collection cut to ``MAP_POINT_LIMIT`` points (most urgent kept, and last so they
-    are drawn on top) and how many were left off (features come most urgent first)."""
-    features = collection["features"]
-    kept = features[:MAP_POINT_LIMIT][::-1]  # drawn in order: the most urgent on top
-    return {"type": "FeatureCollection", "features": kept}, len(features) - len(kept)
-
-
-def encode(collection: dict[str, Any]) -> str | dict[str, Any] | None:
-    """GeoJSON for the browser: geobuf (base64) when available, else plain."""
-    if geobuf is None:
-        return collection
-    if not collection["features"]:
-        return None
-    return base64.b64encode(geobuf.encode(collection)).decode("ascii")
-
-
-def layer_data(collection: dict[str, Any]) -> tuple[Any, Any, str]:
-    """(unclustered layer data, clustered layer data, note) for the map's two layers."""
-    shown, left_off = map_features(collection)
-    note = (f"Showing the {format_number(len(shown['features']))} most urgent of "
-            f"{format_number(len(collection['features']))} assets; choose a district to "
-            "narrow the map." if left_off else "")
-    empty = encode({"type": "FeatureCollection", "features": []})
-    if len(shown["features"]) > CLUSTER_ABOVE:
-        return empty, encode(shown), note or "Numbered circles group nearby assets; click "\
-            "one to zoom in."
-    return encode(shown), empty, note
-
-
 def district_hideout(selected: str | None) -> dict[str, Any]:
     """What the district style reads: the selected district (the others are dimmed)."""
     return {"selected": selected}
@@ -113,13 +76,13 @@ def selection(districts: dict[str, Any], selected: str | None) -> dict[str, Any]
         f for f in districts["features"] if selected and f["properties"]["id"] == selected]}
 
 
-def domain_map(districts: dict[str, Any], collection: dict[str, Any], *,
+def domain_map(districts: dict[str, Any], layers: dict[str, Any], *,
                selected: str | None, bounds: list[list[float]] | None,
                tile_url: str = "", tile_attribution: str = "") -> html.Div:
     """District polygons as the base, the assets coloured by state on top (two layers:
-    plain points, or clustered points when many), a scale bar."""
-    points, clusters, _ = layer_data(collection)
-    fmt = "geobuf" if geobuf is not None else "geojson"
+    plain points, or clustered points when many: ``queries.domain_map.domain_layers``),
+    a scale bar."""
+    points, clusters, fmt = layers["points"], layers["clusters"], FORMAT
     hideout = {"colors": STATE_COLOURS}
     children: list[Any] = []
     if tile_url:

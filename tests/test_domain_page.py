@@ -373,3 +373,21 @@ def test_now_is_the_tiny_city_clock(tiny_city: Settings) -> None:
     assert data["counts"]["no data"] == 0
     newest = max(a["last_seen"] for a in data["assets"])
     assert datetime.fromisoformat(newest) > TINY_NOW - timedelta(hours=24)
+
+
+def test_map_layers_are_encoded_once_per_data_version(own_store: Settings,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached domain page is served without re-encoding its points."""
+    from dashboard.queries import domain_map
+
+    calls: list[int] = []
+    real = domain_map.encode
+    monkeypatch.setattr(domain_map, "encode", lambda c: calls.append(1) or real(c))
+    first = domain_map.domain_layers(own_store, "waste", None)
+    encoded = len(calls)
+    assert encoded and (first["points"] or first["clusters"])
+    assert domain_map.domain_layers(own_store, "waste", None) == first
+    assert len(calls) == encoded  # served from the cache as encoded
+    data = domain_assets(own_store, "waste", None)
+    assert first == domain_map.layer_payload(asset_features(data["assets"], "waste"))
+    assert domain_map.domain_total(own_store, "waste") == data["total"]
