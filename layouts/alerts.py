@@ -42,6 +42,7 @@ DEFAULT_STATE = "all"
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#a35200", "info": "#1f5fa8"}
 GRID_COLUMNS = [("severity_label", "Severity"), ("asset", "Asset"), ("domain_label", "Domain"),
                 ("district_name", "District"), ("what", "Rule"), ("value", "Value"),
+                ("unit", "Unit"),
                 ("raised", "Raised"), ("cleared", "Cleared")]
 
 
@@ -91,7 +92,8 @@ def grid_rows(rows: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
             "asset": row["asset_name"] or row["asset_id"], "asset_id": row["asset_id"],
             "href": asset_href(row["asset_id"]), "domain_label": domain_label(row["domain"]),
             "district_name": row["district_name"] or "No district",
-            "what": text(row["rule_text"]) or row["metric"], "value": row["value"],
+            "what": text(row["rule_text"]) or row["metric"],
+            "value": row.get("display_value", row["value"]), "unit": row.get("display_unit", ""),
             "raised": exact_time(row["raised_at"], tz),
             "cleared": exact_time(row["cleared_at"], tz) if row["cleared_at"] else "active",
         })

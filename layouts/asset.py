@@ -23,6 +23,7 @@ from dashboard.queries.asset import asset_alerts, asset_detail, rule_metric, thr
 from dashboard.queries.asset_series import MAX_POINTS, asset_series
 from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
+from dashboard.units import shown
 from layouts import (
     clean_query,
     current_settings,
@@ -61,11 +62,16 @@ def status_words(status: str) -> str:
     return metric_label(status)
 
 
-def status_pill(status: str) -> html.Span:
-    """The asset's status as icon and words (healthy vs anything else)."""
-    healthy = status in HEALTHY
-    return html.Span([html.Span("✓" if healthy else "✕", className="status-badge__icon",
-                                **{"aria-hidden": "true"}), html.Span(status_words(status))],
+def status_pill(status: str, open_alerts: int = 0) -> html.Span:
+    """The asset's status as icon and words (healthy vs anything else); an asset with an
+    active alert is never shown as plainly "OK"."""
+    healthy = status in HEALTHY and not open_alerts
+    words = status_words(status)
+    if open_alerts:
+        words += f" · {open_alerts} active alert{'s' if open_alerts > 1 else ''}"
+    icon = "✓" if healthy else ("‼" if open_alerts else "✕")
+    return html.Span([html.Span(icon, className="status-badge__icon",
+                                **{"aria-hidden": "true"}), html.Span(words)],
                      className=f"status-badge status-badge--{'on' if healthy else 'off'}",
                      title=f"Status: {status}")
 
@@ -109,7 +115,8 @@ def head(settings: Settings, detail: dict[str, Any], filters: PageFilters,
             html.H1(detail["name"], className="page-head__title"),
             html.P(where, className="page-head__subtitle"),
             html.Dl(className="asset-facts", children=[
-                _fact("Status", status_pill(detail["status"])),
+                _fact("Status", status_pill(detail["status"],
+                                            len(detail.get("open_alerts") or []))),
                 _fact("Last seen", html.Span([time_ago(seen, now), html.Span(
                     f" · {exact_time(seen, settings.timezone)}", className="asset-muted")])
                     if seen else "never"),
@@ -172,13 +179,14 @@ def readings_card(settings: Settings, detail: dict[str, Any], filters: PageFilte
     items = []
     for reading in detail["metrics"]:
         metric = reading["metric"]
-        value = format_number(reading["value"], decimals_for([reading["value"]]))
+        number, unit = shown(reading["value"], reading["unit"])
+        value = format_number(number, decimals_for([number]))
         iso = datetime.fromtimestamp(reading["time"], timezone.utc).isoformat()
         items.append(html.Li(className="asset-reading" + (
             " asset-reading--chosen" if metric == chosen else ""), children=[
             dcc.Link(metric_label(metric), href=asset_href(detail["id"])
                      + filters.query(metric=metric), className="asset-reading__name"),
-            html.Span([value, html.Span(f" {reading['unit']}", className="asset-muted")],
+            html.Span([value, html.Span(f" {unit}", className="asset-muted")],
                       className="asset-reading__value"),
             html.Span(time_ago(iso, now), title=exact_time(iso, settings.timezone),
                       className="asset-muted asset-reading__time"),

@@ -268,7 +268,9 @@ def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
             html.Div([
                 dcc.Link(alert.get("asset_name") or alert.get("asset_id"),
                          href=asset_href(alert.get("asset_id", "")), className="alert__asset"),
-                html.Div(f"{what} · value {format_number(alert.get('value'), 1)}",
+                html.Div(f"{what} · value "
+                         f"{format_number(alert.get('display_value', alert.get('value')), 1)}"
+                         f" {alert.get('display_unit', '')}".rstrip(),
                          className="alert__what"),
                 html.Div([place, " · ", html.Span(time_ago(alert.get("raised_at"), now),
                                                  title=exact_time(alert.get("raised_at"), tz))],

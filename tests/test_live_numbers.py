@@ -112,3 +112,28 @@ def test_one_vocabulary_of_periods_in_the_engine_and_the_pages() -> None:
     assert twelve.year_ago().end == twelve.start  # a calendar year before, not 365 days
     assert year.year_ago().end == year.start
     assert year.previous().end == year.start and round(year.previous().days) == 365
+
+
+def test_a_fill_level_reads_in_percent_on_alerts_and_the_asset_page(
+        tiny_city: Settings, in_app: None) -> None:
+    """One unit per metric: a container's fill level is stored as a ratio and read in %
+    on the alert card, the alerts page and the asset page (it was "value 1.0", "0.963" and
+    "1 ratio"); an asset with an active alert is not shown as plainly OK."""
+    from dashboard.periods import period_for
+    from dashboard.queries.alerts import alert_rows
+    from dashboard.units import shown
+    from layouts.asset import status_pill
+    from layouts.components import alerts_list
+
+    rows = alert_rows(tiny_city, period_for("12m", tiny_city.current_time()))["rows"]
+    full = [r for r in rows if r["rule"].startswith("WasteContainer.fillingLevel")]
+    assert full, "the tiny city has a full container"
+    alert = full[0]
+    assert alert["display_unit"] == "%"
+    assert alert["display_value"] == pytest.approx(alert["value"] * 100)
+    card = " ".join(text_of(alerts_list([alert], now=tiny_city.current_time())).split())
+    assert f"value {alert['value'] * 100:.1f} %" in card
+    assert shown(0.5, "ratio") == (50.0, "%") and shown(12.0, "µg/m³") == (12.0, "µg/m³")
+    assert "OK" in text_of(status_pill("ok")) and "✓" in text_of(status_pill("ok"))
+    flagged = text_of(status_pill("ok", 1))
+    assert "✓" not in flagged and "1 active alert" in flagged

@@ -78,6 +78,7 @@ class AlertRule(BaseModel):
     below: float | None = None
     severity: Literal["info", "warning", "critical"] = "warning"
     rule: dict[str, str]
+    unit: str = ""  # the metric's stored unit ("ratio" values are shown in %)
 
     @model_validator(mode="after")
     def _one_bound(self) -> AlertRule:

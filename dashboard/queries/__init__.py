@@ -21,6 +21,7 @@ from dashboard.queries.base import ALERTS, ASSETS, DISTRICTS
 from dashboard.queries.base import cached as _cached
 from dashboard.queries.base import data_version_of
 from dashboard.settings import Settings
+from dashboard.units import with_display
 
 # The fields of an alert, in the order the API's CSV gives them.
 ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
@@ -263,7 +264,9 @@ def active_alerts(
     department's ``domains``) or severity."""
     severity_rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
 
-    rule_texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
+    rules = load_alert_rules(settings.kpis_file)
+    rule_texts = {r.rule_id: r.rule for r in rules}
+    rule_units = {r.rule_id: r.unit for r in rules}
 
     def compute(conn: Connection) -> list[dict[str, Any]]:
         stmt = (
@@ -289,7 +292,7 @@ def active_alerts(
         for alert in found:
             alert["raised_at"] = alert["raised_at"].isoformat()
             alert["rule_text"] = rule_texts.get(alert["rule"], {"en": alert["rule"]})
-        return found
+        return [with_display(a, rule_units.get(a["rule"])) for a in found]
 
     params = {"district": district, "limit": limit, "domain": domain, "severity": severity,
               "domains": sorted(domains) if domains is not None else None}

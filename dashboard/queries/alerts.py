@@ -15,6 +15,7 @@ from dashboard.model import Alert, Asset, District
 from dashboard.periods import Period
 from dashboard.queries.base import ALERTS, cached
 from dashboard.settings import Settings
+from dashboard.units import with_display
 
 STATES = {"active": "Active now", "raised": "Raised in the period", "all": "Active or raised"}
 ALERT_ROW_FIELDS = ("id", "asset_id", "asset_name", "asset_type", "domain", "metric", "rule",
@@ -58,7 +59,9 @@ def alert_rows(settings: Settings, period: Period, *, state: str = "all",
     """
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}; choose one of {', '.join(STATES)}")
-    rule_texts = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
+    rules = load_alert_rules(settings.kpis_file)
+    rule_texts = {r.rule_id: r.rule for r in rules}
+    rule_units = {r.rule_id: r.unit for r in rules}
     rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
 
     def compute(conn: Connection) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def alert_rows(settings: Settings, period: Period, *, state: str = "all",
             item["raised_at"] = item["raised_at"].isoformat()
             item["cleared_at"] = item["cleared_at"].isoformat() if item["cleared_at"] else None
             item["rule_text"] = rule_texts.get(item["rule"], {"en": item["rule"]})
-            rows.append(item)
+            rows.append(with_display(item, rule_units.get(item["rule"])))
         return {"rows": rows, "total": int(total), "truncated": int(total) > len(rows)}
 
     params = {"state": state, "district": district, "severity": severity, "limit": limit,

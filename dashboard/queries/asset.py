@@ -90,14 +90,18 @@ def find_asset(conn: Connection, asset_id: str) -> dict[str, Any] | None:
 
 def asset_detail(settings: Settings, asset_id: str) -> dict[str, Any] | None:
     """Everything the page head shows: the asset (see ``find_asset``) plus ``metrics``,
-    one ``{metric, value, unit, time}`` per metric; None for an unknown id."""
+    one ``{metric, value, unit, time}`` per metric, and ``open_alerts`` (the severity of
+    each active alert); None for an unknown id."""
 
     def compute(conn: Connection) -> dict[str, Any] | None:
         found = find_asset(conn, asset_id)
         if found is None:
             return None
         readings = [latest_reading(conn, found["pk"], m) for m in metric_names(conn, found["pk"])]
-        return {**found, "metrics": [r for r in readings if r is not None]}
+        open_alerts = conn.execute(select(Alert.severity).where(
+            Alert.asset_pk == found["pk"], Alert.cleared_at.is_(None))).scalars().all()
+        return {**found, "metrics": [r for r in readings if r is not None],
+                "open_alerts": list(open_alerts)}
 
     return cached(settings, "asset_detail", {"asset": asset_id}, compute)
 

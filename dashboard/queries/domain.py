@@ -35,6 +35,7 @@ from dashboard.model import Alert, Asset
 from dashboard.queries import district_options
 from dashboard.queries.base import ALERTS, cached
 from dashboard.settings import Settings
+from dashboard.units import shown
 
 FRESH_FOR = timedelta(hours=24)
 STATES = ("alert", "fault", "no data", "ok")  # most urgent first
@@ -140,10 +141,9 @@ def display(attribute: str | None, reading: Reading | None) -> tuple[float | Non
     """A reading as shown: ratios as percent, other values rounded to two decimals."""
     if reading is None:
         return None, ""
-    unit = reading.unit or ""
-    if unit == "ratio":
-        return round(reading.value * 100, 1), "%"
-    return round(reading.value, 2), unit
+    value, unit = shown(reading.value, reading.unit)
+    assert value is not None  # a reading always has a value
+    return round(value, 1 if unit == "%" else 2), unit
 
 
 def _open_alerts(conn: Connection, domain: str, district: str | None,
