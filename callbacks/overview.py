@@ -19,7 +19,15 @@ from dash import ALL, Input, Output, Patch, State, no_update
 
 from dashboard import queries
 from dashboard.queries.departments import department_domains
-from layouts import SELECTED_MARGIN, clean_query, current_settings, domain_label, geo_bounds, ids
+from layouts import (
+    SELECTED_MARGIN,
+    WINDOW_PRESET,
+    clean_query,
+    current_settings,
+    domain_label,
+    geo_bounds,
+    ids,
+)
 from layouts.access import scoped_department
 from layouts.city_map import asset_payload, label_districts, map_legend, selection_outline
 from layouts.overview import (
@@ -37,9 +45,10 @@ from layouts.overview import (
 
 def query_string(district: str | None, window: str | None, kpi: str | None,
                  department: str | None = None, compare: str | None = None) -> str:
-    """``?district=..&window=..&kpi=..&department=..&compare=..`` for the current selection
-    (empty parts left out)."""
-    params = {"district": district or None, "window": window or DEFAULT_WINDOW,
+    """``?district=..&period=..&kpi=..&department=..&compare=..`` for the current selection
+    (empty parts left out): the period in the words every page's links use (``7d``)."""
+    params = {"district": district or None,
+              "period": WINDOW_PRESET.get(window or DEFAULT_WINDOW),
               "kpi": kpi or None, "department": scoped_department(department),
               "compare": compare or None}
     return "?" + urlencode({k: v for k, v in params.items() if v})

@@ -1,6 +1,6 @@
 """The mayor's overview: city score, KPI cards, city map, active alerts.
 
-The view is a function of the URL's query (``?district=..&window=..&kpi=..``), so any
+The view is a function of the URL's query (``?district=..&period=..&kpi=..``), so any
 selection can be shared as a link; the callbacks in ``callbacks/overview.py`` keep the
 page and the URL in step without reloading.
 """
@@ -42,6 +42,7 @@ DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
                  "quarter": "Last 90 days", "year": "Last 12 months"}
 ALERT_LIMIT = queries.OVERVIEW_ALERTS
+PRESET_WINDOW = {preset: window for window, preset in WINDOW_PRESET.items()}
 
 
 def place_name(districts: list[dict[str, Any]], district: str | None) -> str:
@@ -130,17 +131,20 @@ def map_kpi_selector(catalogue: list[dict[str, Any]], kpi: str | None) -> html.D
 
 
 def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str | None = None,
-           department: str | None = None, compare: str | None = None, **_: Any) -> html.Div:
-    """The overview for ``?district=..&window=..&kpi=..&department=..&compare=year``
-    (unknown values ignored); a department keeps only its domains' KPIs, alerts and map
-    shading."""
+           department: str | None = None, compare: str | None = None,
+           period: str | None = None, **_: Any) -> html.Div:
+    """The overview for ``?district=..&period=..&kpi=..&department=..&compare=year``
+    (unknown values ignored; ``period`` is 24h, 7d, 30d, 90d or 12m as on every page, and
+    the older ``window=week`` links still work); a department keeps only its domains' KPIs,
+    alerts and map shading."""
     settings = current_settings()
     now, tz = settings.current_time(), settings.timezone
     districts = queries.district_options(settings)
     departments = department_options(settings)
     catalogue = queries.kpi_catalogue(settings)
     district = clean_query(district, {d["id"] for d in districts}) or scoped_district(None)
-    window = clean_query(window, set(WINDOWS)) or DEFAULT_WINDOW
+    window = (PRESET_WINDOW.get(period or "") or clean_query(window, set(WINDOWS))
+              or DEFAULT_WINDOW)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     department = scoped_department(clean_query(department, {d["id"] for d in departments}))
     compare = clean_query(compare, {"year"})

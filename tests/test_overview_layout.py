@@ -209,6 +209,16 @@ def test_layout_reads_the_query_string(ctx: None, demo_settings: Settings) -> No
     assert f"{district['name']} score" in text_of(by_id(tree, "city-score"))
 
 
+def test_layout_reads_the_pages_period_words_and_old_window_links(ctx: None) -> None:
+    """``?period=90d`` as every page's links say it; ``?window=quarter`` from older links."""
+    from layouts.overview import layout
+
+    for query, window in (({"period": "90d"}, "quarter"), ({"window": "quarter"}, "quarter"),
+                          ({"period": "12m", "window": "day"}, "year"),
+                          ({"period": "all"}, "week")):
+        assert by_id(layout(**query), "window-filter").value == window, query
+
+
 def test_layout_ignores_unknown_query_values(ctx: None) -> None:
     from layouts.overview import layout
 
@@ -223,9 +233,9 @@ def test_url_mirrors_the_selection() -> None:
     from callbacks.overview import sync_url
 
     assert sync_url("santander-01", "month", "air_no2") == (
-        "?district=santander-01&window=month&kpi=air_no2")
-    assert sync_url("", "week", "") == "?window=week"
-    assert sync_url("", "week", "", "Aguas") == "?window=week&department=Aguas"
+        "?district=santander-01&period=30d&kpi=air_no2")
+    assert sync_url("", "week", "") == "?period=7d"
+    assert sync_url("", "week", "", "Aguas") == "?period=7d&department=Aguas"
 
 
 def test_update_numbers_for_a_district(ctx: None, demo_settings: Settings) -> None:

@@ -49,7 +49,7 @@ def test_overview_cards_follow_the_comparison(in_app: None, tiny_city: Settings)
         assert ("No data a year before" in text_of(card)) != known
     _, _, _, plain = update_numbers("", "week", "", "")
     assert not any(with_class(card, "kpi-card__year") for card in plain)
-    assert sync_url("", "week", "", "", "year") == "?window=week&compare=year"
+    assert sync_url("", "week", "", "", "year") == "?period=7d&compare=year"
     assert query_string("", "month", "", "Aguas", "year").endswith("department=Aguas&compare=year")
     # the links onward keep the comparison (the district and domain pages accept it)
     hrefs = [c.href for card in cards for c in with_class(card, "kpi-card__domain")]
