@@ -193,14 +193,23 @@ def _demo_users(url: str, *, ensure: bool) -> None:
 @app.command()
 def kpis(
     district: Annotated[str | None, typer.Option(help="District id; default the city.")] = None,
-    window: Annotated[str, typer.Option(help="day | week | month | quarter")] = "week",
+    window: Annotated[str, typer.Option(help="day | week | month | quarter | year")] = "week",
+    period: Annotated[str | None, typer.Option(
+        help="24h | 7d | 30d | 90d | 12m (the pages' words; wins over --window)")] = None,
     lang: Annotated[str, typer.Option(help="Language of KPI names: en | es")] = "en",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print every KPI (value, target, score, trend, freshness) and the city score."""
     from dashboard import queries
 
+    from dashboard.periods import KPI_PERIODS, KPI_WINDOW
+
     settings = get_settings()
+    if period is not None and period not in KPI_PERIODS:
+        typer.echo(f"error: unknown period {period!r}; choose one of {', '.join(KPI_PERIODS)}",
+                   err=True)
+        raise typer.Exit(2)
+    window = KPI_WINDOW[period] if period else window
     try:
         data = queries.overview(settings, district, window)
     except ValueError as error:

@@ -29,6 +29,8 @@ SHORT_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "90d": "90 d", "12m":
 DEFAULT_PRESET = "30d"
 COMPARISONS: dict[str, str] = {"previous": "previous period", "year": "same period a year before"}
 # The KPI engine's window that best matches each preset ("all" uses the longest, a year).
+# The presets the KPI engine has a window for (the API's and CLI's ``period``).
+KPI_PERIODS = ("24h", "7d", "30d", "90d", "12m")
 KPI_WINDOW = {"24h": "day", "7d": "week", "30d": "month", "90d": "quarter", "12m": "year",
               "all": "year"}
 TWELVE_MONTHS = "12m"

@@ -148,6 +148,16 @@ def test_a_year_of_weeks_of_data_is_partial_with_nothing_to_compare(client: Flas
     assert row["partial"] == "True"
 
 
+def test_kpis_take_the_pages_period_words(client: FlaskClient,
+                                          demo_settings: Settings) -> None:
+    """``period=90d`` (as the pages say it) is the 90-day window; it wins over ``window``."""
+    by_period = _get(client, "/kpis", period="90d").get_json()
+    assert by_period == _get(client, "/kpis", window="quarter").get_json()
+    assert _get(client, "/kpis", period="7d", window="year").get_json()["window"] == "week"
+    assert by_period == _cli_kpis(demo_settings, "--period", "90d")
+    _bad(client, "/kpis", "period", period="quarter")
+
+
 def test_kpis_as_csv(client: FlaskClient) -> None:
     response = _get(client, "/kpis", format="csv")
     assert response.mimetype == "text/csv"

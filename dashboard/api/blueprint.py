@@ -24,6 +24,7 @@ from dashboard.auth.web import roles_required
 from dashboard.csv_safety import csv_safe
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import DOMAINS
+from dashboard.periods import KPI_PERIODS, KPI_WINDOW
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from dashboard.store.version import data_version
@@ -122,9 +123,10 @@ KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals",
 def kpis() -> Response:
     """City score and every KPI for the city or one district (same as ``citylens kpis``)."""
     settings = _settings()
-    params = Params(request.args, ("district", "window", "lang", "format"))
+    params = Params(request.args, ("district", "window", "period", "lang", "format"))
     district = params.member("district", _districts(settings), "district")
-    window = params.choice("window", WINDOWS, "week")
+    period = params.choice("period", KPI_PERIODS)  # the pages' words; older: window
+    window = KPI_WINDOW[period] if period else params.choice("window", WINDOWS, "week")
     lang = params.choice("lang", LANGS, "en")
     fmt = params.choice("format", FORMATS_JSON_CSV, "json")
     data = queries.overview(settings, district, window)

@@ -9,6 +9,7 @@ from typing import Any
 
 from dashboard.api.params import MAX_PAGE_SIZE
 from dashboard.kpis.windows import WINDOWS
+from dashboard.periods import KPI_PERIODS
 from dashboard.model import DOMAINS
 
 REF = "#/components/schemas/"
@@ -182,7 +183,10 @@ def openapi_document() -> dict[str, Any]:
             "/kpis": _get("City score and KPIs for the city or a district", [
                 DISTRICT,
                 _query("window", {"type": "string", "enum": list(WINDOWS), "default": "week"},
-                       "Time window."),
+                       "Time window (older name of period)."),
+                _query("period", {"type": "string", "enum": list(KPI_PERIODS)},
+                       "The period in the pages' words (24h, 7d, 30d, 90d, 12m); "
+                       "wins over window."),
                 _query("lang", {"type": "string", "enum": ["en", "es"], "default": "en"},
                        "Language of KPI names."),
                 FORMAT], _json_csv("Kpis")),
