@@ -6,13 +6,13 @@ Dash components or their data.
 """
 from __future__ import annotations
 
-import base64
 from html import escape
 from typing import Any
 
 import dash_leaflet as dl
 from dash import html
 
+from dashboard.geojson_transfer import FORMAT, encode
 from layouts import (
     DOMAIN_STYLE,
     NO_DATA_COLOUR,
@@ -24,11 +24,6 @@ from layouts import (
     status_of,
 )
 from layouts.components import js
-
-try:  # compact transfer of many points; plain GeoJSON when geobuf is missing
-    import geobuf
-except ImportError:  # pragma: no cover - depends on the environment
-    geobuf = None
 
 SELECTION_STYLE = {"color": "#10253f", "weight": 3.5, "opacity": 1, "fill": False}
 
@@ -81,19 +76,14 @@ def asset_payload(collection: dict[str, Any]) -> tuple[str | dict[str, Any] | No
         {"type": "Feature", "geometry": f["geometry"],
          "properties": {k: f["properties"].get(k) for k in keep}}
         for f in collection.get("features", [])]}
-    if geobuf is None:
-        return slim, "geojson"
-    if not slim["features"]:  # geobuf drops an empty collection; "no data" is empty
-        return None, "geobuf"
-    return base64.b64encode(geobuf.encode(slim)).decode("ascii"), "geobuf"
+    return encode(slim), FORMAT
 
 
 def asset_layer(domain: str, collection: dict[str, Any] | None = None, *,
                 checked: bool = False) -> dl.Overlay:
     """One toggleable, clustered layer of a domain's assets (data may come later)."""
     label, colour = DOMAIN_STYLE.get(domain, (domain_label(domain), "#455a64"))
-    data, fmt = (asset_payload(collection) if collection
-                 else (None, "geobuf" if geobuf else "geojson"))
+    data, fmt = asset_payload(collection) if collection else (None, FORMAT)
     return dl.Overlay(name=label, checked=checked, children=dl.GeoJSON(
         id=ids.asset_layer(domain), data=data, format=fmt, cluster=True,
         superClusterOptions={"radius": 90, "maxZoom": 17}, zoomToBoundsOnClick=True,

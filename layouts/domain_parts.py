@@ -12,7 +12,7 @@ from dash import html
 
 from dashboard.kpis.scoring import relative_change
 from dashboard.queries.domain import STATE_WORDS, STATES
-from dashboard.queries.domain_map import FORMAT
+from dashboard.geojson_transfer import FORMAT
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
 from layouts.tables import data_grid, grid_columns

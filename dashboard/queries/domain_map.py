@@ -4,24 +4,18 @@ to the most urgent ``MAP_POINT_LIMIT``, clustered above ``CLUSTER_ABOVE``, geobu
 streetlights on every view."""
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from dashboard.geojson_transfer import encode
 from dashboard.model import Asset
 from dashboard.queries.base import ALERTS, cached
 from dashboard.queries.domain import asset_features, domain_assets
 from dashboard.settings import Settings
 
-try:  # compact transfer of many points; plain GeoJSON when geobuf is missing
-    import geobuf
-except ImportError:  # pragma: no cover - geobuf is a dependency; this keeps maps working
-    geobuf = None
-
 MAP_POINT_LIMIT = 3000  # never more points than this to the browser
 CLUSTER_ABOVE = 400  # cluster the points when there are more than this
-FORMAT = "geobuf" if geobuf is not None else "geojson"
 
 
 def map_features(collection: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -30,15 +24,6 @@ def map_features(collection: dict[str, Any]) -> tuple[dict[str, Any], int]:
     features = collection["features"]
     kept = features[:MAP_POINT_LIMIT][::-1]  # drawn in order: the most urgent on top
     return {"type": "FeatureCollection", "features": kept}, len(features) - len(kept)
-
-
-def encode(collection: dict[str, Any]) -> str | dict[str, Any] | None:
-    """GeoJSON for the browser: geobuf (base64) when available, else plain."""
-    if geobuf is None:
-        return collection
-    if not collection["features"]:
-        return None
-    return base64.b64encode(geobuf.encode(collection)).decode("ascii")
 
 
 def layer_payload(collection: dict[str, Any]) -> dict[str, Any]:
