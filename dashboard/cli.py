@@ -202,6 +202,7 @@ def kpis(
     """Print every KPI (value, target, score, trend, freshness) and the city score."""
     from dashboard import queries
 
+    from dashboard.kpis.coverage import partial_label
     from dashboard.periods import KPI_PERIODS, KPI_WINDOW
 
     settings = get_settings()
@@ -232,9 +233,8 @@ def kpis(
     for row in rows:
         value = "n/a" if row["value"] is None else f"{row['value']:.{row['decimals']}f}"
         grade = "n/a" if row["score"] is None else f"{row['score']:.2f}"
-        coverage = row.get("coverage") or {}
-        partial = (f"  partial: {coverage['covered']} of {coverage['total']} "
-                   f"{coverage['unit']}s" if coverage.get("partial") else "")
+        partial = partial_label(row.get("coverage"))
+        partial = f"  {partial}" if partial else ""
         typer.echo(f"  {row['name']:<44} {value:>9} {row['unit']:<8} target "
                    f"{row['target']:g} score {grade}{partial}")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.kpis.coverage import partial_label
 from dashboard.links import asset_href
 from layouts import (
     SEVERITY_LABELS,
@@ -78,11 +79,10 @@ def trend_span(change: float | None, improving: bool | None, versus: str,
 
 def coverage_tag(coverage: dict[str, Any] | None) -> html.Span | None:
     """``partial: 90 of 365 days`` when a KPI's data covers too little of its window."""
-    if not coverage or not coverage.get("partial"):
+    label = partial_label(coverage)
+    if not label:
         return None
-    unit = coverage["unit"] + ("" if coverage["total"] == 1 else "s")
-    return html.Span(f"partial: {coverage['covered']} of {coverage['total']} {unit}",
-                     className="tag tag--partial",
+    return html.Span(label, className="tag tag--partial",
                      title="The value is computed over the time its data covers, not the "
                            "whole window")
 

@@ -16,6 +16,7 @@ window covered below ``COMPARABLE_FROM`` is not compared with (no trend from a f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,15 +46,18 @@ class Coverage:
         """Whether a value over this coverage may serve as a comparison base."""
         return self.share >= COMPARABLE_FROM
 
-    def label(self) -> str:
-        """``partial: 90 of 365 days`` (empty when the window is covered)."""
-        if not self.partial:
-            return ""
-        return f"partial: {self.covered} of {self.total} {self.unit}s"
-
     def as_dict(self) -> dict[str, Any]:
         return {"covered": self.covered, "total": self.total, "unit": self.unit,
                 "share": round(self.share, 4), "partial": self.partial}
+
+
+def partial_label(coverage: Mapping[str, Any] | None) -> str:
+    """``partial: 90 of 365 days`` for a KPI value's coverage (``Coverage.as_dict``) that
+    is partial; empty otherwise."""
+    if not coverage or not coverage.get("partial"):
+        return ""
+    unit = coverage["unit"] + ("" if coverage["total"] == 1 else "s")
+    return f"partial: {coverage['covered']} of {coverage['total']} {unit}"
 
 
 def window_buckets(start: int, end: int, unit: str) -> int:

@@ -17,7 +17,6 @@ from dashboard.kpis.scoring import (
     kpi_change,
     kpi_score,
     relative_change,
-    score_change,
 )
 from dashboard.kpis.sources import SourceResult, rollup_results
 from dashboard.kpis.windows import Window
@@ -83,13 +82,6 @@ class KpiTable:
         if not previous:
             return city_score(v.score for v in values)
         return city_score(kpi_score(v.previous, v.target, v.direction) for v in values)
-
-    def score_change(self, district: str | None) -> float | None:
-        """How the place's score moved since the previous window, like for like."""
-        return score_change(
-            (v.score, kpi_score(v.previous, v.target, v.direction))
-            for v in self.for_place(district)
-        )
 
 
 def _sources_of(kpi: KpiDefinition) -> list[str]:
