@@ -95,14 +95,7 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
     places = {}
     for place, by_id in found.items():
         values = [by_id[k.id] for k in kpis if k.id in by_id]
-        previous = _previous_scores(values)
-        places[place] = {
-            "score": city_score(v["score"] for v in values),
-            "previous_score": city_score(previous),
-            "score_change": score_change(zip((v["score"] for v in values), previous,
-                                             strict=True)),
-            "kpis": values,
-        }
+        places[place] = {**_scores(values), "kpis": values}
     return {"window": window, "window_start": span.start_dt().isoformat(),
             "window_end": span.end_dt().isoformat(), "places": places}
 
@@ -119,13 +112,10 @@ def overview(settings: Settings, district: str | None, window: str,
     if place is None:
         raise ValueError(f"unknown district {district!r}")
     kpis = place["kpis"]
-    score, previous, change = place["score"], place["previous_score"], place["score_change"]
+    scores = place
     if domains is not None:
         kpis = [k for k in kpis if k["domain"] in domains]
-        score = city_score(k["score"] for k in kpis)
-        previous = city_score(_previous_scores(kpis))
-        change = score_change(zip((k["score"] for k in kpis), _previous_scores(kpis),
-                                  strict=True))
+        scores = _scores(kpis)
     times = [k["as_of"] for k in kpis if k["as_of"]]
     return {
         "as_of": max(times) if times else None,
@@ -134,9 +124,9 @@ def overview(settings: Settings, district: str | None, window: str,
         "window_start": table["window_start"],
         "window_end": table["window_end"],
         "city_score": {
-            "value": score,
-            "previous": previous,
-            "trend": change,
+            "value": scores["score"],
+            "previous": scores["previous_score"],
+            "trend": scores["score_change"],
             "kpis_scored": sum(1 for k in kpis if k["score"] is not None),
             "kpis_total": len(kpis),
             "kpis_partial": sum(1 for k in kpis if k["score"] is not None
@@ -160,8 +150,13 @@ def score_fields(score: dict[str, Any]) -> dict[str, Any]:
             "kpis_partial": score["kpis_partial"]}
 
 
-def _previous_scores(kpis: list[dict[str, Any]]) -> list[float | None]:
-    return [kpi_score(k["previous"], k["target"], k["direction"]) for k in kpis]
+def _scores(kpis: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The CityScore of some KPI dicts, of their comparable previous values, and its like-
+    for-like change (``scoring.score_change``)."""
+    now = [k["score"] for k in kpis]
+    before = [kpi_score(k["previous"], k["target"], k["direction"]) for k in kpis]
+    return {"score": city_score(now), "previous_score": city_score(before),
+            "score_change": score_change(zip(now, before, strict=True))}
 
 
 def district_scores(settings: Settings, window: str, kpi: str | None,
