@@ -28,11 +28,12 @@ SHORT_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "90d": "90 d", "12m":
                 "all": "All"}
 DEFAULT_PRESET = "30d"
 COMPARISONS: dict[str, str] = {"previous": "previous period", "year": "same period a year before"}
-# The KPI engine's window that best matches each preset ("all" uses the longest, a year).
-# The presets the KPI engine has a window for (the API's and CLI's ``period``).
-KPI_PERIODS = ("24h", "7d", "30d", "90d", "12m")
-KPI_WINDOW = {"24h": "day", "7d": "week", "30d": "month", "90d": "quarter", "12m": "year",
-              "all": "year"}
+# The KPI engine's window of each preset it has one for (the API's and CLI's ``period``).
+KPI_PERIOD_WINDOW = {"24h": "day", "7d": "week", "30d": "month", "90d": "quarter",
+                     "12m": "year"}
+KPI_PERIODS = tuple(KPI_PERIOD_WINDOW)
+# The window that best matches each preset ("all" uses the longest, a year).
+KPI_WINDOW = {**KPI_PERIOD_WINDOW, "all": "year"}
 TWELVE_MONTHS = "12m"
 CUSTOM = "custom"
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # custom ranges start no earlier
@@ -84,10 +85,18 @@ class Period:
                 "to": self.end.isoformat()}
 
 
+def year_before(day: date) -> date:
+    """The same date one year before (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
 def a_year_before(moment: datetime) -> datetime:
-    """The same date and time one calendar year before (29 February: the 28th)."""
-    return moment.replace(year=moment.year - 1, day=min(moment.day, 28)
-                          if moment.month == 2 and moment.day == 29 else moment.day)
+    """The same date and time (and zone) one calendar year before (``year_before``)."""
+    day = year_before(moment.date())
+    return moment.replace(year=day.year, month=day.month, day=day.day)
 
 
 def period_end(now: datetime) -> datetime:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboard.kpis.scoring import target_status
+from dashboard.periods import KPI_PERIOD_WINDOW
 from dashboard.settings import Settings, get_settings
 
 SETTINGS_KEY = "CITYLENS_SETTINGS"
@@ -28,7 +29,7 @@ WINDOWS: dict[str, tuple[str, str]] = {
     "year": ("12 m", "previous 12 months"),
 }
 # The drill-down pages' period preset matching each overview window (dashboard.periods).
-WINDOW_PRESET = {"day": "24h", "week": "7d", "month": "30d", "quarter": "90d", "year": "12m"}
+WINDOW_PRESET = {window: preset for preset, window in KPI_PERIOD_WINDOW.items()}
 STATUS_LABELS = {"on": ("✓", "On target"), "near": ("!", "Near target"),
                  "off": ("✕", "Off target"), "none": ("–", "No data")}
 STATUS_COLOURS = {"on": "#1a7f37", "near": "#b35900", "off": "#c62828", "none": "#6b7785"}

@@ -9,7 +9,6 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.kpis.scoring import change_improving
 from layouts import (
     STATUS_COLOURS,
     STATUS_LABELS,
@@ -53,17 +52,11 @@ def change_cell(row: dict[str, Any], versus: str, *, year: bool = False) -> html
     """▲/▼ with the size of a KPI row's change (against the previous window, or a year ago
     with ``year``) and whether it is good news, in words."""
     if year:
-        return trend_span(row.get("year_change"), year_improving(row), versus,
+        return trend_span(row.get("year_change"), row.get("year_improving"), versus,
                           "no earlier data", unit=row.get("year_change_unit"),
                           decimals=row["decimals"])
     return trend_span(row.get("change"), row.get("improving"), versus, "no earlier data",
                       unit=row.get("change_unit"), decimals=row["decimals"])
-
-
-def year_improving(row: dict[str, Any]) -> bool | None:
-    """Whether the change against a year ago is for the better (None when flat/unknown)."""
-    return change_improving(row.get("year_change"), row.get("year_change_unit"),
-                            row["direction"], row["decimals"])
 
 
 # ---- KPI comparison -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from dashboard import queries
 from dashboard.auth.access import STAFF
+from dashboard.periods import KPI_PERIOD_WINDOW
 from dashboard.queries.departments import department_domains, department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.settings import Settings
@@ -42,7 +43,6 @@ DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
                  "quarter": "Last 90 days", "year": "Last 12 months"}
 ALERT_LIMIT = queries.OVERVIEW_ALERTS
-PRESET_WINDOW = {preset: window for window, preset in WINDOW_PRESET.items()}
 
 
 def place_name(districts: list[dict[str, Any]], district: str | None) -> str:
@@ -143,7 +143,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     departments = department_options(settings)
     catalogue = queries.kpi_catalogue(settings)
     district = clean_query(district, {d["id"] for d in districts}) or scoped_district(None)
-    window = (PRESET_WINDOW.get(period or "") or clean_query(window, set(WINDOWS))
+    window = (KPI_PERIOD_WINDOW.get(period or "") or clean_query(window, set(WINDOWS))
               or DEFAULT_WINDOW)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     department = scoped_department(clean_query(department, {d["id"] for d in departments}))

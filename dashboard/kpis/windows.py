@@ -10,18 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from dashboard.periods import a_year_before, year_before
+
 # Days of each window; a year is a calendar year (``YEAR_WINDOW``), whose days vary.
 WINDOWS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365}
 YEAR_WINDOW = "year"
 HOUR = 3600
-
-
-def year_before(day: date) -> date:
-    """The same date one year before (29 February becomes 28 February)."""
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:
-        return day.replace(year=day.year - 1, day=28)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> int:
@@ -58,11 +52,7 @@ class Window:
         zone = ZoneInfo(self.tz)
 
         def shift(epoch: int) -> int:
-            local = datetime.fromtimestamp(epoch, zone)
-            day = year_before(local.date())
-            moved = datetime(day.year, day.month, day.day, local.hour, local.minute,
-                             tzinfo=zone)
-            return int(moved.timestamp())
+            return int(a_year_before(datetime.fromtimestamp(epoch, zone)).timestamp())
 
         return Window(self.name, shift(self.start), shift(self.end), self.grain, self.tz)
 

@@ -100,7 +100,8 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
     "city_score", "city_previous_score", "score_rank", "score_ranked", "districts",
     "rows": [...]}``; each row has the KPI's id, name, domain, unit, decimals, direction,
     target, value, city_value, score, city_score, previous, trend, improving, as_of,
-    stale, sources, rank, ranked and (with ``year_ago``) year_ago / year_change.
+    stale, sources, rank, ranked and (with ``year_ago``) year_ago / year_change /
+    year_change_unit / year_improving (``year_change``).
     An unknown district raises ``ValueError``.
     """
     table = kpi_table(settings, window)
@@ -126,7 +127,8 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
             "as_of": kpi["as_of"], "stale": kpi["stale"], "sources": kpi["sources"],
             "rank": ranks.get(district), "ranked": len(ranks),
             **(year_change(kpi, then) if year_ago else
-               {"year_ago": None, "year_change": None, "year_change_unit": None}),
+               {"year_ago": None, "year_change": None, "year_change_unit": None,
+                "year_improving": None}),
         })
     score_ranks = rank_places({d: places[d]["score"] for d in districts})
     return {

@@ -164,6 +164,12 @@ def _stamp(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
 
 
+def domain_scopes(domain: str) -> tuple[str, ...]:
+    """What a domain's asset states depend on (``dashboard.store.version`` scopes): its
+    readings and last-seen times, asset records, alerts and districts."""
+    return (f"domain:{domain}", *ALERTS)
+
+
 def domain_assets(settings: Settings, domain: str, district: str | None) -> dict[str, Any]:
     """Every asset of ``domain`` (optionally one district) with its latest state.
 
@@ -203,7 +209,7 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
     hour = int(now.timestamp()) // 3600
     return cached(settings, "domain_assets",
                   {"domain": domain, "district": district, "hour": hour}, compute,
-                  (f"domain:{domain}", *ALERTS))
+                  domain_scopes(domain))
 
 
 def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[str, Any]],

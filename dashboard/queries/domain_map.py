@@ -10,8 +10,8 @@ from sqlalchemy import Connection, func, select
 
 from dashboard.geojson_transfer import encode
 from dashboard.model import Asset
-from dashboard.queries.base import ALERTS, cached
-from dashboard.queries.domain import asset_features, domain_assets
+from dashboard.queries.base import cached
+from dashboard.queries.domain import asset_features, domain_assets, domain_scopes
 from dashboard.settings import Settings
 
 MAP_POINT_LIMIT = 3000  # never more points than this to the browser
@@ -52,7 +52,7 @@ def domain_layers(settings: Settings, domain: str, district: str | None) -> dict
     hour = int(settings.current_time().timestamp()) // 3600
     return cached(settings, "domain_layers", {"domain": domain, "district": district,
                                               "hour": hour}, compute,
-                  (f"domain:{domain}", *ALERTS))
+                  domain_scopes(domain))
 
 
 def domain_total(settings: Settings, domain: str) -> int:
