@@ -66,7 +66,8 @@ def app_side(url: str, kpis_file: str, window: str, now_iso: str, tz: str,
             def run() -> dict[str, Any]:
                 counting = CountingConnection(conn)  # type: ignore[arg-type]
                 populations = district_populations(counting)  # type: ignore[arg-type]
-                READERS[source](counting, chosen, span, populations)  # type: ignore[arg-type]
+                READERS[source](counting, chosen, span, populations,  # type: ignore[arg-type]
+                                int(now.timestamp()))
                 return {"rows_read": counting.rows, "db_s": counting.seconds,
                         "queries": counting.queries}
 

@@ -34,6 +34,7 @@ from dashboard.model import (
 )
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, upsert
+from dashboard.store.request_rollups import RequestTracker, rebuild_request_rollups
 from dashboard.store.upsert import table_of
 
 Record = tuple[Mapping[str, Any], Mapped]
@@ -53,6 +54,8 @@ LOCATED = frozenset({"assets", "service_requests", "notices"})  # district from 
 ENTITY_SCOPES = {"districts": "districts", "services": "requests", "citizens": "citizens",
                  "assets": "assets", "service_requests": "requests", "cases": "cases",
                  "participation": "participation", "notices": "notices"}
+# Entities whose rollups (``dashboard.store.request_rollups``) follow every write, by kind.
+ROLLED_UP = {"service_requests": "requests", "cases": "cases"}
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
 # An asset row with only these columns is a placeholder: inserted when absent, never updating.
 PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
@@ -203,12 +206,40 @@ def store_batch(
                 index = index or DistrictIndex.load(conn)
                 _with_districts(rows, index)
             placeholder = entity == "assets" and set(rows[0]) <= PLACEHOLDER_COLUMNS
-            upsert(conn, table, rows, key, update=not placeholder)
+            _upsert_in_step(conn, settings, entity, table, rows, key, update=not placeholder)
     _, unknown = _store_observations(conn, settings, good)  # bumps its own scopes
     refused.extend(unknown)
     if scopes is None or scopes:
         bump_data_version(conn, scopes)
     return len(good) - len(unknown), refused
+
+
+def _service_domains(conn: Connection, codes: list[str]) -> dict[str, str]:
+    stmt = select(Service.service_code, Service.domain).where(
+        Service.service_code.in_(bindparam("codes", expanding=True)))
+    return dict(conn.execute(stmt, {"codes": codes}).all())
+
+
+def _upsert_in_step(conn: Connection, settings: Settings, entity: str, table: Table,
+                    rows: list[dict[str, Any]], key: list[str], *, update: bool) -> None:
+    """Upsert ``rows``, keeping the request and case rollups in step: the records written
+    move their buckets; a service that changes domain rebuilds the request rollups."""
+    kind = ROLLED_UP.get(entity)
+    if kind is not None:
+        tracker = RequestTracker(kind, settings.timezone, [row["id"] for row in rows])
+        tracker.before(conn)
+        upsert(conn, table, rows, key, update=update)
+        tracker.after(conn)
+        return
+    if entity == "services" and "domain" in rows[0]:
+        codes = [row["service_code"] for row in rows]
+        before = _service_domains(conn, codes)
+        upsert(conn, table, rows, key, update=update)
+        after = _service_domains(conn, codes)
+        if any(code in before and before[code] != after.get(code) for code in codes):
+            rebuild_request_rollups(conn, settings.timezone, ["requests"])
+        return
+    upsert(conn, table, rows, key, update=update)
 
 
 def _touched(scopes: set[str] | None, entity: str, rows: list[dict[str, Any]]

@@ -152,6 +152,51 @@ class Rollup(Base):
     max: Mapped[float] = mapped_column(Float)
 
 
+class RequestBucketKey:
+    """The key of a request rollup row: kind (``requests`` or ``cases``), grain (``hour``:
+    UTC hours, ``day``: local days of the city's zone), bucket start (epoch s), district
+    (``NO_DISTRICT`` outside every one) and the service's domain; first in each table."""
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True, sort_order=-1)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True, sort_order=-1)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, sort_order=-1)
+    district_id: Mapped[str] = mapped_column(String(64), primary_key=True, sort_order=-1)
+    domain: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+
+
+class RequestRollup(RequestBucketKey, Base):
+    """Service requests (kind ``requests``) or cases (``cases``) summed per district x
+    domain x grain x bucket, kept in step at ingest (``dashboard.store.request_rollups``).
+
+    ``opened`` and ``digital`` count what was made in the bucket; ``closed``, ``closed_due``
+    (with a due date) and ``closed_on_time`` what was closed in it; ``due_open_delta`` and
+    ``overdue_delta`` are the bucket's changes to how many requests with a due date are open
+    and how many of those are past it (a snapshot at any time is the sum before it);
+    ``latest`` is the newest request or closing time seen (epoch s).
+    """
+
+    __tablename__ = "request_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+    opened: Mapped[int] = mapped_column(BigInteger, default=0)
+    digital: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed_due: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed_on_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    due_open_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    overdue_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    latest: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RequestDuration(RequestBucketKey, Base):
+    """How many requests (or cases) closed in a bucket took each duration, in whole hours
+    (``dashboard.store.request_rollups.duration_bin``): a histogram for medians."""
+
+    __tablename__ = "request_durations"
+    __table_args__ = {"sqlite_with_rowid": False}
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Service(Base):
     """Open311 service catalogue entry, with its department and SLA."""
 

@@ -31,6 +31,7 @@ from dashboard.queries.engagement import (
 from dashboard.queries.equity import equity_gap
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, get_engine, unit_of_work
+from dashboard.store.request_rollups import rebuild_request_rollups
 from tests.conftest import PG_URL, TINY_NOW, service_missing
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
@@ -103,6 +104,8 @@ def add(settings: Settings, requests: list[dict[str, Any]] | None = None,
                 {"id": uid("p", i), "kind": "survey", "topic": "Parks", "channel": "web",
                  "district_id": None, "citizen_id": None, **p}
                 for i, p in enumerate(participation)])
+        if requests or cases:  # written straight to the tables, not by a connector
+            rebuild_request_rollups(conn, settings.timezone)
         bump_data_version(conn)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select
 from dashboard.kpis import compute_kpi_table, load_kpis, window_for
 from dashboard.kpis.scoring import SCORE_CAP, city_score, is_improving, kpi_score
 from dashboard.model import Asset, District, Service, ServiceRequest
+from dashboard.store.request_rollups import rebuild_request_rollups
 from dashboard.store.observations import ingest_observations
 
 TZ = "Europe/Madrid"
@@ -90,6 +91,7 @@ def city(conn: Connection) -> Connection:
          "requested_at": _dt(r), "closed_at": _dt(c), "expected_at": _dt(e), "district_id": d}
         for i, (d, r, c, e) in enumerate(requests)
     ])
+    rebuild_request_rollups(conn, TZ)  # written straight to the table, not by a connector
     return conn
 
 

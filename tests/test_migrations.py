@@ -116,6 +116,28 @@ def test_a_store_of_0_1_0_is_adopted_and_upgraded_with_every_row_kept(
     check_store(empty_engine)  # now it opens
 
 
+def _request_rollups(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {table: sorted(tuple(row) for row in conn.execute(text(f"SELECT * FROM {table}")))
+                for table in ("request_rollups", "request_durations")}
+
+
+def test_upgrading_fills_the_request_rollups_as_ingest_keeps_them(
+        empty_engine: Engine, tiny_city: Settings) -> None:
+    """0004 fills the request and case rollups of an older store from its rows: the same
+    rows the tiny city's connectors kept in step while it was generated."""
+    _create_legacy_store(empty_engine)
+    tiny = make_engine(tiny_city.resolved_database_url)
+    _copy_tiny_city(tiny, empty_engine)
+    kept_at_ingest = _request_rollups(tiny)
+    tiny.dispose()
+    upgrade_store(empty_engine)
+    filled = _request_rollups(empty_engine)
+    assert len(kept_at_ingest["request_rollups"]) > 100
+    assert len(kept_at_ingest["request_durations"]) > 100
+    assert filled == kept_at_ingest
+
+
 def test_an_even_older_store_gets_the_citizen_search_column_filled(
         empty_engine: Engine) -> None:
     """Stores from before Citizen 360 lacked ``citizens.search_text`` (added in place then)."""

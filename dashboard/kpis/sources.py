@@ -21,7 +21,6 @@ from dashboard.model import NO_DISTRICT
 from dashboard.store.frames import rows_frame
 
 CITY: None = None
-DIGITAL_CHANNELS = ("web", "app")
 DAY = 86400
 
 

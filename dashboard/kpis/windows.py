@@ -30,7 +30,7 @@ class Window:
     start: int
     end: int
     grain: str  # rollup grain used for it: hour | day
-    tz: str = "UTC"  # day-grain windows span whole local days of this zone
+    tz: str = "UTC"  # the city's zone: day-grain windows span whole local days of it
 
     @property
     def length(self) -> int:
@@ -76,7 +76,7 @@ def window_for(name: str, now: datetime, tz: str) -> Window:
     epoch = int(now.timestamp())
     if days <= 7:
         end = epoch - epoch % HOUR + HOUR
-        return Window(name, end - days * 86400, end, "hour")
+        return Window(name, end - days * 86400, end, "hour", tz)
     zone = ZoneInfo(tz)
     last = now.astimezone(zone).date()
     after = last + timedelta(days=1)

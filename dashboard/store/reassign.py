@@ -11,6 +11,7 @@ from dashboard.geo import DistrictIndex
 from dashboard.model import NO_DISTRICT, Alert, Asset, Rollup, ServiceRequest
 from dashboard.store.frames import rows_frame
 from dashboard.store.observations import day_starts
+from dashboard.store.request_rollups import rebuild_request_rollups
 from dashboard.store.version import bump_data_version
 
 ASSET_CHUNK = 200
@@ -99,6 +100,7 @@ def reassign_districts(conn: Connection, tz: str) -> Reassigned:
             .values(district_id=bindparam("new")),
             [{"rid": r, "new": n} for r, n in zip(requests["key"], requests["new"], strict=True)],
         )
+        rebuild_request_rollups(conn, tz, ["requests"])
     metrics: set[str] = set()
     if len(assets):
         moved_types = conn.execute(
