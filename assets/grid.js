@@ -38,6 +38,18 @@
             exportGrid: function (clicks) {
                 return Boolean(clicks);
             },
+            /* A grid paged from the server (infinite row model) asks again for its rows
+             * when its search or filters change, or the data did (the last argument is
+             * the grid's id). */
+            refreshPagedGrid: function () {
+                var gridId = arguments[arguments.length - 1];
+                if (window.dash_ag_grid && window.dash_ag_grid.getApiAsync) {
+                    window.dash_ag_grid.getApiAsync(gridId).then(function (api) {
+                        api.purgeInfiniteCache();
+                    }).catch(function () { /* the grid is not on the page */ });
+                }
+                return window.dash_clientside.no_update;
+            },
         }),
     });
 })();

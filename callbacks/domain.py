@@ -4,8 +4,11 @@ What each reacts to, so nothing is resent needlessly:
 
 - department -> the "not your domain" note and whether the content shows;
 - district, department, period or compare -> title, KPI cards and summary tiles;
-- district or department -> map points, district outline and view, legend, grid rows;
-- a click on an asset point -> its asset page; the GeoJSON button -> the map's assets;
+- district or department -> map points, district outline and view, legend;
+- the grid's request for a block of rows (scrolling, paging, sorting) -> those rows only,
+  searched and sorted on the server; search, filters or new data -> the grid asks again;
+- a click on an asset point -> its asset page; the GeoJSON button -> the map's assets; the
+  CSV button -> every row of the table as searched and sorted;
 - the index's filters -> its domain cards; every filter -> the URL's query (no reload).
 """
 from __future__ import annotations
@@ -13,30 +16,25 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, Patch, State, no_update
+from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from dash.exceptions import MissingCallbackContextException
 
-from callbacks.common import filters_from, register_grid_tools, register_url_sync
+from callbacks.common import filters_from, register_url_sync
 from dashboard.queries.domain import asset_features, asset_href, domain_assets
+from dashboard.queries.domain_grid import all_matching, grid_block
 from dashboard.queries.domain_map import domain_layers, domain_total, layer_payload
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from layouts import SELECTED_MARGIN, current_settings, geo_bounds, ids
 from layouts.access import scoped_department
 from layouts.domain import content_class, kpi_cards, pid, place_name, scope_note, subtitle, summary
-from layouts.domain_parts import (
-    PAGE,
-    grid_rows,
-    selection,
-    state_legend,
-    table_note,
-)
+from layouts.domain_parts import GRID_COLUMNS, PAGE, grid_rows, selection, state_legend
 from layouts.domains import PAGE as INDEX_PAGE
 from layouts.domains import cards, index_subtitle
-from layouts.export import geojson_file, safe_name
+from layouts.export import csv_file, geojson_file, safe_name
+from layouts.tables import PAGE_ROWS
 
 register_url_sync(PAGE)
 register_url_sync(INDEX_PAGE, ("district", "department", "period"))
-register_grid_tools(PAGE, pid("grid"), pid("search"), "csv")
 
 
 def _filters(district: str | None, department: str | None, period: str | None = None,
@@ -98,8 +96,6 @@ def update_numbers(district: str | None, department: str | None, period: str | N
     Output(pid("map"), "viewport"),
     Output(pid("legend"), "children"),
     Output(pid("map-note"), "children"),
-    Output(pid("grid"), "rowData"),
-    Output(pid("table-note"), "children"),
     Input(pid("district"), "value"),
     Input(pid("department"), "value"),
     State(pid("name"), "data"),
@@ -108,7 +104,8 @@ def update_numbers(district: str | None, department: str | None, period: str | N
 )
 def update_assets(district: str | None, department: str | None,
                   domain: str, _live: str | None = None) -> tuple[Any, ...]:
-    """The map's points (coloured by state), the district outline and view, the grid."""
+    """The map's points (coloured by state), the district outline and view (the grid asks
+    for its rows itself: ``grid_block_rows``)."""
     settings = current_settings()
     district = district or None
     if domain_allowed(settings, domain, scoped_department(department)):
@@ -126,8 +123,7 @@ def update_assets(district: str | None, department: str | None,
     hideout["selected"] = district
     viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
     return (points, clusters, hideout, selection(shapes, district), viewport,
-            state_legend(data["counts"]), note,
-            grid_rows(data["assets"], settings.timezone), table_note(data["total"]))
+            state_legend(data["counts"]), note)
 
 
 @dash.callback(
@@ -150,22 +146,81 @@ def asset_clicked(point: dict[str, Any] | None, clustered: dict[str, Any] | None
 
 
 @dash.callback(
-    Output(ids.page_id(PAGE, "download"), "data"),
-    Input(ids.export_button(PAGE, "geojson"), "n_clicks"),
+    Output(pid("grid"), "getRowsResponse"),
+    Input(pid("grid"), "getRowsRequest"),
+    State(pid("search"), "value"),
     State(pid("district"), "value"),
     State(pid("department"), "value"),
     State(pid("name"), "data"),
     prevent_initial_call=True,
 )
-def export_geojson(clicks: int | None, district: str | None, department: str | None,
-                   domain: str) -> Any:
-    """The map's assets (every one in the filters, with state and latest value) as GeoJSON."""
-    if not clicks:
+def grid_block_rows(request: dict[str, Any] | None, search: str | None, district: str | None,
+                    department: str | None, domain: str) -> Any:
+    """The block of grid rows the grid asks for, searched and sorted on the server (none
+    for a department that may not see the domain)."""
+    if not isinstance(request, dict):
+        return no_update
+    settings = current_settings()
+    if not domain_allowed(settings, domain, scoped_department(department)):
+        return {"rowData": [], "rowCount": 0}
+    start, end = _int(request.get("startRow"), 0), _int(request.get("endRow"), PAGE_ROWS)
+    block = grid_block(settings, domain, district or None, start, end,
+                       request.get("sortModel") or [], search)
+    return {"rowData": grid_rows(block["rows"], settings.timezone), "rowCount": block["count"]}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+dash.clientside_callback(
+    ClientsideFunction("citylens", "refreshPagedGrid"),
+    Output(pid("grid"), "id"),
+    Input(pid("search"), "value"),
+    Input(pid("district"), "value"),
+    Input(pid("department"), "value"),
+    Input(pid("live"), "data"),
+    State(pid("grid"), "id"),
+    prevent_initial_call=True,
+)
+
+
+@dash.callback(
+    Output(ids.page_id(PAGE, "download"), "data"),
+    Input(ids.export_button(PAGE, "geojson"), "n_clicks"),
+    Input(ids.export_button(PAGE, "csv"), "n_clicks"),
+    State(pid("district"), "value"),
+    State(pid("department"), "value"),
+    State(pid("search"), "value"),
+    State(pid("grid"), "getRowsRequest"),
+    State(pid("name"), "data"),
+    prevent_initial_call=True,
+)
+def export_assets(geojson_clicks: int | None, csv_clicks: int | None, district: str | None,
+                  department: str | None, search: str | None,
+                  request: dict[str, Any] | None, domain: str) -> Any:
+    """The GeoJSON button: the map's assets (every one in the filters, with state and
+    latest value); the CSV button: every row of the table, as searched and sorted."""
+    try:
+        trigger = dash.ctx.triggered_id
+    except MissingCallbackContextException:  # called as a plain function (tests)
+        trigger = ids.export_button(PAGE, "csv" if csv_clicks else "geojson")
+    if not (geojson_clicks or csv_clicks):
         return no_update
     settings = current_settings()
     if not domain_allowed(settings, domain, scoped_department(department)):
         return no_update
-    data = domain_assets(settings, domain, district or None)
+    district = district or None
+    if trigger == ids.export_button(PAGE, "csv"):
+        sort = (request or {}).get("sortModel") if isinstance(request, dict) else None
+        rows = grid_rows(all_matching(settings, domain, district, sort or [], search),
+                         settings.timezone)
+        return csv_file(rows, ["id", *(field for field, _ in GRID_COLUMNS)],
+                        f"{safe_name('assets', domain, district)}.csv")
+    data = domain_assets(settings, domain, district)
     name = safe_name("assets", domain, district)
     return geojson_file(asset_features(data["assets"], domain), f"{name}.geojson")
 

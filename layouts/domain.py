@@ -36,10 +36,8 @@ from layouts.domain_parts import (
     PAGE,
     asset_grid,
     domain_map,
-    grid_rows,
     state_legend,
     summary_children,
-    table_note,
 )
 from layouts.export import download, export_button, safe_name
 from layouts.filters import PageFilters, filter_bar, read_filters
@@ -145,7 +143,6 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
     layers = (domain_layers(settings, domain, filters.district) if allowed
               else layer_payload(asset_features([], domain)))
     note = layers["note"]
-    name = safe_name("assets", domain, filters.district)
     parked = "" if has_assets else f" {PARKED}"
     return [
         html.Section(className=f"card domain-map-card{parked}", children=[
@@ -161,8 +158,7 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
             html.Div([html.H2("Assets", className="card__title"),
                       html.Div(export_button(PAGE, "csv", "CSV"),
                                className="card-head__tools")], className="card-head"),
-            asset_grid(grid_rows(data["assets"], settings.timezone), f"{name}.csv"),
-            html.P(table_note(data["total"]), id=pid("table-note"), className="section-hint"),
+            asset_grid(),
         ]),
     ]
 

@@ -15,14 +15,13 @@ from dashboard.queries.domain import STATE_WORDS, STATES
 from dashboard.geojson_transfer import FORMAT
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
-from layouts.tables import data_grid, grid_columns
+from layouts.tables import grid_columns, paged_grid
 
 PAGE = "domain"
 STATE_COLOURS = {"alert": "#c62828", "fault": "#b35900", "no data": "#6b7785",
                  "ok": "#1a7f37"}
 STATE_ICONS = {"alert": "‼", "fault": "✕", "no data": "–", "ok": "✓"}
 SELECTION_STYLE = {"color": "#10253f", "weight": 3, "opacity": 1, "fill": False}
-TABLE_LIMIT = 5000
 GRID_COLUMNS = [("name", "Name"), ("type_label", "Type"), ("district", "District"),
                 ("state_label", "State"), ("measure", "Measure"), ("value", "Latest value"),
                 ("unit", "Unit"), ("last_seen_text", "Last seen"),
@@ -112,26 +111,20 @@ def domain_map(districts: dict[str, Any], layers: dict[str, Any], *,
 
 
 def grid_rows(assets: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
-    """Rows of the asset grid (at most ``TABLE_LIMIT``, most urgent first)."""
+    """Rows of the asset grid: what each column shows, the last-seen time local."""
     return [{**{k: a[k] for k in ("id", "href", "name", "type_label", "district",
                                   "state_label", "measure", "value", "unit", "open_alerts")},
              "last_seen_text": exact_time(a["last_seen"], tz) or "never"}
-            for a in assets[:TABLE_LIMIT]]
+            for a in assets]
 
 
-def table_note(total: int) -> str:
-    """Says when the grid holds only the first ``TABLE_LIMIT`` rows."""
-    if total <= TABLE_LIMIT:
-        return ""
-    return (f"The table lists the {format_number(TABLE_LIMIT)} most urgent of "
-            f"{format_number(total)} assets; choose a district to see the rest.")
-
-
-def asset_grid(rows: list[dict[str, Any]], filename: str) -> html.Div:
-    """The sortable, searchable grid of assets; names link to their asset page."""
+def asset_grid() -> html.Div:
+    """The sortable, searchable grid of assets, paged from the server
+    (``callbacks.domain.grid_block_rows``); names link to their asset page."""
     columns = grid_columns(GRID_COLUMNS, numeric=("value", "open_alerts"),
                            links={"name": "href"})
     for column in columns:
+        column["filter"] = False  # the search box filters, on the server
         if column["field"] == "state_label":
             column["cellClassRules"] = {
                 f"state-cell state-cell--{s.replace(' ', '-')}":
@@ -140,6 +133,5 @@ def asset_grid(rows: list[dict[str, Any]], filename: str) -> html.Div:
             column.update(minWidth=240, flex=2)
         if column["field"] in ("last_seen_text", "measure", "type_label"):
             column["minWidth"] = 190 if column["field"] == "last_seen_text" else 160
-    return data_grid(ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"), columns, rows,
-                     label="Assets of this domain", export_name=filename)
-
+    return paged_grid(ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"), columns,
+                      label="Assets of this domain")

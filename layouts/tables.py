@@ -63,16 +63,20 @@ def grid_columns(columns: Sequence[Column], *, numeric: Sequence[str] = (),
     return defs
 
 
+def _search_box(search_id: str) -> html.Div:
+    return html.Div(className="grid-card__tools", children=[
+        html.Label("Search", htmlFor=search_id, className="filter-bar__label"),
+        dcc.Input(id=search_id, type="search", debounce=0.3, placeholder="Type to filter…",
+                  className="grid-card__search", autoComplete="off"),
+    ])
+
+
 def data_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]],
               rows: list[dict[str, Any]], *, label: str, height: int = 420,
               row_id: str = "params.data.id", export_name: str = "table.csv") -> html.Div:
     """A searchable, sortable grid of ``rows`` (search box ``search_id`` filters it)."""
     return html.Div(className="grid-card", children=[
-        html.Div(className="grid-card__tools", children=[
-            html.Label("Search", htmlFor=search_id, className="filter-bar__label"),
-            dcc.Input(id=search_id, type="search", debounce=0.3, placeholder="Type to filter…",
-                      className="grid-card__search", autoComplete="off"),
-        ]),
+        _search_box(search_id),
         dag.AgGrid(
             id=grid_id, rowData=rows, columnDefs=columns, getRowId=row_id,
             defaultColDef={"sortable": True, "resizable": True, "filter": True,
@@ -82,6 +86,31 @@ def data_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]],
                              "enableCellTextSelection": True,
                              "localeText": {"noRowsToShow": "Nothing matches these filters"}},
             csvExportParams={"fileName": export_name},
+            className="ag-theme-quartz citylens-grid", style={"height": f"{height}px"},
+        ),
+    ], role="region", **{"aria-label": label})
+
+
+PAGE_ROWS = 100  # rows per page (and per block asked of the server) of a paged grid
+
+
+def paged_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]], *, label: str,
+               height: int = 420, row_id: str = "params.data.id") -> html.Div:
+    """A searchable, sortable grid whose rows the server sends a page at a time (AG Grid's
+    infinite row model: ``getRowsRequest`` -> a callback -> ``getRowsResponse``); the
+    search box and sorting are applied on the server."""
+    return html.Div(className="grid-card", children=[
+        _search_box(search_id),
+        dag.AgGrid(
+            id=grid_id, columnDefs=columns, getRowId=row_id, rowModelType="infinite",
+            defaultColDef={"sortable": True, "resizable": True, "filter": False,
+                           "minWidth": 90, "flex": 1},
+            dashGridOptions={"animateRows": False, "pagination": True,
+                             "paginationPageSize": PAGE_ROWS, "cacheBlockSize": PAGE_ROWS,
+                             "paginationPageSizeSelector": False,
+                             "maxBlocksInCache": 20, "infiniteInitialRowCount": 1,
+                             "ensureDomOrder": True, "enableCellTextSelection": True,
+                             "localeText": {"noRowsToShow": "Nothing matches these filters"}},
             className="ag-theme-quartz citylens-grid", style={"height": f"{height}px"},
         ),
     ], role="region", **{"aria-label": label})

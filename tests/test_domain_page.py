@@ -245,8 +245,7 @@ def test_layout_renders_filters_kpis_map_and_grid(tiny_city: Settings, in_app: N
     grid = by_id(page, "domain-grid")
     (count,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain = 'waste' AND "
                    "district_id = :d", d=district)[0]
-    assert len(grid.rowData) == count
-    assert all(r["href"].startswith("/asset/urn:ngsi-ld:WasteContainer:") for r in grid.rowData)
+    assert grid.rowModelType == "infinite" and not hasattr(grid, "rowData")  # paged
     points = decode(by_id(page, "domain-points").data)
     assert len(points["features"]) == count
     assert "Alerts raised" in texts(by_id(page, "domain-summary"))
@@ -260,7 +259,6 @@ def test_department_without_the_domain_sees_only_a_note(tiny_city: Settings,
     note = texts(by_id(page, "domain-scope"))
     assert "Waste is not a domain of Movilidad" in note
     assert "domain-parked" in by_id(page, "domain-content").className
-    assert by_id(page, "domain-grid").rowData == []
     assert by_id(page, "domain-kpis").children == []
     hrefs = [getattr(c, "href", None) for c in walk(by_id(page, "domain-scope"))]
     assert "/domain/parking?department=Movilidad" in hrefs
@@ -303,21 +301,56 @@ def test_index_page_cards_link_with_filters(tiny_city: Settings, in_app: None) -
 
 def test_asset_callback_filters_map_and_grid_by_district(tiny_city: Settings,
                                                          in_app: None) -> None:
-    from callbacks.domain import update_assets
+    from callbacks.domain import grid_block_rows, update_assets
 
     district = busiest_district(tiny_city, "lighting")
-    points, clusters, _, outline, viewport, _, _, rows, _ = update_assets(district, "",
-                                                                          "lighting")
+    points, clusters, _, outline, viewport, _, _ = update_assets(district, "", "lighting")
     assert [f["properties"]["id"] for f in outline["features"]] == [district]
     (count,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain = 'lighting' AND "
                    "district_id = :d", d=district)[0]
     located = decode(points)["features"] + decode(clusters)["features"]
-    assert len(located) == len(rows) == count
+    rows = grid_block_rows({"startRow": 0, "endRow": 10_000}, "", district, "", "lighting")
+    assert len(located) == len(rows["rowData"]) == rows["rowCount"] == count
     names = {d: n for d, n in sql(tiny_city, "SELECT id, name FROM districts")}
-    assert {r["district"] for r in rows} == {names[district]}
+    assert {r["district"] for r in rows["rowData"]} == {names[district]}
     assert viewport["bounds"]
     blocked = update_assets(None, "Movilidad", "lighting")
-    assert blocked[7] == [] and decode(blocked[0])["features"] == []
+    assert decode(blocked[0])["features"] == []
+    assert grid_block_rows({"startRow": 0, "endRow": 100}, "", None, "Movilidad",
+                           "lighting") == {"rowData": [], "rowCount": 0}
+
+
+def test_the_grid_is_paged_searched_and_sorted_on_the_server(tiny_city: Settings,
+                                                             in_app: None) -> None:
+    from callbacks.domain import export_assets, grid_block_rows
+    from dashboard.queries.domain_grid import BLOCK_LIMIT
+
+    (total,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain = 'lighting'")[0]
+    first = grid_block_rows({"startRow": 0, "endRow": 20}, None, None, "", "lighting")
+    assert len(first["rowData"]) == min(20, total) and first["rowCount"] == total
+    states = [r["state_label"] for r in first["rowData"]]
+    order = ["Alert", "Fault", "No data", "OK"]
+    assert states == sorted(states, key=order.index)  # unsorted: most urgent first
+    by_name = grid_block_rows({"startRow": 0, "endRow": 10_000,
+                               "sortModel": [{"colId": "name", "sort": "desc"}]},
+                              None, None, "", "lighting")
+    assert len(by_name["rowData"]) == min(total, BLOCK_LIMIT)  # one answer never holds more
+    names = [r["name"].casefold() for r in by_name["rowData"]]
+    assert names == sorted(names, reverse=True)
+    second = grid_block_rows({"startRow": 5, "endRow": 10,
+                              "sortModel": [{"colId": "name", "sort": "desc"}]},
+                             None, None, "", "lighting")
+    assert second["rowData"] == by_name["rowData"][5:10]
+    word = first["rowData"][0]["name"].split()[-1]
+    found = grid_block_rows({"startRow": 0, "endRow": 100}, f"  {word.upper()} ", None, "",
+                            "lighting")
+    assert 1 <= found["rowCount"] < total
+    assert all(word.casefold() in " ".join(str(v) for v in r.values()).casefold()
+               for r in found["rowData"])
+    download = export_assets(None, 1, None, "", word, {"sortModel": []}, "lighting")
+    lines = download["content"].splitlines()
+    assert download["filename"] == "assets-lighting.csv"
+    assert len(lines) == found["rowCount"] + 1 and lines[0].startswith("id,name,")
 
 
 def test_numbers_and_scope_callbacks(in_app: None) -> None:
@@ -343,10 +376,10 @@ def test_click_on_an_asset_opens_its_page(in_app: None) -> None:
 
 
 def test_geojson_export_holds_the_filtered_assets(tiny_city: Settings, in_app: None) -> None:
-    from callbacks.domain import export_geojson
+    from callbacks.domain import export_assets
 
     district = busiest_district(tiny_city, "waste")
-    payload = export_geojson(1, district, "", "waste")
+    payload = export_assets(1, 0, district, "", None, None, "waste")
     assert payload["filename"].endswith(".geojson") and district in payload["filename"]
     collection = json.loads(payload["content"])
     expected = {r[0] for r in sql(tiny_city, "SELECT id FROM assets WHERE domain = 'waste' "
@@ -354,7 +387,8 @@ def test_geojson_export_holds_the_filtered_assets(tiny_city: Settings, in_app: N
     assert {f["properties"]["id"] for f in collection["features"]} == expected
     assert {f["properties"]["state"] for f in collection["features"]} <= {
         "alert", "fault", "no data", "ok"}
-    assert export_geojson(1, None, "Movilidad", "waste") is no_update
+    assert export_assets(1, 0, None, "Movilidad", None, None, "waste") is no_update
+    assert export_assets(0, 1, None, "Movilidad", None, None, "waste") is no_update
 
 
 def test_index_callback_follows_the_department(in_app: None) -> None:

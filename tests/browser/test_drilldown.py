@@ -109,3 +109,33 @@ def test_brushing_the_trend_filters_the_services_page(page, server_url: str) -> 
     wait_for(page, "document.querySelector('#services-range-start').value === ''",
                            timeout=30_000)
     assert_clean(page)
+
+
+def test_domain_grid_pages_searches_sorts_and_exports_from_the_server(
+        page, server_url: str) -> None:
+    page.goto(server_url + "/domain/lighting")
+    page.wait_for_selector("#domain-grid .ag-row .grid-link", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    summary = "#domain-grid .ag-paging-row-summary-panel"
+    total = ("(s) => Number((document.querySelector(s) || {innerText: ''}).innerText"
+             ".trim().split(/\\s+/).pop().replace(/,/g, ''))")
+    everything = page.evaluate(total, summary)
+    assert everything > 0
+    page.click("#domain-grid .ag-header-cell[col-id='name'] .ag-header-cell-label")
+    wait_for(page, "() => { const n = [...document.querySelectorAll("
+                   "'#domain-grid .ag-center-cols-container .ag-row')]"
+                   ".sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
+                   ".map(r => r.querySelector('.grid-link'));"
+                   " if (n.length < 2 || n.some(a => !a)) return false;"
+                   " const t = n.map(a => a.innerText.toLowerCase());"
+                   " return t.every((v, i) => !i || t[i - 1] <= v); }")  # sorted on the server
+    word = page.locator("#domain-grid .ag-row[row-index='0'] .grid-link").inner_text().split()[-1]
+    page.fill("#domain-search", word)
+    wait_for(page, f"(s) => ({total})(s) > 0 && ({total})(s) < {everything}", summary)
+    found = page.evaluate(total, summary)
+    with page.expect_download(timeout=30_000) as info:
+        page.click("#domain-page button:has-text('CSV')")
+    rows = list(csv.DictReader(io.StringIO(info.value.path().read_text(encoding="utf-8-sig"))))
+    assert len(rows) == found and all(word.casefold() in " ".join(r.values()).casefold()
+                                      for r in rows)
+    assert_clean(page)
