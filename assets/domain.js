@@ -28,7 +28,35 @@
         layer.bindTooltip(esc(props.name || props.id), {sticky: true, className: "asset-tip"});
     }
 
+    var STATE_WORDS = {"alert": "alert", "fault": "fault", "no data": "no data", "ok": "OK"};
+
+    /* A cluster the server made (properties: point_count, point_count_abbreviated, states
+     * {state: n}, state = the most urgent one): a numbered circle edged in that state's
+     * colour; its title lists the states in words. */
+    function clusterMarker(feature, latlng, context) {
+        var p = feature.properties;
+        var count = p.point_count;
+        var colors = hideoutOf(context).colors || {};
+        var size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 42 : 48;
+        var parts = Object.keys(p.states || {}).filter(function (s) { return p.states[s]; })
+            .map(function (s) { return p.states[s] + " " + (STATE_WORDS[s] || s); });
+        var icon = L.divIcon({
+            html: '<div style="background:#27496d;border-color:' +
+                esc(colors[p.state] || "#6b7785") + '"><span>' +
+                esc(p.point_count_abbreviated) + "</span></div>",
+            className: "asset-cluster asset-cluster--" + esc(String(p.state).replace(" ", "-")),
+            iconSize: L.point(size, size),
+        });
+        return L.marker(latlng, {
+            icon: icon, keyboard: false,
+            title: count + " assets: " + parts.join(", ") + " (click to zoom in)",
+        });
+    }
+
     function domainAssetPoint(feature, latlng, context) {
+        if ((feature.properties || {}).cluster) {
+            return clusterMarker(feature, latlng, context);
+        }
         var state = (feature.properties || {}).state || "no data";
         var colors = hideoutOf(context).colors || {};
         var urgent = state === "alert" || state === "fault";
@@ -39,21 +67,6 @@
             color: urgent ? "#111111" : "#ffffff",
             weight: urgent ? 2 : 1.5,
             opacity: 1,
-        });
-    }
-
-    function domainCluster(feature, latlng, index, context) {
-        var count = feature.properties.point_count;
-        var size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 42 : 48;
-        var icon = L.divIcon({
-            html: '<div style="background:#27496d"><span>' +
-                esc(feature.properties.point_count_abbreviated) + "</span></div>",
-            className: "asset-cluster",
-            iconSize: L.point(size, size),
-        });
-        return L.marker(latlng, {
-            icon: icon, keyboard: false,
-            title: count + " assets (click to zoom in and see their states)",
         });
     }
 
@@ -78,8 +91,26 @@
             domainDistrictStyle: domainDistrictStyle,
             domainDistrictTip: domainDistrictTip,
             domainAssetPoint: domainAssetPoint,
-            domainCluster: domainCluster,
             domainAssetTooltip: domainAssetTooltip,
         }),
     });
 })();
+
+/* The domain map's features arrive for the view they were asked for; an answer for a view
+ * the map has since left (answers can overtake each other) is not drawn. */
+(function () {
+    "use strict";
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        citylens: Object.assign({}, (window.dash_clientside || {}).citylens, {
+            drawMapView: function (view, bounds, zoom) {
+                var keep = window.dash_clientside.no_update;
+                if (!view || JSON.stringify(view.bounds) !== JSON.stringify(bounds) ||
+                        view.zoom !== zoom) {
+                    return [keep, keep];
+                }
+                return [view.data, view.note];
+            },
+        }),
+    });
+})();
+

@@ -4,14 +4,19 @@ What each reacts to, so nothing is resent needlessly:
 
 - department -> the "not your domain" note and whether the content shows;
 - district, department, period or compare -> title, KPI cards and summary tiles;
-- district or department -> map points, district outline and view, legend;
+- district or department -> district outline and view, legend;
+- the map's view (bounds, zoom), district or department -> the assets in view, clustered
+  on the server;
 - the grid's request for a block of rows (scrolling, paging, sorting) -> those rows only,
   searched and sorted on the server; search, filters or new data -> the grid asks again;
-- a click on an asset point -> its asset page; the GeoJSON button -> the map's assets; the
+- a click on an asset -> its asset page, on a cluster -> zoom to it; the GeoJSON button ->
+  the map's assets; the
   CSV button -> every row of the table as searched and sorted;
 - the index's filters -> its domain cards; every filter -> the URL's query (no reload).
 """
 from __future__ import annotations
+
+import math
 
 from typing import Any
 
@@ -22,7 +27,13 @@ from dash.exceptions import MissingCallbackContextException
 from callbacks.common import filters_from, register_url_sync
 from dashboard.queries.domain import asset_features, asset_href, domain_assets
 from dashboard.queries.domain_grid import all_matching, grid_block
-from dashboard.queries.domain_map import domain_layers, domain_total, layer_payload
+from dashboard.queries.domain_map import (
+    POINTS_FROM_ZOOM,
+    domain_map_view,
+    domain_total,
+    empty_view,
+    map_note,
+)
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from layouts import SELECTED_MARGIN, current_settings, geo_bounds, ids
 from layouts.access import scoped_department
@@ -33,6 +44,7 @@ from layouts.domains import cards, index_subtitle
 from layouts.export import csv_file, geojson_file, safe_name
 from layouts.tables import PAGE_ROWS
 
+SPOT_DEGREES = 0.0005  # a cluster this small (about 50 m) holds assets on one spot
 register_url_sync(PAGE)
 register_url_sync(INDEX_PAGE, ("district", "department", "period"))
 
@@ -89,13 +101,10 @@ def update_numbers(district: str | None, department: str | None, period: str | N
 
 
 @dash.callback(
-    Output(pid("points"), "data"),
-    Output(pid("clusters"), "data"),
     Output(pid("districts"), "hideout"),
     Output(pid("selection"), "data"),
     Output(pid("map"), "viewport"),
     Output(pid("legend"), "children"),
-    Output(pid("map-note"), "children"),
     Input(pid("district"), "value"),
     Input(pid("department"), "value"),
     State(pid("name"), "data"),
@@ -104,17 +113,13 @@ def update_numbers(district: str | None, department: str | None, period: str | N
 )
 def update_assets(district: str | None, department: str | None,
                   domain: str, _live: str | None = None) -> tuple[Any, ...]:
-    """The map's points (coloured by state), the district outline and view (the grid asks
-    for its rows itself: ``grid_block_rows``)."""
+    """The district outline and view, the legend's counts (the map's points follow the
+    view it then shows: ``update_map_view``; the grid asks for its rows itself)."""
     settings = current_settings()
     district = district or None
+    counts: dict[str, int] = {}
     if domain_allowed(settings, domain, scoped_department(department)):
-        data = domain_assets(settings, domain, district)
-        layers = domain_layers(settings, domain, district)
-    else:
-        data = {"assets": [], "total": 0, "counts": {}}
-        layers = layer_payload(asset_features([], domain))
-    points, clusters, note = layers["points"], layers["clusters"], layers["note"]
+        counts = domain_assets(settings, domain, district)["counts"]
     shapes = district_shapes(settings)
     features = shapes["features"]
     chosen = [f for f in features if f["properties"]["id"] == district]
@@ -122,27 +127,83 @@ def update_assets(district: str | None, department: str | None,
     hideout = Patch()
     hideout["selected"] = district
     viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
-    return (points, clusters, hideout, selection(shapes, district), viewport,
-            state_legend(data["counts"]), note)
+    return hideout, selection(shapes, district), viewport, state_legend(counts)
+
+
+@dash.callback(
+    Output(pid("map-view"), "data"),
+    Input(pid("map"), "bounds"),
+    Input(pid("map"), "zoom"),
+    Input(pid("district"), "value"),
+    Input(pid("department"), "value"),
+    State(pid("name"), "data"),
+    Input(pid("live"), "data"),
+    prevent_initial_call=True,
+)
+def update_map_view(bounds: Any, zoom: Any, district: str | None, department: str | None,
+                    domain: str, _live: str | None = None) -> dict[str, Any]:
+    """The assets in the map's view, clustered on the server, with the view they are for
+    (the browser draws them only while the map still shows it: answers to a map that moved
+    on may arrive after newer ones)."""
+    settings = current_settings()
+    if not domain_allowed(settings, domain, scoped_department(department)):
+        view = empty_view()
+    else:
+        view = domain_map_view(settings, domain, district or None, _bounds(bounds),
+                               _zoom(zoom))
+    return {"data": view["data"], "note": map_note(view), "bounds": bounds, "zoom": zoom}
+
+
+dash.clientside_callback(
+    ClientsideFunction("citylens", "drawMapView"),
+    Output(pid("points"), "data"),
+    Output(pid("map-note"), "children"),
+    Input(pid("map-view"), "data"),
+    State(pid("map"), "bounds"),
+    State(pid("map"), "zoom"),
+    prevent_initial_call=True,
+)
+
+
+def _bounds(value: Any) -> list[list[float]] | None:
+    """The map's ``bounds`` prop ([[south, west], [north, east]]) checked, or None."""
+    try:
+        (south, west), (north, east) = value
+        corners = [[float(south), float(west)], [float(north), float(east)]]
+    except (TypeError, ValueError):
+        return None
+    return corners if all(map(math.isfinite, corners[0] + corners[1])) else None
+
+
+def _zoom(value: Any) -> float | None:
+    try:
+        zoom = float(value)
+    except (TypeError, ValueError):
+        return None
+    return zoom if math.isfinite(zoom) else None
 
 
 @dash.callback(
     Output(pid("nav"), "href"),
+    Output(pid("map"), "viewport", allow_duplicate=True),
     Input(pid("points"), "clickData"),
-    Input(pid("clusters"), "clickData"),
     prevent_initial_call=True,
 )
-def asset_clicked(point: dict[str, Any] | None, clustered: dict[str, Any] | None) -> Any:
-    """A click on an asset point opens its asset page (a click on a cluster zooms in)."""
-    try:
-        trigger = dash.ctx.triggered_id
-    except MissingCallbackContextException:  # called as a plain function (tests)
-        trigger = None
-    feature = clustered if trigger == pid("clusters") else (point or clustered)
+def asset_clicked(feature: dict[str, Any] | None) -> tuple[Any, Any]:
+    """A click on an asset opens its asset page; a click on a cluster zooms to its assets."""
     props = (feature or {}).get("properties") or {}
-    if props.get("cluster") or not props.get("id"):
-        return no_update
-    return asset_href(props["id"])
+    if props.get("cluster"):
+        box = _bounds(props.get("bounds"))
+        if box is None:
+            return no_update, no_update
+        (south, west), (north, east) = box
+        if north - south < SPOT_DEGREES and east - west < SPOT_DEGREES:  # assets on one spot
+            return no_update, {"center": [(south + north) / 2, (west + east) / 2],
+                               "zoom": POINTS_FROM_ZOOM, "transition": "flyTo"}
+        return no_update, {"bounds": box, "transition": "flyToBounds"}
+    if not props.get("id"):
+        return no_update, no_update
+    return asset_href(props["id"]), no_update
 
 
 @dash.callback(

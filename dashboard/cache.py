@@ -63,12 +63,18 @@ def stale_key(name: str, params: dict[str, Any]) -> str:
     return f"{PREFIX}{name}:stale:{_digest(params)[:20]}"
 
 
+SHARED_DECODED = 16  # decoded shared results kept per process
+
+
 class QueryCache:
     """get-or-compute for JSON-serialisable query results."""
 
     def __init__(self, redis_url: str | None, ttl_seconds: int = 300) -> None:
         self.ttl = ttl_seconds
         self._local: TTLCache[str, str] = TTLCache(maxsize=512, ttl=ttl_seconds)
+        # Decoded results of ``shared`` reads (large, read-only): decoding 15,000 assets
+        # from JSON costs more than the page that reads them.
+        self._decoded: TTLCache[str, Any] = TTLCache(maxsize=SHARED_DECODED, ttl=ttl_seconds)
         self._lock = threading.Lock()
         self._computing: dict[str, threading.Lock] = {}
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
@@ -105,7 +111,7 @@ class QueryCache:
             return self._computing.setdefault(key, threading.Lock())
 
     def get_or_compute(self, key: str, compute: Callable[[], T], stale: str | None = None,
-                       stale_seconds: float = 0) -> T:
+                       stale_seconds: float = 0, shared: bool = False) -> T:
         """The cached value of ``key``, computing and storing it on a miss.
 
         Single-flight: concurrent callers of one key (threads here, and other workers
@@ -113,6 +119,24 @@ class QueryCache:
         With a ``stale`` key and ``stale_seconds``, a miss answers with the newest result
         computed within ``stale_seconds`` (if any) and recomputes in the background.
         """
+        if shared:
+            with self._lock:
+                decoded = self._decoded.get(key)
+            if decoded is not None:
+                return cast(T, decoded)
+            value = self._get_or_compute_json(key, compute, stale, stale_seconds)
+            if not self._is_stale_answer(key):
+                with self._lock:
+                    self._decoded[key] = value
+            return value
+        return self._get_or_compute_json(key, compute, stale, stale_seconds)
+
+    def _is_stale_answer(self, key: str) -> bool:
+        """Whether ``key`` is still missing (the answer just given was a stale one)."""
+        return self._get(key) is None
+
+    def _get_or_compute_json(self, key: str, compute: Callable[[], T], stale: str | None,
+                             stale_seconds: float) -> T:
         # The JSON round trip gives back T for the JSON-shaped results this cache holds.
         hit = self._get(key)
         if hit is not None:
@@ -185,6 +209,7 @@ class QueryCache:
         """Forget every cached query (tests and admin use)."""
         with self._lock:
             self._local.clear()
+            self._decoded.clear()
         if self._redis is not None:
             for key in self._redis.scan_iter(f"{PREFIX}*"):
                 self._redis.delete(key)

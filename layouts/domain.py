@@ -19,8 +19,14 @@ from dashboard.model import DOMAINS
 from dashboard.periods import COMPARISONS, KPI_WINDOW, PRESETS, period_for
 from dashboard.queries.departments import department_options
 from dashboard.queries.district import with_year_ago
-from dashboard.queries.domain import alerts_raised, asset_features, domain_assets
-from dashboard.queries.domain_map import domain_layers, domain_total, layer_payload
+from dashboard.queries.domain import alerts_raised, domain_assets
+from dashboard.queries.domain_map import (
+    domain_map_view,
+    domain_total,
+    empty_view,
+    initial_zoom,
+    map_note,
+)
 from dashboard.queries.domain_index import district_shapes, domain_allowed
 from dashboard.settings import Settings
 from layouts import (
@@ -140,19 +146,18 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
     districts = district_shapes(settings)
     chosen = [f for f in districts["features"] if f["properties"]["id"] == filters.district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(districts["features"])
-    layers = (domain_layers(settings, domain, filters.district) if allowed
-              else layer_payload(asset_features([], domain)))
-    note = layers["note"]
+    view = (domain_map_view(settings, domain, filters.district, bounds, initial_zoom(bounds))
+            if allowed else empty_view())
     parked = "" if has_assets else f" {PARKED}"
     return [
         html.Section(className=f"card domain-map-card{parked}", children=[
             html.Div([html.H2("Map of assets by latest state", className="card__title"),
                       html.Div(export_button(PAGE, "geojson", "GeoJSON"),
                                className="card-head__tools")], className="card-head"),
-            domain_map(districts, layers, selected=filters.district, bounds=bounds,
+            domain_map(districts, view, selected=filters.district, bounds=bounds,
                        tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             html.Div(state_legend(data["counts"]), id=pid("legend"), className="legend"),
-            html.P(note, id=pid("map-note"), className="section-hint"),
+            html.P(map_note(view), id=pid("map-note"), className="section-hint"),
         ], **{"aria-label": "Map of assets"}),
         html.Section(className=f"card domain-table-card{parked}", children=[
             html.Div([html.H2("Assets", className="card__title"),
@@ -181,6 +186,7 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
         dcc.Location(id=pid("url"), refresh=False),
         dcc.Location(id=pid("nav"), refresh="callback-nav"),
         dcc.Store(id=pid("name"), data=domain),
+        dcc.Store(id=pid("map-view")),  # the map's features for the view they were asked for
         live_watch(pid("live"), settings),
         download(PAGE),
         html.Div(className="page-head", children=[

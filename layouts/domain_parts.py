@@ -12,6 +12,7 @@ from dash import html
 
 from dashboard.kpis.scoring import relative_change
 from dashboard.queries.domain import STATE_WORDS, STATES
+from dashboard.queries.domain_map import initial_zoom
 from dashboard.geojson_transfer import FORMAT
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
@@ -75,13 +76,12 @@ def selection(districts: dict[str, Any], selected: str | None) -> dict[str, Any]
         f for f in districts["features"] if selected and f["properties"]["id"] == selected]}
 
 
-def domain_map(districts: dict[str, Any], layers: dict[str, Any], *,
+def domain_map(districts: dict[str, Any], view: dict[str, Any], *,
                selected: str | None, bounds: list[list[float]] | None,
                tile_url: str = "", tile_attribution: str = "") -> html.Div:
-    """District polygons as the base, the assets coloured by state on top (two layers:
-    plain points, or clustered points when many: ``queries.domain_map.domain_layers``),
-    a scale bar."""
-    points, clusters, fmt = layers["points"], layers["clusters"], FORMAT
+    """District polygons as the base, the assets coloured by state on top (clustered on
+    the server for the view the map shows: ``queries.domain_map.domain_map_view``), a
+    scale bar. The map reports its view as it moves (``trackViewport``)."""
     hideout = {"colors": STATE_COLOURS}
     children: list[Any] = []
     if tile_url:
@@ -92,21 +92,22 @@ def domain_map(districts: dict[str, Any], layers: dict[str, Any], *,
                    onEachFeature=js("domainDistrictTip"), zoomToBoundsOnClick=False),
         dl.GeoJSON(id=ids.page_id(PAGE, "selection"), data=selection(districts, selected),
                    style=SELECTION_STYLE, interactive=False),
-        dl.GeoJSON(id=ids.page_id(PAGE, "points"), data=points, format=fmt, hideout=hideout,
-                   pointToLayer=js("domainAssetPoint"), onEachFeature=js("domainAssetTooltip")),
-        dl.GeoJSON(id=ids.page_id(PAGE, "clusters"), data=clusters, format=fmt,
-                   hideout=hideout, cluster=True, zoomToBoundsOnClick=True,
-                   superClusterOptions={"radius": 60, "maxZoom": 17},
-                   pointToLayer=js("domainAssetPoint"), clusterToLayer=js("domainCluster"),
+        dl.GeoJSON(id=ids.page_id(PAGE, "points"), data=view["data"], format=FORMAT,
+                   hideout=hideout, pointToLayer=js("domainAssetPoint"),
                    onEachFeature=js("domainAssetTooltip")),
         dl.ScaleControl(position="bottomright", imperial=False),
     ]
-    view = {"bounds": bounds} if bounds else {"center": [20, 0], "zoom": 2}
+    # The view is tracked from a known centre (dash-leaflet compares moves with it).
+    place: dict[str, Any] = {"center": [20, 0], "zoom": 2}
+    if bounds:
+        (south, west), (north, east) = bounds
+        place = {"bounds": bounds, "center": [(south + north) / 2, (west + east) / 2],
+                 "zoom": round(initial_zoom(bounds))}
     return html.Div(dl.Map(id=ids.page_id(PAGE, "map"), children=children, zoomSnap=0.25,
                            scrollWheelZoom=False, attributionControl=bool(tile_url),
-                           trackViewport=False,
+                           trackViewport=True, maxZoom=19,
                            boundsOptions={"padding": [12, 12]}, className="city-map__map",
-                           style={"height": "100%", "width": "100%"}, **view),
+                           style={"height": "100%", "width": "100%"}, **place),
                     className="city-map domain-map")
 
 

@@ -35,6 +35,7 @@ def test_every_benchmark_answers_help(script: str) -> None:
 SMOKE = {
     "kpi_overview.py": ["--repeat", "1", "--windows", "week"],
     "pages.py": ["--repeat", "1"],
+    "request_kpis.py": ["--repeat", "1", "--windows", "week,year"],
     "ingest.py": ["--rows", "2000"],
     "csv_export.py": ["--rows", "2000"],
     "live.py": ["--seconds", "2", "--clients", "1", "--every", "1", "--batch", "10",

@@ -131,3 +131,25 @@ def test_without_stale_seconds_or_a_recent_result_the_viewer_waits_for_fresh() -
     time.sleep(0.05)
     assert cache.get_or_compute(cache_key("kpis", 3, params), lambda: [3], stale=stale,
                                 stale_seconds=0.01) == [3]  # the newest result is too old
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_shared_results_are_decoded_once_per_process(backend: str, request) -> None:
+    cache = request.getfixturevalue("redis_cache") if backend == "redis" else QueryCache(None)
+    calls: list[int] = []
+
+    def compute() -> dict[str, list[int]]:
+        calls.append(1)
+        return {"rows": list(range(1000))}
+
+    key = cache_key("shared-test", 1, {"domain": "lighting"})
+    first = cache.get_or_compute(key, compute, shared=True)
+    again = cache.get_or_compute(key, compute, shared=True)
+    assert again is first and len(calls) == 1  # the decoded object itself, not a new decode
+    plain = cache.get_or_compute(key, compute)
+    assert plain == first and plain is not first  # a plain read decodes its own copy
+    newer = cache.get_or_compute(cache_key("shared-test", 2, {"domain": "lighting"}), compute,
+                                 shared=True)
+    assert newer == first and newer is not first and len(calls) == 2  # a new data version
+    cache.clear()
+    assert cache.get_or_compute(key, compute, shared=True) is not first and len(calls) == 3

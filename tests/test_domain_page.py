@@ -301,23 +301,77 @@ def test_index_page_cards_link_with_filters(tiny_city: Settings, in_app: None) -
 
 def test_asset_callback_filters_map_and_grid_by_district(tiny_city: Settings,
                                                          in_app: None) -> None:
-    from callbacks.domain import grid_block_rows, update_assets
+    from callbacks.domain import grid_block_rows, update_assets, update_map_view
 
     district = busiest_district(tiny_city, "lighting")
-    points, clusters, _, outline, viewport, _, _ = update_assets(district, "", "lighting")
+    _, outline, viewport, _ = update_assets(district, "", "lighting")
     assert [f["properties"]["id"] for f in outline["features"]] == [district]
     (count,) = sql(tiny_city, "SELECT COUNT(*) FROM assets WHERE domain = 'lighting' AND "
                    "district_id = :d", d=district)[0]
-    located = decode(points)["features"] + decode(clusters)["features"]
+    view = update_map_view(viewport["bounds"], 15, district, "", "lighting")
+    assert view["bounds"] == viewport["bounds"] and view["zoom"] == 15  # the view it is for
+    located = decode(view["data"])["features"]
+    shown = sum(f["properties"].get("point_count", 1) for f in located)
     rows = grid_block_rows({"startRow": 0, "endRow": 10_000}, "", district, "", "lighting")
-    assert len(located) == len(rows["rowData"]) == rows["rowCount"] == count
+    assert shown == len(rows["rowData"]) == rows["rowCount"] == count
     names = {d: n for d, n in sql(tiny_city, "SELECT id, name FROM districts")}
     assert {r["district"] for r in rows["rowData"]} == {names[district]}
     assert viewport["bounds"]
-    blocked = update_assets(None, "Movilidad", "lighting")
-    assert decode(blocked[0])["features"] == []
+    blocked = update_map_view(None, None, None, "Movilidad", "lighting")
+    assert decode(blocked["data"])["features"] == [] and blocked["note"] == ""
     assert grid_block_rows({"startRow": 0, "endRow": 100}, "", None, "Movilidad",
                            "lighting") == {"rowData": [], "rowCount": 0}
+
+
+def _points(n: int, lon: float = -3.8, lat: float = 43.46, spread: float = 0.02
+            ) -> list[dict[str, Any]]:
+    """``n`` assets as ``domain_assets`` gives them, spread over a few streets."""
+    states = ["ok", "ok", "no data", "fault", "alert"]
+    return [{"id": f"a{i}", "name": f"Asset {i}", "type_label": "Streetlight", "district": "",
+             "state": states[i % len(states)], "state_label": states[i % len(states)],
+             "measure": "", "value": None, "unit": "", "last_seen": None, "open_alerts": 0,
+             "href": f"/asset/a{i}", "lon": lon + spread * ((i * 7919) % 1000) / 1000,
+             "lat": lat + spread * ((i * 104729) % 997) / 997} for i in range(n)]
+
+
+def test_the_map_is_clustered_on_the_server_for_the_view() -> None:
+    from dashboard.queries.domain_map import POINTS_UP_TO, clustered
+
+    few = clustered(_points(POINTS_UP_TO), "lighting", None, 3)
+    assert len(few["features"]) == POINTS_UP_TO  # every asset as itself
+    assert few["features"][-1]["properties"]["state"] == "alert"  # drawn on top
+    assert few["features"][0]["properties"]["href"].startswith("/asset/")
+    many = _points(15_000)
+    city = clustered(many, "lighting", None, 12)
+    groups = [f for f in city["features"] if f["properties"].get("cluster")]
+    assert groups and len(city["features"]) < 300  # a few hundred features, not 15,000
+    assert sum(f["properties"].get("point_count", 1) for f in city["features"]) == 15_000
+    counted = {s: 0 for s in ("alert", "fault", "no data", "ok")}
+    for feature in city["features"]:
+        for state, n in feature["properties"].get(
+                "states", {feature["properties"]["state"]: 1}).items():
+            counted[state] += n
+    given = {s: sum(1 for a in many if a["state"] == s) for s in counted}
+    assert counted == given  # every asset's state is in its cluster's counts
+    for group in groups:
+        (south, west), (north, east) = group["properties"]["bounds"]
+        lon, lat = group["geometry"]["coordinates"]
+        assert south <= lat <= north and west <= lon <= east
+        worst = group["properties"]["state"]
+        assert group["properties"]["states"][worst] > 0
+    closer = clustered(many, "lighting", None, 16)
+    assert len(closer["features"]) > len(city["features"])  # zooming in splits clusters
+    corner = [[43.46, -3.8], [43.462, -3.798]]  # a view holding a few assets only
+    inside = clustered(many, "lighting", corner, 18)
+    assert 0 < len(inside["features"]) <= POINTS_UP_TO
+    assert not any(f["properties"].get("cluster") for f in inside["features"])
+    stacked = [{**a, "lon": -3.8, "lat": 43.46} for a in many[:POINTS_UP_TO + 5]]
+    assert any(f["properties"].get("cluster")
+               for f in clustered(stacked, "lighting", None, 16)["features"])
+    street = clustered(stacked, "lighting", None, 17)  # a street: each asset, even on a spot
+    assert len(street["features"]) == POINTS_UP_TO + 5
+    unplaced = [{**a, "lat": None} for a in many[:3]]
+    assert clustered(unplaced, "lighting", None, 12)["features"] == []
 
 
 def test_the_grid_is_paged_searched_and_sorted_on_the_server(tiny_city: Settings,
@@ -367,12 +421,20 @@ def test_numbers_and_scope_callbacks(in_app: None) -> None:
     assert "not a domain of Aguas" in texts(note) and "domain-parked" in classes
 
 
-def test_click_on_an_asset_opens_its_page(in_app: None) -> None:
+def test_click_on_an_asset_opens_its_page_and_on_a_cluster_zooms_in(in_app: None) -> None:
     from callbacks.domain import asset_clicked
 
     feature = {"properties": {"id": "urn:ngsi-ld:Streetlight:santander:0007"}}
-    assert asset_clicked(feature, None) == "/asset/urn:ngsi-ld:Streetlight:santander:0007"
-    assert asset_clicked(None, {"properties": {"cluster": True, "id": 12}}) is no_update
+    assert asset_clicked(feature) == ("/asset/urn:ngsi-ld:Streetlight:santander:0007",
+                                      no_update)
+    box = [[43.4, -3.9], [43.5, -3.7]]
+    href, viewport = asset_clicked({"properties": {"cluster": True, "bounds": box}})
+    assert href is no_update and viewport == {"bounds": box, "transition": "flyToBounds"}
+    assert asset_clicked({"properties": {"cluster": True, "bounds": "x"}}) == (no_update,
+                                                                                 no_update)
+    spot = [[43.46, -3.8], [43.46, -3.8]]  # assets sharing one spot: zoom to the street
+    _, viewport = asset_clicked({"properties": {"cluster": True, "bounds": spot}})
+    assert viewport["center"] == [43.46, -3.8] and viewport["zoom"] >= 17
 
 
 def test_geojson_export_holds_the_filtered_assets(tiny_city: Settings, in_app: None) -> None:
@@ -409,19 +471,20 @@ def test_now_is_the_tiny_city_clock(tiny_city: Settings) -> None:
     assert datetime.fromisoformat(newest) > TINY_NOW - timedelta(hours=24)
 
 
-def test_map_layers_are_encoded_once_per_data_version(own_store: Settings,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cached domain page is served without re-encoding its points."""
+def test_map_views_are_encoded_once_per_data_version(own_store: Settings,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached domain map view is served without re-encoding its points."""
     from dashboard.queries import domain_map
 
     calls: list[int] = []
     real = domain_map.encode
     monkeypatch.setattr(domain_map, "encode", lambda c: calls.append(1) or real(c))
-    first = domain_map.domain_layers(own_store, "waste", None)
+    first = domain_map.domain_map_view(own_store, "waste", None, None, 12)
     encoded = len(calls)
-    assert encoded and (first["points"] or first["clusters"])
-    assert domain_map.domain_layers(own_store, "waste", None) == first
+    assert encoded and first["data"]
+    assert domain_map.domain_map_view(own_store, "waste", None, None, 12.4) == first  # same cell
     assert len(calls) == encoded  # served from the cache as encoded
     data = domain_assets(own_store, "waste", None)
-    assert first == domain_map.layer_payload(asset_features(data["assets"], "waste"))
+    located = asset_features(data["assets"], "waste")["features"]
+    assert first["total"] == first["shown"] == len(located)
     assert domain_map.domain_total(own_store, "waste") == data["total"]

@@ -26,12 +26,14 @@ def engine_of(settings: Settings) -> Engine:
 
 
 def cached(settings: Settings, name: str, params: dict[str, Any],
-           compute: Callable[[Connection], T], scopes: Iterable[str] | None = None) -> T:
+           compute: Callable[[Connection], T], scopes: Iterable[str] | None = None,
+           *, shared: bool = False) -> T:
     """``compute(conn)`` once per (name, params, data version); workers share it via Redis.
 
     With ``scopes`` (``dashboard.store.version``), the result is kept until a write touches
     one of them, not until any write. Results must be JSON-ready (dicts, lists, strings,
-    numbers) so Redis can hold them.
+    numbers) so Redis can hold them. A ``shared`` result (large, and never changed by its
+    readers) is also kept decoded in the process, so repeated reads cost nothing.
     """
     engine = engine_of(settings)
     with engine.connect() as conn:
@@ -54,7 +56,7 @@ def cached(settings: Settings, name: str, params: dict[str, Any],
     unversioned = {k: v for k, v in scoped.items() if k != "_versions"}
     return cache.get_or_compute(cache_key(name, version, scoped), run,
                                 stale=stale_key(name, unversioned),
-                                stale_seconds=settings.cache_stale_seconds)
+                                stale_seconds=settings.cache_stale_seconds, shared=shared)
 
 
 def data_version_of(settings: Settings) -> str:

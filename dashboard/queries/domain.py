@@ -177,7 +177,8 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
     "href", "name", "type", "type_label", "district_id", "district", "lat", "lon",
     "status", "state", "state_label", "reasons", "measure", "value", "unit",
     "last_seen", "open_alerts", "readings": {metric: value}}]}``, most urgent first.
-    Cached per data version and hour (freshness depends on the clock).
+    Cached per data version and hour (freshness depends on the clock), and kept decoded
+    in the process: callers read it, never change it.
     """
     now = settings.current_time()
     metrics = type_metrics(settings)
@@ -209,7 +210,7 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
     hour = int(now.timestamp()) // 3600
     return cached(settings, "domain_assets",
                   {"domain": domain, "district": district, "hour": hour}, compute,
-                  domain_scopes(domain))
+                  domain_scopes(domain), shared=True)
 
 
 def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[str, Any]],
