@@ -195,7 +195,8 @@ def kpis(
     district: Annotated[str | None, typer.Option(help="District id; default the city.")] = None,
     window: Annotated[str, typer.Option(help="day | week | month | quarter | year")] = "week",
     period: Annotated[str | None, typer.Option(
-        help="24h | 7d | 30d | 90d | 12m (the pages' words; wins over --window)")] = None,
+        help="24h | 7d | 30d | 90d | 12m, or a range of local dates 2026-10-01/2026-10-31 "
+             "(the pages' words; wins over --window)")] = None,
     lang: Annotated[str, typer.Option(help="Language of KPI names: en | es")] = "en",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -203,15 +204,12 @@ def kpis(
     from dashboard import queries
 
     from dashboard.kpis.coverage import partial_label
-    from dashboard.periods import KPI_PERIODS, KPI_WINDOW
+    from dashboard.periods import kpi_window
 
     settings = get_settings()
-    if period is not None and period not in KPI_PERIODS:
-        typer.echo(f"error: unknown period {period!r}; choose one of {', '.join(KPI_PERIODS)}",
-                   err=True)
-        raise typer.Exit(2)
-    window = KPI_WINDOW[period] if period else window
     try:
+        if period is not None:
+            window = kpi_window(period, settings.current_time(), settings.timezone)
         data = queries.overview(settings, district, window)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

@@ -202,3 +202,29 @@ def period_label(spec: str, tz: str) -> str:
             return f"{start:%-d %b %Y}"
         return f"{start:%-d %b} – {last:%-d %b %Y}"
     return f"{start:%-d %b %H:%M} – {end:%-d %b %Y %H:%M}"
+
+
+def kpi_window(period: str, now: datetime, tz: str) -> str:
+    """The KPI engine's window for a period: a preset's window name (``KPI_WINDOW``), or a
+    custom range's canonical interval spec. A range may be ISO times
+    (``2026-10-01T00:00Z/2026-11-01T00:00Z``) or local dates, both days included
+    (``2026-10-01/2026-10-31``). ValueError, in one line, for anything else."""
+    if period in KPI_WINDOW:
+        return KPI_WINDOW[period]
+    spec: str | None = None
+    if is_custom(period):
+        head, _, tail = period.partition("/")
+        try:
+            if len(head.strip()) == 10 and len(tail.strip()) == 10:  # two local dates
+                spec = local_days_spec(date.fromisoformat(head.strip()),
+                                       date.fromisoformat(tail.strip()), tz, now)
+            else:
+                spec = clean_spec(period, now)
+        except ValueError:
+            spec = None
+    if spec is None:
+        raise ValueError(f"unknown period {period!r}; choose one of {', '.join(KPI_WINDOW)} "
+                         "or a range START/END (local dates 2026-10-01/2026-10-31, or ISO "
+                         "times), ending by now")
+    return spec
+

@@ -237,3 +237,19 @@ def acting_as(role: str, departments: tuple[str, ...] = (), districts: tuple[str
     with server.test_request_context("/"):
         login_user(SessionUser(principal))
         yield principal
+
+
+def kpi_windows(now: datetime, tz: str) -> list[str]:
+    """What the KPI oracles check: every preset window, a custom range of whole local days
+    (38 days ending 3 days ago) and one of whole hours (10 days 5 hours ago to 2 hours ago)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from dashboard.kpis.windows import WINDOWS
+    from dashboard.periods import custom_spec, local_days_spec
+
+    today = now.astimezone(ZoneInfo(tz)).date()
+    return [*WINDOWS,
+            local_days_spec(today - timedelta(days=40), today - timedelta(days=3), tz, now),
+            custom_spec(now - timedelta(days=10, hours=5), now - timedelta(hours=2), now)]
+

@@ -158,6 +158,30 @@ def test_kpis_take_the_pages_period_words(client: FlaskClient,
     _bad(client, "/kpis", "period", period="quarter")
 
 
+def test_kpis_over_a_custom_range(client: FlaskClient, demo_settings: Settings) -> None:
+    """``period=START/END``: local dates (both days included) or ISO times; the same range
+    as a preset's window gives the preset's numbers; a bad or future range is one line."""
+    week = _get(client, "/kpis", window="week").get_json()
+    start = datetime.fromisoformat(week["window_start"])
+    before = f"{(start - timedelta(days=7)):%Y-%m-%dT%H:%MZ}/{start:%Y-%m-%dT%H:%MZ}"
+    earlier = _get(client, "/kpis", period=before).get_json()  # the week before, as a range
+    compared = [(k, e) for k, e in zip(week["kpis"], earlier["kpis"], strict=True)
+                if k["previous"] is not None]
+    assert compared and all(e["value"] == pytest.approx(k["previous"]) for k, e in compared)
+    days = _get(client, "/kpis", period="2026-03-01/2026-03-14").get_json()
+    assert days["window_start"] == "2026-02-28T23:00:00+00:00"  # local midnight (CET)
+    assert days["window_end"] == "2026-03-14T23:00:00+00:00"  # after the last day
+    assert any(k["value"] is not None for k in days["kpis"])
+    assert {k["coverage"]["unit"] for k in days["kpis"] if k["coverage"]} == {"day"}
+    assert days == _cli_kpis(demo_settings, "--period", "2026-03-01/2026-03-14")
+    csv_file = _get(client, "/kpis", period="2026-03-01/2026-03-14", format="csv")
+    assert "kpis-city-2026-02-28T2300Z-2026-03-14T2300Z.csv" in csv_file.headers[
+        "Content-Disposition"]
+    for bad in ("2026-03-14/2026-03-01", "2027-01-01/2027-01-31", "2026-13-01/2026-13-02",
+                "soon/later"):
+        _bad(client, "/kpis", "period", period=bad)
+
+
 def test_kpis_as_csv(client: FlaskClient) -> None:
     response = _get(client, "/kpis", format="csv")
     assert response.mimetype == "text/csv"

@@ -5,7 +5,8 @@ Hypothesis builds small cities whose request feed begins late, with requests out
 district, without a due date, closed before they were made (bad data), sent out of order in
 several batches through the connectors' store, then updated by a later batch (closed,
 re-dated, moved to another district); and a ``now`` next to a daylight-saving change. For
-every window (day, week, month, quarter, year) and place, each KPI is recomputed with
+every window (day, week, month, quarter, year, and custom ranges of local days and of
+hours) and place, each KPI is recomputed with
 pandas from the stored rows.
 """
 from __future__ import annotations
@@ -29,10 +30,11 @@ from connectors.storing import store_batch
 from dashboard.kpis import compute_kpi_table, window_for
 from dashboard.kpis.coverage import COMPARABLE_FROM, PARTIAL_BELOW
 from dashboard.kpis.definitions import KpiDefinition
-from dashboard.kpis.windows import WINDOWS, Window
+from dashboard.kpis.windows import Window
 from dashboard.model import District, Service
 from dashboard.settings import Settings
 from dashboard.store import init_store, make_engine
+from tests.conftest import kpi_windows
 
 TZ = "Europe/Madrid"
 HOUR, DAY = 3600, 86400
@@ -263,7 +265,7 @@ def test_request_kpis_from_rollups_equal_a_recomputation_from_raw_rows(
             starts = {"service_requests": raw["made"].min(),
                       "cases": raw_cases["closed"].min() if raw_cases["closed"].notna().any()
                       else None}
-            for name in WINDOWS:
+            for name in kpi_windows(now, TZ):
                 window = window_for(name, now, TZ)
                 table = compute_kpi_table(conn, KPIS, window, now)
                 for place in (None, *POPULATIONS):

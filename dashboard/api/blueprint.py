@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -24,7 +25,7 @@ from dashboard.auth.web import roles_required
 from dashboard.csv_safety import csv_safe
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import DOMAINS
-from dashboard.periods import KPI_PERIODS, KPI_WINDOW
+from dashboard.periods import kpi_window
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from dashboard.store.version import data_version
@@ -72,6 +73,12 @@ def _csv(rows: Iterable[dict[str, Any]], fields: Sequence[str], name: str) -> Re
     writer.writerows({k: csv_safe(v) for k, v in row.items()} for row in rows)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _file_part(window: str) -> str:
+    """A window name, or a custom range as ``2026-10-01T0000Z-2026-11-01T0000Z``, for a
+    file name."""
+    return re.sub(r"[^A-Za-z0-9-]+", "", window.replace("/", "-"))
 
 
 def _geojson(collection: dict[str, Any]) -> Response:
@@ -125,8 +132,14 @@ def kpis() -> Response:
     settings = _settings()
     params = Params(request.args, ("district", "window", "period", "lang", "format"))
     district = params.member("district", _districts(settings), "district")
-    period = params.choice("period", KPI_PERIODS)  # the pages' words; older: window
-    window = KPI_WINDOW[period] if period else params.choice("window", WINDOWS, "week")
+    period = params.text("period")  # the pages' words or a range; older: window
+    if period is None:
+        window = params.choice("window", WINDOWS, "week")
+    else:
+        try:
+            window = kpi_window(period, settings.current_time(), settings.timezone)
+        except ValueError as error:
+            raise ApiError("period", str(error)) from None
     lang = params.choice("lang", LANGS, "en")
     fmt = params.choice("format", FORMATS_JSON_CSV, "json")
     data = queries.overview(settings, district, window)
@@ -137,7 +150,7 @@ def kpis() -> Response:
     ]
     if fmt == "csv":
         return _csv([{**r, **queries.coverage_columns(r["coverage"])} for r in rows], KPI_FIELDS,
-                    f"kpis-{district or 'city'}-{window}")
+                    f"kpis-{district or 'city'}-{_file_part(window)}")
     return jsonify({"district": district, "window": window,
                     "window_start": data["window_start"], "window_end": data["window_end"],
                     **queries.score_fields(data["city_score"]), "kpis": rows})

@@ -1,4 +1,5 @@
-"""Time windows (day, week, month, quarter, year) and their previous windows.
+"""Time windows (day, week, month, quarter, year, or a custom range) and their previous
+windows.
 
 One vocabulary with ``dashboard.periods``: day = 24 hours, week = 7 days, month = 30 days,
 quarter = 90 days, year = 12 months (from the same local date a year before: 365 or 366
@@ -10,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from dashboard.periods import a_year_before, year_before
+from dashboard.periods import a_year_before, is_custom, period_for, year_before
 
 # Days of each window; a year is a calendar year (``YEAR_WINDOW``), whose days vary.
 WINDOWS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365}
 YEAR_WINDOW = "year"
+CUSTOM_WINDOW = "custom"  # a custom range's window (``custom_window``)
 HOUR = 3600
 
 
@@ -43,8 +45,10 @@ class Window:
             return Window(self.name, self.start - self.length, self.start, self.grain, self.tz)
         zone = ZoneInfo(self.tz)
         first = datetime.fromtimestamp(self.start, zone).date()
+        days = WINDOWS.get(self.name) or (datetime.fromtimestamp(self.end, zone).date()
+                                          - first).days  # a custom range: its local days
         before = (year_before(first) if self.name == YEAR_WINDOW
-                  else first - timedelta(days=WINDOWS[self.name]))
+                  else first - timedelta(days=days))
         return Window(self.name, _midnight(before, zone), self.start, self.grain, self.tz)
 
     def year_ago(self) -> Window:
@@ -67,9 +71,27 @@ class Window:
         return datetime.fromtimestamp(self.end, timezone.utc)
 
 
+def _is_local_midnight(epoch: int, zone: ZoneInfo) -> bool:
+    local = datetime.fromtimestamp(epoch, zone)
+    return local.hour == 0 and local.minute == 0 and local.second == 0
+
+
+def custom_window(spec: str, now: datetime, tz: str) -> Window:
+    """The window of a custom range (``dashboard.periods`` interval spec, whole UTC hours):
+    day grain when both ends are local midnights, hour grain otherwise."""
+    period = period_for(spec, now)
+    assert period.start is not None  # an interval always has a start
+    start, end = int(period.start.timestamp()), int(period.end.timestamp())
+    zone = ZoneInfo(tz)
+    whole_days = _is_local_midnight(start, zone) and _is_local_midnight(end, zone)
+    return Window(CUSTOM_WINDOW, start, end, "day" if whole_days else "hour", tz)
+
+
 def window_for(name: str, now: datetime, tz: str) -> Window:
     """The window ``name`` ending with the current hour (day/week) or local day (month,
-    quarter, year)."""
+    quarter, year); or the window of a custom range's spec (``custom_window``)."""
+    if is_custom(name):
+        return custom_window(name, now, tz)
     if name not in WINDOWS:
         raise ValueError(f"unknown window {name!r}; choose one of {', '.join(WINDOWS)}")
     days = WINDOWS[name]

@@ -17,6 +17,7 @@ from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.scoring import city_score, kpi_score, score_change
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
+from dashboard.periods import is_custom
 from dashboard.queries.base import ALERTS, ASSETS, DISTRICTS
 from dashboard.queries.base import cached as _cached
 from dashboard.queries.base import data_version_of
@@ -39,7 +40,8 @@ def kpi_scopes(kpi: KpiDefinition) -> tuple[str, ...]:
 
 
 def _check_window(window: str) -> str:
-    if window not in WINDOWS:
+    """A window name, or a canonical custom range spec (``periods.kpi_window``)."""
+    if window not in WINDOWS and not is_custom(window):
         raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
     return window
 
