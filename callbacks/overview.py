@@ -11,17 +11,19 @@ What each reacts to, so nothing is recomputed or resent needlessly:
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import dash
 from dash import ALL, Input, Output, Patch, State, no_update
+from dash.exceptions import MissingCallbackContextException
 
 from dashboard import queries
+from dashboard.periods import is_custom, local_days_spec
 from dashboard.queries.departments import department_domains
 from layouts import (
     SELECTED_MARGIN,
-    WINDOW_PRESET,
     clean_query,
     current_settings,
     domain_label,
@@ -34,13 +36,67 @@ from layouts.overview import (
     ALERT_LIMIT,
     DEFAULT_WINDOW,
     alerts_children,
+    chosen_window,
     drill_query,
     kpi_decimals,
     legend_title,
     numbers_children,
+    period_param,
     period_text,
     place_name,
 )
+
+RANGE = ids.page_id("overview", "range")  # the custom range picker (layouts.filters)
+
+
+def _window(value: str | None) -> str:
+    """The period control's value as a KPI window (a forged value falls back to the
+    default)."""
+    if not value or not is_custom(value):  # a window name: no settings needed
+        return chosen_window(value, None) or DEFAULT_WINDOW
+    return chosen_window(value, current_settings()) or DEFAULT_WINDOW
+
+
+@dash.callback(
+    Output(ids.WINDOW_FILTER, "value"),
+    Output(RANGE, "start_date"),
+    Output(RANGE, "end_date"),
+    Input(ids.WINDOW_FILTER, "value"),
+    Input(RANGE, "start_date"),
+    Input(RANGE, "end_date"),
+    prevent_initial_call=True,
+)
+def choose_period(window: str | None, start_date: str | None, end_date: str | None
+                  ) -> tuple[Any, Any, Any]:
+    """Both dates picked: the period is those whole local days; a preset chosen: the
+    picker empties; the picker emptied while it set the period: back to the default."""
+    try:
+        trigger = dash.ctx.triggered_id
+    except MissingCallbackContextException:  # called as a plain function (tests)
+        trigger = RANGE if start_date or end_date else ids.WINDOW_FILTER
+    return period_after_pick(trigger == RANGE, window, start_date, end_date)
+
+
+def period_after_pick(picked: bool, window: str | None, start_date: str | None,
+                      end_date: str | None) -> tuple[Any, Any, Any]:
+    """(period, start date, end date) after the picker (``picked``) or the period control
+    changed; ``no_update`` where nothing changes."""
+    if not picked:
+        if window and is_custom(window):
+            return no_update, no_update, no_update
+        return no_update, None, None
+    if start_date and end_date:
+        settings = current_settings()
+        try:
+            spec = local_days_spec(date.fromisoformat(start_date[:10]),
+                                   date.fromisoformat(end_date[:10]), settings.timezone,
+                                   settings.current_time())
+        except ValueError:
+            return no_update, no_update, no_update
+        return (spec if spec != window else no_update), no_update, no_update
+    if not start_date and not end_date and window and is_custom(window):
+        return DEFAULT_WINDOW, no_update, no_update
+    return no_update, no_update, no_update
 
 
 def query_string(district: str | None, window: str | None, kpi: str | None,
@@ -48,7 +104,7 @@ def query_string(district: str | None, window: str | None, kpi: str | None,
     """``?district=..&period=..&kpi=..&department=..&compare=..`` for the current selection
     (empty parts left out): the period in the words every page's links use (``7d``)."""
     params = {"district": district or None,
-              "period": WINDOW_PRESET.get(window or DEFAULT_WINDOW),
+              "period": period_param(_window(window)),
               "kpi": kpi or None, "department": scoped_department(department),
               "compare": compare or None}
     return "?" + urlencode({k: v for k, v in params.items() if v})
@@ -88,7 +144,7 @@ def update_numbers(district: str | None, window: str | None,
     and comparison (the previous window, or ``year``: the same window a year before);
     redrawn too when the data changed (``_live``: the new data version)."""
     settings = current_settings()
-    window = window or DEFAULT_WINDOW
+    window = _window(window)
     domains = department_domains(settings, scoped_department(department))
     data = queries.overview(settings, district or None, window, domains)
     place = place_name(queries.district_options(settings), district)
@@ -116,7 +172,7 @@ def update_alerts(district: str | None, department: str | None = None,
     settings = current_settings()
     domains = department_domains(settings, scoped_department(department))
     alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
-    query = drill_query(district or None, window or DEFAULT_WINDOW, scoped_department(department),
+    query = drill_query(district or None, _window(window), scoped_department(department),
                         compare or None)
     return alerts_children(alerts, settings.current_time(), settings.timezone, query)
 
@@ -139,7 +195,7 @@ def shade_districts(window: str | None, kpi: str | None,
     catalogue = queries.kpi_catalogue(settings)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     domains = department_domains(settings, scoped_department(department))
-    shapes = queries.district_scores(settings, window or DEFAULT_WINDOW, kpi, domains)
+    shapes = queries.district_scores(settings, _window(window), kpi, domains)
     decimals = kpi_decimals(catalogue, kpi)
     return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
 
@@ -154,7 +210,7 @@ def shade_districts(window: str | None, kpi: str | None,
 )
 def select_district(district: str | None, window: str | None) -> tuple[Any, Any, Any]:
     """Dim the others (a one-key ``Patch``), outline the district and fit the map to it."""
-    shapes = queries.district_scores(current_settings(), window or DEFAULT_WINDOW, None)
+    shapes = queries.district_scores(current_settings(), _window(window), None)
     features = shapes["features"]
     chosen = [f for f in features if f["properties"]["id"] == district]
     hideout = Patch()
@@ -211,6 +267,6 @@ def district_clicked(feature: dict[str, Any] | None, window: str | None = None,
     district = ((feature or {}).get("properties") or {}).get("id")
     if not district:
         return no_update
-    query = drill_query(None, window or DEFAULT_WINDOW, scoped_department(department),
+    query = drill_query(None, _window(window), scoped_department(department),
                         compare or None)
     return f"/district/{quote(district)}{query}"

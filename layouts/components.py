@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from dashboard.kpis.coverage import partial_label
 from dashboard.links import asset_href
+from dashboard.periods import is_custom
 from layouts import (
     SEVERITY_LABELS,
     STATUS_COLOURS,
@@ -45,7 +46,10 @@ def status_badge(status: str) -> html.Span:
 
 
 def _versus(window: str) -> str:
-    """What a window is compared with: ``previous week``."""
+    """What a window is compared with: ``previous week``; for a custom range, the days
+    just before it."""
+    if is_custom(window):
+        return "the days just before"
     return WINDOWS.get(window, ("", f"previous {window}"))[1]
 
 
@@ -208,10 +212,12 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
 
 def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str,
                departments: list[dict[str, str]] | None = None,
-               department: str | None = None, compare: str | None = None) -> html.Div:
+               department: str | None = None, compare: str | None = None,
+               range_picker: Any = None) -> html.Div:
     """District selector (``district-filter``; "" = whole city), the department selector
-    (when its options ``departments`` are given), ``window-filter`` and what the KPI cards
-    compare with (``overview-compare``: "" = the previous window, "year" = a year before)."""
+    (when its options ``departments`` are given), ``window-filter`` (and, when given, a
+    custom range picker after it) and what the KPI cards compare with
+    (``overview-compare``: "" = the previous window, "year" = a year before)."""
     chosen_department = [] if departments is None else [html.Div([
         html.Label("Department", htmlFor=ids.OVERVIEW_DEPARTMENT, className="filter-bar__label"),
         dcc.Dropdown(id=ids.OVERVIEW_DEPARTMENT, value=department or "", clearable=False,
@@ -236,6 +242,7 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
                                     for key, (label, _) in WINDOWS.items()]),
         ], className="filter-bar__field", role="group",
             **{"aria-labelledby": f"{ids.WINDOW_FILTER}-label"}),
+        *([range_picker] if range_picker is not None else []),
         html.Div([
             html.Label("Compare with", htmlFor=ids.OVERVIEW_COMPARE,
                        className="filter-bar__label"),

@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from dashboard import queries
 from dashboard.auth.access import STAFF
-from dashboard.periods import KPI_PERIOD_WINDOW
+from dashboard.periods import KPI_PERIOD_WINDOW, clean_spec, is_custom
 from dashboard.queries.departments import department_domains, department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.settings import Settings
@@ -36,7 +36,7 @@ from layouts import (
 from layouts.access import scoped_department, scoped_district
 from layouts.city_map import city_map, label_districts
 from layouts.components import alerts_list, city_score_badge, filter_bar, kpi_card
-from layouts.filters import department_choices
+from layouts.filters import department_choices, range_picker
 from layouts.live import live_watch
 
 DEFAULT_WINDOW = "week"
@@ -54,7 +54,7 @@ def place_name(districts: list[dict[str, Any]], district: str | None) -> str:
 def period_text(window: str, start: str | None, end: str | None, tz: str) -> str:
     """``Last 7 days · 16 Nov – 23 Nov 2025`` in the city's time zone (the start's year too
     when it differs: ``21 Nov 2025 – 20 Nov 2026``)."""
-    title = WINDOW_TITLES.get(window, window)
+    title = WINDOW_TITLES.get(window, "Chosen period")
     begin, finish = parse_time(start), parse_time(end)
     if begin is None or finish is None:
         return title
@@ -77,11 +77,32 @@ def kpi_decimals(catalogue_or_kpis: list[dict[str, Any]], kpi: str | None) -> in
     return int(chosen.get("decimals", 1)) if chosen else 2
 
 
+def chosen_window(value: str | None, settings: Settings | None) -> str | None:
+    """The KPI window a period or window value of the URL or the period control names: a
+    window name (``week``), a preset's (``7d``), or a custom range as its canonical spec;
+    None for anything else (a forged or stale value falls back to the default)."""
+    if not value:
+        return None
+    if value in WINDOWS:
+        return value
+    if value in KPI_PERIOD_WINDOW:
+        return KPI_PERIOD_WINDOW[value]
+    if settings is None or not is_custom(value):
+        return None
+    spec = clean_spec(value, settings.current_time())
+    return spec if spec is not None and is_custom(spec) else None
+
+
+def period_param(window: str) -> str | None:
+    """The ``period`` of links and the URL: a preset's word (``7d``) or the range itself."""
+    return window if is_custom(window) else WINDOW_PRESET.get(window)
+
+
 def drill_query(district: str | None, window: str, department: str | None,
                 compare: str | None = None) -> str:
     """The query the drill-down pages get from the overview's selection."""
     params = {"district": district, "department": department,
-              "period": WINDOW_PRESET.get(window), "compare": compare}
+              "period": period_param(window), "compare": compare}
     return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
@@ -143,8 +164,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     departments = department_options(settings)
     catalogue = queries.kpi_catalogue(settings)
     district = clean_query(district, {d["id"] for d in districts}) or scoped_district(None)
-    window = (KPI_PERIOD_WINDOW.get(period or "") or clean_query(window, set(WINDOWS))
-              or DEFAULT_WINDOW)
+    window = chosen_window(period, settings) or chosen_window(window, settings) or DEFAULT_WINDOW
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     department = scoped_department(clean_query(department, {d["id"] for d in departments}))
     compare = clean_query(compare, {"year"})
@@ -171,7 +191,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                        id=ids.OVERVIEW_SUBTITLE, className="page-head__subtitle"),
             ]),
             filter_bar(districts, district, window, department_choices(settings), department,
-                       compare),
+                       compare, range_picker("overview", settings, window)),
         ]),
         html.Div(className="overview-top", children=[
             html.Section(badge, id=ids.OVERVIEW_SCORE_PANEL, className="card score-panel",

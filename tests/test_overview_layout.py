@@ -219,6 +219,41 @@ def test_layout_reads_the_pages_period_words_and_old_window_links(ctx: None) -> 
         assert by_id(layout(**query), "window-filter").value == window, query
 
 
+def test_a_custom_range_of_local_days_drives_the_whole_overview(ctx: None,
+                                                                 demo_settings: Settings) -> None:
+    """Picking two dates makes the period those whole local days: cards, score, map, URL
+    and links follow; a preset empties the picker; a forged period is the default."""
+    from callbacks.overview import (
+        choose_period,
+        period_after_pick,
+        shade_districts,
+        sync_url,
+        update_numbers,
+    )
+    from layouts.overview import layout
+
+    spec, start, end = choose_period("week", "2026-11-09", "2026-11-15")
+    assert (start, end) == (no_update, no_update)
+    assert spec == "2026-11-08T23:00Z/2026-11-15T23:00Z"  # Madrid's midnights (CET)
+    title, subtitle, badge, cards = update_numbers("", spec, "")
+    assert subtitle == "Chosen period · 09 Nov – 15 Nov 2026"
+    data = queries.overview(demo_settings, None, spec)
+    assert data["window_start"] == "2026-11-08T23:00:00+00:00"
+    assert len(cards) == len(data["kpis"]) and any(k["value"] is not None for k in data["kpis"])
+    assert "days just before" in text_of(badge) or "No earlier" in text_of(badge)
+    assert shade_districts(spec, None)  # the map's shading over the same days
+    assert sync_url("", spec, "") == "?period=2026-11-08T23%3A00Z%2F2026-11-15T23%3A00Z"
+    tree = layout(period=spec)  # a shared link opens the same range, the dates picked
+    assert by_id(tree, "window-filter").value == spec
+    picker = by_id(tree, "overview-range")
+    assert (picker.start_date, picker.end_date) == ("2026-11-09", "2026-11-15")
+    assert choose_period("month", None, None) == (no_update, None, None)  # a preset
+    assert period_after_pick(True, spec, None, None)[0] == "week"  # picker emptied: default
+    assert period_after_pick(True, "week", "2026-11-15", "2026-11-09")[0] is no_update
+    assert by_id(layout(period="2026-11-08T23:00Z/x"), "window-filter").value == "week"
+    assert update_numbers("", "'; DROP/x", "")[1].startswith("Last 7 days")  # forged
+
+
 def test_layout_ignores_unknown_query_values(ctx: None) -> None:
     from layouts.overview import layout
 

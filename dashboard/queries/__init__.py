@@ -8,6 +8,7 @@ returns plain dicts and lists, so results can live in Redis and be shared by wor
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
@@ -17,7 +18,7 @@ from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.scoring import city_score, kpi_score, score_change
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import Alert, Asset, District
-from dashboard.periods import is_custom
+from dashboard.periods import clean_spec, is_custom
 from dashboard.queries.base import ALERTS, ASSETS, DISTRICTS
 from dashboard.queries.base import cached as _cached
 from dashboard.queries.base import data_version_of
@@ -39,11 +40,16 @@ def kpi_scopes(kpi: KpiDefinition) -> tuple[str, ...]:
     return ("requests" if kpi.source == "service_requests" else "cases", "districts")
 
 
-def _check_window(window: str) -> str:
-    """A window name, or a canonical custom range spec (``periods.kpi_window``)."""
-    if window not in WINDOWS and not is_custom(window):
-        raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
-    return window
+def _check_window(window: str, now: datetime) -> str:
+    """A window name, or a custom range as its canonical spec (``periods.clean_spec``);
+    ValueError for anything else."""
+    if window in WINDOWS:
+        return window
+    spec = clean_spec(window, now) if is_custom(window) else None
+    if spec is None:
+        raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)} "
+                         "or a range START/END")
+    return spec
 
 
 def district_options(settings: Settings) -> list[dict[str, Any]]:
@@ -76,8 +82,8 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
     cached in groups that share their data (``kpi_scopes``), per hour: a batch of waste
     readings recomputes the waste KPIs, not the service-request ones.
     """
-    _check_window(window)
     now = settings.current_time()
+    window = _check_window(window, now)
     span = window_for(window, now, settings.timezone)
     kpis = load_kpis(settings.kpis_file)
     groups: dict[tuple[str, ...], list[KpiDefinition]] = {}

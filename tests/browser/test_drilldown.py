@@ -139,3 +139,31 @@ def test_domain_grid_pages_searches_sorts_and_exports_from_the_server(
     assert len(rows) == found and all(word.casefold() in " ".join(r.values()).casefold()
                                       for r in rows)
     assert_clean(page)
+
+
+def test_a_custom_range_on_the_overview(page, server_url: str) -> None:
+    """Two dates typed in the overview's picker make the period those local days: the
+    subtitle, the URL (a link that opens the same range) and the numbers follow; a preset
+    empties the picker."""
+    page.goto(server_url + "/?period=30d")
+    page.wait_for_selector("#overview-range-start", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.click("#overview-range-start")
+    page.fill("#overview-range-start", "10 Nov 2026")
+    page.keyboard.press("Tab")
+    page.fill("#overview-range-end", "20 Nov 2026")
+    page.keyboard.press("Tab")
+    wait_for(page, "location.search.includes('period=2026-11-09T23')", timeout=30_000)
+    wait_for(page, "document.querySelector('#overview-subtitle').innerText"
+                   ".startsWith('Chosen period · 10 Nov – 20 Nov 2026')", timeout=30_000)
+    assert page.locator("#window-filter input:checked").count() == 0  # no preset
+    shared = page.evaluate("location.href")
+    page.goto(shared)  # the link opens the same range
+    page.wait_for_selector("#overview-range-start", timeout=30_000)
+    assert page.input_value("#overview-range-start") and page.inner_text(
+        "#overview-subtitle").startswith("Chosen period · 10 Nov – 20 Nov 2026")
+    page.locator("#window-filter label:has-text('7 d')").click()  # a preset empties it
+    wait_for(page, "location.search.includes('period=7d')", timeout=30_000)
+    wait_for(page, "document.querySelector('#overview-range-start').value === ''",
+             timeout=30_000)
+    assert_clean(page)
