@@ -141,3 +141,25 @@ def test_missing_units_stay_null_beside_given_ones(conn: Connection) -> None:
     ingest_observations(conn, batch, TZ)
     units = dict(conn.execute(select(Observation.metric, Observation.unit)).all())
     assert units == {"no2": "ug/m3", "pm10": None}
+
+
+def test_sqlite_page_cache_follows_the_setting(tmp_path, monkeypatch) -> None:
+    """``CITYLENS_SQLITE_CACHE_MB`` sets each SQLite connection's page cache (64 MB by
+    default); a value that is no number keeps the default."""
+    from sqlalchemy import text as sql_text
+
+    from dashboard.store.engine import make_engine as fresh_engine
+
+    def cache_of(name: str) -> int:
+        engine = fresh_engine(f"sqlite:///{tmp_path / name}")
+        with engine.connect() as conn:
+            size = int(conn.execute(sql_text("PRAGMA cache_size")).scalar_one())
+        engine.dispose()
+        return size
+
+    monkeypatch.delenv("CITYLENS_SQLITE_CACHE_MB", raising=False)
+    assert cache_of("default.db") == -64_000
+    monkeypatch.setenv("CITYLENS_SQLITE_CACHE_MB", "16")
+    assert cache_of("small.db") == -16_000
+    monkeypatch.setenv("CITYLENS_SQLITE_CACHE_MB", "lots")
+    assert cache_of("bad.db") == -64_000

@@ -1,6 +1,7 @@
 """Engines and units of work. SQLite (WAL) by default, PostgreSQL unchanged."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,6 +11,19 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+DEFAULT_SQLITE_CACHE_MB = 64.0
+
+
+def sqlite_cache_kib() -> int:
+    """SQLite's page cache per connection, in KiB (``CITYLENS_SQLITE_CACHE_MB``, default
+    64): every pooled connection of every worker may fill its own, so it sets much of a
+    web worker's memory; the OS file cache serves what it misses."""
+    try:
+        megabytes = float(os.environ.get("CITYLENS_SQLITE_CACHE_MB", DEFAULT_SQLITE_CACHE_MB))
+    except ValueError:
+        megabytes = DEFAULT_SQLITE_CACHE_MB
+    return max(2_000, int(megabytes * 1000))
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -17,7 +31,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.execute("PRAGMA cache_size=-200000")  # ~200 MB page cache
+    cursor.execute(f"PRAGMA cache_size=-{sqlite_cache_kib()}")
     cursor.close()
 
 
