@@ -7,6 +7,8 @@ Its definitions differ from the rollups' in three small ways, so the benchmark p
 largest difference instead of asserting equality: durations are exact (the rollups count
 them to the hour), the overdue share is a snapshot at ``now`` (the rollups: at the end of
 the current hour), and counts stop at ``now`` (the rollups: at the end of the window).
+Where a feed begins and what part of a window it covers (``feed_start``, ``Span``) are the
+app's own.
 """
 from __future__ import annotations
 
@@ -19,23 +21,16 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, or_, select
 
-from dashboard.kpis.coverage import Coverage, span_coverage
 from dashboard.kpis.definitions import KpiDefinition
+from dashboard.kpis.requests import Span, feed_start
 from dashboard.kpis.sources import CITY, DAY, SourceResult, _group_keys, _put
 from dashboard.kpis.windows import Window
 from dashboard.model import Case, Service, ServiceRequest
-from dashboard.store.frames import rows_frame
+from dashboard.store.frames import epoch_seconds, rows_frame
 from dashboard.store.request_rollups import DIGITAL_CHANNELS
 
 Reducer = Callable[["Rows", int, int, int], float | None]
 SPARK_MIN_DAYS = 7
-
-
-def _epoch(values: pd.Series) -> np.ndarray:
-    """Epoch seconds as floats (NaN where there is no time)."""
-    stamps = pd.to_datetime(values, utc=True)
-    seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return seconds.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _spark_edges(window: Window) -> list[int]:
@@ -53,7 +48,7 @@ def _frame(rows: Any, columns: list[str], times: tuple[str, ...]) -> pd.DataFram
     """Rows as a frame with epoch-second time columns and "" for no district."""
     frame = rows_frame(rows, columns)
     for column in times:
-        frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
+        frame[column] = epoch_seconds(frame[column]) if len(frame) else np.array([], dtype=float)
     frame["district"] = frame["district"].fillna("")
     return frame
 
@@ -157,34 +152,6 @@ REDUCERS: dict[str, Reducer] = {
 }
 
 
-def _feed_start(conn: Connection, column: Any) -> float | None:
-    """When a source's feed began: its earliest record's time (None when it has none)."""
-    first = conn.execute(select(func.min(column))).scalar()
-    if first is None:
-        return None
-    if isinstance(first, str):  # SQLite without the column's type processing
-        first = datetime.fromisoformat(first)
-    if first.tzinfo is None:
-        first = first.replace(tzinfo=timezone.utc)
-    return float(first.timestamp())
-
-
-@dataclass(frozen=True)
-class Span:
-    """The part of a window the feed covers, as the reducers' ``[start, end)``, and its
-    coverage in days."""
-
-    start: int
-    end: int
-    coverage: Coverage
-
-    @classmethod
-    def of(cls, window: Window, feed_start: float | None, now: int) -> Span:
-        begun = window.start if feed_start is None else max(window.start, int(feed_start))
-        _, coverage = span_coverage(feed_start, float(now), window.start, window.end, "day")
-        return cls(begun, min(window.end, max(now, begun)), coverage)
-
-
 def _results(
     frame: pd.DataFrame,
     kpis: Sequence[KpiDefinition],
@@ -240,7 +207,7 @@ def naive_request_results(
         return {}
     frame = _fetch_requests(conn, window)
     frame["latest"] = np.fmax(frame["requested"].to_numpy(), frame["closed"].to_numpy())
-    start = _feed_start(conn, ServiceRequest.requested_at)
+    start = feed_start(conn, ServiceRequest.requested_at)
     return _results(frame, kpis, window, populations, "latest", start,
                     window.end if now is None else now)
 
@@ -260,6 +227,6 @@ def naive_case_results(
     )
     frame = _frame(conn.execute(stmt), ["district", "requested", "closed"], ("requested", "closed"))
     frame["domain"] = "services"
-    start = _feed_start(conn, Case.closed_at)
+    start = feed_start(conn, Case.closed_at)
     return _results(frame, kpis, window, populations, "closed", start,
                     window.end if now is None else now)

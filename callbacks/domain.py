@@ -275,14 +275,13 @@ def export_assets(geojson_clicks: int | None, csv_clicks: int | None, district: 
     if not domain_allowed(settings, domain, scoped_department(department)):
         return no_update
     district = district or None
+    name = safe_name("assets", domain, district)
     if trigger == ids.export_button(PAGE, "csv"):
         sort = (request or {}).get("sortModel") if isinstance(request, dict) else None
         rows = grid_rows(all_matching(settings, domain, district, sort or [], search),
                          settings.timezone)
-        return csv_file(rows, ["id", *(field for field, _ in GRID_COLUMNS)],
-                        f"{safe_name('assets', domain, district)}.csv")
+        return csv_file(rows, ["id", *(field for field, _ in GRID_COLUMNS)], f"{name}.csv")
     data = domain_assets(settings, domain, district)
-    name = safe_name("assets", domain, district)
     return geojson_file(asset_features(data["assets"], domain), f"{name}.geojson")
 
 

@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from dashboard import queries
 from dashboard.auth.access import STAFF
-from dashboard.periods import KPI_PERIOD_WINDOW, clean_spec, is_custom
+from dashboard.periods import KPI_PERIOD_WINDOW, is_custom, kpi_window
 from dashboard.queries.departments import department_domains, department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.settings import Settings
@@ -89,8 +89,10 @@ def chosen_window(value: str | None, settings: Settings | None) -> str | None:
         return KPI_PERIOD_WINDOW[value]
     if settings is None or not is_custom(value):
         return None
-    spec = clean_spec(value, settings.current_time())
-    return spec if spec is not None and is_custom(spec) else None
+    try:  # the same ranges the KPI API and CLI take
+        return kpi_window(value, settings.current_time(), settings.timezone)
+    except ValueError:
+        return None
 
 
 def period_param(window: str) -> str | None:

@@ -177,7 +177,7 @@ def _store(conn, city: list[Feed], now: int, order: list[int], corrections: int
     return frame.assign(district=frame["district"].where(frame["district"].notna(), None))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(city=feeds(), now=st.sampled_from(NOWS),
        order=st.lists(st.integers(0, 10_000), max_size=60), corrections=st.integers(0, 3))
 def test_maintained_kpis_equal_a_recomputation_from_raw_rows(

@@ -33,12 +33,11 @@ from sqlalchemy import Connection, func, select, text
 from dashboard.kpis.coverage import Coverage, span_coverage
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.sources import CITY, DAY, SourceResult, _put
-from dashboard.kpis.windows import Window
+from dashboard.kpis.windows import HOUR, Window, local_midnight
 from dashboard.model import NO_DISTRICT, Case, ServiceRequest
 from dashboard.store.observations import day_starts
 from dashboard.store.request_rollups import MEASURES, bin_seconds
 
-HOUR = 3600
 SPARK_MIN_DAYS = 7
 OPENED, DIGITAL, CLOSED, CLOSED_DUE, ON_TIME, DUE_OPEN, OVERDUE = range(len(MEASURES))
 Place = str | None
@@ -90,11 +89,10 @@ def spark_edges(window: Window) -> list[int]:
         return [window.end - (days - i) * DAY for i in range(days + 1)]
     zone = ZoneInfo(window.tz)
     last = datetime.fromtimestamp(window.end, zone).date()
-    return [int(datetime.combine(last - timedelta(days=days - i), datetime.min.time(),
-                                 zone).timestamp()) for i in range(days + 1)]
+    return [local_midnight(last - timedelta(days=days - i), zone) for i in range(days + 1)]
 
 
-def _feed_start(conn: Connection, column: Any) -> float | None:
+def feed_start(conn: Connection, column: Any) -> float | None:
     """When a source's feed began: its earliest record's time (None when it has none)."""
     first = conn.execute(select(func.min(column))).scalar()
     if first is None:
@@ -238,7 +236,6 @@ class Places:
                 self.latest[key] = max(self.latest.get(key, latest), latest)
 
 
-
 def _by_place(snapshot: dict[str, np.ndarray]) -> dict[Place, np.ndarray]:
     places: dict[Place, np.ndarray] = {CITY: np.zeros(2)}
     for district, counts in snapshot.items():
@@ -285,9 +282,16 @@ def _read(rollups: Rollups, window: Window, now: int, *, overdue: bool, medians:
           ) -> Reading:
     edges = spark_edges(window)
     first, slots = edges[0], len(edges) - 1
+
+    def slot_of(key: Any) -> int:
+        """The spark slot of a query's slot key: a day number (hour grain) or a bucket."""
+        if window.grain == "hour":
+            return int(key)
+        return int(np.searchsorted(edges, key, "right") - 1)
+
     current = Places(slots)
     for slot, district, measures, latest in rollups.sums(first, window.end, first):
-        index = slot if window.grain == "hour" else int(np.searchsorted(edges, slot, "right") - 1)
+        index = slot_of(slot)
         if 0 <= index < slots:
             current.add(index, district, measures, latest)
     previous_window = window.previous()
@@ -314,11 +318,6 @@ def _read(rollups: Rollups, window: Window, now: int, *, overdue: bool, medians:
     window_medians: dict[Place, float] = {}
     previous_medians: dict[Place, float] = {}
     if medians:
-        def slot_of(key: Any) -> int:
-            if window.grain == "hour":
-                return int(key)
-            return int(np.searchsorted(edges, key, "right") - 1)
-
         found = _medians_by_place(rollups.medians(first, window.end, ("slot", "district_id")),
                                   rollups.medians(first, window.end, ("slot",)), slot_of)
         for target, span in ((window_medians, window), (previous_medians, previous_window)):
@@ -347,14 +346,14 @@ def _results(
     current = Span.of(window, feed_start, now)
     previous = Span.of(window.previous(), feed_start, now)
     city_population = sum(populations.values())
-    grain = "hour" if window.grain == "hour" else "day"
     readings: dict[str | None, Reading] = {}
     results: dict[str, SourceResult] = {}
     for kpi in kpis:
         domain = kpi.filter.get("domain") or None
         if domain not in readings:
             wanted = {k.aggregation for k in kpis if (k.filter.get("domain") or None) == domain}
-            readings[domain] = _read(Rollups(conn, kind, grain, domain, window.tz), window, now,
+            readings[domain] = _read(Rollups(conn, kind, window.grain, domain, window.tz), window,
+                                     now,
                                      overdue="share_open_overdue" in wanted,
                                      medians="median_days_to_close" in wanted)
         reading = readings[domain]
@@ -420,7 +419,7 @@ def request_results(
     time the request feed covers (from its first request, up to ``now``)."""
     if not kpis:
         return {}
-    start = _feed_start(conn, ServiceRequest.requested_at)
+    start = feed_start(conn, ServiceRequest.requested_at)
     return _results(conn, "requests", kpis, window, populations, start,
                     window.end if now is None else now)
 
@@ -435,6 +434,6 @@ def case_results(
     """Values of the case (procedure) KPIs: resolution times of cases closed in the window."""
     if not kpis:
         return {}
-    start = _feed_start(conn, Case.closed_at)
+    start = feed_start(conn, Case.closed_at)
     return _results(conn, "cases", kpis, window, populations, start,
                     window.end if now is None else now)

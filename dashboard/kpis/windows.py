@@ -20,7 +20,8 @@ CUSTOM_WINDOW = "custom"  # a custom range's window (``custom_window``)
 HOUR = 3600
 
 
-def _midnight(day: date, zone: ZoneInfo) -> int:
+def local_midnight(day: date, zone: ZoneInfo) -> int:
+    """The epoch second of ``day``'s local midnight in ``zone``."""
     return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
 
 
@@ -49,7 +50,7 @@ class Window:
                                           - first).days  # a custom range: its local days
         before = (year_before(first) if self.name == YEAR_WINDOW
                   else first - timedelta(days=days))
-        return Window(self.name, _midnight(before, zone), self.start, self.grain, self.tz)
+        return Window(self.name, local_midnight(before, zone), self.start, self.grain, self.tz)
 
     def year_ago(self) -> Window:
         """The same window one calendar year before (same local dates and hours)."""
@@ -104,4 +105,4 @@ def window_for(name: str, now: datetime, tz: str) -> Window:
     after = last + timedelta(days=1)
     # Whole local days across DST changes; a year starts on the same date a year before.
     first = year_before(after) if name == YEAR_WINDOW else after - timedelta(days=days)
-    return Window(name, _midnight(first, zone), _midnight(after, zone), "day", tz)
+    return Window(name, local_midnight(first, zone), local_midnight(after, zone), "day", tz)

@@ -75,8 +75,7 @@ def grid_block(settings: Settings, domain: str, district: str | None, start: int
     fresh = settings.model_copy(update={"cache_stale_seconds": 0})
 
     def compute(_: Connection) -> dict[str, Any]:
-        assets = domain_assets(fresh, domain, district)["assets"]
-        matching = sorted_assets(searched(assets, search), sort)
+        matching = all_matching(fresh, domain, district, sort, search)
         return {"rows": matching[start:end], "count": len(matching)}
 
     hour = int(settings.current_time().timestamp()) // 3600

@@ -28,6 +28,7 @@ POINTS_FROM_ZOOM = 17  # and from this zoom on (a street), however many share a 
 CELL_PIXELS = 64  # the side of a cluster's grid cell on screen
 TILE = 256  # pixels of the whole world at zoom 0 (Web Mercator)
 MAX_ZOOM = 20
+DEFAULT_ZOOM = 12  # a view that does not say its zoom (a city's extent)
 MAX_LAT = 85.05112878
 
 
@@ -70,6 +71,11 @@ def _cluster(members: list[dict[str, Any]], lon: np.ndarray, lat: np.ndarray) ->
                                       [float(lat.max()), float(lon.max())]]}}
 
 
+def _level(zoom: float) -> int:
+    """The whole zoom level whose grid a view at ``zoom`` is clustered on."""
+    return min(MAX_ZOOM, max(0, int(math.floor(zoom))))
+
+
 def clustered(assets: list[dict[str, Any]], domain: str,
               bounds: Sequence[Sequence[float]] | None, zoom: float | None) -> dict[str, Any]:
     """The located ``assets`` (``domain_assets`` rows) in view as GeoJSON: every one when at
@@ -82,7 +88,7 @@ def clustered(assets: list[dict[str, Any]], domain: str,
     lon = np.fromiter((a["lon"] for a in located), dtype=float, count=len(located))
     lat = np.fromiter((a["lat"] for a in located), dtype=float, count=len(located))
     visible = np.flatnonzero(_in_view(lon, lat, bounds))
-    level = min(MAX_ZOOM, max(0, int(math.floor(zoom if zoom is not None else 12))))
+    level = _level(zoom if zoom is not None else DEFAULT_ZOOM)
     if len(visible) <= POINTS_UP_TO or level >= POINTS_FROM_ZOOM:
         shown = asset_features([located[i] for i in visible], domain)["features"]
     else:
@@ -107,7 +113,7 @@ def clustered(assets: list[dict[str, Any]], domain: str,
 def _view_key(bounds: Sequence[Sequence[float]] | None, zoom: float | None
               ) -> dict[str, Any]:
     """The view rounded to the grid the clusters use, so nearby views share a cache entry."""
-    level = None if zoom is None else min(MAX_ZOOM, max(0, int(math.floor(zoom))))
+    level = None if zoom is None else _level(zoom)
     if not bounds:
         return {"zoom": level, "bounds": None}
     step = 360.0 / (2 ** (level or 0)) / 8

@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, func, literal, null, select, text
 
 from dashboard.model import NO_DISTRICT, Case, RequestDuration, RequestRollup, Service, ServiceRequest
+from dashboard.store.frames import epoch_seconds
 from dashboard.store.observations import day_starts
 
 KINDS = ("requests", "cases")
@@ -47,17 +48,6 @@ def bin_seconds(bins: np.ndarray) -> np.ndarray:
     return np.asarray(bins, dtype=float) * BIN_SECONDS
 
 
-def quantised_duration(seconds: np.ndarray) -> np.ndarray:
-    """A duration as the rollups keep it: its bin's duration."""
-    return bin_seconds(duration_bin(seconds))
-
-
-def _epoch(values: pd.Series) -> np.ndarray:
-    stamps = pd.to_datetime(values, utc=True)
-    return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(
-        dtype="float64", na_value=np.nan)
-
-
 def _select(kind: str) -> Any:
     """The columns a kind's rollups are made of: district, domain, made, closed, due, channel."""
     if kind == "requests":
@@ -75,7 +65,7 @@ def records_frame(rows: Sequence[Any]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=["id", "district", "domain", "made", "closed",
                                               "due", "channel"])
     for column in ("made", "closed", "due"):
-        frame[column] = _epoch(frame[column]) if len(frame) else np.array([], dtype=float)
+        frame[column] = epoch_seconds(frame[column]) if len(frame) else np.array([], dtype=float)
     frame["district"] = frame["district"].fillna(NO_DISTRICT)
     frame["digital"] = frame["channel"].isin(DIGITAL_CHANNELS)
     return frame
