@@ -1,8 +1,9 @@
 """Benchmark: the live city. The benchmark city served as production serves it (gunicorn and
 Redis), the real callback requests of the overview, district, domain and services pages
 replayed from 1 and from 100 concurrent clients while a feeder ingests a batch of readings
-every few seconds through the CSV connector; the same again with today's recompute path
-(one data version for everything, no stale-while-revalidate, no warming) in the same run.
+every few seconds through the CSV connector; the same again with the recompute path (one
+data version for everything, no stale-while-revalidate, no warming, and request and case
+KPIs computed from the rows instead of the rollups kept at ingest) in the same run.
 
     .venv/bin/python bench/live.py [--var-dir var/bench] [--seconds 60] [--clients 1,100]
         [--batch 300] [--every 5] [--workers 2] [--worker-class sync] [--threads 1]
@@ -55,10 +56,12 @@ MODES = {
     # what this CityLens does: scoped versions, stale-while-revalidate, warming after ingest
     "scoped": {"CITYLENS_CACHE_SCOPES": "1", "CITYLENS_CACHE_STALE_SECONDS": "300",
                "CITYLENS_WARM_AFTER_INGEST": "1"},
-    # the recompute path: any ingest invalidates every view, the next viewer computes it
+    # the recompute path: any ingest invalidates every view, the next viewer computes it, and
+    # the request and case KPIs are computed from every row (bench/_recompute_conf.py)
     "recompute": {"CITYLENS_CACHE_SCOPES": "0", "CITYLENS_CACHE_STALE_SECONDS": "0",
                   "CITYLENS_WARM_AFTER_INGEST": "0"},
 }
+GUNICORN_CONFIG = {"recompute": Path(__file__).resolve().parent / "_recompute_conf.py"}
 FEED_TYPE, FEED_METRIC, FEED_DOMAIN = "WasteContainer", "fillingLevel", "waste"
 # What assets/live.js does when the data version changed: set the page's live store.
 LIVE_REDRAW = ("() => { const e = document.querySelector('[data-live-store]'); if (e) "
@@ -102,12 +105,13 @@ def redis_server() -> Iterator[str]:
 
 
 @contextmanager
-def web_server(env: dict[str, str], args: argparse.Namespace, log: Path
-               ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """gunicorn serving app:server, its access log giving each request's time (µs) and
-    what it computed."""
+def web_server(env: dict[str, str], args: argparse.Namespace, log: Path,
+               config: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """gunicorn serving app:server (with the settings file ``config``), its access log
+    giving each request's time (µs) and what it computed."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
+    settings_file = ["--config", str(config)] if config else []
+    command = [sys.executable, "-m", "gunicorn", *settings_file, "--workers", str(args.workers),
                "--worker-class", args.worker_class, "--threads", str(args.threads),
                "--bind", f"127.0.0.1:{port}", "--timeout", "300",
                "--access-logfile", str(log), "--access-logformat",
@@ -296,7 +300,7 @@ def run_mode(mode: str, env: dict[str, str], args: argparse.Namespace, captured:
     """One server in ``mode``: capture (first time), then each number of clients."""
     log = Path(tempfile.mkdtemp(prefix="citylens-live-log-")) / "access.log"
     rows = []
-    with web_server(env, args, log) as (url, process):
+    with web_server(env, args, log, GUNICORN_CONFIG.get(mode)) as (url, process):
         if captured is None:
             captured = capture(url, pages)
             say(f"captured {len(captured.bodies)} distinct callback requests on "
