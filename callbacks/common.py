@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 
-from dashboard.periods import custom_spec, is_custom, local_days_spec
+from dashboard.periods import clean_spec, custom_spec, is_custom, local_days_spec
 from layouts import current_settings, ids
 from layouts.filters import PageFilters, range_dates
 
@@ -20,8 +20,13 @@ FILTER_NAMES = ("district", "department", "period", "compare")
 
 
 def filters_from(values: dict[str, Any]) -> PageFilters:
-    """A ``PageFilters`` from the filter controls' values (missing controls: defaults)."""
-    return PageFilters().with_(**{k: values.get(k) for k in FILTER_NAMES if k in values})
+    """A ``PageFilters`` from the filter controls' values (missing controls: defaults; a
+    period that is neither a preset nor a valid range, as a forged request may send: the
+    default preset)."""
+    chosen = {k: values.get(k) for k in FILTER_NAMES if k in values}
+    if chosen.get("period"):
+        chosen["period"] = clean_spec(chosen["period"], current_settings().current_time())
+    return PageFilters().with_(**chosen)
 
 
 def register_url_sync(page: str, names: tuple[str, ...] = FILTER_NAMES, *,

@@ -14,8 +14,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, ctx, no_update
 
-from callbacks.common import filters_from, register_url_sync
-from dashboard.periods import KPI_WINDOW
+from callbacks.common import filters_from, register_period_range, register_url_sync
 from dashboard.queries import district as dq
 from dashboard.queries.departments import department_domains
 from layouts import current_settings, ids
@@ -27,11 +26,12 @@ from layouts.district_sections import (
     kpi_csv_rows,
 )
 from layouts.export import csv_file, geojson_file, safe_name
-from layouts.filters import PageFilters
+from layouts.filters import PageFilters, kpi_window_of
 
 FILTERS = ("department", "period", "compare")
 
 register_url_sync(PAGE, names=FILTERS)
+register_period_range(PAGE)
 
 
 @dash.callback(
@@ -93,12 +93,13 @@ def neighbour_clicked(feature: dict[str, Any] | None) -> Any:
 def export_file(what: str, district: str, filters: PageFilters) -> dict[str, Any]:
     """The download of ``what`` (``kpis``, ``assets`` or ``geojson``) for the current view."""
     settings = current_settings()
-    window = KPI_WINDOW[filters.period]
+    window = kpi_window_of(settings, filters.period)
     domains = department_domains(settings, filters.department)
     stem = safe_name("district", district, filters.department, filters.period)
     if what == "kpis":
-        data = dq.kpi_comparison(settings, district, window, year_ago=filters.compare == "year")
-        rows = kpi_csv_rows(dq.in_domains(data["rows"], domains))
+        data = dq.kpi_comparison(settings, district, window, year_ago=filters.compare == "year",
+                                 department=filters.department)
+        rows = kpi_csv_rows(data["rows"])
         return csv_file(rows, KPI_CSV_FIELDS, f"{stem}-kpis.csv")
     if what == "assets":
         rows = asset_csv_rows(dq.assets_by_domain(settings, district, domains))

@@ -24,7 +24,8 @@ import dash
 from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from dash.exceptions import MissingCallbackContextException
 
-from callbacks.common import filters_from, register_url_sync
+from callbacks.common import filters_from, register_period_range, register_url_sync
+from dashboard.periods import is_custom
 from dashboard.queries.domain import asset_features, asset_href, domain_assets
 from dashboard.queries.domain_grid import all_matching, grid_block
 from dashboard.queries.domain_map import (
@@ -46,6 +47,7 @@ from layouts.tables import PAGE_ROWS
 
 SPOT_DEGREES = 0.0005  # a cluster this small (about 50 m) holds assets on one spot
 register_url_sync(PAGE)
+register_period_range(PAGE)
 register_url_sync(INDEX_PAGE, ("district", "department", "period"))
 
 
@@ -91,7 +93,7 @@ def update_numbers(district: str | None, department: str | None, period: str | N
     the data changed)."""
     settings = current_settings()
     filters = _filters(district, department, period, compare)
-    title = subtitle(filters, place_name(settings, filters.district))
+    title = subtitle(filters, place_name(settings, filters.district), settings.timezone)
     if not domain_allowed(settings, domain, filters.department):
         return title, [], []
     data = domain_assets(settings, domain, filters.district)
@@ -295,6 +297,8 @@ def export_assets(geojson_clicks: int | None, csv_clicks: int | None, district: 
 )
 def update_index(district: str | None, department: str | None,
                  period: str | None) -> tuple[Any, Any]:
-    """The domain cards (and the subtitle) for the index's filters."""
+    """The domain cards (and the subtitle) for the index's filters (presets only)."""
     filters = _filters(district, department, period)
+    if is_custom(filters.period):
+        filters = filters.with_(period=None)
     return cards(current_settings(), filters), index_subtitle(filters.period)

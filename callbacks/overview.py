@@ -145,8 +145,7 @@ def update_numbers(district: str | None, window: str | None,
     redrawn too when the data changed (``_live``: the new data version)."""
     settings = current_settings()
     window = _window(window)
-    domains = department_domains(settings, scoped_department(department))
-    data = queries.overview(settings, district or None, window, domains)
+    data = queries.overview(settings, district or None, window, scoped_department(department))
     place = place_name(queries.district_options(settings), district)
     badge, cards = numbers_children(settings, data, place, settings.current_time(),
                                     scoped_department(department),
@@ -194,8 +193,8 @@ def shade_districts(window: str | None, kpi: str | None,
     settings = current_settings()
     catalogue = queries.kpi_catalogue(settings)
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
-    domains = department_domains(settings, scoped_department(department))
-    shapes = queries.district_scores(settings, _window(window), kpi, domains)
+    shapes = queries.district_scores(settings, _window(window), kpi,
+                                     scoped_department(department))
     decimals = kpi_decimals(catalogue, kpi)
     return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
 

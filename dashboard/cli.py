@@ -197,6 +197,9 @@ def kpis(
     period: Annotated[str | None, typer.Option(
         help="24h | 7d | 30d | 90d | 12m, or a range of local dates 2026-10-01/2026-10-31 "
              "(the pages' words; wins over --window)")] = None,
+    department: Annotated[str | None, typer.Option(
+        help="A department: the KPIs it answers for, its request KPIs counting its own "
+             "requests")] = None,
     lang: Annotated[str, typer.Option(help="Language of KPI names: en | es")] = "en",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -210,7 +213,7 @@ def kpis(
     try:
         if period is not None:
             window = kpi_window(period, settings.current_time(), settings.timezone)
-        data = queries.overview(settings, district, window)
+        data = queries.overview(settings, district, window, department)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -220,12 +223,14 @@ def kpis(
         for kpi in data["kpis"]
     ]
     if as_json:
-        _print({"district": district, "window": window, "window_start": data["window_start"],
+        _print({"district": district, "department": department, "window": window,
+                "window_start": data["window_start"],
                 "window_end": data["window_end"], **queries.score_fields(data["city_score"]),
                 "kpis": rows})
         return
     score = data["city_score"]["value"]
-    typer.echo(f"City score ({district or 'city'}, {window}): "
+    typer.echo(f"City score ({district or 'city'}{f', {department}' if department else ''}, "
+               f"{window}): "
                f"{'n/a' if score is None else f'{score:.2f}'} from "
                f"{data['city_score']['kpis_scored']} of {len(rows)} KPIs")
     for row in rows:

@@ -155,18 +155,21 @@ class Rollup(Base):
 class RequestBucketKey:
     """The key of a request rollup row: kind (``requests`` or ``cases``), grain (``hour``:
     UTC hours, ``day``: local days of the city's zone), bucket start (epoch s), district
-    (``NO_DISTRICT`` outside every one) and the service's domain; first in each table."""
+    (``NO_DISTRICT`` outside every one), the service's domain and the department that
+    handles it (``""`` when none is named); first in each table."""
 
     kind: Mapped[str] = mapped_column(String(8), primary_key=True, sort_order=-1)
     grain: Mapped[str] = mapped_column(String(8), primary_key=True, sort_order=-1)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, sort_order=-1)
     district_id: Mapped[str] = mapped_column(String(64), primary_key=True, sort_order=-1)
     domain: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True, sort_order=-1)
 
 
 class RequestRollup(RequestBucketKey, Base):
     """Service requests (kind ``requests``) or cases (``cases``) summed per district x
-    domain x grain x bucket, kept in step at ingest (``dashboard.store.request_rollups``).
+    domain x department x grain x bucket, kept in step at ingest
+    (``dashboard.store.request_rollups``).
 
     ``opened`` and ``digital`` count what was made in the bucket; ``closed``, ``closed_due``
     (with a due date) and ``closed_on_time`` what was closed in it; ``due_open_delta`` and

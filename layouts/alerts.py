@@ -14,7 +14,7 @@ from dash import dcc, html
 from dashboard.auth.access import STAFF
 from dashboard.kpis.scoring import relative_change
 from dashboard.links import asset_href
-from dashboard.periods import Period, is_custom, period_for, period_label
+from dashboard.periods import Period, period_for
 from dashboard.queries import district_options
 from dashboard.queries.alerts import SEVERITY_ORDER, STATES, alert_counts, alert_rows
 from dashboard.queries.departments import department_domains
@@ -32,7 +32,7 @@ from layouts import (
     text,
 )
 from layouts.export import download, export_button, graph_config, safe_name
-from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters
+from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters, shown_period
 from layouts.live import live_watch
 from layouts.tables import data_grid, grid_columns, table_alternative
 
@@ -202,12 +202,6 @@ def layout(**query: Any) -> html.Div:
         extra_controls(state, domain, severity, sorted(DOMAIN_STYLE, key=domain_label)),
         html.Div(body(settings, filters, state, domain, severity), id=ids.page_id(PAGE, "body")),
     ])
-
-
-def shown_period(spec: str, tz: str) -> str:
-    """``last 30 days`` for a preset, ``1 Oct – 14 Oct 2026`` for a custom range."""
-    label = period_label(spec, tz)
-    return label if is_custom(spec) else label.lower()
 
 
 def subtitle(settings: Settings, filters: PageFilters) -> str:

@@ -16,7 +16,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard.auth.access import STAFF
-from dashboard.periods import KPI_WINDOW, PRESETS
+from dashboard.periods import is_custom
 from dashboard.queries import district as dq
 from dashboard.queries import district_options
 from dashboard.queries.departments import department_domains
@@ -40,7 +40,7 @@ from layouts.district_sections import (
     score_chart,
 )
 from layouts.export import download, export_button
-from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.filters import PageFilters, filter_bar, kpi_window_of, read_filters, shown_period
 from layouts.live import live_watch
 from layouts.services_parts import format_hours, oldest_table
 
@@ -62,13 +62,15 @@ def subtitle(kpis: dict[str, Any], filters: PageFilters, tz: str,
     """``KPIs over the last 30 days (24 Oct – 23 Nov 2026)`` plus what is compared/filtered."""
     window = kpis["window"]
     start, end = parse_time(kpis["window_start"]), parse_time(kpis["window_end"])
-    words = f"KPIs over the {WINDOW_PHRASES.get(window, window)}"
+    words = ("KPIs over the chosen period" if is_custom(window)
+             else f"KPIs over the {WINDOW_PHRASES.get(window, window)}")
     if filters.period == "all":
         words += " (the longest KPI window)"
     if start and end:
         zone = ZoneInfo(tz)
         first, last = start.astimezone(zone), (end - timedelta(seconds=1)).astimezone(zone)
-        words += f" · {first:%d %b} – {last:%d %b %Y}"
+        begun = f"{first:%d %b}" if first.year == last.year else f"{first:%d %b %Y}"
+        words += f" · {begun} – {last:%d %b %Y}"
     if filters.compare == "year":
         words += " · compared with the same window a year before"
     if domains is not None:
@@ -141,7 +143,7 @@ def request_numbers(settings: Settings, district: str, filters: PageFilters) -> 
     median time to close 2.8 days`` for the district (and department)."""
     summary = request_summary(settings, district=district, department=filters.department,
                               period=filters.period)
-    label = PRESETS[filters.period][0].lower()
+    label = shown_period(filters.period, settings.timezone)
     return html.P([
         html.Strong(f"Open now {format_number(summary['open'])}"),
         f" · {format_number(summary['overdue'])} overdue · received "
@@ -154,13 +156,14 @@ def request_numbers(settings: Settings, district: str, filters: PageFilters) -> 
 def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, Any]:
     """Every part of the page that depends on the filters, by name (layout and callbacks)."""
     now, tz = settings.current_time(), settings.timezone
-    window = KPI_WINDOW[filters.period]
+    window = kpi_window_of(settings, filters.period)
     domains = department_domains(settings, filters.department)
-    kpis = dq.kpi_comparison(settings, district, window, year_ago=filters.compare == "year")
-    rows = dq.in_domains(kpis["rows"], domains)
+    kpis = dq.kpi_comparison(settings, district, window, year_ago=filters.compare == "year",
+                             department=filters.department)
+    rows = kpis["rows"]
     name = (dq.district_profile(settings, district) or {}).get("name", district)
     query = link_query(district, filters)
-    requests_note = ("Request KPIs count every department's requests."
+    requests_note = (f"Request KPIs count the requests {filters.department} handles."
                      if filters.department else "")
     return {
         "subtitle": subtitle(kpis, filters, tz, domains),
@@ -237,7 +240,7 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
     if profile is None:
         return not_found(district_id)
     district = profile["id"]
-    filters = read_filters(settings, query).with_(district=None)
+    filters = read_filters(settings, query, custom=True).with_(district=None)
     parts = view(settings, district, filters)
     density = profile["population"] / profile["area_km2"] if profile["area_km2"] else None
     facts = (f"Population {format_number(profile['population'])} · "
@@ -266,13 +269,13 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
                                  className="filter-bar__label"), switch],
                      className="filter-bar__field district-switch"),
         ]),
-        filter_bar(PAGE, settings, filters, district=False),
+        filter_bar(PAGE, settings, filters, district=False, custom=True),
         html.Div(className="district-top", children=[
             html.Section(parts["score"], id=pid("score"), className="card score-panel",
                          **{"aria-label": "District score"}),
             html.Section(className="card district-map-card", children=[
                 card_head("Where it is", export_button(PAGE, "geojson", "GeoJSON")),
-                district_map(settings, district, KPI_WINDOW[filters.period]),
+                district_map(settings, district, kpi_window_of(settings, filters.period)),
             ]),
             html.Section(className="card alerts-card", children=[
                 card_head("Active alerts"),

@@ -16,7 +16,7 @@ from dash import dcc, html
 from dashboard import queries
 from dashboard.auth.access import STAFF
 from dashboard.model import DOMAINS
-from dashboard.periods import COMPARISONS, KPI_WINDOW, PRESETS, period_for
+from dashboard.periods import COMPARISONS, period_for, period_label
 from dashboard.queries.departments import department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.queries.domain import alerts_raised, domain_assets
@@ -46,7 +46,7 @@ from layouts.domain_parts import (
     summary_children,
 )
 from layouts.export import download, export_button, safe_name
-from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.filters import PageFilters, filter_bar, kpi_window_of, read_filters
 from layouts.live import live_watch
 
 # Hidden parts stay laid out off-screen (a Leaflet map cannot start in a zero-size box).
@@ -58,9 +58,9 @@ def pid(name: str) -> str:
     return ids.page_id(PAGE, name)
 
 
-def subtitle(filters: PageFilters, place: str) -> str:
-    """``Whole city · Last 30 days`` for the current filters."""
-    return f"{place} · {PRESETS[filters.period][0]}"
+def subtitle(filters: PageFilters, place: str, tz: str) -> str:
+    """``Whole city · Last 30 days`` (or the custom range) for the current filters."""
+    return f"{place} · {period_label(filters.period, tz)}"
 
 
 def content_class(allowed: bool) -> str:
@@ -75,13 +75,20 @@ def place_name(settings: Settings, district: str | None) -> str:
 
 
 def kpi_cards(settings: Settings, domain: str, filters: PageFilters) -> list[Any]:
-    """The domain's KPI cards for the place and the period's KPI window."""
-    window = KPI_WINDOW[filters.period]
-    data = queries.overview(settings, filters.district, window)
+    """The domain's KPI cards for the place and the period's KPI window; with a department,
+    the KPIs it answers for (its request KPIs counting its own requests), or the city's
+    when it answers for none of this domain's."""
+    window = kpi_window_of(settings, filters.period)
     now, tz = settings.current_time(), settings.timezone
-    kpis = [k for k in data["kpis"] if k.get("domain") == domain]
+    department = filters.department
+    kpis = [k for k in queries.overview(settings, filters.district, window, department)["kpis"]
+            if k.get("domain") == domain]
+    if not kpis and department:
+        department = None
+        kpis = [k for k in queries.overview(settings, filters.district, window)["kpis"]
+                if k.get("domain") == domain]
     if filters.compare == "year":
-        kpis = with_year_ago(settings, window, filters.district, kpis)
+        kpis = with_year_ago(settings, window, filters.district, kpis, department)
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz) for k in kpis]
     return cards or [html.P("No KPIs are defined for this domain (data/kpis.yaml).",
                             className="empty-note")]
@@ -96,7 +103,8 @@ def summary(settings: Settings, domain: str, filters: PageFilters,
     before = (alerts_raised(settings, domain, filters.district, other.start, other.end)
               if other else None)
     return summary_children(data, raised, before,
-                            COMPARISONS.get(filters.compare or ""), PRESETS[filters.period][0])
+                            COMPARISONS.get(filters.compare or ""),
+                            period_label(filters.period, settings.timezone))
 
 
 def scope_note(settings: Settings, domain: str, department: str | None) -> list[Any]:
@@ -173,7 +181,7 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
     if domain not in DOMAINS:
         return not_found(domain)
     settings = current_settings()
-    filters = read_filters(settings, query)
+    filters = read_filters(settings, query, custom=True)
     allowed = domain_allowed(settings, domain, filters.department)
     data = domain_assets(settings, domain, filters.district if allowed else None)
     has_assets = domain_total(settings, domain) > 0
@@ -196,10 +204,11 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
                     period=filters.period).query().rstrip("?")),
                     className="domain-back", **{"aria-label": "Breadcrumb"}),
                 html.H1(domain_label(domain), className="page-head__title"),
-                html.P(subtitle(filters, place_name(settings, filters.district)),
+                html.P(subtitle(filters, place_name(settings, filters.district),
+                                settings.timezone),
                        id=pid("subtitle"), className="page-head__subtitle"),
             ]),
-            filter_bar(PAGE, settings, filters),
+            filter_bar(PAGE, settings, filters, custom=True),
         ]),
         html.Div(scope_note(settings, domain, filters.department), id=pid("scope")),
         html.Div(id=pid("content"), className=content_class(allowed), children=[

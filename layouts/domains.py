@@ -11,7 +11,7 @@ import dash
 from dash import dcc, html
 
 from dashboard.auth.access import STAFF
-from dashboard.periods import KPI_WINDOW, PRESETS
+from dashboard.periods import PRESETS
 from dashboard.queries.domain_index import domain_index
 from dashboard.settings import Settings
 from layouts import (
@@ -23,7 +23,7 @@ from layouts import (
     status_of,
 )
 from layouts.components import status_badge
-from layouts.filters import PageFilters, filter_bar, read_filters
+from layouts.filters import PageFilters, filter_bar, kpi_window_of, read_filters
 
 PAGE = "domains"
 
@@ -77,7 +77,7 @@ def domain_card(entry: dict[str, Any], filters: PageFilters) -> html.Article:
 def cards(settings: Settings, filters: PageFilters) -> list[Any]:
     """The domain cards for the filters (only the department's domains when one is chosen)."""
     entries = domain_index(settings, filters.district, filters.department,
-                           KPI_WINDOW[filters.period])
+                           kpi_window_of(settings, filters.period))
     if not entries:
         return [html.P("This department is responsible for no domain.", className="empty-note")]
     return [domain_card(e, filters) for e in entries]

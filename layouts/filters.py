@@ -21,11 +21,14 @@ from dashboard.auth.web import current_principal
 from dashboard.periods import (
     COMPARISONS,
     DEFAULT_PRESET,
+    KPI_WINDOW,
     PRESETS,
     SHORT_LABELS,
     clean_spec,
     is_custom,
+    kpi_window,
     period_for,
+    period_label,
 )
 from dashboard.queries import district_options
 from dashboard.queries.departments import department_options
@@ -80,6 +83,22 @@ def read_period(settings: Settings, query: dict[str, Any], default_period: str =
     if spec is None or (is_custom(spec) and not custom):
         return default_period
     return spec
+
+
+def shown_period(spec: str, tz: str) -> str:
+    """``last 30 days`` for a preset, ``1 Oct – 14 Oct 2026`` for a custom range (in a
+    sentence)."""
+    label = period_label(spec, tz)
+    return label if is_custom(spec) else label.lower()
+
+
+def kpi_window_of(settings: Settings, period: str) -> str:
+    """The KPI engine's window for a page's period: a preset's (``KPI_WINDOW``), or a custom
+    range's canonical spec; the default preset's for anything else (a forged value)."""
+    try:
+        return kpi_window(period, settings.current_time(), settings.timezone)
+    except ValueError:
+        return KPI_WINDOW[DEFAULT_PRESET]
 
 
 def read_filters(settings: Settings, query: dict[str, Any],

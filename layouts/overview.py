@@ -123,7 +123,7 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
     query = drill_query(data["district"], window, department, compare)
     kpis = data["kpis"]
     if compare == "year":
-        kpis = with_year_ago(settings, window, data["district"], kpis)
+        kpis = with_year_ago(settings, window, data["district"], kpis, department)
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
                       domain_href=f"/domain/{k['domain']}{query}") for k in kpis]
     return badge, cards
@@ -172,11 +172,11 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     compare = clean_query(compare, {"year"})
     domains = department_domains(settings, department)
 
-    data = queries.overview(settings, district, window, domains)
+    data = queries.overview(settings, district, window, department)
     place = place_name(districts, district)
     badge, cards = numbers_children(settings, data, place, now, department, compare)
     alerts = queries.active_alerts(settings, district, ALERT_LIMIT, domains=domains)
-    shapes = queries.district_scores(settings, window, kpi, domains)
+    shapes = queries.district_scores(settings, window, kpi, department)
     chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
     domains = sorted(queries.asset_domains(settings))  # one toggle per domain with assets

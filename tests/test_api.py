@@ -182,6 +182,31 @@ def test_kpis_over_a_custom_range(client: FlaskClient, demo_settings: Settings) 
         _bad(client, "/kpis", "period", period=bad)
 
 
+def test_kpis_of_a_department_count_its_own_requests(client: FlaskClient,
+                                                    demo_settings: Settings) -> None:
+    """``department=``: the KPIs it answers for, its request KPIs over its own requests (as
+    the CLI says); an unknown department is a one-line 400."""
+    department = "Residuos y Limpieza"
+    mine = _get(client, "/kpis", department=department, window="month").get_json()
+    every = _get(client, "/kpis", window="month").get_json()
+    assert mine["department"] == department and every["department"] is None
+    assert mine == _cli_kpis(demo_settings, "--department", department, "--window", "month")
+    ids = {k["id"] for k in mine["kpis"]}
+    assert "waste_fill" in ids and "water_per_resident" not in ids
+    assert "case_median_days" not in ids  # it handles no cases
+    digital = next(k for k in mine["kpis"] if k["id"] == "digital_share")
+    start, end = (datetime.fromisoformat(mine[k]) for k in ("window_start", "window_end"))
+    made = _sql_count(demo_settings, ServiceRequest.department == department,
+                      ServiceRequest.requested_at >= start, ServiceRequest.requested_at < end)
+    online = _sql_count(demo_settings, ServiceRequest.department == department,
+                        ServiceRequest.requested_at >= start, ServiceRequest.requested_at < end,
+                        ServiceRequest.channel.in_(["web", "app"]))
+    assert made and digital["value"] == pytest.approx(100 * online / made)
+    csv_file = _get(client, "/kpis", department=department, window="month", format="csv")
+    assert "kpis-city-ResiduosyLimpieza-month.csv" in csv_file.headers["Content-Disposition"]
+    _bad(client, "/kpis", "department", department="Nobody")
+
+
 def test_kpis_as_csv(client: FlaskClient) -> None:
     response = _get(client, "/kpis", format="csv")
     assert response.mimetype == "text/csv"

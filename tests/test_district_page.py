@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from dash import dcc, html, no_update
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy import text as sql
 
 from dashboard import queries
 from dashboard.kpis import Window, compute_kpi_table, load_kpis, window_for
-from dashboard.model import District, Rollup
+from dashboard.kpis.scoring import city_score
+from dashboard.model import District, Rollup, ServiceRequest
 from dashboard.queries import district as dq
 from dashboard.queries.departments import department_options
 from dashboard.settings import Settings
@@ -146,13 +147,33 @@ def test_assets_by_domain_equal_plain_sql_counts(tiny_city: Settings,
 
 def test_department_narrows_kpis_domains_and_alerts(
         tiny_city: Settings, districts: list[str], department: dict[str, Any]) -> None:
+    """A department sees its domains' KPIs and the request KPIs tied to no domain, those
+    counting the requests it handles only; its score is of those KPIs."""
     domains = set(department["domains"])
     district = districts[0]
     rows = dq.kpi_comparison(tiny_city, district, WINDOW)["rows"]
-    narrowed = dq.in_domains(rows, domains)
-    assert narrowed and len(narrowed) < len(rows)
-    assert {r["domain"] for r in narrowed} <= domains
-    assert [r["id"] for r in narrowed] == [r["id"] for r in rows if r["domain"] in domains]
+    found = dq.kpi_comparison(tiny_city, district, WINDOW, department=department["id"])
+    narrowed = found["rows"]
+    # (the tiny city's Aguas handles requests, no case, no safety request)
+    kpis = {k.id: k for k in load_kpis(tiny_city.kpis_file)}
+    wide = {i for i, k in kpis.items()
+            if k.source == "service_requests" and not k.filter.get("domain")}
+    assert wide and narrowed and len(narrowed) < len(rows)
+    assert [r["id"] for r in narrowed] == [
+        r["id"] for r in rows if r["id"] in wide
+        or r["domain"] in domains and kpis[r["id"]].source == "rollups"]
+    assert found["score"] == city_score(r["score"] for r in narrowed)
+    digital = next(r for r in narrowed if r["id"] == "digital_share")
+    start, end = (datetime.fromisoformat(found[k]) for k in ("window_start", "window_end"))
+    with get_engine(tiny_city.resolved_database_url).connect() as conn:
+        channels = conn.execute(select(ServiceRequest.channel).where(
+            ServiceRequest.department == department["id"],
+            ServiceRequest.requested_at >= start, ServiceRequest.requested_at < end)).scalars()
+        made = [c in ("web", "app") for c in channels]
+    assert made, "the tiny city's department has requests in the window"
+    assert digital["city_value"] == pytest.approx(100 * sum(made) / len(made))
+    city_wide = next(r for r in rows if r["id"] == "digital_share")
+    assert digital["city_value"] != city_wide["city_value"]
     all_assets = dq.assets_by_domain(tiny_city, district)
     assets = dq.assets_by_domain(tiny_city, district, domains)
     assert assets == [r for r in all_assets if r["domain"] in domains]
@@ -264,8 +285,7 @@ def test_layout_follows_the_query(in_app: None, tiny_city: Settings, districts: 
     assert by_id(tree, "district-department").value == department["id"]
     subtitle = text_of(by_id(tree, "district-subtitle"))
     assert "last 7 days" in subtitle and "a year before" in subtitle
-    rows = dq.in_domains(dq.kpi_comparison(tiny_city, district, "week")["rows"],
-                         set(department["domains"]))
+    rows = dq.kpi_comparison(tiny_city, district, "week", department=department["id"])["rows"]
     table = by_id(tree, "district-chart-table")
     assert len(body_rows(table)) == len(rows)
     assert "vs a year ago" in text_of(table)
@@ -324,8 +344,8 @@ def test_filter_change_returns_new_children(in_app: None, tiny_city: Settings,
     assert len(out) == 6
     subtitle, _score, kpis, assets, requests, _alerts = out
     assert "last 7 days" in subtitle
-    expected = dq.in_domains(dq.kpi_comparison(tiny_city, district, "week")["rows"],
-                             set(department["domains"]))
+    expected = dq.kpi_comparison(tiny_city, district, "week",
+                                 department=department["id"])["rows"]
     table = next(c for c in walk(kpis) if getattr(c, "id", None) == "district-chart-table")
     assert len(body_rows(table)) == len(expected)
     shown = {text_of(c) for c in walk(assets) if isinstance(c, dcc.Link)}

@@ -362,7 +362,15 @@ def test_a_department_keeps_its_domains_kpis_and_alerts(ctx: None,
     domains = department_domains(demo_settings, "Residuos y Limpieza")
     _, _, badge, cards = update_numbers("", "week", "Residuos y Limpieza")
     every = queries.overview(demo_settings, None, "week")["kpis"]
-    assert len(cards) == sum(1 for k in every if k["domain"] in domains) > 0
+    mine = queries.overview(demo_settings, None, "week", "Residuos y Limpieza")["kpis"]
+    # its domains' sensor KPIs, and the request KPIs (it handles no cases)
+    requests_ = {"sr_within_sla", "sr_median_days", "sr_overdue_open", "digital_share"}
+    assert [card.id["kpi"] for card in cards] == [k["id"] for k in mine] == [
+        k["id"] for k in every
+        if k["domain"] in domains and k["sources"] != ["service_requests"] and k["sources"]
+        != ["cases"] or k["id"] in requests_]
+    assert {"sr_within_sla", "digital_share"} <= {k["id"] for k in mine}
+    assert "case_median_days" not in {k["id"] for k in mine}
     assert "City · Residuos y Limpieza score" in text_of(badge)
     for card in cards:
         link = next(c for c in walk(card) if isinstance(c, dcc.Link))

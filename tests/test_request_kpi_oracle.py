@@ -6,8 +6,8 @@ district, without a due date, closed before they were made (bad data), sent out 
 several batches through the connectors' store, then updated by a later batch (closed,
 re-dated, moved to another district); and a ``now`` next to a daylight-saving change. For
 every window (day, week, month, quarter, year, and custom ranges of local days and of
-hours) and place, each KPI is recomputed with
-pandas from the stored rows.
+hours) and place, for the whole city's requests or one department's, each KPI is
+recomputed with pandas from the stored rows.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ NOWS = [datetime(2026, 3, 30, 9, 40, tzinfo=timezone.utc),
         datetime(2026, 7, 14, 17, 5, tzinfo=timezone.utc)]
 POPULATIONS = {"d1": 1000, "d2": 2500, "d3": 400}
 DOMAIN_OF = {"pothole": "services", "noise": "safety"}
+DEPARTMENTS = ["Works", "Parks", ""]  # "": a request whose department is not named
 
 
 def _kpi(kpi_id: str, source: str, aggregation: str, unit: str, **extra: object
@@ -66,7 +67,8 @@ KPIS = (
 @dataclass(frozen=True)
 class Request:
     """A request as sent: where, what, when (seconds before now), closed and due after it
-    (None: open, or no due date; a negative closing delay is bad data), by which channel."""
+    (None: open, or no due date; a negative closing delay is bad data), by which channel,
+    handled by which department."""
 
     district: str | None
     service: str
@@ -74,6 +76,7 @@ class Request:
     closed_after: int | None
     due_after: int | None
     channel: str
+    department: str
 
 
 def requests() -> st.SearchStrategy[list[Request]]:
@@ -82,7 +85,7 @@ def requests() -> st.SearchStrategy[list[Request]]:
         st.integers(60, 420 * DAY),
         st.one_of(st.none(), st.integers(-2 * HOUR, 60 * DAY)),
         st.one_of(st.none(), st.integers(HOUR, 10 * DAY)),
-        st.sampled_from(["web", "app", "phone"]))
+        st.sampled_from(["web", "app", "phone"]), st.sampled_from(DEPARTMENTS))
     return st.lists(request, min_size=1, max_size=30)
 
 
@@ -191,7 +194,7 @@ def _iso(epoch: float | None) -> datetime | None:
 def _row(n: int, request: Request, now: int) -> dict[str, object]:
     made = now - request.ago
     closed = None if request.closed_after is None else made + request.closed_after
-    return {"id": f"SR-{n}", "service_code": request.service, "department": "Works",
+    return {"id": f"SR-{n}", "service_code": request.service, "department": request.department,
             "status": "open" if closed is None else "closed", "channel": request.channel,
             "requested_at": _iso(made), "closed_at": _iso(closed),
             "expected_at": _iso(None if request.due_after is None else made + request.due_after),
@@ -230,7 +233,7 @@ def _store(conn, city: list[Request], cases: list[Request], now: int, order: lis
     case_rows = []
     for n, case in enumerate(cases):
         row = _row(n, case, now)
-        case_rows.append({"id": f"C-{n}", "kind": "permit", "department": "Works",
+        case_rows.append({"id": f"C-{n}", "kind": "permit", "department": case.department,
                           "status": row["status"], "district_id": case.district,
                           "opened_at": row["requested_at"], "closed_at": row["closed_at"]})
     if case_rows:
@@ -245,18 +248,46 @@ def _frame(rows, made: str) -> pd.DataFrame:
     return pd.DataFrame([{
         "district": r["district_id"], "domain": DOMAIN_OF.get(r.get("service_code"), "services"),
         "made": epoch(r[made]), "closed": epoch(r["closed_at"]),
-        "due": epoch(r.get("expected_at")), "channel": r.get("channel", "")} for r in rows],
-        columns=["district", "domain", "made", "closed", "due", "channel"])
+        "due": epoch(r.get("expected_at")), "channel": r.get("channel", ""),
+        "department": r["department"]} for r in rows],
+        columns=["district", "domain", "made", "closed", "due", "channel", "department"])
+
+
+def _check(table, raw: pd.DataFrame, raw_cases: pd.DataFrame, starts: dict[str, float | None],
+           window: Window, now: int, when: str, department: str | None) -> None:
+    """Every KPI of every place in ``table`` equals the oracle's (a department's: over the
+    requests and cases it handles; the feed's coverage is the whole feed's)."""
+    if department is not None:
+        raw, raw_cases = (raw[raw["department"] == department],
+                          raw_cases[raw_cases["department"] == department])
+    for place in (None, *POPULATIONS):
+        for got in table.for_place(place):
+            kpi = next(k for k in KPIS if k.id == got.id)
+            rows = raw_cases if kpi.source == "cases" else raw
+            want = oracle(rows, kpi, place, window, now, starts[kpi.source])
+            where = f"{got.id} in {place or 'the city'} {when}"
+            assert _same(got.value, want["value"]), (where, got.value, want)
+            assert _same(got.previous, want["previous"]), (where, got, want)
+            if got.coverage is None:
+                assert want["value"] is None and not want["spark"], where
+                continue
+            assert got.coverage == want["coverage"], where
+            spark = [(datetime.fromisoformat(p["t"]).timestamp(), p["v"]) for p in got.spark]
+            assert [t for t, _ in spark] == [t for t, _ in want["spark"]], where
+            assert all(_same(v, w) for (_, v), (_, w) in zip(
+                spark, want["spark"], strict=True)), (where, spark, want["spark"])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(city=requests(), cases=requests(), now=st.sampled_from(NOWS),
        order=st.lists(st.integers(0, 1_000), max_size=30),
        updates=st.lists(st.tuples(st.integers(0, 100), st.integers(-1, 30 * DAY),
-                                  st.sampled_from(["d1", "d3", None])), max_size=4))
+                                  st.sampled_from(["d1", "d3", None])), max_size=4),
+       department=st.sampled_from([None, "Works", "Parks"]))
 def test_request_kpis_from_rollups_equal_a_recomputation_from_raw_rows(
         engine: Engine, city: list[Request], cases: list[Request], now: datetime,
-        order: list[int], updates: list[tuple[int, int, str | None]]) -> None:
+        order: list[int], updates: list[tuple[int, int, str | None]],
+        department: str | None) -> None:
     epoch = int(now.timestamp())
     with engine.connect() as conn:
         transaction = conn.begin()
@@ -267,23 +298,8 @@ def test_request_kpis_from_rollups_equal_a_recomputation_from_raw_rows(
                       else None}
             for name in kpi_windows(now, TZ):
                 window = window_for(name, now, TZ)
-                table = compute_kpi_table(conn, KPIS, window, now)
-                for place in (None, *POPULATIONS):
-                    for got in table.for_place(place):
-                        kpi = next(k for k in KPIS if k.id == got.id)
-                        rows = raw_cases if kpi.source == "cases" else raw
-                        want = oracle(rows, kpi, place, window, epoch, starts[kpi.source])
-                        where = f"{got.id} in {place or 'the city'} over the {name}"
-                        assert _same(got.value, want["value"]), (where, got.value, want)
-                        assert _same(got.previous, want["previous"]), (where, got, want)
-                        if got.coverage is None:
-                            assert want["value"] is None and not want["spark"], where
-                            continue
-                        assert got.coverage == want["coverage"], where
-                        spark = [(datetime.fromisoformat(p["t"]).timestamp(), p["v"])
-                                 for p in got.spark]
-                        assert [t for t, _ in spark] == [t for t, _ in want["spark"]], where
-                        assert all(_same(v, w) for (_, v), (_, w) in zip(
-                            spark, want["spark"], strict=True)), (where, spark, want["spark"])
+                table = compute_kpi_table(conn, KPIS, window, now, department)
+                _check(table, raw, raw_cases, starts, window, epoch,
+                       f"over the {name} for {department or 'every department'}", department)
         finally:
             transaction.rollback()

@@ -9,7 +9,6 @@ import pytest
 from dashboard import queries
 from dashboard.kpis.scoring import city_score
 from dashboard.queries import district as dq
-from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
 from tests.test_district_page import yearton
 from tests.tree import text_of, with_class
@@ -69,14 +68,13 @@ def test_the_map_is_shaded_by_the_departments_kpis(in_app: None, tiny_city: Sett
     from callbacks.overview import shade_districts
 
     department = "Residuos y Limpieza"
-    domains = department_domains(tiny_city, department)
-    table = queries.kpi_table(tiny_city, "month")
-    shaded = queries.district_scores(tiny_city, "month", None, domains)
+    table = queries.kpi_table(tiny_city, "month", department)
+    shaded = queries.district_scores(tiny_city, "month", None, department)
     every = queries.district_scores(tiny_city, "month", None)
     differ = 0
     for feature, whole in zip(shaded["features"], every["features"], strict=True):
         place = table["places"][feature["id"]]
-        want = city_score(k["score"] for k in place["kpis"] if k["domain"] in domains)
+        want = city_score(k["score"] for k in place["kpis"])
         assert feature["properties"]["score"] == pytest.approx(want)
         differ += feature["properties"]["score"] != whole["properties"]["score"]
     assert differ  # a department's score is not the all-KPI score

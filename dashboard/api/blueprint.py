@@ -26,6 +26,7 @@ from dashboard.csv_safety import csv_safe
 from dashboard.kpis.windows import WINDOWS
 from dashboard.model import DOMAINS
 from dashboard.periods import kpi_window
+from dashboard.queries.departments import department_options
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from dashboard.store.version import data_version
@@ -128,10 +129,14 @@ KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals",
 @api_v1.get("/kpis")
 @PUBLIC
 def kpis() -> Response:
-    """City score and every KPI for the city or one district (same as ``citylens kpis``)."""
+    """City score and every KPI for the city or one district (same as ``citylens kpis``);
+    with ``department``, the KPIs it answers for, its request KPIs counting its requests."""
     settings = _settings()
-    params = Params(request.args, ("district", "window", "period", "lang", "format"))
+    params = Params(request.args, ("district", "window", "period", "department", "lang",
+                                   "format"))
     district = params.member("district", _districts(settings), "district")
+    department = params.member("department", {d["id"] for d in department_options(settings)},
+                               "department")
     period = params.text("period")  # the pages' words or a range; older: window
     if period is None:
         window = params.choice("window", WINDOWS, "week")
@@ -142,7 +147,7 @@ def kpis() -> Response:
             raise ApiError("period", str(error)) from None
     lang = params.choice("lang", LANGS, "en")
     fmt = params.choice("format", FORMATS_JSON_CSV, "json")
-    data = queries.overview(settings, district, window)
+    data = queries.overview(settings, district, window, department)
     rows = [
         {**{k: v for k, v in kpi.items() if k != "spark"}, "name": kpi["name"].get(lang),
          "names": kpi["name"]}
@@ -150,8 +155,10 @@ def kpis() -> Response:
     ]
     if fmt == "csv":
         return _csv([{**r, **queries.coverage_columns(r["coverage"])} for r in rows], KPI_FIELDS,
-                    f"kpis-{district or 'city'}-{_file_part(window)}")
-    return jsonify({"district": district, "window": window,
+                    "-".join(part for part in ("kpis", district or "city",
+                                               _file_part(department or ""),
+                                               _file_part(window)) if part))
+    return jsonify({"district": district, "department": department, "window": window,
                     "window_start": data["window_start"], "window_end": data["window_end"],
                     **queries.score_fields(data["city_score"]), "kpis": rows})
 

@@ -128,7 +128,10 @@ def _schemas() -> dict[str, Any]:
         "Kpis": {"type": "object",
                  "required": ["district", "window", "city_score", "kpis"],
                  "properties": {"district": _nullable("string"),
-                                "window": {"type": "string", "enum": list(WINDOWS)},
+                                "department": _nullable("string"),
+                                "window": {"type": "string", "description":
+                                           "A window name, or the custom range as "
+                                           "START/END in ISO 8601 UTC"},
                                 "window_start": string, "window_end": string,
                                 "city_score": _nullable("number"),
                                 "city_score_previous": _nullable("number"),
@@ -184,9 +187,14 @@ def openapi_document() -> dict[str, Any]:
                 DISTRICT,
                 _query("window", {"type": "string", "enum": list(WINDOWS), "default": "week"},
                        "Time window (older name of period)."),
-                _query("period", {"type": "string", "enum": list(KPI_PERIODS)},
-                       "The period in the pages' words (24h, 7d, 30d, 90d, 12m); "
-                       "wins over window."),
+                _query("period", {"type": "string"},
+                       f"The period in the pages' words ({', '.join(KPI_PERIODS)}) or a "
+                       "range of local days (2026-10-01/2026-10-31, both included) or of "
+                       "ISO 8601 times; wins over window."),
+                _query("department", {"type": "string"},
+                       "A department (as in the service catalogue): the KPIs it answers "
+                       "for, its request and case KPIs counting its own requests and "
+                       "cases."),
                 _query("lang", {"type": "string", "enum": ["en", "es"], "default": "en"},
                        "Language of KPI names."),
                 FORMAT], _json_csv("Kpis")),

@@ -133,8 +133,11 @@ def compute_kpi_table(
     kpis: Sequence[KpiDefinition],
     window: Window,
     now: datetime,
+    department: str | None = None,
 ) -> KpiTable:
-    """Compute every KPI for the city and each district over ``window``."""
+    """Compute every KPI for the city and each district over ``window``; with
+    ``department``, its request and case KPIs count that department's requests and cases
+    only (sensor KPIs are the same for every department)."""
     populations = district_populations(conn)
     by_source: dict[str, list[KpiDefinition]] = {}
     for kpi in kpis:
@@ -145,8 +148,9 @@ def compute_kpi_table(
     ))
     now_epoch = int(now.timestamp())
     raw.update(request_results(conn, by_source.get("service_requests", []), window, populations,
-                               now_epoch))
-    raw.update(case_results(conn, by_source.get("cases", []), window, populations, now_epoch))
+                               now_epoch, department))
+    raw.update(case_results(conn, by_source.get("cases", []), window, populations, now_epoch,
+                            department))
     places: dict[str | None, list[KpiValue]] = {}
     for key in [None, *sorted(populations)]:
         places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, now_epoch) for k in kpis]

@@ -122,13 +122,14 @@ class Span:
 @dataclass(frozen=True)
 class Rollups:
     """Reads one kind's rollups (``requests`` or ``cases``) at one grain, for one domain
-    (None: every domain)."""
+    (None: every domain) and one department (None: every department)."""
 
     conn: Connection
     kind: str
     grain: str
     domain: str | None
     tz: str
+    department: str | None = None
 
     def _where(self, grain: str | None = None) -> tuple[str, dict[str, Any]]:
         where = "kind = :kind AND grain = :grain"
@@ -136,6 +137,9 @@ class Rollups:
         if self.domain:
             where += " AND domain = :domain"
             params["domain"] = self.domain
+        if self.department is not None:
+            where += " AND department = :department"
+            params["department"] = self.department
         return where, params
 
     def sums(self, start: int, end: int, by_day_from: int | None = None
@@ -342,6 +346,7 @@ def _results(
     populations: dict[str, int],
     feed_start: float | None,
     now: int,
+    department: str | None,
 ) -> dict[str, SourceResult]:
     current = Span.of(window, feed_start, now)
     previous = Span.of(window.previous(), feed_start, now)
@@ -352,8 +357,8 @@ def _results(
         domain = kpi.filter.get("domain") or None
         if domain not in readings:
             wanted = {k.aggregation for k in kpis if (k.filter.get("domain") or None) == domain}
-            readings[domain] = _read(Rollups(conn, kind, window.grain, domain, window.tz), window,
-                                     now,
+            readings[domain] = _read(Rollups(conn, kind, window.grain, domain, window.tz,
+                                             department), window, now,
                                      overdue="share_open_overdue" in wanted,
                                      medians="median_days_to_close" in wanted)
         reading = readings[domain]
@@ -414,14 +419,16 @@ def request_results(
     window: Window,
     populations: dict[str, int],
     now: int | None = None,
+    department: str | None = None,
 ) -> dict[str, SourceResult]:
     """Values of the service-request KPIs for the window and its previous one, over the
-    time the request feed covers (from its first request, up to ``now``)."""
+    time the request feed covers (from its first request, up to ``now``); with
+    ``department``, of the requests that department handles only."""
     if not kpis:
         return {}
     start = feed_start(conn, ServiceRequest.requested_at)
     return _results(conn, "requests", kpis, window, populations, start,
-                    window.end if now is None else now)
+                    window.end if now is None else now, department)
 
 
 def case_results(
@@ -430,10 +437,12 @@ def case_results(
     window: Window,
     populations: dict[str, int],
     now: int | None = None,
+    department: str | None = None,
 ) -> dict[str, SourceResult]:
-    """Values of the case (procedure) KPIs: resolution times of cases closed in the window."""
+    """Values of the case (procedure) KPIs: resolution times of cases closed in the window
+    (of one department's cases with ``department``)."""
     if not kpis:
         return {}
     start = feed_start(conn, Case.closed_at)
     return _results(conn, "cases", kpis, window, populations, start,
-                    window.end if now is None else now)
+                    window.end if now is None else now, department)

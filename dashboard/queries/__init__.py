@@ -22,6 +22,7 @@ from dashboard.periods import clean_spec, is_custom
 from dashboard.queries.base import ALERTS, ASSETS, DISTRICTS
 from dashboard.queries.base import cached as _cached
 from dashboard.queries.base import data_version_of
+from dashboard.queries.departments import counts_requests, department_kpis
 from dashboard.settings import Settings
 from dashboard.units import with_display
 
@@ -73,8 +74,11 @@ def kpi_catalogue(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
-    """Every KPI for the city (key "") and every district over ``window``, with scores.
+def kpi_table(settings: Settings, window: str, department: str | None = None
+              ) -> dict[str, Any]:
+    """Every KPI for the city (key "") and every district over ``window``, with scores;
+    with ``department``, the KPIs that department answers for (``department_kpis``), its
+    request and case KPIs counting its own requests and cases, and scores of those KPIs.
 
     Shape: {"window", "window_start", "window_end", "places": {district or "": {
     "score", "previous_score", "score_change", "kpis": [KpiValue dicts]}}}; the
@@ -85,19 +89,22 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
     now = settings.current_time()
     window = _check_window(window, now)
     span = window_for(window, now, settings.timezone)
-    kpis = load_kpis(settings.kpis_file)
+    kpis = department_kpis(settings, department, load_kpis(settings.kpis_file))
     groups: dict[tuple[str, ...], list[KpiDefinition]] = {}
     for kpi in kpis:
         groups.setdefault(kpi_scopes(kpi), []).append(kpi)
     found: dict[str, dict[str, dict[str, Any]]] = {}
     for scopes, members in groups.items():
-        def compute(conn: Connection, members: list[KpiDefinition] = members
-                    ) -> dict[str, list[dict[str, Any]]]:
-            table = compute_kpi_table(conn, members, span, now)
+        narrowed = department if any(counts_requests(k) for k in members) else None
+
+        def compute(conn: Connection, members: list[KpiDefinition] = members,
+                    narrowed: str | None = narrowed) -> dict[str, list[dict[str, Any]]]:
+            table = compute_kpi_table(conn, members, span, now, narrowed)
             return {(key or ""): [v.as_dict() for v in values]
                     for key, values in table.places.items()}
 
-        params = {"window": window, "end": span.end, "kpis": [k.id for k in members]}
+        params = {"window": window, "end": span.end, "kpis": [k.id for k in members],
+                  **({"department": narrowed} if narrowed else {})}
         for place, values in _cached(settings, "kpi_group", params, compute, scopes).items():
             found.setdefault(place, {}).update((v["id"], v) for v in values)
     places = {}
@@ -109,21 +116,17 @@ def kpi_table(settings: Settings, window: str) -> dict[str, Any]:
 
 
 def overview(settings: Settings, district: str | None, window: str,
-             domains: set[str] | None = None) -> dict[str, Any]:
+             department: str | None = None) -> dict[str, Any]:
     """The overview page's numbers for the city or one district.
 
-    ``domains`` (a department's) keeps only those domains' KPIs, and the score is then the
-    CityScore of just those KPIs.
+    ``department`` keeps the KPIs that department answers for (``kpi_table``), and the
+    score is then the CityScore of just those KPIs.
     """
-    table = kpi_table(settings, window)
+    table = kpi_table(settings, window, department)
     place = table["places"].get(district or "")
     if place is None:
         raise ValueError(f"unknown district {district!r}")
     kpis = place["kpis"]
-    scores = place
-    if domains is not None:
-        kpis = [k for k in kpis if k["domain"] in domains]
-        scores = _scores(kpis)
     times = [k["as_of"] for k in kpis if k["as_of"]]
     return {
         "as_of": max(times) if times else None,
@@ -132,9 +135,9 @@ def overview(settings: Settings, district: str | None, window: str,
         "window_start": table["window_start"],
         "window_end": table["window_end"],
         "city_score": {
-            "value": scores["score"],
-            "previous": scores["previous_score"],
-            "trend": scores["score_change"],
+            "value": place["score"],
+            "previous": place["previous_score"],
+            "trend": place["score_change"],
             "kpis_scored": sum(1 for k in kpis if k["score"] is not None),
             "kpis_total": len(kpis),
             "kpis_partial": sum(1 for k in kpis if k["score"] is not None
@@ -168,12 +171,12 @@ def _scores(kpis: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def district_scores(settings: Settings, window: str, kpi: str | None,
-                    domains: set[str] | None = None) -> dict[str, Any]:
+                    department: str | None = None) -> dict[str, Any]:
     """Districts as a GeoJSON FeatureCollection with the city score (or one KPI's).
 
-    ``domains`` (a department's): the score is the CityScore of those domains' KPIs only.
+    ``department``: the score is the CityScore of the KPIs that department answers for.
     """
-    table = kpi_table(settings, window)
+    table = kpi_table(settings, window, department)
 
     def compute(conn: Connection) -> list[dict[str, Any]]:
         rows = conn.execute(
@@ -185,8 +188,7 @@ def district_scores(settings: Settings, window: str, kpi: str | None,
     for district in _cached(settings, "district_shapes", {}, compute, DISTRICTS):
         place = table["places"].get(district["id"], {"score": None, "kpis": []})
         chosen = next((k for k in place["kpis"] if k["id"] == kpi), None) if kpi else None
-        score = place["score"] if domains is None else city_score(
-            k["score"] for k in place["kpis"] if k["domain"] in domains)
+        score = place["score"]
         features.append(
             {
                 "type": "Feature",

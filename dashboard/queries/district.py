@@ -50,11 +50,13 @@ def district_profile(settings: Settings, district: str) -> dict[str, Any] | None
     return cached(settings, "district_profile", {"district": district}, compute, DISTRICTS)
 
 
-def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, float | None]]:
+def year_ago_values(settings: Settings, window: str, department: str | None = None
+                    ) -> dict[str, dict[str, float | None]]:
     """Each place's KPI values over the same window one calendar year earlier.
 
     The KPI engine run on the window shifted back a year: ``{place or "": {kpi: value}}``,
-    keeping only values whose window was covered enough to compare with.
+    keeping only values whose window was covered enough to compare with; with
+    ``department``, its request and case KPIs count that department's own.
     """
     now = settings.current_time()
     span = window_for(window, now, settings.timezone)
@@ -62,13 +64,14 @@ def year_ago_values(settings: Settings, window: str) -> dict[str, dict[str, floa
 
     def compute(conn: Connection) -> dict[str, dict[str, float | None]]:
         table = compute_kpi_table(conn, load_kpis(settings.kpis_file), shifted,
-                                  a_year_before(now))
+                                  a_year_before(now), department)
         return {(key or ""): {v.id: v.value for v in values if _comparable(v.coverage)}
                 for key, values in table.places.items()}
 
     scopes = {s for k in load_kpis(settings.kpis_file) for s in kpi_scopes(k)}
-    return cached(settings, "district_year_ago", {"window": window, "end": span.end}, compute,
-                  sorted(scopes))
+    params = {"window": window, "end": span.end, **({"department": department}
+                                                     if department else {})}
+    return cached(settings, "district_year_ago", params, compute, sorted(scopes))
 
 
 def _comparable(coverage: dict[str, Any] | None) -> bool:
@@ -85,15 +88,17 @@ def year_change(kpi: dict[str, Any], then: float | None) -> dict[str, Any]:
 
 
 def with_year_ago(settings: Settings, window: str, district: str | None,
-                  kpis: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+                  kpis: Iterable[dict[str, Any]], department: str | None = None
+                  ) -> list[dict[str, Any]]:
     """The KPI dicts of a place (None = the city) with ``year_ago`` (the value over the same
-    window a calendar year before) and its change (``year_change``) added."""
-    before = year_ago_values(settings, window).get(district or "", {})
+    window a calendar year before, for ``department``'s requests when given) and its change
+    (``year_change``) added."""
+    before = year_ago_values(settings, window, department).get(district or "", {})
     return [{**kpi, **year_change(kpi, before.get(kpi["id"]))} for kpi in kpis]
 
 
 def kpi_comparison(settings: Settings, district: str, window: str, *,
-                   year_ago: bool = False) -> dict[str, Any]:
+                   year_ago: bool = False, department: str | None = None) -> dict[str, Any]:
     """One district's KPIs against the city's and the targets, with each KPI's rank.
 
     Returns ``{"window", "window_start", "window_end", "score", "previous_score",
@@ -101,16 +106,17 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
     "rows": [...]}``; each row has the KPI's id, name, domain, unit, decimals, direction,
     target, value, city_value, score, city_score, previous, trend, improving, as_of,
     stale, sources, rank, ranked and (with ``year_ago``) year_ago / year_change /
-    year_change_unit / year_improving (``year_change``).
+    year_change_unit / year_improving (``year_change``). With ``department``: the KPIs that
+    department answers for, scored together (``queries.kpi_table``).
     An unknown district raises ``ValueError``.
     """
-    table = kpi_table(settings, window)
+    table = kpi_table(settings, window, department)
     places = table["places"]
     if not district or district not in places:
         raise ValueError(f"unknown district {district!r}")
     by_place = {key: {k["id"]: k for k in place["kpis"]} for key, place in places.items()}
     districts = [key for key in places if key]
-    before = year_ago_values(settings, window) if year_ago else {}
+    before = year_ago_values(settings, window, department) if year_ago else {}
     rows = []
     for kpi in places[district]["kpis"]:
         city = by_place[""].get(kpi["id"], {})

@@ -48,9 +48,10 @@ def mean_score(kpis: list[dict[str, Any]]) -> float | None:
 def domain_index(settings: Settings, district: str | None, department: str | None,
                  window: str) -> list[dict[str, Any]]:
     """One entry per domain the department sees (all without one), in ``DOMAINS`` order:
-    ``{"domain", "assets", "open_alerts", "kpis": [KPI dicts], "score"}``."""
+    ``{"domain", "assets", "open_alerts", "kpis": [KPI dicts], "score"}``; the request KPIs
+    of a department count its own requests (``queries.kpi_table``)."""
     counts = domain_counts(settings, district)
-    kpis = overview(settings, district, window)["kpis"]
+    kpis = overview(settings, district, window, department)["kpis"]
     visible = department_domains(settings, department)
     entries = []
     for domain in DOMAINS:

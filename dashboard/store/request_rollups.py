@@ -1,9 +1,10 @@
 """Rollups of service requests and cases, kept in step at ingest like a continuous aggregate.
 
 Every stored request (kind ``requests``) or case (``cases``) contributes to the
-``request_rollups`` row of its district x domain x bucket (UTC hours and local days of the
-city's zone): what was opened, closed, closed on time, and the changes to the open and
-overdue counts; and to the ``request_durations`` histogram of the bucket it closed in.
+``request_rollups`` row of its district x domain x department x bucket (UTC hours and local
+days of the city's zone): what was opened, closed, closed on time, and the changes to the
+open and overdue counts; and to the ``request_durations`` histogram of the bucket it closed
+in.
 
 A write reads the touched records before and after (``RequestTracker``) and adds the
 difference, so an update (a request closing, a late correction) moves only the buckets its
@@ -29,7 +30,7 @@ KINDS = ("requests", "cases")
 GRAINS = ("hour", "day")
 MEASURES = ("opened", "digital", "closed", "closed_due", "closed_on_time", "due_open_delta",
             "overdue_delta")
-KEYS = ["bucket", "district_id", "domain"]
+KEYS = ["bucket", "district_id", "domain", "department"]
 DIGITAL_CHANNELS = ("web", "app")  # the channels a "made online" KPI counts
 # Durations to close are counted to the nearest hour: a median read from the histogram is
 # within half an hour of the exact one (0.02 days), whatever the duration.
@@ -49,24 +50,27 @@ def bin_seconds(bins: np.ndarray) -> np.ndarray:
 
 
 def _select(kind: str) -> Any:
-    """The columns a kind's rollups are made of: district, domain, made, closed, due, channel."""
+    """The columns a kind's rollups are made of: district, domain, department, made, closed,
+    due, channel."""
     if kind == "requests":
         sr = ServiceRequest
         return (select(sr.id, sr.district_id, func.coalesce(Service.domain, "services"),
-                       sr.requested_at, sr.closed_at, sr.expected_at, sr.channel)
+                       sr.department, sr.requested_at, sr.closed_at, sr.expected_at,
+                       sr.channel)
                 .outerjoin(Service, Service.service_code == sr.service_code), sr.id)
-    return (select(Case.id, Case.district_id, literal("services"), Case.opened_at,
-                   Case.closed_at, null(), Case.channel), Case.id)
+    return (select(Case.id, Case.district_id, literal("services"), Case.department,
+                   Case.opened_at, Case.closed_at, null(), Case.channel), Case.id)
 
 
 def records_frame(rows: Sequence[Any]) -> pd.DataFrame:
-    """Raw records (id, district, domain, made, closed, due, channel) as a frame with epoch
-    seconds (NaN when unset)."""
-    frame = pd.DataFrame(list(rows), columns=["id", "district", "domain", "made", "closed",
-                                              "due", "channel"])
+    """Raw records (id, district, domain, department, made, closed, due, channel) as a frame
+    with epoch seconds (NaN when unset)."""
+    frame = pd.DataFrame(list(rows), columns=["id", "district", "domain", "department", "made",
+                                              "closed", "due", "channel"])
     for column in ("made", "closed", "due"):
         frame[column] = epoch_seconds(frame[column]) if len(frame) else np.array([], dtype=float)
     frame["district"] = frame["district"].fillna(NO_DISTRICT)
+    frame["department"] = frame["department"].fillna("")
     frame["digital"] = frame["channel"].isin(DIGITAL_CHANNELS)
     return frame
 
@@ -85,8 +89,8 @@ def read_records(conn: Connection, kind: str, ids: Sequence[str] | None = None) 
 
 
 def _events(records: pd.DataFrame) -> pd.DataFrame:
-    """Each record's contributions as events: (time, district_id, domain, measures...,
-    latest)."""
+    """Each record's contributions as events: (time, district_id, domain, department,
+    measures..., latest)."""
     made, closed, due = (records[c].to_numpy(dtype=float) for c in ("made", "closed", "due"))
     is_closed, has_due = ~np.isnan(closed), ~np.isnan(due)
     closed_at = np.where(is_closed, np.fmax(closed, made), np.nan)  # never before it was made
@@ -96,7 +100,8 @@ def _events(records: pd.DataFrame) -> pd.DataFrame:
 
     def event(times: np.ndarray, mask: np.ndarray, **measures: np.ndarray) -> pd.DataFrame:
         part = pd.DataFrame({"time": times, "district_id": records["district"].to_numpy(),
-                             "domain": records["domain"].to_numpy()})
+                             "domain": records["domain"].to_numpy(),
+                             "department": records["department"].to_numpy()})
         for name in MEASURES:
             part[name] = measures.get(name, zero)
         part["latest"] = times if "latest" in measures else np.nan
@@ -127,14 +132,15 @@ def _buckets(times: np.ndarray, grain: str, tz: str) -> np.ndarray:
 
 def contributions(records: pd.DataFrame, tz: str, sign: int = 1
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What ``records`` add to the rollups (grain, bucket, district, domain, measures,
-    latest) and to the duration histograms (grain, bucket, district, domain, bin, count),
-    times ``sign``."""
+    """What ``records`` add to the rollups (grain, bucket, district, domain, department,
+    measures, latest) and to the duration histograms (the same key, bin, count), times
+    ``sign``."""
     events = _events(records)
     closed = records[~np.isnan(records["closed"].to_numpy(dtype=float))]
     durations = pd.DataFrame({
         "time": closed["closed"].to_numpy(dtype=float),
         "district_id": closed["district"].to_numpy(), "domain": closed["domain"].to_numpy(),
+        "department": closed["department"].to_numpy(),
         "bin": duration_bin(closed["closed"].to_numpy(dtype=float)
                             - closed["made"].to_numpy(dtype=float)),
     })
@@ -159,17 +165,17 @@ def _upsert_sql() -> tuple[Any, Any]:
     newer = ("CASE WHEN excluded.latest IS NULL THEN request_rollups.latest "
              "WHEN request_rollups.latest IS NULL OR excluded.latest > request_rollups.latest "
              "THEN excluded.latest ELSE request_rollups.latest END")
-    columns = ["kind", "grain", "bucket", "district_id", "domain", *MEASURES, "latest"]
+    columns = ["kind", "grain", *KEYS, *MEASURES, "latest"]
     added = ", ".join(f"{m} = request_rollups.{m} + excluded.{m}" for m in MEASURES)
     rollups = text(
         f"INSERT INTO request_rollups ({', '.join(columns)}) "
         f"VALUES ({', '.join(':' + c for c in columns)}) "
-        "ON CONFLICT (kind, grain, bucket, district_id, domain) "
+        f"ON CONFLICT (kind, grain, {', '.join(KEYS)}) "
         f"DO UPDATE SET {added}, latest = {newer}")
     durations = text(
-        "INSERT INTO request_durations (kind, grain, bucket, district_id, domain, bin, count) "
-        "VALUES (:kind, :grain, :bucket, :district_id, :domain, :bin, :count) "
-        "ON CONFLICT (kind, grain, bucket, district_id, domain, bin) "
+        f"INSERT INTO request_durations (kind, grain, {', '.join(KEYS)}, bin, count) "
+        f"VALUES (:kind, :grain, {', '.join(':' + k for k in KEYS)}, :bin, :count) "
+        f"ON CONFLICT (kind, grain, {', '.join(KEYS)}, bin) "
         "DO UPDATE SET count = request_durations.count + excluded.count")
     return rollups, durations
 
@@ -177,7 +183,7 @@ def _upsert_sql() -> tuple[Any, Any]:
 def _records(frame: pd.DataFrame, kind: str, ints: Sequence[str]) -> list[dict[str, Any]]:
     """Rows for the driver: Python ints (None for a missing ``latest``), strings as they are."""
     columns: dict[str, list[Any]] = {c: frame[c].tolist() for c in ("grain", "district_id",
-                                                                     "domain")}
+                                                                     "domain", "department")}
     columns.update({c: frame[c].astype("int64").tolist() for c in ints})
     if "latest" in frame:
         columns["latest"] = [None if math.isnan(v) else int(v) for v in frame["latest"].tolist()]

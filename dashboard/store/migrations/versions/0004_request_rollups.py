@@ -1,8 +1,9 @@
 """Rollups of service requests and cases kept at ingest (``request_rollups``,
-``request_durations``), filled from the stored requests and cases.
+``request_durations``).
 
-The day buckets are local days of the city's time zone (``CITYLENS_TIMEZONE``, as for the
-observation rollups): run ``citylens db upgrade`` with the settings the city runs with.
+They are filled from the stored requests and cases by ``0005_request_rollups_department``,
+which gives them the key the current code keeps (the fill runs the current code, so it
+belongs to the newest revision that changes these tables).
 
 Revision ID: 0004_request_rollups
 Revises: 0003_drop_user_lockout
@@ -12,9 +13,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from dashboard.settings import get_settings
-from dashboard.store.request_rollups import rebuild_request_rollups
 
 revision = "0004_request_rollups"
 down_revision = "0003_drop_user_lockout"
@@ -53,7 +51,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(*KEY, "bin"),
         sqlite_with_rowid=False,
     )
-    rebuild_request_rollups(op.get_bind(), get_settings().timezone)
 
 
 def downgrade() -> None:
