@@ -144,11 +144,12 @@ def request_numbers(settings: Settings, district: str, filters: PageFilters) -> 
     summary = request_summary(settings, district=district, department=filters.department,
                               period=filters.period)
     label = shown_period(filters.period, settings.timezone)
+    label = label if is_custom(filters.period) else f"the {label}"
     return html.P([
         html.Strong(f"Open now {format_number(summary['open'])}"),
         f" · {format_number(summary['overdue'])} overdue · received "
         f"{format_number(summary['received'])} and closed {format_number(summary['closed'])} "
-        f"in the {label} · median time to close "
+        f"in {label} · median time to close "
         f"{format_hours(summary['median_hours_to_close'])}",
     ], id=pid("requests-summary"), className="district-requests__summary")
 

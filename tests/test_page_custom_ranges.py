@@ -46,7 +46,7 @@ def test_a_district_link_with_a_range_shows_those_days(in_app: None, tiny_city: 
     shown = [r for r in ranged["rows"] if r["value"] is not None]
     assert shown and all(r["name"]["en"] in table for r in shown)
     requests = text_of(by_id(tree, "district-requests"))
-    assert "in the 10 Nov – 19 Nov 2026" in requests
+    assert "in 10 Nov – 19 Nov 2026 · median" in requests
 
 
 def test_the_district_callbacks_follow_a_range_and_ignore_forged_periods(
@@ -73,6 +73,8 @@ def test_a_domain_link_with_a_range_shows_those_days(in_app: None, tiny_city: Se
     month = [k for k in queries.overview(tiny_city, None, "month")["kpis"]
              if k["domain"] == "environment"]
     assert [k["value"] for k in ranged] != [k["value"] for k in month]
+    # readings up to the range's end are fresh for it, however long ago it ended
+    assert ranged and not any(k["stale"] for k in ranged)
     cards = _kpi_values(by_id(tree, "domain-kpis"))
     assert len(cards) == len(ranged)
     assert all(f"{k['value']:.{k['decimals']}f}" in card for k, card in zip(ranged, cards,

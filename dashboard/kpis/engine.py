@@ -152,6 +152,8 @@ def compute_kpi_table(
     raw.update(case_results(conn, by_source.get("cases", []), window, populations, now_epoch,
                             department))
     places: dict[str | None, list[KpiValue]] = {}
+    # a window that ended in the past is fresh if its data reached near its end
+    fresh_at = min(now_epoch, window.end)
     for key in [None, *sorted(populations)]:
-        places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, now_epoch) for k in kpis]
+        places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, fresh_at) for k in kpis]
     return KpiTable(window=window, places=places)
