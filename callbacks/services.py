@@ -21,7 +21,12 @@ from dash import ALL, Input, Output, State, no_update
 
 from callbacks.common import register_period_range, register_url_sync
 from dashboard.queries.services import breakdowns, channel_options, headline, oldest_open
-from dashboard.queries.services_trend_map import map_export, request_map, request_trend
+from dashboard.queries.services_trend_map import (
+    map_export,
+    request_map,
+    request_map_points,
+    request_trend,
+)
 from layouts import current_settings, ids
 from layouts.access import scoped_department
 from layouts.export import csv_file, geojson_file
@@ -32,7 +37,6 @@ from layouts.services_map import (
     map_legend,
     map_note,
     map_view,
-    point_data,
 )
 from layouts.services_parts import (
     BREAKDOWN_FIELDS,
@@ -129,7 +133,8 @@ def update_backlog_views(district: str | None, department: str | None, service: 
     channels = {c["id"]: c["name"] for c in channel_options(settings)}
     oldest = oldest_open(settings, **view.scope.params(), limit=OLDEST_LIMIT)
     return (district_data(located), district_hideout(located, view.filters.district),
-            point_data(located), viewport, map_legend(located), map_note(located),
+            request_map_points(settings, view.scope), viewport, map_legend(located),
+            map_note(located),
             oldest_table(oldest, channels))
 
 

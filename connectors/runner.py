@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connectors.base import Connector, Mapped, SourceFormatError, Stream
@@ -118,7 +118,7 @@ def _store_error(error: SQLAlchemyError) -> str:
     return " ".join(str(cause).split())[:500]
 
 
-def _finish(engine: Engine, report: RunReport) -> None:
+def _finish(engine: Engine, report: RunReport, kept: int) -> None:
     with unit_of_work(engine) as conn:
         conn.execute(
             update(FeedRun).where(FeedRun.id == report.run_id).values(
@@ -127,6 +127,29 @@ def _finish(engine: Engine, report: RunReport) -> None:
                 watermark=report.watermark, error=report.error,
             )
         )
+        forget_old_runs(conn, report.source, kept)
+
+
+def forget_old_runs(conn: Connection, source_id: str, kept: int) -> int:
+    """Delete the source's finished runs older than its newest ``kept``, except those its
+    quarantined records point at and its newest successful one (whose watermark the next
+    run reads after). Returns how many went."""
+    oldest_kept = conn.execute(
+        select(FeedRun.id).where(FeedRun.source_id == source_id)
+        .order_by(FeedRun.id.desc()).offset(kept - 1).limit(1)).scalar()
+    if oldest_kept is None:
+        return 0
+    cited = select(Quarantine.run_id).where(Quarantine.source_id == source_id,
+                                            Quarantine.run_id.is_not(None))
+    newest_success = conn.execute(
+        select(FeedRun.id).where(FeedRun.source_id == source_id,
+                                 FeedRun.status.in_(("ok", "partial")))
+        .order_by(FeedRun.id.desc()).limit(1)).scalar()
+    gone = conn.execute(delete(FeedRun).where(
+        FeedRun.source_id == source_id, FeedRun.id < oldest_kept,
+        FeedRun.finished.is_not(None), FeedRun.id.not_in(cited),
+        FeedRun.id != (newest_success or -1)))
+    return int(gone.rowcount or 0)
 
 
 def _records(engine: Engine, settings: Settings, stream: Stream, watermark: str | None,
@@ -208,7 +231,7 @@ def run_source(
         report.error = "store refused a batch: " + _store_error(error)
         report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
-    _finish(engine, report)
+    _finish(engine, report, settings.feed_runs_kept)
     if report.stored and settings.redis_url and settings.warm_after_ingest:
         # the web workers share that cache: fill it for them
         warm_default_views(settings)

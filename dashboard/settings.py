@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     cache_scopes: bool = True
     # A connector run recomputes the overview's default views into a shared cache (Redis).
     warm_after_ingest: bool = True
+    # Each source keeps the history of its newest runs this many (a feed that reports every
+    # few seconds would add 17 k a day); older finished runs go, except those whose
+    # quarantined records still point at them.
+    feed_runs_kept: int = Field(default=1000, ge=10)
     # Responses say how many views they computed and served stale (X-CityLens-Computed,
     # X-CityLens-Stale): for bench/live.py, off in production.
     cache_headers: bool = False

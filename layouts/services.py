@@ -26,7 +26,11 @@ from dashboard.queries.services import (
     oldest_open,
     service_options,
 )
-from dashboard.queries.services_trend_map import request_map, request_trend
+from dashboard.queries.services_trend_map import (
+    request_map,
+    request_map_points,
+    request_trend,
+)
 from dashboard.settings import Settings
 from layouts import clean_query, current_settings
 from layouts.export import download, export_button, safe_name
@@ -167,7 +171,8 @@ def layout(**query: Any) -> html.Div:
                     html.H2("Open requests on the map", className="card__title"),
                     html.P(map_note(located), id=pid("map-note"), className="section-hint")]),
                     export_button(PAGE, "map", "GeoJSON")], className="sr-card-head"),
-                requests_map(located, selected=f.district, tile_url=settings.tile_url,
+                requests_map(located, request_map_points(settings, scope), selected=f.district,
+                             tile_url=settings.tile_url,
                              tile_attribution=settings.tile_attribution),
             ]),
         ]),

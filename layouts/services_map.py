@@ -14,8 +14,9 @@ from typing import Any
 import dash_leaflet as dl
 from dash import html
 
+from dashboard.geojson_transfer import FORMAT
+
 from layouts import SELECTED_MARGIN, format_number, geo_bounds
-from layouts.city_map import asset_payload
 from layouts.components import js
 from layouts.services_parts import pid
 
@@ -58,23 +59,6 @@ def district_hideout(result: dict[str, Any], selected: str | None) -> dict[str, 
     bounds = count_bounds([f["properties"]["open"] for f in result["districts"]["features"]])
     colours = COUNT_COLOURS[: len(bounds)] + [COUNT_COLOURS[-1]]
     return {"bounds": bounds, "colors": colours, "noData": BASE_FILL, "selected": selected}
-
-
-def point_data(result: dict[str, Any]) -> Any:
-    """The points as the clustered layer shows them (encoded compactly; None when none)."""
-    features = []
-    for feature in (result.get("points") or {}).get("features", []):
-        props = feature["properties"]
-        features.append({"type": "Feature", "geometry": feature["geometry"], "properties": {
-            "id": props["id"], "name": props["service_name"],
-            "type": f"{props['id']} · open {props['age_days']:.1f} days",
-            "status": "overdue" if props["overdue"] else "ok"}})
-    return asset_payload({"type": "FeatureCollection", "features": features})[0]
-
-
-def point_format() -> str:
-    """The points layer's data format (geobuf when available, else GeoJSON)."""
-    return asset_payload({"type": "FeatureCollection", "features": []})[1]
 
 
 def map_view(result: dict[str, Any], selected: str | None) -> list[list[float]] | None:
@@ -121,9 +105,10 @@ def map_note(result: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def requests_map(result: dict[str, Any], *, selected: str | None, tile_url: str = "",
-                 tile_attribution: str = "") -> html.Div:
-    """The map card's body: the Leaflet map and its legend."""
+def requests_map(result: dict[str, Any], points: Any, *, selected: str | None,
+                 tile_url: str = "", tile_attribution: str = "") -> html.Div:
+    """The map card's body: the Leaflet map and its legend; ``points`` is the encoded
+    points layer (``queries.services_trend_map.request_map_points``)."""
     children: list[Any] = []
     if tile_url:
         children.append(dl.TileLayer(url=tile_url, attribution=tile_attribution))
@@ -133,7 +118,7 @@ def requests_map(result: dict[str, Any], *, selected: str | None, tile_url: str 
         onEachFeature=js("districtLabel"), hoverStyle=js("districtHover"),
         zoomToBoundsOnClick=False))
     children.append(dl.GeoJSON(
-        id=pid("map-points"), data=point_data(result), format=point_format(), cluster=True,
+        id=pid("map-points"), data=points, format=FORMAT, cluster=True,
         superClusterOptions={"radius": 60, "maxZoom": 17}, zoomToBoundsOnClick=True,
         pointToLayer=js("assetPoint"), clusterToLayer=js("assetCluster"),
         style=js("assetStyle"), onEachFeature=js("assetTooltip"),

@@ -207,3 +207,37 @@ def test_a_store_error_while_keeping_what_was_read_does_not_escape(store, settin
     assert "store refused a batch" in report.error and "\n" not in report.error
     with store.connect() as conn:
         assert conn.execute(select(FeedRun.status)).scalar_one() == "failed"
+
+
+def test_a_source_keeps_its_newest_runs_and_those_it_still_needs(store: Engine) -> None:
+    """Runs beyond ``feed_runs_kept`` go, oldest first, except the runs quarantined
+    records point at and the newest successful one (the watermark the next run reads
+    after); nothing else changes."""
+    settings = Settings(feed_runs_kept=10)
+    bad = _records(range(0, 1))
+    bad[0].pop("v")
+    run_source(store, settings, SensorConnector({"records": bad}), "s1")  # quarantines
+    first_ok = run_source(store, settings, SensorConnector({"records": _records(range(1, 3))}),
+                          "s1")
+    for hour in range(3, 10):
+        run_source(store, settings, SensorConnector({"records": _records(range(hour, hour + 1))}),
+                   "s1")
+    assert _count(store, FeedRun) == 9
+    for _ in range(12):  # the source goes down and stays down
+        failed = run_source(store, settings, SensorConnector(
+            {"records": _records(range(10, 12)), "fail_after": 0}), "s1")
+        assert failed.status == "failed"
+    run_source(store, settings, SensorConnector({"records": _records(range(5))}), "other")
+    with store.connect() as conn:
+        runs = conn.execute(select(FeedRun.id, FeedRun.status, FeedRun.watermark)
+                            .where(FeedRun.source_id == "s1").order_by(FeedRun.id)).all()
+        cited = conn.execute(select(Quarantine.run_id)).scalars().all()
+    assert len(runs) == 12  # the 10 newest, the quarantined run and the newest success
+    assert [r.status for r in runs[:2]] == ["partial", "ok"] and cited == [runs[0].id]
+    assert runs[1].watermark == "0009" and first_ok.run_id not in {r.id for r in runs}
+    assert all(r.status == "failed" for r in runs[2:])
+    assert runner.last_watermark(store, "s1") == "0009"
+    report = run_source(store, settings, SensorConnector({"records": _records(range(12))}), "s1")
+    assert report.records_in == 2  # read after the kept watermark, not from the start
+    # s1: its 10 newest (the new success among them) and the quarantined run; other: 1
+    assert _count(store, FeedRun) == 10 + 1 + 1

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, select
 
+from dashboard.geojson_transfer import FORMAT, encode
 from dashboard.periods import Period, period_for
 from dashboard.queries import district_outlines
 from dashboard.queries.base import REQUESTS, cached
@@ -138,7 +139,8 @@ def request_map(settings: Settings, scope: RequestScope, *,
     "points": FeatureCollection (points mode; else None), "districts": FeatureCollection
     of district polygons with ``open`` and ``overdue`` counts}``. Points carry id,
     service_code, service_name, district_id, requested_at, age_days and overdue (no
-    citizen text, no personal data) and coordinates rounded to 4 decimals.
+    citizen text, no personal data) and coordinates rounded to 4 decimals. Shared by
+    every caller in the process: read it, never change it.
     """
     now = snapshot_time(settings)
 
@@ -165,7 +167,32 @@ def request_map(settings: Settings, scope: RequestScope, *,
 
     return cached(settings, "services_map",
                   {**scope.params(), "limit": limit, "now": now.isoformat()}, compute,
-                  REQUESTS)
+                  REQUESTS, shared=True)  # up to 5,000 points: kept decoded per process
+
+
+def request_map_points(settings: Settings, scope: RequestScope, *,
+                       limit: int = MAP_POINT_LIMIT) -> str | dict[str, Any] | None:
+    """The open requests of ``request_map`` as the clustered map layer draws them (id,
+    service as name, "<id> · open N days" as type, overdue/ok as status), encoded for the
+    browser once per data version and kept decoded in each process (``shared``): a page
+    or a live redraw sends it without building or encoding 5,000 points again. None when
+    the map shows district counts instead."""
+    def compute(_conn: Connection) -> str | dict[str, Any] | None:
+        located = request_map(settings, scope, limit=limit)
+        features = []
+        for feature in (located.get("points") or {}).get("features", []):
+            props = feature["properties"]
+            features.append({"type": "Feature", "geometry": feature["geometry"],
+                             "properties": {
+                                 "id": props["id"], "name": props["service_name"],
+                                 "type": f"{props['id']} · open {props['age_days']:.1f} days",
+                                 "status": "overdue" if props["overdue"] else "ok"}})
+        return encode({"type": "FeatureCollection", "features": features})
+
+    now = snapshot_time(settings)
+    return cached(settings, "services_map_points",
+                  {**scope.params(), "limit": limit, "now": now.isoformat(), "format": FORMAT},
+                  compute, REQUESTS, shared=True)
 
 
 def _points(conn: Connection, scope: RequestScope, now: datetime) -> dict[str, Any]:
