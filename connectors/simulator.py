@@ -1,8 +1,13 @@
 """The demo city kept live: while the demo serves, a share of its sensors report every few
-seconds and now and then a resident files a service request. Each tick is written as the
-city's systems export it (the demo's telemetry CSV with its own mapping, an Open311 JSON
-file) and ingested through the same connectors as the demo's feeds, so the live path of
-CityLens runs whenever anyone tries it.
+seconds and now and then a resident files a service request, through the same connectors
+as a real city's feeds, so the live path of CityLens runs whenever anyone tries it.
+
+When an MQTT broker answers at ``CITYLENS_DEMO_MQTT_URL`` (a local Mosquitto), the sensors
+publish their readings there as FIWARE IoT Agent JSON (``/citylens-demo/<device>/attrs``,
+QoS 1) and one run of the MQTT connector per tick takes them in, on a persistent session
+so that what is published between runs waits at the broker. Otherwise each tick is
+written as the city's systems export it (the demo's telemetry CSV with its own mapping)
+and ingested through the CSV connector. Requests come as Open311 JSON either way.
 
 Readings follow each sensor's newest stored value (a small random walk, ratios kept in
 [0, 1]); requests copy the service, place and department of an earlier one.
@@ -10,23 +15,32 @@ Readings follow each sensor's newest stored value (a small random walk, ratios k
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import random
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import paho.mqtt.client as mqtt
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, bindparam, select
 
 from connectors.registry import get_connector
 from connectors.runner import RunReport, run_source
 from dashboard.model import Asset, Observation
 from dashboard.settings import Settings
+
+MQTT_SOURCE = "demo-live-mqtt"
+MQTT_APIKEY = "citylens-demo"
+MQTT_WAIT_SECONDS = 10.0  # a tick's run stops after this long even if messages are missing
 
 log = logging.getLogger(__name__)
 SAMPLE_SHARE = 0.1  # of each type's sensors report at each tick
@@ -45,6 +59,9 @@ class Simulator:
     feeds: Path
     every: float = 5.0
     rng: random.Random = field(default_factory=random.Random)
+    mqtt_url: str | None = None  # a broker that answered: readings go through it
+    _devices: dict[str, dict[str, Any]] | None = None
+    _primed: bool = False
 
     @property
     def folder(self) -> Path:
@@ -58,10 +75,17 @@ class Simulator:
         request (with ``request`` None: as often as ``REQUESTS_PER_MINUTE`` says). Returns
         the records stored per source."""
         stored: dict[str, int] = {}
+        messages: list[tuple[str, str]] = []
         for mapping in sorted((self.feeds / "telemetry").glob("*.yaml")):
+            if self.mqtt_url:
+                messages += self._messages(mapping, now)
+                continue
             report = self._readings(mapping, now)
             if report is not None:
                 stored[report.source] = report.stored
+        if messages:
+            report = self._through_mqtt(messages)
+            stored[report.source] = report.stored
         chance = REQUESTS_PER_MINUTE * self.every / 60
         if request or (request is None and self.rng.random() < chance):
             report = self._request(now)
@@ -69,14 +93,15 @@ class Simulator:
                 stored[report.source] = report.stored
         return stored
 
-    def _readings(self, mapping_path: Path, now: datetime) -> RunReport | None:
-        mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+    def _sample(self, mapping: dict[str, Any], now: datetime) -> list[dict[str, str]]:
+        """Readings at ``now`` of a sample of the mapping's type: each sensor's newest
+        values moved a little (``entity_id``, ``observed_at``, one text per metric)."""
         kind = mapping["type"]
         metrics = [m["metric"] for m in mapping.get("metrics", [])]
         with self.engine.connect() as conn:
             assets = conn.execute(select(Asset.pk, Asset.id).where(Asset.type == kind)).all()
         if not assets or not metrics:
-            return None
+            return []
         chosen = self.rng.sample(assets, max(1, round(len(assets) * SAMPLE_SHARE)))
         latest = self._latest({pk: urn for pk, urn in chosen}, now)
         units = {m["metric"]: m.get("unit") for m in mapping["metrics"]}
@@ -86,12 +111,87 @@ class Simulator:
             row.update({metric: self._walk(values.get(metric), units.get(metric))
                         for metric in metrics})
             rows.append(row)
+        return rows
+
+    def _readings(self, mapping_path: Path, now: datetime) -> RunReport | None:
+        """A sample's readings written as the demo's telemetry CSV, through that connector."""
+        mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+        kind = mapping["type"]
+        metrics = [m["metric"] for m in mapping.get("metrics", [])]
+        rows = self._sample(mapping, now)
         if not rows:
             return None
         path = self.folder / f"{kind}.csv"
         _write_csv(path, ["entity_id", "observed_at", *metrics], rows)
         connector = get_connector("csv")({"location": str(path), "mapping": str(mapping_path)})
         return run_source(self.engine, self.settings, connector, f"demo-live-{kind}")
+
+    def _device_mappings(self) -> dict[str, dict[str, Any]]:
+        """The MQTT connector's device mappings of every simulated sensor, by device id
+        (``a<pk>``): its asset, type, domain, name and units (built once)."""
+        if self._devices is None:
+            units: dict[str, dict[str, str]] = {}
+            for path in (self.feeds / "telemetry").glob("*.yaml"):
+                mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
+                units[mapping["type"]] = {m["metric"]: m["unit"]
+                                          for m in mapping.get("metrics", []) if m.get("unit")}
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(Asset.pk, Asset.id, Asset.type, Asset.domain,
+                                           Asset.name)
+                                    .where(Asset.type.in_(list(units)))).all()
+            self._devices = {f"a{pk}": {"asset_id": urn, "type": kind, "domain": domain,
+                                        "name": name, "units": units[kind]}
+                             for pk, urn, kind, domain, name in rows}
+        return self._devices
+
+    def _messages(self, mapping_path: Path, now: datetime) -> list[tuple[str, str]]:
+        """A sample's readings as IoT Agent JSON messages: (topic, payload)."""
+        mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+        device_of = {d["asset_id"]: device for device, d in self._device_mappings().items()}
+        messages = []
+        for row in self._sample(mapping, now):
+            values = {metric: float(text) for metric, text in row.items()
+                      if metric not in ("entity_id", "observed_at") and text != ""}
+            device = device_of.get(row["entity_id"])
+            if device and values:
+                payload = {"TimeInstant": row["observed_at"], **values}
+                messages.append((f"/{MQTT_APIKEY}/{device}/attrs", json.dumps(payload)))
+        return messages
+
+    @property
+    def mqtt_client_id(self) -> str:
+        """The persistent session's client id: one per demo store."""
+        digest = hashlib.sha1(str(self.settings.var_dir.resolve()).encode()).hexdigest()
+        return f"citylens-demo-{digest[:12]}"
+
+    def end_mqtt_session(self) -> None:
+        """Ask the broker to drop the persistent session (and what it queued for it)."""
+        if not self.mqtt_url:
+            return
+        parts = urlsplit(self.mqtt_url)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.mqtt_client_id,
+                             clean_session=True)
+        client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+        client.disconnect()
+        self._primed = False
+
+    def _mqtt_connector(self, count: int | None, seconds: float) -> Any:
+        return get_connector("mqtt")({
+            "location": self.mqtt_url, "topics": [f"/{MQTT_APIKEY}/+/attrs"], "qos": 1,
+            "client_id": self.mqtt_client_id,
+            "count": count, "seconds": seconds, "devices": self._device_mappings(),
+            "accept_unknown_devices": False})
+
+    def _through_mqtt(self, messages: list[tuple[str, str]]) -> RunReport:
+        """Publish the messages (QoS 1) and take them in with one MQTT connector run. The
+        first run only opens the persistent session, so the broker keeps what is
+        published for the runs after it."""
+        if not self._primed:
+            run_source(self.engine, self.settings, self._mqtt_connector(None, 0.5), MQTT_SOURCE)
+            self._primed = True
+        publish(self.mqtt_url or "", messages)
+        connector = self._mqtt_connector(len(messages), MQTT_WAIT_SECONDS)
+        return run_source(self.engine, self.settings, connector, MQTT_SOURCE)
 
     def _latest(self, urns: Mapping[int, str], now: datetime) -> dict[str, dict[str, float]]:
         """Each sensor's newest value per metric over the last two days."""
@@ -153,11 +253,41 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> No
         writer.writerows(rows)
 
 
+def broker_answering(url: str, timeout: float = 0.5) -> bool:
+    """Whether an MQTT broker accepts a TCP connection at ``url`` (``mqtt://host:port``)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883),
+                                      timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def publish(url: str, messages: list[tuple[str, str]]) -> None:
+    """Publish ``messages`` (topic, payload) at QoS 1 and wait until the broker has them."""
+    parts = urlsplit(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.loop_start()
+    try:
+        for topic, payload in messages:
+            client.publish(topic, payload, qos=1).wait_for_publish(timeout=5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def start_simulator(engine: Engine, settings: Settings, feeds: Path,
                     every: float = 5.0) -> threading.Event:
-    """Run the simulator in a daemon thread; set the returned event to stop it."""
+    """Run the simulator in a daemon thread (through MQTT when a broker answers at
+    ``settings.demo_mqtt_url``); set the returned event to stop it."""
     stop = threading.Event()
-    simulator = Simulator(engine, settings, feeds, every)
+    mqtt_url = settings.demo_mqtt_url if broker_answering(settings.demo_mqtt_url) else None
+    log.info("demo simulator: readings through %s", mqtt_url or "CSV files")
+    simulator = Simulator(engine, settings, feeds, every, mqtt_url=mqtt_url)
     threading.Thread(target=simulator.run, args=(stop,), name="demo-simulator",
                      daemon=True).start()
     return stop

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # few seconds would add 17 k a day); older finished runs go, except those whose
     # quarantined records still point at them.
     feed_runs_kept: int = Field(default=1000, ge=10)
+    # While the demo serves, its simulated sensors publish here when a broker answers
+    # (empty: always through files).
+    demo_mqtt_url: str = "mqtt://127.0.0.1:1883"
     # Responses say how many views they computed and served stale (X-CityLens-Computed,
     # X-CityLens-Stale): for bench/live.py, off in production.
     cache_headers: bool = False

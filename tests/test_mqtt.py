@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from connectors import mqtt as mqtt_connector
+from connectors import simulator
 from connectors.base import Mapped
 from connectors.mqtt import MqttConfig, MqttConnector
 from connectors.mqtt_parse import Defaults, DeviceMapping, map_message, parse_topic
@@ -169,15 +169,7 @@ def subscribed(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 
 
 def publish(messages: list[tuple[str, str]]) -> None:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
-    client.connect(*BROKER)
-    client.loop_start()
-    try:
-        for topic, payload in messages:
-            client.publish(topic, payload, qos=1).wait_for_publish(timeout=3)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    simulator.publish(f"mqtt://{BROKER[0]}:{BROKER[1]}", messages)
 
 
 def run_with(engine: Engine, subscribed: threading.Event, config: dict[str, Any],

@@ -64,3 +64,56 @@ def test_the_kpis_see_the_simulated_readings(live_city: Settings) -> None:
         later.current_time() - timedelta(minutes=5), request=False)
     after = {k["id"]: k["as_of"] for k in queries.overview(later, None, "day")["kpis"]}
     assert after["air_no2"] > no2_before  # fresher data, seen at once
+
+
+def test_with_a_broker_the_readings_come_through_mqtt(live_city: Settings,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Mosquitto answering, the sensors publish IoT Agent JSON and one MQTT connector
+    run per tick stores every reading (on a persistent session: nothing published between
+    runs is missed); without one the simulator keeps to files."""
+    from connectors import simulator as module
+    from connectors.simulator import MQTT_SOURCE, broker_answering
+    from dashboard.model import Asset, FeedRun
+
+    published: list[int] = []
+
+    def counted(url: str, messages: list[tuple[str, str]]) -> None:
+        published.append(len(messages))
+        real_publish(url, messages)
+
+    real_publish = module.publish
+    monkeypatch.setattr(module, "publish", counted)
+
+    url = live_city.demo_mqtt_url
+    assert broker_answering(url), "Mosquitto runs on this machine (127.0.0.1:1883)"
+    assert not broker_answering("mqtt://127.0.0.1:1")
+    engine = get_engine(live_city.resolved_database_url)
+    simulator = Simulator(engine, live_city, _feeds(live_city), rng=random.Random(4),
+                          mqtt_url=url)
+    now = live_city.current_time() + timedelta(minutes=10)
+    with engine.connect() as conn:
+        names = dict(conn.execute(select(Asset.id, Asset.name)).all())
+    try:
+        _two_ticks(engine, simulator, now, published)
+    finally:
+        simulator.end_mqtt_session()  # the shared broker keeps no session of this test
+    with engine.connect() as conn:
+        runs = conn.execute(select(FeedRun.status, FeedRun.stored, FeedRun.quarantined)
+                            .where(FeedRun.source_id == MQTT_SOURCE)).all()
+        after = dict(conn.execute(select(Asset.id, Asset.name)).all())
+    assert [r.status for r in runs] == ["ok"] * 3 and runs[0].stored == 0  # primed first
+    assert all(r.quarantined == 0 for r in runs)
+    assert after == names  # readings of known sensors: no asset renamed or added
+
+
+def _two_ticks(engine, simulator: Simulator, now, published: list[int]) -> None:
+    from connectors.simulator import MQTT_SOURCE
+
+    for step in range(2):
+        stored = simulator.tick(now + timedelta(seconds=5 * step), request=False)
+        assert set(stored) == {MQTT_SOURCE} and stored[MQTT_SOURCE] == published[-1] > 0
+        with engine.connect() as conn:
+            at_tick = conn.execute(select(func.count()).select_from(Observation).where(
+                Observation.time == int((now + timedelta(seconds=5 * step)).timestamp()))
+            ).scalar_one()
+        assert at_tick >= stored[MQTT_SOURCE]  # every sampled sensor's readings are in
