@@ -112,6 +112,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.layout = lambda: shell(dash.page_container)
     if settings.cache_headers:
         _count_cache_work(app.server)
+    if settings.keep_answers:
+        from callbacks.response_cache import keep_answers
+
+        keep_answers(app.server, settings)
     return app
 
 

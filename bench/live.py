@@ -7,12 +7,14 @@ KPIs computed from the rows instead of the rollups kept at ingest) in the same r
 
     .venv/bin/python bench/live.py [--var-dir var/bench] [--seconds 60] [--clients 1,100]
         [--batch 300] [--every 5] [--workers 2] [--worker-class sync] [--threads 1]
-        [--modes scoped,recompute] [--json]
+        [--modes scoped,recompute] [--lcp-repeats 3] [--json]
 
 Prints, per mode and number of clients: requests, errors, server-side p50/p95/max (the
 time gunicorn took, from its access log), client-side p50/p95/max, the share of responses
 that computed a view and that were served stale (X-CityLens-Computed / -Stale headers),
-the batches ingested and the workers' peak RSS. The requests are captured once, in headless
+the batches ingested and the workers' peak RSS; with one client, the largest contentful
+paint of the overview and the domain page loaded in Chromium while the feeder ingests. The
+requests are captured once, in headless
 Chromium signed in as the mayor (``/usr/bin/chromium``); the server runs with "now" fixed
 at the demo's end, and the feeder's readings fall in its last hour.
 """
@@ -170,6 +172,38 @@ def capture(url: str, pages: list[str]) -> Captured:
     return found
 
 
+LCP_OBSERVER = ("window.__lcp = null; new PerformanceObserver((list) => { for (const e of "
+                "list.getEntries()) window.__lcp = e.startTime; }).observe({type: "
+                "'largest-contentful-paint', buffered: true});")
+
+
+def paint_times(url: str, cookies: dict[str, str], pages: list[str], repeats: int
+                ) -> dict[str, list[float]]:
+    """Largest contentful paint (seconds) of each page, loaded ``repeats`` times in a fresh
+    Chromium tab signed in with ``cookies`` (while the feeder keeps ingesting)."""
+    from playwright.sync_api import sync_playwright
+
+    found: dict[str, list[float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies([{"name": k, "value": v, "url": url} for k, v in cookies.items()])
+        context.add_init_script(LCP_OBSERVER)
+        for path in pages:
+            for _ in range(repeats):
+                page = context.new_page()
+                page.goto(url + path)
+                page.wait_for_load_state("networkidle", timeout=120_000)
+                page.wait_for_timeout(1000)
+                lcp = page.evaluate("window.__lcp")
+                if lcp is not None:
+                    found.setdefault(path, []).append(float(lcp) / 1000)
+                page.close()
+                time.sleep(2)  # spread the loads over the feeder's batches
+        browser.close()
+    return found
+
+
 def feed(env: dict[str, str], every: float, batch: int, stop: Any, done: Any) -> None:
     """Every ``every`` seconds, ``batch`` new readings of the waste containers through the
     CSV connector (a separate process, as a feed's worker would be)."""
@@ -324,6 +358,8 @@ def run_mode(mode: str, env: dict[str, str], args: argparse.Namespace, captured:
 
             threading.Thread(target=sample, daemon=True).start()
             client_side = replay(url, captured, clients, args.seconds)
+            paints = (paint_times(url, captured.cookies, [pages[0], pages[2]], args.lcp_repeats)
+                      if clients == 1 and args.lcp_repeats else {})
             sampler.set()
             stop.set()
             feeder.join(timeout=120)
@@ -342,7 +378,8 @@ def run_mode(mode: str, env: dict[str, str], args: argparse.Namespace, captured:
                    "stale_share": stale / len(server) if server else 0.0,
                    "batches": len(batches), "rows_ingested": batches[-1][1] if batches else 0,
                    "batch_seconds": quantiles([b[2] for b in batches]),
-                   "workers_rss_mb": max(rss), "client_p95_by_page": by_page}
+                   "workers_rss_mb": max(rss), "client_p95_by_page": by_page,
+                   "lcp_seconds": paints}
             rows.append(row)
             say(describe(row))
     return captured, rows
@@ -362,7 +399,10 @@ def describe(row: dict[str, Any]) -> str:
             f"{row['batches']} batches ({row['rows_ingested']:,} readings, p50 "
             f"{_ms(row['batch_seconds']['p50'])}); workers {row['workers_rss_mb']:,.0f} MB\n"
             f"{'':>14}client p95 per page: "
-            + ", ".join(f"{page} {_ms(p95)}" for page, p95 in row["client_p95_by_page"].items()))
+            + ", ".join(f"{page} {_ms(p95)}" for page, p95 in row["client_p95_by_page"].items())
+            + "".join(f"\n{'':>14}LCP {page} (Chromium, {len(times)} loads during ingest): "
+                      f"median {_ms(statistics.median(times))}, max {_ms(max(times))}"
+                      for page, times in row["lcp_seconds"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--modes", default="scoped,recompute")
+    parser.add_argument("--lcp-repeats", type=int, default=3,
+                        help="loads of the overview and the domain page in Chromium per mode "
+                             "(one client), for their largest contentful paint; 0: none")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     args.clients = [int(c) for c in args.clients.split(",") if c.strip()]

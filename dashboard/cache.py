@@ -64,6 +64,7 @@ def stale_key(name: str, params: dict[str, Any]) -> str:
 
 
 SHARED_DECODED = 16  # decoded shared results kept per process
+TEXTS_KEPT = 64  # texts (rendered responses) kept per process when there is no Redis
 
 
 class QueryCache:
@@ -75,6 +76,7 @@ class QueryCache:
         # Decoded results of ``shared`` reads (large, read-only): decoding 15,000 assets
         # from JSON costs more than the page that reads them.
         self._decoded: TTLCache[str, Any] = TTLCache(maxsize=SHARED_DECODED, ttl=ttl_seconds)
+        self._texts: TTLCache[str, str] = TTLCache(maxsize=TEXTS_KEPT, ttl=ttl_seconds)
         self._lock = threading.Lock()
         self._computing: dict[str, threading.Lock] = {}
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
@@ -84,6 +86,22 @@ class QueryCache:
     @property
     def backend(self) -> str:
         return "redis" if self._redis is not None else "memory"
+
+    def get_text(self, key: str) -> str | None:
+        """A text stored with ``put_text`` (None when absent or the cache is down)."""
+        if self._redis is not None:
+            return self._get(key)
+        with self._lock:
+            return self._texts.get(key)
+
+    def put_text(self, key: str, value: str, ttl: int) -> None:
+        """Keep a text for ``ttl`` seconds in Redis; without Redis, in the process's small
+        cache of texts (``TEXTS_KEPT``), so large texts cannot fill a worker's memory."""
+        if self._redis is not None:
+            self._set(key, value, ttl)
+            return
+        with self._lock:
+            self._texts[key] = value
 
     def _get(self, key: str) -> str | None:
         if self._redis is not None:
@@ -210,6 +228,7 @@ class QueryCache:
         with self._lock:
             self._local.clear()
             self._decoded.clear()
+            self._texts.clear()
         if self._redis is not None:
             for key in self._redis.scan_iter(f"{PREFIX}*"):
                 self._redis.delete(key)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     cache_scopes: bool = True
     # A connector run recomputes the overview's default views into a shared cache (Redis).
     warm_after_ingest: bool = True
+    # The staff pages' rendered callback answers are kept until the data they read
+    # changes (callbacks/response_cache.py).
+    keep_answers: bool = True
     # Each source keeps the history of its newest runs this many (a feed that reports every
     # few seconds would add 17 k a day); older finished runs go, except those whose
     # quarantined records still point at them.

@@ -200,6 +200,16 @@ def concrete(tiny_city: Settings) -> dict[str, str]:
     return {"/domain/<domain>": "/domain/waste", "/district/<district_id>": f"/district/{district}",
             "/asset/<asset_id>": f"/asset/{asset}"}
 
+def router_body(path: str) -> dict[str, Any]:
+    """The request Dash's pages router sends when the browser shows ``path``."""
+    return {"output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"},
+                        {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                       {"id": "_pages_location", "property": "search", "value": ""}],
+            "changedPropIds": ["_pages_location.pathname"]}
+
+
 def sign_in(client: Any, username: str, password: str | None = None, **request: Any) -> Any:
     """Sign ``client`` (a Flask test client) in through the real form; returns the response.
     ``request`` goes to both requests (e.g. ``environ_base`` for the client's address)."""

@@ -18,7 +18,7 @@ import pytest
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
 from dashboard.auth.guard import ROLES_ATTR
 from dashboard.settings import Settings
-from tests.conftest import TINY_NOW, USERS_BY_ROLE, sign_in
+from tests.conftest import TINY_NOW, USERS_BY_ROLE, router_body, sign_in
 
 USERS = USERS_BY_ROLE
 STAFF = {OFFICIAL, DEPARTMENT_HEAD, ADMIN}
@@ -63,7 +63,7 @@ def test_pages_for_each_role(role: str, clients: dict[str, Any],
     for template, allowed in EXPECTED_PAGES.items():
         path = concrete.get(template, template)
         response = client.get(path)
-        routed = client.post("/_dash-update-component", json=_router_body(path))
+        routed = client.post("/_dash-update-component", json=router_body(path))
         if role in allowed:
             assert response.status_code == 200, (role, path)
             assert routed.status_code == 200, (role, path, routed.data[:200])
@@ -74,16 +74,6 @@ def test_pages_for_each_role(role: str, clients: dict[str, Any],
         else:
             assert response.status_code == 403 and b"Not available" in response.data, path
             assert routed.status_code == 403, path
-
-
-def _router_body(path: str) -> dict[str, Any]:
-    """The request Dash's pages router sends when the browser shows ``path``."""
-    return {"output": ".._pages_content.children..._pages_store.data..",
-            "outputs": [{"id": "_pages_content", "property": "children"},
-                        {"id": "_pages_store", "property": "data"}],
-            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                       {"id": "_pages_location", "property": "search", "value": ""}],
-            "changedPropIds": ["_pages_location.pathname"]}
 
 
 def _outputs(spec: str) -> list[dict[str, Any]]:
@@ -203,7 +193,7 @@ def test_sign_in_sign_out_and_the_secret_key_file(fresh_app: Any, tmp_path: Path
     replayed = fresh_app.server.test_client()  # a copy of the cookie taken before signing out
     replayed.set_cookie("citylens_session", copied)
     assert replayed.get("/alerts").status_code == 302
-    assert replayed.post("/_dash-update-component", json=_router_body("/alerts")).status_code == 401
+    assert replayed.post("/_dash-update-component", json=router_body("/alerts")).status_code == 401
     key = (tmp_path / "secret_key").read_text()
     assert len(key) == 64 and (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
@@ -279,7 +269,7 @@ def test_an_idle_session_expires_and_says_so(fresh_app: Any, tmp_path: Path) -> 
     expired = client.get("/alerts")
     assert expired.status_code == 302 and "expired=1" in expired.headers["Location"]
     assert b"session expired" in client.get(expired.headers["Location"]).data
-    assert client.post("/_dash-update-component", json=_router_body("/")).status_code == 401
+    assert client.post("/_dash-update-component", json=router_body("/")).status_code == 401
 
 
 def test_a_disabled_user_is_signed_out_at_the_next_request(fresh_app: Any,

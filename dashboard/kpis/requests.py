@@ -267,6 +267,7 @@ class Reading:
 
     edges: list[int]
     current: Places  # per spark slot
+    window: Places  # one slot: the window itself (its start need not be a slot's edge)
     previous: Places  # one slot: the previous window
     snapshots: dict[Place, np.ndarray]  # per place: (slots + 1) x 2, at each edge
     now_snapshot: dict[Place, np.ndarray]
@@ -298,6 +299,9 @@ def _read(rollups: Rollups, window: Window, now: int, *, overdue: bool, medians:
         index = slot_of(slot)
         if 0 <= index < slots:
             current.add(index, district, measures, latest)
+    whole = Places(1)
+    for _, district, measures, latest in rollups.sums(window.start, window.end):
+        whole.add(0, district, measures, latest)
     previous_window = window.previous()
     previous = Places(1)
     for _, district, measures, latest in rollups.sums(previous_window.start,
@@ -328,8 +332,8 @@ def _read(rollups: Rollups, window: Window, now: int, *, overdue: bool, medians:
             each = _medians_by_place(rollups.medians(span.start, span.end, ("district_id",)),
                                      rollups.medians(span.start, span.end, ()), None)
             target.update({place: value for (place, _), value in each.items()})
-    return Reading(edges, current, previous, snapshots, now_snapshot, previous_snapshot,
-                   found, window_medians, previous_medians)
+    return Reading(edges, current, whole, previous, snapshots, now_snapshot,
+                   previous_snapshot, found, window_medians, previous_medians)
 
 
 def _numbers(sums: np.ndarray, snapshot: np.ndarray | None, median: float | None) -> Numbers:
@@ -364,14 +368,14 @@ def _results(
         reading = readings[domain]
         reducer = REDUCERS[kpi.aggregation]
         result = SourceResult()
-        in_window = np.array(reading.edges[:-1]) >= window.start
         for place in reading.places(list(populations)):
             population = city_population if place is CITY else populations.get(place, 0)
             slots = reading.current.sums.get(place, np.zeros((len(reading.edges) - 1,
                                                              len(MEASURES))))
             result.coverage[place] = current.coverage
             if current.coverage.covered:
-                numbers = _numbers(slots[in_window].sum(axis=0), reading.now_snapshot.get(place),
+                summed = reading.window.sums.get(place, np.zeros((1, len(MEASURES))))[0]
+                numbers = _numbers(summed, reading.now_snapshot.get(place),
                                    reading.window_medians.get(place))
                 _put(result.current, place, reducer(numbers, population,
                                                     current.end - current.start))
@@ -384,6 +388,7 @@ def _results(
             result.spark[place] = _spark(reading, place, slots, reducer, population,
                                          feed_start, now)
             newest = max(reading.current.latest.get(place, -1),
+                         reading.window.latest.get(place, -1),
                          reading.previous.latest.get(place, -1))
             if newest >= 0:
                 result.as_of[place] = newest

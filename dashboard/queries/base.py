@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -20,6 +21,35 @@ ALERTS = ("alerts", "assets", "districts")
 REQUESTS = ("requests", "districts")  # service requests and the service catalogue
 
 
+EVERY_WRITE = "*"  # what a read that names no scope depends on
+_READS: ContextVar[set[str] | None] = ContextVar("citylens_reads", default=None)
+
+
+def start_noting_reads() -> None:
+    """Note from here which scopes the cached reads of this context depend on."""
+    _READS.set(set())
+
+
+def reads_noted() -> set[str] | None:
+    """The scopes noted since ``start_noting_reads`` (``EVERY_WRITE`` for a read that names
+    none); None when not noting."""
+    noted = _READS.get()
+    return None if noted is None else set(noted)
+
+
+def versions_of(settings: Settings, scopes: Iterable[str]) -> dict[str, int]:
+    """The current version of each scope and of the epoch (a write without scopes) and,
+    when asked (``EVERY_WRITE``), the global data version: what decides whether an answer
+    built from reads of ``scopes`` still holds."""
+    wanted = set(scopes)
+    named = sorted(s for s in wanted if s not in (EVERY_WRITE, EPOCH_KEY))
+    with engine_of(settings).connect() as conn:
+        found = scope_versions(conn, named)
+        if EVERY_WRITE in wanted:
+            found[EVERY_WRITE] = data_version(conn)
+    return found
+
+
 def engine_of(settings: Settings) -> Engine:
     """The (shared, pooled) engine of the settings' store."""
     return get_engine(settings.resolved_database_url)
@@ -35,6 +65,9 @@ def cached(settings: Settings, name: str, params: dict[str, Any],
     numbers) so Redis can hold them. A ``shared`` result (large, and never changed by its
     readers) is also kept decoded in the process, so repeated reads cost nothing.
     """
+    noted = _READS.get()
+    if noted is not None:
+        noted.update([EVERY_WRITE] if scopes is None or not settings.cache_scopes else scopes)
     engine = engine_of(settings)
     with engine.connect() as conn:
         if scopes is None or not settings.cache_scopes:
