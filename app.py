@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import flask
+from cachetools import LRUCache
 
 from dashboard.api import register_api
 from dashboard.auth.web import install as install_auth
@@ -68,6 +70,44 @@ def _adopt_page_callbacks(app: dash.Dash) -> None:
     app._inline_scripts.extend(scripts)  # noqa: SLF001
 
 
+STATIC_PATHS = ("/_dash-component-suites/", "/assets/")  # versioned URLs: ?v= / ?m=
+NOT_KEPT = "-"
+STATIC_COMPRESSED_BYTES = 32 * 2**20
+
+
+class StaticCompressed:
+    """flask-compress's cache: the compressed bodies of the static bundles (Dash's component
+    suites, 3.5 MB of plotly.js among them, and ``/assets/``) kept per worker, so a first
+    visit does not make the worker compress them again; every other response is
+    compressed afresh (its key is ``NOT_KEPT``)."""
+
+    def __init__(self) -> None:
+        self._kept: LRUCache[str, bytes] = LRUCache(maxsize=STATIC_COMPRESSED_BYTES,
+                                                    getsizeof=len)
+
+    def get(self, key: str) -> bytes | None:
+        return self._kept.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if not key.endswith(";" + NOT_KEPT) and len(value) < STATIC_COMPRESSED_BYTES:
+            self._kept[key] = value
+
+
+def static_compression_key(request: Any) -> str:
+    """A static bundle's full URL (its version is in the query), else ``NOT_KEPT``."""
+    if request.method == "GET" and request.path.startswith(STATIC_PATHS):
+        return str(request.full_path)
+    return NOT_KEPT
+
+
+def _web_server() -> flask.Flask:
+    """The Flask server Dash runs on, its compression keeping the static bundles."""
+    server = flask.Flask(__name__)
+    server.config["COMPRESS_CACHE_BACKEND"] = StaticCompressed
+    server.config["COMPRESS_CACHE_KEY"] = static_compression_key
+    return server
+
+
 class CityLensDash(dash.Dash):
     """Dash, minus what the page config tells every visitor about the server."""
 
@@ -82,6 +122,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or get_settings()
     app = CityLensDash(
         __name__,
+        server=_web_server(),
         title=APP_TITLE,
         use_pages=True,
         pages_folder="",

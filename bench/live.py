@@ -2,8 +2,9 @@
 Redis), the real callback requests of the overview, district, domain and services pages
 replayed from 1 and from 100 concurrent clients while a feeder ingests a batch of readings
 every few seconds through the CSV connector; the same again with the recompute path (one
-data version for everything, no stale-while-revalidate, no warming, and request and case
-KPIs computed from the rows instead of the rollups kept at ingest) in the same run.
+data version for everything, no stale-while-revalidate, no warming, no kept answers, and
+request and case KPIs computed from the rows instead of the rollups kept at ingest) in the
+same run.
 
     .venv/bin/python bench/live.py [--var-dir var/bench] [--seconds 60] [--clients 1,100]
         [--batch 300] [--every 5] [--workers 2] [--worker-class sync] [--threads 1]
@@ -55,13 +56,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run"]
 CALLBACK = "/_dash-update-component"
 MODES = {
-    # what this CityLens does: scoped versions, stale-while-revalidate, warming after ingest
+    # what this CityLens does: scoped versions, stale-while-revalidate, warming after ingest,
+    # kept answers
     "scoped": {"CITYLENS_CACHE_SCOPES": "1", "CITYLENS_CACHE_STALE_SECONDS": "300",
-               "CITYLENS_WARM_AFTER_INGEST": "1"},
+               "CITYLENS_WARM_AFTER_INGEST": "1", "CITYLENS_KEEP_ANSWERS": "1"},
     # the recompute path: any ingest invalidates every view, the next viewer computes it, and
     # the request and case KPIs are computed from every row (bench/_recompute_conf.py)
     "recompute": {"CITYLENS_CACHE_SCOPES": "0", "CITYLENS_CACHE_STALE_SECONDS": "0",
-                  "CITYLENS_WARM_AFTER_INGEST": "0"},
+                  "CITYLENS_WARM_AFTER_INGEST": "0", "CITYLENS_KEEP_ANSWERS": "0"},
 }
 GUNICORN_CONFIG = {"recompute": Path(__file__).resolve().parent / "_recompute_conf.py"}
 FEED_TYPE, FEED_METRIC, FEED_DOMAIN = "WasteContainer", "fillingLevel", "waste"
@@ -453,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "CITYLENS_DATABASE_URL": args.database_url,
                    "CITYLENS_VAR_DIR": str(args.var_dir), "CITYLENS_REDIS_URL": redis_url,
                    "CITYLENS_NOW": now.isoformat(), "CITYLENS_CACHE_HEADERS": "1",
+                   # glibc's malloc: two arenas per process, as the README's gunicorn
+                   # command sets, instead of one per thread (the cache's refreshers)
+                   "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
                    **MODES[mode]}
             captured, found = run_mode(mode, env, args, captured, pages, say)
             rows += found

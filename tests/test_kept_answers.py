@@ -1,6 +1,7 @@
 """Kept callback answers (callbacks/response_cache.py): an identical request of the same
 user gets the rendered answer again until a write touches what it read; users never share
-answers; Citizen 360, downloads and unknown callbacks are always computed."""
+answers; Citizen 360, downloads and unknown callbacks are always computed. Also the static
+bundles' compressed bodies, kept per worker."""
 from __future__ import annotations
 
 import json
@@ -126,3 +127,38 @@ def test_a_store_without_redis_keeps_few_answers_in_the_process(city: Settings) 
     assert sum(cache.get_text(f"k{n}") is not None for n in range(TEXTS_KEPT + 10)) == TEXTS_KEPT
     with get_engine(city.resolved_database_url).connect() as conn:
         assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_kept_answer_goes_out_compressed_as_it_was_kept(app: Any,
+                                                         renders: list[str]) -> None:
+    import gzip
+
+    client = app.server.test_client()
+    assert sign_in(client, "mayor").status_code == 302
+    plain = client.post(UPDATE, json=router_body("/services")).get_data()
+    packed = client.post(UPDATE, json=router_body("/services"),
+                         headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip" and renders == ["/services"]
+    assert gzip.decompress(packed.get_data()) == plain
+    assert len(packed.get_data()) < len(plain) / 4
+
+
+def test_static_bundles_are_compressed_once_per_worker(app: Any) -> None:
+    """The versioned static bundles' compressed bodies are kept; answers are not."""
+    from app import NOT_KEPT, StaticCompressed, static_compression_key
+
+    client = app.server.test_client()
+    page = client.get("/kiosk").get_data(as_text=True)
+    bundle = next(src.split('"')[0] for src in page.split('src="')[1:]
+                  if src.startswith("/_dash-component-suites/dash_ag_grid/"))
+    first = client.get(bundle, headers={"Accept-Encoding": "gzip"})
+    again = client.get(bundle, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip" and first.get_data() == again.get_data()
+    kept = StaticCompressed()
+    kept.set(f"gzip;{bundle}", b"packed")
+    kept.set(f"gzip;{NOT_KEPT}", b"an answer")
+    assert kept.get(f"gzip;{bundle}") == b"packed" and kept.get(f"gzip;{NOT_KEPT}") is None
+    with app.server.test_request_context(UPDATE, method="POST"):
+        from flask import request
+
+        assert static_compression_key(request) == NOT_KEPT
