@@ -199,19 +199,34 @@ def store_batch(
     scopes: set[str] | None = set()
     for entity, (table, key) in ENTITY_TABLES.items():
         for rows in _rows(good, entity, key, source_id):
+            placeholder = entity == "assets" and set(rows[0]) <= PLACEHOLDER_COLUMNS
+            if placeholder:  # readings of known sensors change no asset record
+                rows = _absent_assets(conn, rows)
+                if not rows:
+                    continue
             scopes = _touched(scopes, entity, rows)
             if entity == "citizens":
                 _with_search_text(conn, rows)
             if entity in LOCATED:
                 index = index or DistrictIndex.load(conn)
                 _with_districts(rows, index)
-            placeholder = entity == "assets" and set(rows[0]) <= PLACEHOLDER_COLUMNS
             _upsert_in_step(conn, settings, entity, table, rows, key, update=not placeholder)
     _, unknown = _store_observations(conn, settings, good)  # bumps its own scopes
     refused.extend(unknown)
     if scopes is None or scopes:
         bump_data_version(conn, scopes)
     return len(good) - len(unknown), refused
+
+
+def _absent_assets(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The placeholder asset rows whose asset is not stored yet (the others would change
+    nothing, and must not make every asset view recompute)."""
+    stmt = select(Asset.id).where(Asset.id.in_(bindparam("ids", expanding=True)))
+    ids = [row["id"] for row in rows]
+    known: set[str] = set()
+    for start in range(0, len(ids), 5_000):
+        known.update(conn.execute(stmt, {"ids": ids[start:start + 5_000]}).scalars())
+    return [row for row in rows if row["id"] not in known]
 
 
 def _service_domains(conn: Connection, codes: list[str]) -> dict[str, str]:

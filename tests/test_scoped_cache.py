@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy import text as sql
 
 from connectors.base import Mapped
 from connectors.storing import store_batch
@@ -119,6 +120,25 @@ def test_scopes_record_the_writes_that_touched_them(city: Settings) -> None:
         after = scope_versions(conn, list(before))
     changed = {scope for scope in before if before[scope] != after[scope]}
     assert changed == {"type:WasteContainer", "domain:waste"}
+
+
+def test_readings_of_known_sensors_leave_the_asset_records_unchanged(city: Settings) -> None:
+    """A file of readings names its sensors as placeholder assets: known ones change no
+    asset record, so every other domain's asset views stay cached; a new one is added."""
+    placeholder = {"type": "WasteContainer", "domain": "waste", "source_id": "test"}
+    with get_engine(city.resolved_database_url).connect() as conn:
+        before = scope_versions(conn, ["assets", "domain:waste", "domain:lighting"])
+    _store(city, Mapped(assets=[{"id": "urn:bin:1", **placeholder}],
+                        observations=_reading(NOW - timedelta(minutes=20), 0.6).observations))
+    with get_engine(city.resolved_database_url).connect() as conn:
+        after = scope_versions(conn, list(before))
+    assert {s for s in before if before[s] != after[s]} == {"domain:waste"}
+    _store(city, Mapped(assets=[{"id": "urn:bin:2", **placeholder}]))
+    with get_engine(city.resolved_database_url).connect() as conn:
+        added = scope_versions(conn, list(before))
+        assert {s for s in before if after[s] != added[s]} == {"assets", "domain:waste"}
+        names = conn.execute(sql("SELECT id FROM assets ORDER BY id")).scalars().all()
+    assert names == ["urn:bin:1", "urn:bin:2"]
 
 
 def test_a_run_fills_the_shared_cache_for_the_next_viewer(tmp_path, computed) -> None:
