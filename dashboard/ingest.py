@@ -21,11 +21,12 @@ def ingest_observation_batch(
 ) -> IngestResult:
     """Store observations (asset_pk, metric, time epoch s, value[, unit]); update rollups,
     raise/clear threshold alerts, bump the data versions of the types and domains touched
-    (and of alerts when some changed)."""
+    (and of alerts when some changed: ``alerts``, and ``alerts:<domain>`` of the domains
+    whose readings were evaluated, which a domain's asset views depend on)."""
     result = ingest_observations(conn, frame, settings.timezone)
     scopes = result.scopes
     if alerts and result.new + result.updated:
         if evaluate_alerts(conn, load_alert_rules(settings.kpis_file)):
-            scopes.add("alerts")
+            scopes |= {"alerts", *(f"alerts:{d}" for d in result.domains)}
     bump_data_version(conn, scopes)
     return result

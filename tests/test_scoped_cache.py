@@ -141,6 +141,26 @@ def test_readings_of_known_sensors_leave_the_asset_records_unchanged(city: Setti
     assert names == ["urn:bin:1", "urn:bin:2"]
 
 
+def test_a_waste_alert_leaves_other_domains_asset_views_cached(city: Settings) -> None:
+    """Raising an alert bumps ``alerts`` and ``alerts:<domain>`` of the readings' domain:
+    the waste domain's asset views recompute, the lighting domain's stay cached."""
+    from dashboard.queries.domain import domain_assets
+
+    lighting = domain_assets(city, "lighting", None)
+    with get_engine(city.resolved_database_url).connect() as conn:
+        before = scope_versions(conn, ["alerts", "alerts:waste", "alerts:lighting"])
+    _store(city, _reading(NOW - timedelta(minutes=10), 0.99))  # over the fill threshold
+    with get_engine(city.resolved_database_url).connect() as conn:
+        after = scope_versions(conn, list(before))
+        open_alerts = conn.execute(sql("SELECT COUNT(*) FROM alerts WHERE cleared_at IS NULL")
+                                   ).scalar_one()
+    assert open_alerts == 1
+    assert {s for s in before if before[s] != after[s]} == {"alerts", "alerts:waste"}
+    assert domain_assets(city, "lighting", None) is lighting  # kept, decoded, untouched
+    waste = domain_assets(city, "waste", None)
+    assert [a["state"] for a in waste["assets"]] == ["alert"]
+
+
 def test_a_run_fills_the_shared_cache_for_the_next_viewer(tmp_path, computed) -> None:
     """With Redis (shared by the web workers), the ingesting process recomputes the default
     views right after its run: the next viewer computes nothing."""

@@ -33,7 +33,7 @@ from dashboard.kpis import AlertRule, load_alert_rules, load_kpis
 from dashboard.links import asset_href
 from dashboard.model import Alert, Asset
 from dashboard.queries import district_options
-from dashboard.queries.base import ALERTS, cached
+from dashboard.queries.base import cached
 from dashboard.settings import Settings
 from dashboard.units import shown
 
@@ -166,8 +166,9 @@ def _stamp(epoch: int | None) -> str | None:
 
 def domain_scopes(domain: str) -> tuple[str, ...]:
     """What a domain's asset states depend on (``dashboard.store.version`` scopes): its
-    readings and last-seen times, asset records, alerts and districts."""
-    return (f"domain:{domain}", *ALERTS)
+    readings and last-seen times, its assets' alerts (``dashboard.ingest`` bumps
+    ``alerts:<domain>`` with ``alerts``), asset records and districts."""
+    return (f"domain:{domain}", f"alerts:{domain}", "assets", "districts")
 
 
 def domain_assets(settings: Settings, domain: str, district: str | None) -> dict[str, Any]:
