@@ -97,6 +97,7 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
             stored, refused = store_batch(conn, settings, pending.records, report.source)
             report.stored += stored
             pending.bad.extend(refused)
+            _advance_watermark(report, pending.records, refused)
         if pending.bad:
             conn.execute(insert(Quarantine), [
                 {"source_id": report.source, "run_id": report.run_id, "received": _now(),
@@ -107,6 +108,17 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
             bump_data_version(conn, {"feeds"})  # the feed-health page's quarantine list
     pending.records.clear()
     pending.bad.clear()
+
+
+def _advance_watermark(report: RunReport, records: list[tuple[Any, Mapped]],
+                       refused: list[tuple[Any, str]]) -> None:
+    """Move the run's watermark to the newest cursor of the records stored: a refused
+    record (a time in year 9999, an unknown reference) never moves it."""
+    out = {id(raw) for raw, _ in refused}
+    for raw, mapped in records:
+        if id(raw) not in out and mapped.cursor and (
+                report.watermark is None or mapped.cursor > report.watermark):
+            report.watermark = mapped.cursor
 
 
 def _store_error(error: SQLAlchemyError) -> str:
@@ -203,8 +215,6 @@ def run_source(
                     pending.bad.append((raw, f"{stream.name}: {error}"))
                     continue
                 pending.records.append((raw, mapped))
-                if mapped.cursor and (report.watermark is None or mapped.cursor > report.watermark):
-                    report.watermark = mapped.cursor
                 if len(pending.records) + len(pending.bad) >= BATCH_RECORDS:
                     _flush(engine, settings, pending, report)
         _flush(engine, settings, pending, report)
@@ -217,13 +227,13 @@ def run_source(
     except (OSError, ConnectionError, TimeoutError) as error:
         report.status, report.failure = "failed", "unavailable"
         report.error = f"source unavailable: {error}"
-        report.watermark = watermark  # the next run reads the missed part again
         try:
             _flush(engine, settings, pending, report)  # keep what was read and good
         except SQLAlchemyError as store_error:
             pending.records.clear()
             pending.bad.clear()
             report.error += "; store refused a batch: " + _store_error(store_error)
+        report.watermark = watermark  # the next run reads the missed part again
     except SQLAlchemyError as error:  # the batch was rolled back; earlier batches are kept
         pending.records.clear()
         pending.bad.clear()

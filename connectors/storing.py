@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -59,6 +60,49 @@ ROLLED_UP = {"service_requests": "requests", "cases": "cases"}
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
 # An asset row with only these columns is a placeholder: inserted when absent, never updating.
 PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
+
+
+# Times that say when something happened (never in the future); other times (due dates,
+# notices' dates) may be planned ahead, up to PLANNED_AHEAD.
+HAPPENED = {"service_requests": ("requested_at", "updated_at", "closed_at"),
+            "cases": ("opened_at", "closed_at"), "participation": ("time",)}
+PLANNED_AHEAD = timedelta(days=3660)
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """The plausible times of a batch: from ``earliest`` to ``latest`` (now plus the
+    skew) for what happened, to ``planned`` for what is planned."""
+
+    earliest: datetime
+    latest: datetime
+    planned: datetime
+
+    @classmethod
+    def of(cls, settings: Settings) -> TimeBounds:
+        now = settings.current_time()
+        return cls(settings.earliest_record,
+                   now + timedelta(minutes=settings.future_skew_minutes), now + PLANNED_AHEAD)
+
+    def check(self, what: str, moment: datetime, happened: bool) -> None:
+        """ValueError, in one line, when ``moment`` is not plausible."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        latest = self.latest if happened else self.planned
+        if moment < self.earliest or moment > latest:
+            raise ValueError(f"{what} {moment.isoformat()} is outside the plausible range "
+                             f"{self.earliest:%Y-%m-%d} .. {latest.isoformat()}")
+
+
+def _check_times(mapped: Mapped, bounds: TimeBounds) -> None:
+    for obs in mapped.observations:
+        bounds.check("observation time", obs["time"], happened=True)
+    for entity in ENTITY_TABLES:
+        for row in getattr(mapped, entity):
+            for field, value in row.items():
+                if isinstance(value, datetime):
+                    bounds.check(f"{entity}.{field}", value,
+                                 happened=field in HAPPENED.get(entity, ()))
 
 
 def _check(mapped: Mapped) -> None:
@@ -186,9 +230,11 @@ def store_batch(
     refused ones with their reasons."""
     refused: list[tuple[Any, str]] = []
     good: list[Record] = []
+    bounds = TimeBounds.of(settings)
     for raw, mapped in records:
         try:
             _check(mapped)
+            _check_times(mapped, bounds)
         except (ValueError, TypeError) as error:
             refused.append((raw, str(error)))
         else:

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # few seconds would add 17 k a day); older finished runs go, except those whose
     # quarantined records still point at them.
     feed_runs_kept: int = Field(default=1000, ge=10)
+    # Plausible times of what a feed sends: nothing before this date, no reading or request
+    # later than now plus this skew (planned things such as due dates: up to ten years on).
+    # Anything else is quarantined with its reason and never moves a watermark.
+    earliest_record: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    future_skew_minutes: int = Field(default=15, ge=0)
     # While the demo serves, its simulated sensors publish here when a broker answers
     # (empty: always through files).
     demo_mqtt_url: str = "mqtt://127.0.0.1:1883"

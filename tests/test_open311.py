@@ -404,3 +404,36 @@ def test_arbitrary_bytes_parse_or_raise_format_error(
             map_request(record)
         except ValueError:
             pass
+
+
+@needs_fixtures
+def test_a_request_dated_9999_is_quarantined_and_the_next_run_still_reads(
+        tmp_path: Path, fresh_engine: Any) -> None:
+    """One request in year 9999 among real ones: quarantined with its reason, the rest
+    stored, and the watermark stays on the real ones, so a later request is read."""
+    from sqlalchemy import func, select
+
+    from connectors.runner import run_source
+    from dashboard.model import Quarantine, ServiceRequest
+    from dashboard.settings import Settings
+
+    records = json.loads((FIXTURES / "bloomington_requests.json").read_text())
+    records[0]["requested_datetime"] = records[0]["updated_datetime"] = "9999-12-31T23:00:00Z"
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps({"service_requests": records}))
+    settings = Settings(now=datetime(2026, 12, 4, tzinfo=timezone.utc))
+    first = run_source(fresh_engine, settings, Open311Connector({"location": str(path)}),
+                       "b311")
+    assert first.quarantined == 1 and first.stored == len(records) - 1
+    assert first.watermark is not None and not first.watermark.startswith("9999")
+    later = dict(records[1], service_request_id="B-LATER",
+                 requested_datetime="2026-12-01T10:00:00Z", updated_datetime="2026-12-01T10:00:00Z")
+    path.write_text(json.dumps({"service_requests": [later]}))
+    second = run_source(fresh_engine, settings, Open311Connector({"location": str(path)}),
+                        "b311")
+    assert second.stored == 1
+    with fresh_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ServiceRequest).where(
+            ServiceRequest.id == "B-LATER")).scalar_one() == 1
+        reason = conn.execute(select(Quarantine.reason)).scalar_one()
+    assert "9999-12-31" in reason and "plausible range" in reason

@@ -241,3 +241,36 @@ def test_a_source_keeps_its_newest_runs_and_those_it_still_needs(store: Engine) 
     assert report.records_in == 2  # read after the kept watermark, not from the start
     # s1: its 10 newest (the new success among them) and the quarantined run; other: 1
     assert _count(store, FeedRun) == 10 + 1 + 1
+
+
+def test_a_time_out_of_range_is_quarantined_and_never_moves_the_watermark(
+        store: Engine) -> None:
+    """Year 9999 (or 1900, or an hour ahead) is quarantined with its reason; the good
+    records of the batch are stored, and the watermark is the newest stored record's."""
+    settings = Settings(now=datetime.fromtimestamp(1_767_225_600 + 3600 * 10, timezone.utc))
+
+    class Dated(SensorStream):
+        def map(self, record: Mapping[str, Any]) -> Mapped:
+            mapped = super().map(record)
+            if "at" in record:
+                mapped.observations[0]["time"] = record["at"]
+                mapped.cursor = record["at"].strftime("%Y-%m-%dT%H")
+            return mapped
+
+    class DatedConnector(SensorConnector):
+        def streams(self) -> list[Stream]:
+            return [Dated(self.config)]
+
+    records = _records(range(4))
+    records[1]["at"] = datetime(9999, 12, 31, 23, tzinfo=timezone.utc)
+    records[2]["at"] = datetime(1900, 1, 1, tzinfo=timezone.utc)
+    records[3]["t"] = 12  # two hours after "now": a clock ahead, beyond the skew
+    report = run_source(store, settings, DatedConnector({"records": records}), "s1")
+    assert (report.stored, report.quarantined, report.status) == (1, 3, "partial")
+    assert report.watermark == "0000"  # the one good record's, not 9999's
+    with store.connect() as conn:
+        reasons = conn.execute(select(Quarantine.reason)).scalars().all()
+        assert conn.execute(select(func.count()).select_from(Observation)).scalar_one() == 1
+    assert len(reasons) == 3 and all("outside the plausible range" in r for r in reasons)
+    assert any("9999-12-31" in r for r in reasons) and any("1900-01-01" in r for r in reasons)
+    assert runner.last_watermark(store, "s1") == "0000"
