@@ -67,6 +67,7 @@ PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
 HAPPENED = {"service_requests": ("requested_at", "updated_at", "closed_at"),
             "cases": ("opened_at", "closed_at"), "participation": ("time",)}
 PLANNED_AHEAD = timedelta(days=3660)
+MAX_VALUE = 1e12  # no city metric comes near; sums of many such stay finite
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,9 @@ def _check(mapped: Mapped) -> None:
         value = float(obs["value"])
         if not math.isfinite(value):
             raise ValueError(f"observation value is not a finite number: {obs['value']!r}")
+        if abs(value) > MAX_VALUE:  # 1e308 would push the rollups' sums to infinity
+            raise ValueError(f"observation value {value:g} is out of range (beyond "
+                             f"±{MAX_VALUE:g})")
 
 
 def _rows(

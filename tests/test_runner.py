@@ -119,19 +119,21 @@ def test_watermark_makes_the_next_run_incremental(store: Engine, settings) -> No
 
 
 def test_bad_records_are_quarantined_and_the_rest_stored(store: Engine, settings) -> None:
-    records = _records(range(4))
+    records = _records(range(5))
     records[1].pop("v")  # map() raises KeyError
     records[2]["v"] = float("nan")  # not a finite value: refused when stored
+    records[4]["v"] = 1e308  # finite, but would push the rollups' sums to infinity
     with store.connect() as conn:
         before = data_version(conn)
     report = run_source(store, settings, SensorConnector({"records": records}), "s1")
-    assert (report.stored, report.quarantined, report.status) == (2, 2, "partial")
+    assert (report.stored, report.quarantined, report.status) == (2, 3, "partial")
     assert _count(store, Observation) == 2
     with store.connect() as conn:
         reasons = conn.execute(select(Quarantine.reason, Quarantine.payload)).all()
         assert data_version(conn) > before
     assert any("'v'" in reason for reason, _ in reasons)
     assert any("finite" in reason for reason, _ in reasons)
+    assert any("1e+308 is out of range" in reason for reason, _ in reasons)
     assert all('"id": "a"' in payload for _, payload in reasons)  # raw payload kept
 
 
