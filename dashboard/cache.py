@@ -63,6 +63,8 @@ def stale_key(name: str, params: dict[str, Any]) -> str:
     return f"{PREFIX}{name}:stale:{_digest(params)[:20]}"
 
 
+REDIS_TIMEOUT = 0.5  # seconds to connect, and to answer one command
+REDIS_PAUSE_SECONDS = 30  # after a failure, Redis is skipped this long
 SHARED_DECODED = 16  # decoded shared results kept per process
 TEXTS_KEPT = 64  # texts (rendered responses) kept per process when there is no Redis
 
@@ -79,7 +81,10 @@ class QueryCache:
         self._texts: TTLCache[str, str] = TTLCache(maxsize=TEXTS_KEPT, ttl=ttl_seconds)
         self._lock = threading.Lock()
         self._computing: dict[str, threading.Lock] = {}
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
+        self._redis = (redis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT,
+                                            socket_connect_timeout=REDIS_TIMEOUT)
+                       if redis_url else None)
+        self._skip_redis_until = 0.0  # the circuit breaker: Redis failed, use the process
         self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cache-refresh")
         self._refreshing: dict[str, Future[None]] = {}
 
@@ -87,9 +92,22 @@ class QueryCache:
     def backend(self) -> str:
         return "redis" if self._redis is not None else "memory"
 
+    @property
+    def redis_in_use(self) -> bool:
+        """Whether Redis is configured and not skipped after a failure (circuit open)."""
+        return self._redis is not None and time.monotonic() >= self._skip_redis_until
+
+    def _redis_failed(self, doing: str, error: Exception) -> None:
+        """Skip Redis for ``REDIS_PAUSE_SECONDS``: a hung or dead Redis then costs one
+        short timeout, not one per read; the process's own cache serves meanwhile."""
+        if self.redis_in_use:
+            log.warning("cache %s failed, using the process's cache for %d s: %s", doing,
+                        REDIS_PAUSE_SECONDS, error)
+        self._skip_redis_until = time.monotonic() + REDIS_PAUSE_SECONDS
+
     def get_text(self, key: str) -> str | None:
         """A text stored with ``put_text`` (None when absent or the cache is down)."""
-        if self._redis is not None:
+        if self.redis_in_use:
             return self._get(key)
         with self._lock:
             return self._texts.get(key)
@@ -97,30 +115,29 @@ class QueryCache:
     def put_text(self, key: str, value: str, ttl: int) -> None:
         """Keep a text for ``ttl`` seconds in Redis; without Redis, in the process's small
         cache of texts (``TEXTS_KEPT``), so large texts cannot fill a worker's memory."""
-        if self._redis is not None:
+        if self.redis_in_use:
             self._set(key, value, ttl)
             return
         with self._lock:
             self._texts[key] = value
 
     def _get(self, key: str) -> str | None:
-        if self._redis is not None:
+        if self._redis is not None and self.redis_in_use:
             try:
                 raw = self._redis.get(key)
                 return raw.decode() if isinstance(raw, bytes) else raw
             except redis.RedisError as error:
-                log.warning("cache read failed, computing instead: %s", error)
-                return None
+                self._redis_failed("read", error)
         with self._lock:
             return self._local.get(key)
 
     def _set(self, key: str, value: str, ttl: int | None = None) -> None:
-        if self._redis is not None:
+        if self._redis is not None and self.redis_in_use:
             try:
                 self._redis.set(key, value, ex=ttl or self.ttl)
+                return
             except redis.RedisError as error:
-                log.warning("cache write failed: %s", error)
-            return
+                self._redis_failed("write", error)
         with self._lock:
             self._local[key] = value
 
@@ -218,10 +235,10 @@ class QueryCache:
         wait(running, timeout=timeout)
 
     def _shared_lock(self, key: str) -> AbstractContextManager[Any]:
-        if self._redis is None:
+        if self._redis is None or not self.redis_in_use:
             return nullcontext()
         lock = self._redis.lock(f"{key}:lock", timeout=120, blocking_timeout=60)
-        return _TolerantLock(lock)
+        return _TolerantLock(lock, self._redis_failed)
 
     def clear(self) -> None:
         """Forget every cached query (tests and admin use)."""
@@ -237,15 +254,16 @@ class QueryCache:
 class _TolerantLock:
     """A Redis lock that never blocks the page when Redis misbehaves."""
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, lock: Any, failed: Callable[[str, Exception], None]) -> None:
         self.lock = lock
+        self.failed = failed
         self.held = False
 
     def __enter__(self) -> _TolerantLock:
         try:
             self.held = bool(self.lock.acquire())
-        except redis.RedisError as error:
-            log.warning("cache lock unavailable, computing anyway: %s", error)
+        except redis.RedisError as error:  # computing anyway
+            self.failed("lock", error)
         return self
 
     def __exit__(self, *exc: object) -> None:
