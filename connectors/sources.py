@@ -19,11 +19,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import SourceFormatError
 from connectors.registry import UnknownConnectorError, get_connector
 from connectors.runner import RunReport, run_source
 from dashboard.settings import Settings
+
+STORE_RETRY = timedelta(minutes=1)  # a source whose store was down is tried again this soon
 
 
 class SourceEntry(BaseModel):
@@ -67,14 +70,20 @@ def load_sources(path: Path) -> list[SourceEntry]:
 
 
 def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunReport:
-    """Run one source; a misconfigured one gives a failed report instead of an exception."""
+    """Run one source; a misconfigured one, or a store that cannot be reached, gives a
+    failed report instead of an exception."""
     try:
         connector = get_connector(entry.kind)(entry.connector_config())
     except (UnknownConnectorError, ValidationError, ValueError) as error:
         return RunReport(source=entry.id, kind=entry.kind, status="failed",
                          error=f"configuration: {error}".replace("\n", " "), failure="config")
     location = str(entry.connector_config().get("location", ""))
-    return run_source(engine, settings, connector, entry.id, location)
+    try:
+        return run_source(engine, settings, connector, entry.id, location)
+    except SQLAlchemyError as error:  # the store is down: nothing was acknowledged
+        first_line = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+        return RunReport(source=entry.id, kind=entry.kind, status="failed",
+                         error=f"store unavailable: {first_line}", failure="store")
 
 
 def run_all(engine: Engine, settings: Settings, entries: list[SourceEntry]) -> list[RunReport]:
@@ -100,8 +109,12 @@ def run_forever(
         now = clock()
         for entry in entries:
             if entry.enabled and due[entry.id] <= now:
-                report(run_entry(engine, settings, entry))
-                due[entry.id] = now + timedelta(minutes=entry.every_minutes)
+                done_run = run_entry(engine, settings, entry)
+                report(done_run)
+                wait = timedelta(minutes=entry.every_minutes)
+                if done_run.failure == "store":  # try again soon, not a whole interval on
+                    wait = min(wait, STORE_RETRY)
+                due[entry.id] = now + wait
         done += 1
         if due and (rounds is None or done < rounds):
             sleep(max(1.0, (min(due.values()) - clock()).total_seconds()))

@@ -90,3 +90,32 @@ sources:
     run_forever(fresh_engine, Settings(), load_sources(path), lambda r: ran.append(r.source),
                 clock=lambda: now[0], sleep=sleep, rounds=4)
     assert ran == ["fast", "slow", "fast", "fast", "fast"]
+
+
+def test_the_loop_carries_on_when_the_store_is_down(tmp_path, open311_file) -> None:
+    """A store that cannot be reached fails each run in one line; the loop never exits,
+    runs the other sources, and tries again a minute later rather than an interval on."""
+    from sqlalchemy import create_engine
+
+    path = _write(tmp_path, f"""
+sources:
+  - {{id: a, kind: open311, every_minutes: 30, location: {open311_file}}}
+  - {{id: b, kind: open311, every_minutes: 30, location: {open311_file}}}
+""")
+    down = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test",
+                         connect_args={"connect_timeout": 2})
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    slept: list[float] = []
+    reports = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += timedelta(seconds=seconds)
+
+    run_forever(down, Settings(), load_sources(path), reports.append, clock=lambda: now[0],
+                sleep=sleep, rounds=3)
+    assert [r.source for r in reports] == ["a", "b", "a", "b", "a", "b"]
+    assert all(r.status == "failed" and r.failure == "store" for r in reports)
+    assert all(r.error.startswith("store unavailable: ") and "\n" not in r.error
+               for r in reports)
+    assert slept == [60.0, 60.0]  # a minute, not the 30-minute interval
