@@ -9,18 +9,20 @@ already read and good is kept.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connectors.base import Connector, Mapped, SourceFormatError, Stream
 from connectors.storing import store_batch
 from connectors.storing_frames import store_chunk
+from dashboard.feed_health import RUN_LEASE_SECONDS
 from dashboard.model import FeedRun, Quarantine, Source
 from dashboard.queries.warm import warm_default_views
 from dashboard.settings import Settings
@@ -78,14 +80,62 @@ def last_watermark(engine: Engine, source_id: str) -> str | None:
         ).scalar()
 
 
+HEARTBEAT_SECONDS = 10.0  # a run in progress stamps ``heartbeat_at`` this often
+
+
+class _Heartbeat:
+    """Stamps a run's ``heartbeat_at`` from a daemon thread until stopped; it dies with
+    its process, so a run killed with -9 stops beating and is seen as interrupted."""
+
+    def __init__(self, engine: Engine, run_id: int) -> None:
+        self.engine, self.run_id = engine, run_id
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"feed-run-{run_id}",
+                                       daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                with unit_of_work(self.engine) as conn:
+                    conn.execute(update(FeedRun).where(FeedRun.id == self.run_id)
+                                 .values(heartbeat_at=_now()))
+            except SQLAlchemyError:  # the store is down: the run itself will say so
+                continue
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=HEARTBEAT_SECONDS)
+
+
+def mark_interrupted(conn: Connection, source_id: str | None = None,
+                     now: datetime | None = None) -> int:
+    """Mark failed the "running" runs (of one source, or all) whose heartbeat stopped more
+    than ``RUN_LEASE_SECONDS`` ago: their process was killed or crashed. Returns how many."""
+    now = now or _now()
+    cutoff = now - timedelta(seconds=RUN_LEASE_SECONDS)
+    last_sign = func.coalesce(FeedRun.heartbeat_at, FeedRun.started)
+    stmt = update(FeedRun).where(FeedRun.status == "running", last_sign < cutoff)
+    if source_id is not None:
+        stmt = stmt.where(FeedRun.source_id == source_id)
+    done = conn.execute(stmt.values(
+        status="failed", finished=last_sign,
+        error="interrupted: the process running it stopped before it finished"))
+    return int(done.rowcount or 0)
+
+
 def _start(engine: Engine, connector: Connector, source_id: str, location: str) -> int:
     config = connector.config.model_dump(mode="json")  # SecretStr values come out masked
     with unit_of_work(engine) as conn:
         upsert(conn, Source, [{"id": source_id, "kind": connector.kind,
                                "location": location, "config": config}])
-        result = conn.execute(
-            insert(FeedRun).values(source_id=source_id, started=_now(), status="running")
-        )
+        mark_interrupted(conn, source_id)
+        started = _now()
+        result = conn.execute(insert(FeedRun).values(
+            source_id=source_id, started=started, heartbeat_at=started, status="running"))
         key = result.inserted_primary_key
         assert key is not None  # a single-row INSERT always has one
         return int(key[0])
@@ -205,41 +255,42 @@ def run_source(
     watermark = None if full else last_watermark(engine, source_id)
     report.watermark = watermark
     pending = _Pending()
-    try:
-        for stream in connector.streams():
-            for raw in _records(engine, settings, stream, watermark, report):
-                report.records_in += 1
-                try:
-                    mapped = stream.map(raw)
-                except BAD_RECORD_ERRORS as error:
-                    pending.bad.append((raw, f"{stream.name}: {error}"))
-                    continue
-                pending.records.append((raw, mapped))
-                if len(pending.records) + len(pending.bad) >= BATCH_RECORDS:
-                    _flush(engine, settings, pending, report)
-        _flush(engine, settings, pending, report)
-        report.status = "partial" if report.quarantined else "ok"
-    except SourceFormatError as error:
-        report.status, report.error, report.failure = "failed", str(error), "format"
-        report.watermark = watermark
-        pending.records.clear()
-        pending.bad.clear()
-    except (OSError, ConnectionError, TimeoutError) as error:
-        report.status, report.failure = "failed", "unavailable"
-        report.error = f"source unavailable: {error}"
+    with _Heartbeat(engine, report.run_id):
         try:
-            _flush(engine, settings, pending, report)  # keep what was read and good
-        except SQLAlchemyError as store_error:
+            for stream in connector.streams():
+                for raw in _records(engine, settings, stream, watermark, report):
+                    report.records_in += 1
+                    try:
+                        mapped = stream.map(raw)
+                    except BAD_RECORD_ERRORS as error:
+                        pending.bad.append((raw, f"{stream.name}: {error}"))
+                        continue
+                    pending.records.append((raw, mapped))
+                    if len(pending.records) + len(pending.bad) >= BATCH_RECORDS:
+                        _flush(engine, settings, pending, report)
+            _flush(engine, settings, pending, report)
+            report.status = "partial" if report.quarantined else "ok"
+        except SourceFormatError as error:
+            report.status, report.error, report.failure = "failed", str(error), "format"
+            report.watermark = watermark
             pending.records.clear()
             pending.bad.clear()
-            report.error += "; store refused a batch: " + _store_error(store_error)
-        report.watermark = watermark  # the next run reads the missed part again
-    except SQLAlchemyError as error:  # the batch was rolled back; earlier batches are kept
-        pending.records.clear()
-        pending.bad.clear()
-        report.status, report.failure = "failed", "store"
-        report.error = "store refused a batch: " + _store_error(error)
-        report.watermark = watermark
+        except (OSError, ConnectionError, TimeoutError) as error:
+            report.status, report.failure = "failed", "unavailable"
+            report.error = f"source unavailable: {error}"
+            try:
+                _flush(engine, settings, pending, report)  # keep what was read and good
+            except SQLAlchemyError as store_error:
+                pending.records.clear()
+                pending.bad.clear()
+                report.error += "; store refused a batch: " + _store_error(store_error)
+            report.watermark = watermark  # the next run reads the missed part again
+        except SQLAlchemyError as error:  # this batch rolled back; earlier ones are kept
+            pending.records.clear()
+            pending.bad.clear()
+            report.status, report.failure = "failed", "store"
+            report.error = "store refused a batch: " + _store_error(error)
+            report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report, settings.feed_runs_kept)
     if report.stored and settings.redis_url and settings.warm_after_ingest:

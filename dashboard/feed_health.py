@@ -32,6 +32,22 @@ def _watermark_time(watermark: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+RUN_LEASE_SECONDS = 60.0  # a "running" run whose heartbeat stopped this long ago was killed
+
+
+def run_status(run: Any, now: datetime | None = None) -> str:
+    """A run's status as shown: "interrupted" for a run still marked running whose
+    heartbeat (``connectors.runner``, wall-clock time) stopped more than
+    ``RUN_LEASE_SECONDS`` before ``now`` (default: the wall clock)."""
+    if run.status != "running":
+        return str(run.status)
+    now = now or datetime.now(timezone.utc)
+    last_sign = run.heartbeat_at or run.started
+    if last_sign.tzinfo is None:
+        last_sign = last_sign.replace(tzinfo=timezone.utc)
+    return "interrupted" if (now - last_sign).total_seconds() > RUN_LEASE_SECONDS else "running"
+
+
 def _source_health(
     conn: Connection, source: Any, now: datetime, stale_after: float
 ) -> dict[str, Any]:
@@ -43,6 +59,7 @@ def _source_health(
         select(func.count()).select_from(Quarantine).where(Quarantine.source_id == source.id)
     ).scalar_one()
     last = runs[0] if runs else None
+    status = run_status(last) if last else "never run"
     good = next((r for r in runs if r.status in ("ok", "partial")), None)
     newest = _watermark_time(good.watermark) if good else None
     reference = newest or (good.finished if good else None)
@@ -50,7 +67,7 @@ def _source_health(
     return {
         "id": source.id, "kind": source.kind, "location": source.location,
         "enabled": source.enabled,
-        "status": last.status if last else "never run",
+        "status": status,
         "last_started": _iso(last.started) if last else None,
         "last_error": last.error if last else None,
         "records_in": last.records_in if last else 0,
@@ -59,9 +76,9 @@ def _source_health(
         "quarantined_total": int(quarantined),
         "newest_data": _iso(newest),
         "lag_seconds": lag,
-        "stale": lag is None or lag > stale_after or (last is not None and last.status == "failed"),
+        "stale": lag is None or lag > stale_after or status in ("failed", "interrupted"),
         "runs": [
-            {"started": _iso(r.started), "status": r.status, "records_in": r.records_in,
+            {"started": _iso(r.started), "status": run_status(r), "records_in": r.records_in,
              "stored": r.stored, "quarantined": r.quarantined}
             for r in reversed(runs)
         ],

@@ -90,6 +90,8 @@ class FeedRun(Base):
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
     started: Mapped[datetime]
     finished: Mapped[datetime | None]
+    # stamped every few seconds while the run is in progress (``connectors.runner``)
+    heartbeat_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20))  # running, ok, partial, failed
     records_in: Mapped[int] = mapped_column(Integer, default=0)
     stored: Mapped[int] = mapped_column(Integer, default=0)

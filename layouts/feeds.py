@@ -16,9 +16,10 @@ REFRESH_MS = 60_000
 FEED_STATUS = {  # run status -> (icon, words, badge modifier shared with KPI badges)
     "ok": ("✓", "OK", "on"), "partial": ("!", "Partial", "near"),
     "failed": ("✕", "Failed", "off"), "running": ("…", "Running", "none"),
-    "never run": ("–", "Never run", "none"),
+    "interrupted": ("✕", "Interrupted", "off"), "never run": ("–", "Never run", "none"),
 }
-RUN_COLOURS = {"ok": "#1a7f37", "partial": "#b35900", "failed": "#c62828", "running": "#6b7785"}
+RUN_COLOURS = {"ok": "#1a7f37", "partial": "#b35900", "failed": "#c62828", "running": "#6b7785",
+               "interrupted": "#c62828"}
 
 
 def feed_badge(status: str, stale: bool) -> html.Span:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import InvalidRequestError
 from connectors import runner
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
 from connectors.runner import run_source
-from dashboard.model import Asset, District, FeedRun, Observation, Quarantine, Rollup
+from dashboard.model import Asset, District, FeedRun, Observation, Quarantine, Rollup, Source
 from dashboard.settings import Settings
 from dashboard.store import unit_of_work
 from dashboard.store.version import data_version
@@ -276,3 +276,35 @@ def test_a_time_out_of_range_is_quarantined_and_never_moves_the_watermark(
     assert len(reasons) == 3 and all("outside the plausible range" in r for r in reasons)
     assert any("9999-12-31" in r for r in reasons) and any("1900-01-01" in r for r in reasons)
     assert runner.last_watermark(store, "s1") == "0000"
+
+
+def test_a_run_whose_process_died_is_interrupted_not_running_for_ever(store: Engine) -> None:
+    """A run still marked running whose heartbeat stopped over a minute ago (its process was
+    killed) shows as interrupted on /feeds, and the source's next run marks it failed; a run
+    beating now stays running."""
+    from datetime import timedelta
+
+    from dashboard.feed_health import run_status
+
+    now = datetime.now(timezone.utc)
+    with unit_of_work(store) as conn:
+        conn.execute(insert(Source), [{"id": "s1", "kind": "test-sensors", "location": "",
+                                       "config": {}}])
+        conn.execute(insert(FeedRun), [
+            {"source_id": "s1", "started": now - timedelta(minutes=30), "status": "running",
+             "heartbeat_at": now - timedelta(minutes=5)},
+            {"source_id": "s1", "started": now - timedelta(hours=2), "status": "running",
+             "heartbeat_at": None},
+        ])
+    with store.connect() as conn:
+        dead = conn.execute(select(FeedRun).order_by(FeedRun.id)).all()
+    assert [run_status(r) for r in dead] == ["interrupted", "interrupted"]
+    report = run_source(store, Settings(), SensorConnector({"records": _records(range(2))}), "s1")
+    with store.connect() as conn:
+        runs = conn.execute(select(FeedRun.id, FeedRun.status, FeedRun.error, FeedRun.finished,
+                                   FeedRun.heartbeat_at).order_by(FeedRun.id)).all()
+    assert [r.status for r in runs] == ["failed", "failed", "ok"]
+    assert all("interrupted" in r.error for r in runs[:2])
+    assert runs[0].finished == runs[0].heartbeat_at  # it ended when it last beat
+    assert report.run_id == runs[2].id and runs[2].heartbeat_at is not None
+    assert run_status(runs[2]) == "ok"
