@@ -55,13 +55,18 @@ def fetch(url: str, timeout: float) -> bytes:
 
 
 def parse_feed(data: bytes, origin: str) -> gtfs_realtime_pb2.FeedMessage:
-    """The FeedMessage of ``data``; SourceFormatError when it is not one."""
+    """The FeedMessage of ``data``; SourceFormatError when it is not one (an empty body
+    included: every feed has a header with its version, even with no entity)."""
     feed = gtfs_realtime_pb2.FeedMessage()
     try:
         feed.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError, RecursionError, OverflowError) as error:
         raise SourceFormatError(
             f"{origin}: not a GTFS-Realtime FeedMessage: {one_line(error)}") from None
+    if not feed.header.gtfs_realtime_version:
+        raise SourceFormatError(f"{origin}: not a GTFS-Realtime FeedMessage: "
+                                f"{'empty' if not data else 'no header'} "
+                                f"({len(data)} bytes)")
     return feed
 
 

@@ -231,3 +231,20 @@ def test_mixed_feed_keeps_static_stops(fresh_engine: Engine, tmp_path: Path) -> 
         stop = conn.execute(select(Asset.name, Asset.lat, Asset.source_id).where(
             Asset.id == "urn:ngsi-ld:GtfsStop:gtfs:BULLFROG")).one()
     assert tuple(stop) == ("Bullfrog (Demo)", 36.88108, "static")
+
+
+def test_an_empty_realtime_feed_is_a_one_line_failure(tmp_path: Path, fresh_engine: Any) -> None:
+    """An empty ``.pb`` (or one without the header every feed carries) fails the run with
+    one line, instead of passing as "ok" with 0 records; a feed with a header and no
+    entity (nothing running at night) is a valid, empty run."""
+    for body, words in ((b"", r"empty \(0 bytes\)"), (b"\x12\x00", "no header")):
+        with pytest.raises(SourceFormatError, match=words):
+            parse_feed(body, "feed.pb")
+    empty = tmp_path / "empty.pb"
+    empty.write_bytes(b"")
+    report = run_source(fresh_engine, Settings(), GtfsRtConnector({"location": str(empty)}),
+                        "rt")
+    assert report.status == "failed" and "empty (0 bytes)" in (report.error or "")
+    quiet = gtfs_realtime_pb2.FeedMessage()
+    quiet.header.gtfs_realtime_version = "2.0"
+    assert len(parse_feed(quiet.SerializeToString(), "night.pb").entity) == 0
