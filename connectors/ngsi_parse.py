@@ -250,9 +250,18 @@ def map_entity(
     status = label(attrs.get("status"), 40) or label(attrs.get("deviceState"), 40) or "ok"
     if "status" in attrs and not isinstance(attrs["status"].value, str):
         static["status"] = clean(attrs["status"].value)
-    asset = {"id": urn, "type": kind, "domain": domain_of(kind, attrs, domains, default_domain),
-             "name": label(attrs.get("name"), 200), "lat": lat, "lon": lon,
-             "status": status, "attributes": static}
+    asset: dict[str, Any] = {"id": urn, "type": kind,
+                             "domain": domain_of(kind, attrs, domains, default_domain)}
+    # A partial update (a broker's notification of one attribute) writes what it carries
+    # and keeps the rest: name, place (and so district), status, other attributes.
+    if "name" in attrs:
+        asset["name"] = label(attrs.get("name"), 200)
+    if "location" in attrs:
+        asset["lat"], asset["lon"] = lat, lon
+    if "status" in attrs or "deviceState" in attrs:
+        asset["status"] = status
+    if static:
+        asset["attributes"] = static
     return Mapped(assets=[asset], observations=observations,
                   cursor=cursor_text(max(seen)) if seen else None)
 

@@ -151,6 +151,10 @@ def _rows(
 
 
 def _with_districts(rows: list[dict[str, Any]], index: DistrictIndex) -> None:
+    """Give rows that say where they are their district; rows that do not say (a partial
+    update) keep the district they have (rows of one group share their columns)."""
+    if rows and "lat" not in rows[0] and "district_id" not in rows[0]:
+        return
     todo = [r for r in rows if not r.get("district_id") and r.get("lat") is not None]
     if not todo:
         return

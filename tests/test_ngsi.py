@@ -155,8 +155,9 @@ def test_air_quality_key_values_and_normalized() -> None:
     mapped = key_values.map(next(key_values.read(None)))
     asset = mapped.assets[0]
     assert asset["id"] == AQ_URN  # v2 id made a URN: the same as the NGSI-LD example's
-    assert (asset["type"], asset["domain"], asset["status"]) == (
-        "AirQualityObserved", "environment", "ok")
+    # no status attribute: the asset row leaves it out, and a new asset is stored as "ok"
+    assert (asset["type"], asset["domain"], asset.get("status")) == (
+        "AirQualityObserved", "environment", None)
     assert (asset["lat"], asset["lon"]) == (40.423852777777775, -3.712247222222222)
     assert asset["attributes"]["address"]["streetAddress"] == "Plaza de España"
     assert asset["attributes"]["airQualityLevel"] == "moderate"
@@ -744,8 +745,9 @@ def _near_valid() -> st.SearchStrategy[Any]:
 def _check_storable(mapped: Mapped) -> None:
     for asset in mapped.assets:
         assert len(asset["id"]) <= 200 and len(asset["type"]) <= 80 and "." not in asset["type"]
-        assert len(asset["name"]) <= 200 and len(asset["status"]) <= 40
-        json.dumps(asset["attributes"], allow_nan=False).encode("utf-8")
+        # a partial entity leaves out what it does not carry (the stored values stay)
+        assert len(asset.get("name", "")) <= 200 and len(asset.get("status", "")) <= 40
+        json.dumps(asset.get("attributes", {}), allow_nan=False).encode("utf-8")
     for obs in mapped.observations:
         assert len(obs["metric"]) <= 60 and math.isfinite(obs["value"])
         assert obs["time"].tzinfo is not None and (obs["unit"] is None or len(obs["unit"]) <= 20)
@@ -784,3 +786,30 @@ def test_arbitrary_files_read_or_raise_format_error(scratch: Path, data: bytes) 
             map_entity(record)
         except ValueError:
             pass
+
+
+def test_a_partial_update_keeps_what_it_does_not_carry(fresh_engine: Engine) -> None:
+    """A broker's notification of one attribute (no name, no location) updates that
+    reading and keeps the asset's name, place, district, status and attributes."""
+    from connectors.storing import store_batch
+    from dashboard.model import Asset, District
+    from dashboard.store import unit_of_work
+
+    source = EntitiesStream(NgsiConfig(location="x.json", timezone="Europe/Madrid"))
+    full = {"id": "urn:ngsi-ld:WasteContainer:santander:0004", "type": "WasteContainer",
+            "name": "Contenedor Calle Alta 84", "status": "ok", "serialNumber": "W-4",
+            "location": {"type": "Point", "coordinates": [0.5, 0.5]},
+            "fillingLevel": 0.4, "dateObserved": "2026-11-01T10:00:00Z"}
+    partial = {"id": full["id"], "type": "WasteContainer", "fillingLevel": 0.9,
+               "dateObserved": "2026-11-01T11:00:00Z"}
+    with unit_of_work(fresh_engine) as conn:
+        conn.execute(insert(District), [{"id": "d1", "name": "Centro", "geometry": {
+            "type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}}])
+        for record in (full, partial):
+            stored, refused = store_batch(conn, Settings(), [(record, source.map(record))])
+            assert stored == 1 and not refused
+    with fresh_engine.connect() as conn:
+        asset = conn.execute(select(Asset).where(Asset.id == full["id"])).one()
+    assert (asset.name, asset.lat, asset.lon, asset.district_id, asset.status) == (
+        "Contenedor Calle Alta 84", 0.5, 0.5, "d1", "ok")
+    assert asset.attributes == {"serialNumber": "W-4"}
