@@ -32,6 +32,7 @@ from connectors.ngsi_values import (
     label,
     location,
     ngsi_time,
+    not_finite,
     number,
     time_text,
     unit_symbol,
@@ -238,6 +239,8 @@ def map_entity(
         if name in ("location", "name", "status") or name in ENTITY_TIMES:
             continue
         metric = _metric(name, kind, attrs)
+        if metric and not_finite(attr):  # quarantined with the reason, never dropped
+            raise ValueError(f"{name}: {str(attr.value)[:40]!r} is not a finite number")
         value = number(attr) if metric else None
         when = own.get(name, main)
         if value is None or when is None:

@@ -162,6 +162,22 @@ def number(attr: Attr) -> float | None:
     return result if math.isfinite(result) else None
 
 
+def not_finite(attr: Attr) -> bool:
+    """Whether the attribute holds a number that is not finite (NaN, ±Infinity, or beyond
+    a float): a reading the sensor sent but that cannot be stored."""
+    value = attr.value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    if isinstance(value, str) and attr.kind not in NUMBER_KINDS:
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except OverflowError:
+        return True
+    except ValueError:
+        return False
+
+
 def clean(value: Any, depth: int = 0) -> Any:
     """A JSON value safe for every store: no NaN/inf, NUL or lone surrogates; ValueError
     when nested deeper than ``MAX_DEPTH`` (deeper would exhaust Python's stack)."""

@@ -813,3 +813,16 @@ def test_a_partial_update_keeps_what_it_does_not_carry(fresh_engine: Engine) -> 
     assert (asset.name, asset.lat, asset.lon, asset.district_id, asset.status) == (
         "Contenedor Calle Alta 84", 0.5, 0.5, "d1", "ok")
     assert asset.attributes == {"serialNumber": "W-4"}
+
+
+def test_a_reading_that_is_not_a_finite_number_is_quarantined_with_its_reason() -> None:
+    """NaN, ±Infinity and numbers beyond a float in a reading quarantine the entity with
+    the attribute named, instead of being dropped without a trace."""
+    source = EntitiesStream(NgsiConfig(location="x.json", timezone="Europe/Madrid"))
+    base = {"id": "urn:ngsi-ld:AirQualityObserved:x:1", "type": "AirQualityObserved",
+            "dateObserved": "2026-11-01T10:00:00Z"}
+    for value in (float("nan"), float("inf"), float("-inf"),
+                  {"type": "Number", "value": "1e999"}):
+        with pytest.raises(ValueError, match="no2: .* is not a finite number"):
+            source.map({**base, "no2": value})
+    assert by_metric(source.map({**base, "no2": 41.5}))["no2"][0] == 41.5
