@@ -146,36 +146,35 @@ def time_text(value: str) -> str:
     return _OFFSET_AND_Z.sub(r"\1", value.strip().split("/", 1)[0])
 
 
-def number(attr: Attr) -> float | None:
-    """The attribute's value as a finite number, if it is one (booleans are not)."""
+def _as_float(attr: Attr) -> float | None:
+    """The attribute's value read as a float, finite or not (an overflowing one as
+    infinity), when it is numeric: a JSON number, or the text of a Number-typed attribute;
+    None otherwise (booleans are not numbers)."""
     value = attr.value
-    if isinstance(value, bool) or attr.kind in ("Relationship", "ListRelationship"):
-        return None
-    if not isinstance(value, (int, float)) and not (
-        isinstance(value, str) and attr.kind in NUMBER_KINDS
-    ):
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
+            isinstance(value, str) and attr.kind in NUMBER_KINDS)):
         return None
     try:
-        result = float(value)
-    except (ValueError, OverflowError):
+        return float(value)
+    except OverflowError:
+        return math.inf
+    except ValueError:
         return None
-    return result if math.isfinite(result) else None
+
+
+def number(attr: Attr) -> float | None:
+    """The attribute's value as a finite number, if it is one (booleans are not)."""
+    if attr.kind in ("Relationship", "ListRelationship"):
+        return None
+    result = _as_float(attr)
+    return result if result is not None and math.isfinite(result) else None
 
 
 def not_finite(attr: Attr) -> bool:
     """Whether the attribute holds a number that is not finite (NaN, ±Infinity, or beyond
     a float): a reading the sensor sent but that cannot be stored."""
-    value = attr.value
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return False
-    if isinstance(value, str) and attr.kind not in NUMBER_KINDS:
-        return False
-    try:
-        return not math.isfinite(float(value))
-    except OverflowError:
-        return True
-    except ValueError:
-        return False
+    result = _as_float(attr)
+    return result is not None and not math.isfinite(result)
 
 
 def clean(value: Any, depth: int = 0) -> Any:

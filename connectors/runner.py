@@ -171,7 +171,7 @@ def _advance_watermark(report: RunReport, records: list[tuple[Any, Mapped]],
             report.watermark = mapped.cursor
 
 
-def _store_error(error: SQLAlchemyError) -> str:
+def store_error_line(error: SQLAlchemyError) -> str:
     """One line (at most 500 characters) saying why the store refused: the driver's own
     message where there is one (only a DBAPIError wraps a driver exception)."""
     cause: BaseException = error
@@ -283,13 +283,13 @@ def run_source(
             except SQLAlchemyError as store_error:
                 pending.records.clear()
                 pending.bad.clear()
-                report.error += "; store refused a batch: " + _store_error(store_error)
+                report.error += "; store refused a batch: " + store_error_line(store_error)
             report.watermark = watermark  # the next run reads the missed part again
         except SQLAlchemyError as error:  # this batch rolled back; earlier ones are kept
             pending.records.clear()
             pending.bad.clear()
             report.status, report.failure = "failed", "store"
-            report.error = "store refused a batch: " + _store_error(error)
+            report.error = "store refused a batch: " + store_error_line(error)
             report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report, settings.feed_runs_kept)

@@ -33,6 +33,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, bindparam, select
 
+from connectors.mqtt import DEFAULT_PORTS
 from connectors.registry import get_connector
 from connectors.runner import RunReport, run_source
 from dashboard.model import Asset, Observation
@@ -128,7 +129,7 @@ class Simulator:
 
     def _device_mappings(self) -> dict[str, dict[str, Any]]:
         """The MQTT connector's device mappings of every simulated sensor, by device id
-        (``a<pk>``): its asset, type, domain, name and units (built once)."""
+        (``device_id``): its asset, type, domain, name and units (built once)."""
         if self._devices is None:
             units: dict[str, dict[str, str]] = {}
             for path in (self.feeds / "telemetry").glob("*.yaml"):
@@ -136,24 +137,23 @@ class Simulator:
                 units[mapping["type"]] = {m["metric"]: m["unit"]
                                           for m in mapping.get("metrics", []) if m.get("unit")}
             with self.engine.connect() as conn:
-                rows = conn.execute(select(Asset.pk, Asset.id, Asset.type, Asset.domain,
-                                           Asset.name)
+                rows = conn.execute(select(Asset.id, Asset.type, Asset.domain, Asset.name)
                                     .where(Asset.type.in_(list(units)))).all()
-            self._devices = {f"a{pk}": {"asset_id": urn, "type": kind, "domain": domain,
-                                        "name": name, "units": units[kind]}
-                             for pk, urn, kind, domain, name in rows}
+            self._devices = {device_id(urn): {"asset_id": urn, "type": kind, "domain": domain,
+                                              "name": name, "units": units[kind]}
+                             for urn, kind, domain, name in rows}
         return self._devices
 
     def _messages(self, mapping_path: Path, now: datetime) -> list[tuple[str, str]]:
         """A sample's readings as IoT Agent JSON messages: (topic, payload)."""
         mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
-        device_of = {d["asset_id"]: device for device, d in self._device_mappings().items()}
+        devices = self._device_mappings()
         messages = []
         for row in self._sample(mapping, now):
             values = {metric: float(text) for metric, text in row.items()
                       if metric not in ("entity_id", "observed_at") and text != ""}
-            device = device_of.get(row["entity_id"])
-            if device and values:
+            device = device_id(row["entity_id"])
+            if device in devices and values:
                 payload = {"TimeInstant": row["observed_at"], **values}
                 messages.append((f"/{MQTT_APIKEY}/{device}/attrs", json.dumps(payload)))
         return messages
@@ -168,10 +168,9 @@ class Simulator:
         """Ask the broker to drop the persistent session (and what it queued for it)."""
         if not self.mqtt_url:
             return
-        parts = urlsplit(self.mqtt_url)
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.mqtt_client_id,
                              clean_session=True)
-        client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+        client.connect(*broker_of(self.mqtt_url))
         client.disconnect()
         self._primed = False
 
@@ -253,14 +252,23 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> No
         writer.writerows(rows)
 
 
+def device_id(urn: str) -> str:
+    """A sensor's device id in its MQTT topic: topic-safe, the same for the same asset."""
+    return "d" + hashlib.sha1(urn.encode()).hexdigest()[:16]
+
+
+def broker_of(url: str) -> tuple[str, int]:
+    """The host and port of ``mqtt://host:port`` (the local default port when none)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORTS["mqtt"]
+
+
 def broker_answering(url: str, timeout: float = 0.5) -> bool:
     """Whether an MQTT broker accepts a TCP connection at ``url`` (``mqtt://host:port``)."""
     if not url:
         return False
-    parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883),
-                                      timeout=timeout):
+        with socket.create_connection(broker_of(url), timeout=timeout):
             return True
     except OSError:
         return False
@@ -268,9 +276,8 @@ def broker_answering(url: str, timeout: float = 0.5) -> bool:
 
 def publish(url: str, messages: list[tuple[str, str]]) -> None:
     """Publish ``messages`` (topic, payload) at QoS 1 and wait until the broker has them."""
-    parts = urlsplit(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.connect(*broker_of(url))
     client.loop_start()
     try:
         for topic, payload in messages:

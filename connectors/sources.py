@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import SourceFormatError
 from connectors.registry import UnknownConnectorError, get_connector
-from connectors.runner import RunReport, run_source
+from connectors.runner import RunReport, run_source, store_error_line
 from dashboard.settings import Settings
 
 STORE_RETRY = timedelta(minutes=1)  # a source whose store was down is tried again this soon
@@ -81,9 +81,9 @@ def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunRepo
     try:
         return run_source(engine, settings, connector, entry.id, location)
     except SQLAlchemyError as error:  # the store is down: nothing was acknowledged
-        first_line = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
         return RunReport(source=entry.id, kind=entry.kind, status="failed",
-                         error=f"store unavailable: {first_line}", failure="store")
+                         error=f"store unavailable: {store_error_line(error)}",
+                         failure="store")
 
 
 def run_all(engine: Engine, settings: Settings, entries: list[SourceEntry]) -> list[RunReport]:

@@ -165,9 +165,13 @@ def request_map(settings: Settings, scope: RequestScope, *,
             result["points"] = _points(conn, scope, now)
         return result
 
-    return cached(settings, "services_map",
-                  {**scope.params(), "limit": limit, "now": now.isoformat()}, compute,
+    return cached(settings, "services_map", _map_params(scope, limit, now), compute,
                   REQUESTS, shared=True)  # up to 5,000 points: kept decoded per process
+
+
+def _map_params(scope: RequestScope, limit: int, now: datetime) -> dict[str, Any]:
+    """What the map of a scope is cached under, its points layer too."""
+    return {**scope.params(), "limit": limit, "now": now.isoformat()}
 
 
 def request_map_points(settings: Settings, scope: RequestScope, *,
@@ -189,9 +193,8 @@ def request_map_points(settings: Settings, scope: RequestScope, *,
                                  "status": "overdue" if props["overdue"] else "ok"}})
         return encode({"type": "FeatureCollection", "features": features})
 
-    now = snapshot_time(settings)
     return cached(settings, "services_map_points",
-                  {**scope.params(), "limit": limit, "now": now.isoformat(), "format": FORMAT},
+                  {**_map_params(scope, limit, snapshot_time(settings)), "format": FORMAT},
                   compute, REQUESTS, shared=True)
 
 
