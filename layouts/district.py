@@ -108,9 +108,11 @@ def score_trend(score: float | None, change: float | None, compare: str | None) 
                      className=f"trend trend--{word}")
 
 
-def score_children(kpis: dict[str, Any], compare: str | None = None) -> list[Any]:
+def score_children(kpis: dict[str, Any], compare: str | None = None,
+                   department: str | None = None) -> list[Any]:
     """The district's score, the city's and the gap between them, the rank among districts,
-    and (comparing with the previous period) the change in score points."""
+    and (comparing with the previous period) the change in score points; of the KPIs
+    ``department`` answers for when one is chosen."""
     score, city = kpis["score"], kpis["city_score"]
     rank = kpis["score_rank"]
     rank_words = (f"{ordinal(rank)} of {kpis['score_ranked']} districts by score" if rank
@@ -125,7 +127,8 @@ def score_children(kpis: dict[str, Any], compare: str | None = None) -> list[Any
         html.Div(rank_words, id=pid("rank"), className="district-score__rank"),
         html.Div(score_trend(score, kpis.get("score_change"), compare),
                  className="district-score__trend"),
-        html.Div("All KPIs · 1.00 = on target", className="score-card__meta"),
+        html.Div(f"{f'{department} KPIs' if department else 'All KPIs'} · 1.00 = on target",
+                 className="score-card__meta"),
     ]
 
 
@@ -168,7 +171,7 @@ def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, A
                      if filters.department else "")
     return {
         "subtitle": subtitle(kpis, filters, tz, domains),
-        "score": score_children(kpis, filters.compare),
+        "score": score_children(kpis, filters.compare, filters.department),
         "kpis": [score_chart(pid("chart"), rows, name, district, filters.period),
                  html.Div(kpi_table(pid("chart-table"), rows, name,
                                     year_ago=filters.compare == "year"),

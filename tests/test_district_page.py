@@ -285,6 +285,8 @@ def test_layout_follows_the_query(in_app: None, tiny_city: Settings, districts: 
     assert by_id(tree, "district-department").value == department["id"]
     subtitle = text_of(by_id(tree, "district-subtitle"))
     assert "last 7 days" in subtitle and "a year before" in subtitle
+    # the score is of the department's KPIs (kpi_table), and says so
+    assert f"{department['id']} KPIs · 1.00 = on target" in text_of(by_id(tree, "district-score"))
     rows = dq.kpi_comparison(tiny_city, district, "week", department=department["id"])["rows"]
     table = by_id(tree, "district-chart-table")
     assert len(body_rows(table)) == len(rows)
