@@ -70,6 +70,19 @@ class MappedChunk:
     leftovers: list[dict[str, Any]] = field(default_factory=list)
 
 
+class _CommitPoint:
+    """The type of ``COMMIT_POINT``."""
+
+    def __repr__(self) -> str:
+        return "COMMIT_POINT"
+
+
+COMMIT_POINT: Any = _CommitPoint()
+"""Yielded by a stream's ``read`` (it is not a record) to have everything it yielded so far
+committed now, and then ``acknowledge``d: a live source does it when it goes idle, so what
+it hands over is never held uncommitted for long, nor acknowledged before it is stored."""
+
+
 class Stream(ABC):
     """One kind of record a source yields (e.g. Open311 requests, NGSI entities)."""
 
@@ -85,6 +98,10 @@ class Stream(ABC):
     @abstractmethod
     def map(self, record: Mapping[str, Any]) -> Mapped:
         """Map one raw record to the unified model; raise ValueError when it is bad."""
+
+    def acknowledge(self) -> None:
+        """Every record yielded so far is committed (stored or quarantined): a source that
+        takes acknowledgements (an MQTT broker) is told now, never before. Default: none."""
 
     def read_chunks(self, watermark: str | None) -> Iterator[MappedChunk] | None:
         """Chunks mapped in one go (large files), or None to be read record by record

@@ -188,14 +188,19 @@ def ingest_mqtt(
     topic: Annotated[list[str], typer.Option(help="Topic filter; repeat for several.")],
     seconds: Annotated[float | None, typer.Option(help="Listen this long.")] = None,
     count: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    client_id: Annotated[str | None, typer.Option(
+        help="A stable id: a persistent session, so messages published between runs, or "
+             "read by a run killed before it committed them, come to the next run.")] = None,
     source_id: SourceId = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Live telemetry from an MQTT broker (IoT Agent topics /<apikey>/<device>/attrs)."""
+    """Live telemetry from an MQTT broker (IoT Agent topics /<apikey>/<device>/attrs).
+    Messages are acknowledged to the broker only once stored."""
     if seconds is None and count is None:
         raise typer.BadParameter("give --seconds or --count", param_hint="--seconds/--count")
     config = {k: v for k, v in {"location": broker, "topics": topic, "seconds": seconds,
-                                "count": count}.items() if v is not None}
+                                "count": count, "client_id": client_id}.items()
+              if v is not None}
     _run("mqtt", config, source_id or f"mqtt:{','.join(topic)}", as_json)
 
 

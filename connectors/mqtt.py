@@ -3,9 +3,16 @@
 A run subscribes to ``topics`` and reads messages until ``count`` messages or ``seconds``
 have passed (one of them is required: a run is one-shot). Payloads are JSON in the
 FIWARE IoT Agent style (see ``connectors.mqtt_parse``). Live data is not filtered by the
-watermark; the cursor is the receive time. Messages are acknowledged as they are handed
-to the runner, so with a ``client_id`` (a persistent session) QoS 1 messages published
-while no run was listening, or received but not handed over, come again on the next run.
+watermark; the cursor is the receive time.
+
+Messages are acknowledged only once committed: the stream asks the runner for a commit
+(``COMMIT_POINT``) whenever its queue runs dry, every ``ACK_EVERY`` messages, and before
+it disconnects, and acknowledges what was committed. With a ``client_id`` (a persistent
+session, QoS 1) a kill -9 or a broker restart at any instant loses nothing: what was not
+acknowledged comes again, and a message that carries its ``TimeInstant`` is stored once
+however often it comes (one without gets its receive time, so a redelivery is a reading
+of its own). QoS 2 is refused: paho hands a QoS 2 message over only after the broker
+has forgotten it, so it could be lost between that and the commit.
 """
 from __future__ import annotations
 
@@ -22,13 +29,21 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
+from connectors.base import (
+    COMMIT_POINT,
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Mapped,
+    Stream,
+)
 from connectors.mqtt_parse import Defaults, DeviceMapping, check_domain, map_message
 from connectors.registry import register
 from connectors.retry import Retryable, call_with_retries, current_policy
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 POLL_SECONDS = 0.1
+ACK_EVERY = 1_000  # while messages keep coming, commit and acknowledge at least this often
 
 
 class MqttConfig(ConnectorConfig):
@@ -38,10 +53,13 @@ class MqttConfig(ConnectorConfig):
     username: SecretStr | None = None
     password: SecretStr | None = None
     topics: list[str] = Field(default_factory=lambda: ["/+/+/attrs"], min_length=1)
-    qos: int = Field(default=1, ge=0, le=2)
+    qos: int = Field(default=1, ge=0, le=1,
+                     description="1: acknowledged after commit; 0: may be lost")
     seconds: float | None = Field(default=None, gt=0, description="stop after this long")
     count: int | None = Field(default=None, ge=1, description="stop after this many messages")
-    client_id: str | None = Field(default=None, description="set: a persistent session")
+    client_id: str | None = Field(default=None, min_length=1, max_length=128,
+                                  description="set: a persistent session, so messages "
+                                              "published while no run listens wait for it")
     devices: dict[str, DeviceMapping] = Field(default_factory=dict,
                                               description="topic or device id -> asset")
     default_type: str = Field(default="Device", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -212,14 +230,18 @@ class TelemetryStream(Stream):
         self.config = config
         self.defaults = Defaults(config.default_type, config.default_domain,
                                  config.accept_unknown_devices)
+        self._session: _Session | None = None
+        self._unacked: list[tuple[int, int]] = []  # (mid, qos) yielded, not acknowledged
 
     def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
-        """Yield messages until ``count`` or ``seconds``; the watermark is not used."""
+        """Yield messages until ``count`` or ``seconds``, and a ``COMMIT_POINT`` whenever
+        none is waiting (and before disconnecting); the watermark is not used."""
         session = _Session(self.config)
         session.open()
         if not session.subscribed.wait(self.config.timeout_seconds):
             session.close()
             raise ConnectionError(f"{session.where}: subscription not acknowledged")
+        self._session, self._unacked = session, []
         limit = self.config.count
         deadline = (time.monotonic() + self.config.seconds) if self.config.seconds else None
         read = 0
@@ -227,18 +249,36 @@ class TelemetryStream(Stream):
             while limit is None or read < limit:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    return
+                    break
                 try:
-                    message = session.messages.get(timeout=min(POLL_SECONDS, left or POLL_SECONDS))
+                    message = session.messages.get_nowait()
                 except queue.Empty:
-                    session.check_alive()
-                    continue
+                    if self._unacked:  # idle: have what was read stored and acknowledged
+                        yield COMMIT_POINT
+                        continue
+                    try:
+                        message = session.messages.get(timeout=min(POLL_SECONDS,
+                                                                   left or POLL_SECONDS))
+                    except queue.Empty:
+                        session.check_alive()
+                        continue
                 read += 1
+                if message.qos:  # acknowledged once the runner has committed it
+                    self._unacked.append((message.mid, message.qos))
                 yield message_record(message)
-                if message.qos:
-                    session.client.ack(message.mid, message.qos)
+                if len(self._unacked) >= ACK_EVERY:
+                    yield COMMIT_POINT
+            yield COMMIT_POINT  # the last ones, while the session is still open
         finally:
             session.close()
+            self._session = None
+
+    def acknowledge(self) -> None:
+        """Acknowledge to the broker the messages yielded so far (now committed)."""
+        if self._session is not None:
+            for mid, qos in self._unacked:
+                self._session.client.ack(mid, qos)
+        self._unacked = []
 
     def map(self, record: Mapping[str, Any]) -> Mapped:
         asset, observations, cursor = map_message(record, self.config.devices, self.defaults)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from connectors.base import Connector, Mapped, SourceFormatError, Stream
+from connectors.base import COMMIT_POINT, Connector, Mapped, SourceFormatError, Stream
 from connectors.storing import store_batch
 from connectors.storing_frames import store_chunk
 from dashboard.feed_health import RUN_LEASE_SECONDS
@@ -160,6 +160,14 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
     pending.bad.clear()
 
 
+def _commit(engine: Engine, settings: Settings, pending: _Pending, report: RunReport,
+            stream: Stream) -> None:
+    """Store what is pending, then acknowledge to the stream's source what it has yielded:
+    a kill -9 before the acknowledgement has the source send it again, never lose it."""
+    _flush(engine, settings, pending, report)
+    stream.acknowledge()
+
+
 def _advance_watermark(report: RunReport, records: list[tuple[Any, Mapped]],
                        refused: list[tuple[Any, str]]) -> None:
     """Move the run's watermark to the newest cursor of the records stored: a refused
@@ -259,6 +267,9 @@ def run_source(
         try:
             for stream in connector.streams():
                 for raw in _records(engine, settings, stream, watermark, report):
+                    if raw is COMMIT_POINT:
+                        _commit(engine, settings, pending, report, stream)
+                        continue
                     report.records_in += 1
                     try:
                         mapped = stream.map(raw)
@@ -267,8 +278,8 @@ def run_source(
                         continue
                     pending.records.append((raw, mapped))
                     if len(pending.records) + len(pending.bad) >= BATCH_RECORDS:
-                        _flush(engine, settings, pending, report)
-            _flush(engine, settings, pending, report)
+                        _commit(engine, settings, pending, report, stream)
+                _commit(engine, settings, pending, report, stream)
             report.status = "partial" if report.quarantined else "ok"
         except SourceFormatError as error:
             report.status, report.error, report.failure = "failed", str(error), "format"

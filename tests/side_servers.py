@@ -1,0 +1,119 @@
+"""Servers of a test's own, on free side ports, for fault tests that stop, kill or restart
+them (never the shared ones): Mosquitto with persistence, and a throwaway PostgreSQL
+cluster made with initdb/pg_ctl."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import service_missing
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, seconds: float = 10, up: bool = True) -> None:
+    """Wait until something accepts (``up``) or refuses connections on ``port``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            if up:
+                return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} still {'closed' if up else 'open'} after {seconds} s")
+
+
+class SideMosquitto:
+    """A Mosquitto on a free port that keeps its sessions and queued messages on disk
+    (saved when it is stopped with SIGTERM), so it can be restarted mid-stream."""
+
+    def __init__(self, directory: Path) -> None:
+        if shutil.which("mosquitto") is None:
+            service_missing("mosquitto", FileNotFoundError("mosquitto"))
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config = directory / "mosquitto.conf"
+        as_root = "user root\n" if os.geteuid() == 0 else ""  # else it drops to 'mosquitto'
+        self.config.write_text(
+            f"{as_root}listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {directory}/\nmax_queued_messages 0\n"
+            f"max_inflight_messages 20\n", encoding="utf-8")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["mosquitto", "-c", str(self.config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        """Stop it as an operator would (SIGTERM: it saves its sessions)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(10)
+            self.process = None
+        wait_for_port(self.port, up=False)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+class SidePostgres:
+    """A PostgreSQL cluster of the test's own (initdb into a temp directory, run as the
+    postgres user when the tests run as root), with trust auth and a database ``test``."""
+
+    def __init__(self, directory: Path) -> None:
+        if PG_BIN is None:
+            service_missing("PostgreSQL binaries", FileNotFoundError("/usr/lib/postgresql"))
+        self.directory = directory
+        self.data = directory / "data"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/test"
+        directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        self._as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
+                           "--auth=trust", "--no-sync", "-E", "UTF8"])
+        self.start()
+        self._as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                           "-U", "postgres", "test"])
+
+    def _as_postgres(self, command: list[str]) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                           str(self.directory / "log"), "-o",
+                           f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+                           "-c fsync=off", "start"])
+
+    def stop(self) -> None:
+        """Stop it at once (fast shutdown: connections are cut)."""
+        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast",
+                           "stop"])
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
