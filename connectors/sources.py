@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -26,7 +27,9 @@ from connectors.registry import UnknownConnectorError, get_connector
 from connectors.runner import RunReport, run_source, store_error_line
 from dashboard.settings import Settings
 
-STORE_RETRY = timedelta(minutes=1)  # a source whose store was down is tried again this soon
+STORE_RETRY = timedelta(minutes=1)  # a source whose store was down is tried again this soon,
+# then after twice as long each time it is still down (never later than its schedule)
+log = logging.getLogger(__name__)
 
 
 class SourceEntry(BaseModel):
@@ -84,6 +87,11 @@ def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunRepo
         return RunReport(source=entry.id, kind=entry.kind, status="failed",
                          error=f"store unavailable: {store_error_line(error)}",
                          failure="store")
+    except Exception as error:  # noqa: BLE001 - a bug in one source never stops the others
+        log.exception("source %s crashed", entry.id)
+        line = " ".join(f"{type(error).__name__}: {error}".split())[:500]
+        return RunReport(source=entry.id, kind=entry.kind, status="failed",
+                         error=f"crashed: {line}", failure="crash")
 
 
 def run_all(engine: Engine, settings: Settings, entries: list[SourceEntry]) -> list[RunReport]:
@@ -104,6 +112,7 @@ def run_forever(
     """Run each enabled source whenever it is due (its ``every_minutes``); ``rounds`` bounds
     the loop (tests), None runs until interrupted."""
     due = {e.id: clock() for e in entries if e.enabled}
+    store_failures = dict.fromkeys(due, 0)
     done = 0
     while rounds is None or done < rounds:
         now = clock()
@@ -111,10 +120,19 @@ def run_forever(
             if entry.enabled and due[entry.id] <= now:
                 done_run = run_entry(engine, settings, entry)
                 report(done_run)
-                wait = timedelta(minutes=entry.every_minutes)
-                if done_run.failure == "store":  # try again soon, not a whole interval on
-                    wait = min(wait, STORE_RETRY)
-                due[entry.id] = now + wait
+                due[entry.id] = now + next_wait(entry, done_run, store_failures)
         done += 1
         if due and (rounds is None or done < rounds):
             sleep(max(1.0, (min(due.values()) - clock()).total_seconds()))
+
+
+def next_wait(entry: SourceEntry, done_run: RunReport, store_failures: dict[str, int]
+              ) -> timedelta:
+    """How long until ``entry`` runs again: its schedule, or, while the store is down,
+    ``STORE_RETRY`` doubled after each failure in a row (at most its schedule)."""
+    schedule = timedelta(minutes=entry.every_minutes)
+    if done_run.failure != "store":
+        store_failures[entry.id] = 0
+        return schedule
+    store_failures[entry.id] += 1
+    return min(schedule, STORE_RETRY * 2 ** min(store_failures[entry.id] - 1, 10))

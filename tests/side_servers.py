@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,16 +82,16 @@ class SidePostgres:
     """A PostgreSQL cluster of the test's own (initdb into a temp directory, run as the
     postgres user when the tests run as root), with trust auth and a database ``test``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
         if PG_BIN is None:
             service_missing("PostgreSQL binaries", FileNotFoundError("/usr/lib/postgresql"))
-        self.directory = directory
-        self.data = directory / "data"
+        # its own directory, not under pytest's (which the postgres user cannot enter)
+        self.directory = Path(tempfile.mkdtemp(prefix="citylens-pg-"))
+        self.data = self.directory / "data"
         self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/test"
-        directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            shutil.chown(directory, "postgres", "postgres")
+            shutil.chown(self.directory, "postgres", "postgres")
         self._as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
                            "--auth=trust", "--no-sync", "-E", "UTF8"])
         self.start()
@@ -99,7 +100,9 @@ class SidePostgres:
 
     def _as_postgres(self, command: list[str]) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(command)}: {done.stderr.strip() or done.stdout}")
 
     def start(self) -> None:
         self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l",
@@ -113,7 +116,9 @@ class SidePostgres:
                            "stop"])
 
     def close(self) -> None:
+        """Stop it (if it runs) and remove its files."""
         try:
             self.stop()
-        except subprocess.CalledProcessError:
+        except RuntimeError:
             pass  # already stopped
+        shutil.rmtree(self.directory, ignore_errors=True)

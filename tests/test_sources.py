@@ -113,9 +113,42 @@ sources:
         now[0] += timedelta(seconds=seconds)
 
     run_forever(down, Settings(), load_sources(path), reports.append, clock=lambda: now[0],
-                sleep=sleep, rounds=3)
-    assert [r.source for r in reports] == ["a", "b", "a", "b", "a", "b"]
+                sleep=sleep, rounds=5)
+    assert [r.source for r in reports] == ["a", "b"] * 5
     assert all(r.status == "failed" and r.failure == "store" for r in reports)
     assert all(r.error.startswith("store unavailable: ") and "\n" not in r.error
                for r in reports)
-    assert slept == [60.0, 60.0]  # a minute, not the 30-minute interval
+    # a minute, then twice as long each time, never more than the 30-minute interval
+    assert slept == [60.0, 120.0, 240.0, 480.0]
+
+
+def test_a_crashing_source_is_isolated(fresh_engine: Engine, tmp_path, open311_file,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in one source (any exception) fails its run in one line; the loop goes on."""
+    from connectors import sources
+
+    real = sources.run_source
+
+    def crash_on_a(engine, settings, connector, source_id, location):
+        if source_id == "a":
+            raise RuntimeError("a bug\nin two lines")
+        return real(engine, settings, connector, source_id, location)
+
+    monkeypatch.setattr(sources, "run_source", crash_on_a)
+    path = _write(tmp_path, f"""
+sources:
+  - {{id: a, kind: open311, every_minutes: 30, location: {open311_file}}}
+  - {{id: b, kind: open311, every_minutes: 30, location: {open311_file}}}
+""")
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    reports = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    run_forever(fresh_engine, Settings(), load_sources(path), reports.append,
+                clock=lambda: now[0], sleep=sleep, rounds=2)
+    assert [(r.source, r.status) for r in reports] == [("a", "failed"), ("b", "ok"),
+                                                       ("a", "failed"), ("b", "ok")]
+    assert reports[0].failure == "crash"
+    assert reports[0].error == "crashed: RuntimeError: a bug in two lines"
