@@ -135,4 +135,5 @@ def next_wait(entry: SourceEntry, done_run: RunReport, store_failures: dict[str,
         store_failures[entry.id] = 0
         return schedule
     store_failures[entry.id] += 1
-    return min(schedule, STORE_RETRY * 2 ** min(store_failures[entry.id] - 1, 10))
+    backoff: timedelta = STORE_RETRY * (2 ** min(store_failures[entry.id] - 1, 10))
+    return min(schedule, backoff)
