@@ -273,6 +273,46 @@ def sources_run(
         raise typer.Exit(1)
 
 
+@sources_app.command("watermark")
+def sources_watermark(
+    source: Annotated[str, typer.Argument(help="The source's id.")],
+    reset: Annotated[str | None, typer.Option(
+        help="Set it: an ISO-8601 time (e.g. 2026-11-30T00:00Z), a number for a numeric "
+             "cursor, or 'beginning' to read everything on the next run.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the watermark a source's next run reads after, or set it (--reset)."""
+    from connectors.watermarks import (
+        UnknownSourceError,
+        current_watermark,
+        reset_watermark,
+        watermark_value,
+    )
+    from dashboard.store import get_engine
+
+    engine = get_engine(get_settings().resolved_database_url)
+    try:
+        if reset is None:
+            mark = current_watermark(engine, source)
+        else:
+            mark = reset_watermark(engine, source, watermark_value(reset))
+    except (UnknownSourceError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    if as_json:
+        sys.stdout.write(json.dumps(mark.__dict__, default=str) + "\n")
+        return
+    if reset is not None:
+        typer.echo(f"{source}: watermark set to {mark.value or 'the beginning'}; "
+                   f"the next run reads after it")
+    elif mark.run_id is None:
+        typer.echo(f"{source}: no watermark yet (the next run reads everything)")
+    else:
+        when = f"{mark.finished:%Y-%m-%d %H:%M}" if mark.finished else "?"
+        typer.echo(f"{source}: watermark {mark.value or 'none (reads everything)'} "
+                   f"(run {mark.run_id}, {mark.status}, {when})")
+
+
 GROUPS = {"districts": districts_app, "ingest": ingest_app, "quarantine": quarantine_app,
           "sources": sources_app}
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from connectors.base import COMMIT_POINT, Connector, Mapped, SourceFormatError, Stream
 from connectors.storing import store_batch
 from connectors.storing_frames import store_chunk
-from dashboard.feed_health import RUN_LEASE_SECONDS
+from dashboard.feed_health import RUN_LEASE_SECONDS, WATERMARK_STATUSES
 from dashboard.model import FeedRun, Quarantine, Source
 from dashboard.queries.warm import warm_default_views
 from dashboard.settings import Settings
@@ -70,11 +70,12 @@ def _raw_text(record: Any) -> str:
 
 
 def last_watermark(engine: Engine, source_id: str) -> str | None:
-    """The watermark of the source's newest run that succeeded (ok or partial)."""
+    """The watermark of the source's newest run that succeeded (ok or partial), or that an
+    operator set (``citylens sources watermark --reset``)."""
     with engine.connect() as conn:
         return conn.execute(
             select(FeedRun.watermark)
-            .where(FeedRun.source_id == source_id, FeedRun.status.in_(("ok", "partial")))
+            .where(FeedRun.source_id == source_id, FeedRun.status.in_(WATERMARK_STATUSES))
             .order_by(FeedRun.id.desc())
             .limit(1)
         ).scalar()
@@ -213,7 +214,7 @@ def forget_old_runs(conn: Connection, source_id: str, kept: int) -> int:
                                             Quarantine.run_id.is_not(None))
     newest_success = conn.execute(
         select(FeedRun.id).where(FeedRun.source_id == source_id,
-                                 FeedRun.status.in_(("ok", "partial")))
+                                 FeedRun.status.in_(WATERMARK_STATUSES))
         .order_by(FeedRun.id.desc()).limit(1)).scalar()
     gone = conn.execute(delete(FeedRun).where(
         FeedRun.source_id == source_id, FeedRun.id < oldest_kept,

@@ -32,6 +32,7 @@ def _watermark_time(watermark: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+WATERMARK_STATUSES = ("ok", "partial", "reset")  # runs whose watermark the next run reads after
 RUN_LEASE_SECONDS = 60.0  # a "running" run whose heartbeat stopped this long ago was killed
 
 
@@ -60,7 +61,7 @@ def _source_health(
     ).scalar_one()
     last = runs[0] if runs else None
     status = run_status(last) if last else "never run"
-    good = next((r for r in runs if r.status in ("ok", "partial")), None)
+    good = next((r for r in runs if r.status in WATERMARK_STATUSES), None)
     newest = _watermark_time(good.watermark) if good else None
     reference = newest or (good.finished if good else None)
     lag = (now - reference).total_seconds() if reference else None
