@@ -101,6 +101,16 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(var_dir=tmp_path / "var", database_url="", redis_url=None)
 
 
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A new store in a SQLite file: its URL (for a subprocess or the CLI) and an engine."""
+    url = f"sqlite:///{tmp_path / 'citylens.db'}"
+    engine = make_engine(url)
+    init_store(engine)
+    yield url, engine
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty store of its own (for code that commits), on SQLite and on PostgreSQL."""

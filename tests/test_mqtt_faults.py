@@ -22,7 +22,6 @@ from connectors.mqtt import MqttConnector
 from connectors.runner import RunReport, run_source
 from dashboard.model import FeedRun, Observation
 from dashboard.settings import Settings
-from dashboard.store import init_store, make_engine
 from tests.conftest import CITYLENS_CLI, set_retry_policy
 from tests.side_servers import SideMosquitto
 
@@ -40,12 +39,8 @@ def side_broker(tmp_path: Path) -> Iterator[SideMosquitto]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    url = f"sqlite:///{tmp_path / 'citylens.db'}"
-    engine = make_engine(url)
-    init_store(engine)
-    yield url, engine
-    engine.dispose()
+def store(file_store: tuple[str, Engine]) -> tuple[str, Engine]:
+    return file_store
 
 
 def readings(count: int) -> list[tuple[str, str]]:

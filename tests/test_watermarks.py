@@ -3,7 +3,6 @@ source's next run reads after, and moves it back (or forward) with a run on reco
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from connectors.watermarks import watermark_value
 from dashboard.feed_health import feed_health
 from dashboard.model import FeedRun
 from dashboard.settings import Settings, get_settings
-from dashboard.store import init_store, make_engine
 
 FIRST = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
 
@@ -32,12 +30,8 @@ def requests(count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    url = f"sqlite:///{tmp_path / 'citylens.db'}"
-    engine = make_engine(url)
-    init_store(engine)
-    yield url, engine
-    engine.dispose()
+def store(file_store: tuple[str, Engine]) -> tuple[str, Engine]:
+    return file_store
 
 
 def citylens(url: str, *args: str) -> Any:
