@@ -24,6 +24,10 @@ class ConnectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+BAD_RECORD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+"""What a stream's ``map`` raises for one bad record (it is quarantined with the message)."""
+
+
 class SourceFormatError(ValueError):
     """A whole file or response cannot be parsed; the message names it and the problem."""
 

@@ -229,6 +229,31 @@ def quarantine_list(
         typer.echo("No quarantined records.")
 
 
+@quarantine_app.command("retry")
+def quarantine_retry(
+    source: Annotated[str | None, typer.Option(help="Only this source id.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Map and store quarantined records again (after the references they named arrived,
+    or a mapping was fixed); those still refused stay, with their new reasons."""
+    from connectors.replay import replay_quarantine
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    reports = replay_quarantine(get_engine(settings.resolved_database_url), settings,
+                                source_id=source)
+    if as_json:
+        sys.stdout.write(json.dumps({k: v.__dict__ for k, v in reports.items()}) + "\n")
+        return
+    for source_id, report in reports.items():
+        why = report.skipped.get(source_id)
+        typer.echo(f"{source_id}: not replayed ({why})" if why else
+                   f"{source_id}: {report.tried} tried, {report.stored} stored, "
+                   f"{report.still_quarantined} still quarantined")
+    if not reports:
+        typer.echo("Nothing to replay.")
+
+
 sources_app = typer.Typer(no_args_is_help=True, help="Configured sources (sources.yaml).")
 
 

@@ -9,6 +9,7 @@ already read and good is kept.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,7 +20,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from connectors.base import COMMIT_POINT, Connector, Mapped, SourceFormatError, Stream
+from connectors.base import (
+    BAD_RECORD_ERRORS,
+    COMMIT_POINT,
+    Connector,
+    Mapped,
+    SourceFormatError,
+    Stream,
+)
 from connectors.storing import store_batch
 from connectors.storing_frames import store_chunk
 from dashboard.feed_health import RUN_LEASE_SECONDS, WATERMARK_STATUSES
@@ -28,8 +36,8 @@ from dashboard.queries.warm import warm_default_views
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, unit_of_work, upsert
 
+log = logging.getLogger(__name__)
 BATCH_RECORDS = 5_000
-BAD_RECORD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 @dataclass
@@ -56,17 +64,49 @@ class RunReport:
 class _Pending:
     records: list[tuple[Mapping[str, Any], Mapped]] = field(default_factory=list)
     bad: list[tuple[Any, str]] = field(default_factory=list)
+    stream: str | None = None  # the stream they came from
+    brought: set[str] = field(default_factory=set)  # kinds of reference stored: citizen, ...
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+QUARANTINE_PAYLOAD_CHARS = 100_000  # of a raw record kept in quarantine; the rest is cut
+
+
 def _raw_text(record: Any) -> str:
+    """The raw record as JSON text (as ``repr`` when it is not JSON), cut to at most
+    ``QUARANTINE_PAYLOAD_CHARS`` characters (a cut record cannot be replayed)."""
     try:
-        return json.dumps(record, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(record)
+        text = json.dumps(record, default=str, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(record)
+    if len(text) > QUARANTINE_PAYLOAD_CHARS:
+        return f"{text[:QUARANTINE_PAYLOAD_CHARS]}… [cut: {len(text):,} characters in all]"
+    return text
+
+
+def quarantine_rows(source_id: str, run_id: int | None, stream: str | None,
+                    bad: list[tuple[Any, str]]) -> list[dict[str, Any]]:
+    """Quarantine rows of refused records: raw text, reason, the stream to replay them
+    through, and the reference each awaits, if any."""
+    now = _now()
+    return [{"source_id": source_id, "run_id": run_id, "received": now,
+             "payload": _raw_text(raw), "reason": str(reason)[:2000], "stream": stream,
+             "missing": getattr(reason, "kind", None),
+             "missing_ref": (getattr(reason, "ref", None) or "")[:200] or None}
+            for raw, reason in bad]
+
+
+def _brought(records: list[tuple[Any, Mapped]], refused: list[tuple[Any, str]]) -> set[str]:
+    """The kinds of reference (citizen, district, asset) that the stored records brought."""
+    out = {id(raw) for raw, _ in refused}
+    stored = [mapped for raw, mapped in records if id(raw) not in out]
+    kinds = {"citizen": any(m.citizens for m in stored),
+             "district": any(m.districts for m in stored),
+             "asset": any(m.assets for m in stored)}
+    return {kind for kind, present in kinds.items() if present}
 
 
 def last_watermark(engine: Engine, source_id: str) -> str | None:
@@ -149,12 +189,10 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
             report.stored += stored
             pending.bad.extend(refused)
             _advance_watermark(report, pending.records, refused)
+            pending.brought |= _brought(pending.records, refused)
         if pending.bad:
-            conn.execute(insert(Quarantine), [
-                {"source_id": report.source, "run_id": report.run_id, "received": _now(),
-                 "payload": _raw_text(raw), "reason": reason[:2000]}
-                for raw, reason in pending.bad
-            ])
+            conn.execute(insert(Quarantine), quarantine_rows(report.source, report.run_id,
+                                                             pending.stream, pending.bad))
             report.quarantined += len(pending.bad)
             bump_data_version(conn, {"feeds"})  # the feed-health page's quarantine list
     pending.records.clear()
@@ -178,6 +216,16 @@ def _advance_watermark(report: RunReport, records: list[tuple[Any, Mapped]],
         if id(raw) not in out and mapped.cursor and (
                 report.watermark is None or mapped.cursor > report.watermark):
             report.watermark = mapped.cursor
+
+
+def _replay_awaited(engine: Engine, settings: Settings, report: RunReport) -> None:
+    from connectors.replay import replay_quarantine  # it maps through the runner's parts
+
+    try:
+        replay_quarantine(engine, settings, awaited_only=True)
+    except SQLAlchemyError as error:  # the run itself is done and recorded
+        log.warning("replaying the quarantine after %s failed: %s", report.source,
+                    store_error_line(error))
 
 
 def store_error_line(error: SQLAlchemyError) -> str:
@@ -267,6 +315,7 @@ def run_source(
     with _Heartbeat(engine, report.run_id):
         try:
             for stream in connector.streams():
+                pending.stream = stream.name
                 for raw in _records(engine, settings, stream, watermark, report):
                     if raw is COMMIT_POINT:
                         _commit(engine, settings, pending, report, stream)
@@ -305,6 +354,8 @@ def run_source(
             report.watermark = watermark
     report.seconds = round(time.perf_counter() - started, 3)
     _finish(engine, report, settings.feed_runs_kept)
+    if pending.brought:  # quarantined records that awaited such references are tried again
+        _replay_awaited(engine, settings, report)
     if report.stored and settings.redis_url and settings.warm_after_ingest:
         # the web workers share that cache: fill it for them
         warm_default_views(settings)

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from connectors.base import Mapped
-from connectors.storing_refs import check_references
+from connectors.storing_refs import MissingReference, check_references
 from dashboard.geo import DistrictIndex
 from dashboard.ingest import ingest_observation_batch
 from dashboard.model import (
@@ -217,7 +217,9 @@ def _store_observations(
     for raw, mapped in records:
         unknown = {o["asset_id"] for o in mapped.observations} - pks.keys()
         if unknown:
-            refused.append((raw, f"observations of unknown assets {sorted(unknown)[:3]}"))
+            missing = sorted(unknown)
+            refused.append((raw, MissingReference(
+                f"observations of unknown assets {missing[:3]}", "asset", missing[0])))
             continue
         rows.extend(
             (pks[o["asset_id"]], o["metric"], int(o["time"].timestamp()), float(o["value"]),

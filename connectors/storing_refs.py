@@ -22,6 +22,20 @@ DISTRICT_REFS = ("assets", "service_requests", "citizens", "cases", "participati
 CHUNK = 10_000
 
 
+class MissingReference(str):
+    """A refusal reason naming a reference the store does not hold (yet): its ``kind``
+    (citizen, district or asset) and the first missing ``ref``, so that the quarantined
+    record is replayed once a later run brings it."""
+
+    kind: str
+    ref: str
+
+    def __new__(cls, reason: str, kind: str, ref: str) -> MissingReference:
+        made = super().__new__(cls, reason)
+        made.kind, made.ref = kind, ref
+        return made
+
+
 def _existing(conn: Connection, column: InstrumentedAttribute[str], ids: set[str]) -> set[str]:
     """Those of ``ids`` that the store holds in ``column``."""
     stmt = select(column).where(column.in_(bindparam("ids", expanding=True)))
@@ -50,7 +64,8 @@ def _refuse(
                               if row.get(field)} - known)
             if unknown:
                 more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-                reason = f"{entity}: unknown {what} {unknown[0]!r}{more}"
+                reason = MissingReference(f"{entity}: unknown {what} {unknown[0]!r}{more}",
+                                          what, unknown[0])
                 break
         if reason:
             refused.append((raw, reason))

@@ -59,7 +59,8 @@ def _source_health(
     quarantined = conn.execute(
         select(func.count()).select_from(Quarantine).where(Quarantine.source_id == source.id)
     ).scalar_one()
-    last = runs[0] if runs else None
+    # a quarantine replay is shown in the history, but the source's state is its own runs'
+    last = next((r for r in runs if r.status != "replay"), runs[0] if runs else None)
     status = run_status(last) if last else "never run"
     good = next((r for r in runs if r.status in WATERMARK_STATUSES), None)
     newest = _watermark_time(good.watermark) if good else None

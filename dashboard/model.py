@@ -108,6 +108,9 @@ class Quarantine(Base):
     received: Mapped[datetime]
     payload: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    stream: Mapped[str | None] = mapped_column(String(80))  # to replay it through
+    missing: Mapped[str | None] = mapped_column(String(20), index=True)  # reference awaited:
+    missing_ref: Mapped[str | None] = mapped_column(String(200))  # its kind and id
 
 
 class Asset(Base):

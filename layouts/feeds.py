@@ -17,10 +17,11 @@ FEED_STATUS = {  # run status -> (icon, words, badge modifier shared with KPI ba
     "ok": ("✓", "OK", "on"), "partial": ("!", "Partial", "near"),
     "failed": ("✕", "Failed", "off"), "running": ("…", "Running", "none"),
     "interrupted": ("✕", "Interrupted", "off"), "never run": ("–", "Never run", "none"),
-    "reset": ("↺", "Watermark reset", "none"),
+    "reset": ("↺", "Watermark reset", "none"), "replay": ("↻", "Quarantine replayed", "none"),
 }
 RUN_COLOURS = {"ok": "#1a7f37", "partial": "#b35900", "failed": "#c62828", "running": "#6b7785",
-               "interrupted": "#c62828", "reset": "#6b7785"}
+               "interrupted": "#c62828", "reset": "#6b7785",
+               "replay": "#6b7785"}
 
 
 def feed_badge(status: str, stale: bool) -> html.Span:
