@@ -189,12 +189,17 @@ def __getattr__(name: str) -> Any:
 
 def _create_or_exit(settings: Settings | None = None) -> dash.Dash:
     """``create_app``, or exit with one line when the store's schema is not this code's."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dashboard.store.problems import store_problem
     from dashboard.store.schema import StoreOutOfDate
 
     try:
         return create_app(settings)
-    except StoreOutOfDate as error:
-        print(f"CityLens cannot start: {error}", file=sys.stderr, flush=True)
+    except (StoreOutOfDate, SQLAlchemyError, OSError) as error:
+        problem = str(error) if isinstance(error, StoreOutOfDate) else store_problem(
+            error, (settings or get_settings()).resolved_database_url)
+        print(f"CityLens cannot start: {problem}", file=sys.stderr, flush=True)
         # 4 is gunicorn's "App failed to load": the arbiter stops instead of respawning
         # workers that would all refuse the same store.
         raise SystemExit(APP_LOAD_ERROR) from None

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import (
     BAD_RECORD_ERRORS,
@@ -35,6 +35,7 @@ from dashboard.model import FeedRun, Quarantine, Source
 from dashboard.queries.warm import warm_default_views
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, unit_of_work, upsert
+from dashboard.store.problems import describe
 
 log = logging.getLogger(__name__)
 BATCH_RECORDS = 5_000
@@ -229,12 +230,9 @@ def _replay_awaited(engine: Engine, settings: Settings, report: RunReport) -> No
 
 
 def store_error_line(error: SQLAlchemyError) -> str:
-    """One line (at most 500 characters) saying why the store refused: the driver's own
-    message where there is one (only a DBAPIError wraps a driver exception)."""
-    cause: BaseException = error
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        cause = error.orig
-    return " ".join(str(cause).split())[:500]
+    """One line (at most 500 characters) saying why the store refused, and what to do when
+    the problem is a known one (a full or read-only disk, a server that went away)."""
+    return describe(error)[:500]
 
 
 def _finish(engine: Engine, report: RunReport, kept: int) -> None:

@@ -270,8 +270,11 @@ def _upgrade(url: str) -> None:
 
 
 def run(cli: typer.Typer, wiring: Wiring, args: list[str] | None = None) -> None:
-    """Run ``cli`` with ``wiring``; a store at another schema revision is one line, not a
-    traceback."""
+    """Run ``cli`` with ``wiring``; a store at another schema revision (exit 2), or one
+    that cannot be reached, opened or written (exit 1), is one line, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dashboard.store.problems import store_problem
     from dashboard.store.schema import StoreOutOfDate
 
     try:
@@ -279,3 +282,7 @@ def run(cli: typer.Typer, wiring: Wiring, args: list[str] | None = None) -> None
     except StoreOutOfDate as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except (SQLAlchemyError, OSError) as error:
+        typer.echo(f"error: {store_problem(error, get_settings().resolved_database_url)}",
+                   err=True)
+        sys.exit(1)
