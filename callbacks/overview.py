@@ -229,7 +229,8 @@ def select_district(district: str | None, window: str | None) -> tuple[Any, Any,
     prevent_initial_call=True,
 )
 def load_assets(overlays: list[str] | None, district: str | None,
-                layer_ids: list[dict[str, str]], loaded: dict[str, str] | None) -> tuple[Any, Any]:
+                layer_ids: list[dict[str, str]] | None,
+                loaded: dict[str, str] | None) -> tuple[Any, Any]:
     """Send a domain's assets only when its layer is on and does not hold them already.
 
     ``loaded`` remembers which place each layer holds ("" = whole city), so toggling a
@@ -240,8 +241,11 @@ def load_assets(overlays: list[str] | None, district: str | None,
     loaded = dict(loaded or {})
     sent = False
     out: list[Any] = []
-    for layer_id in layer_ids:
-        domain = layer_id["domain"]
+    for layer_id in layer_ids or []:  # a forged request may send none, or odd ones
+        domain = layer_id.get("domain") if isinstance(layer_id, dict) else None
+        if not isinstance(domain, str):
+            out.append(no_update)
+            continue
         if domain_label(domain) not in shown or loaded.get(domain) == place:
             out.append(no_update)
             continue

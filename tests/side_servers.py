@@ -39,6 +39,32 @@ def wait_for_port(port: int, seconds: float = 10, up: bool = True) -> None:
     raise TimeoutError(f"port {port} still {'closed' if up else 'open'} after {seconds} s")
 
 
+class SideRedis:
+    """A Redis on a free port, keeping nothing on disk, that a test may stop (SIGSTOP)."""
+
+    def __init__(self, directory: Path) -> None:
+        if shutil.which("redis-server") is None:
+            service_missing("redis-server", FileNotFoundError("redis-server"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def hang(self) -> None:
+        """Stop it answering, connections left open (as a hung server does)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        self.resume()
+        self.process.kill()
+        self.process.wait()
+
+
 class SideMosquitto:
     """A Mosquitto on a free port that keeps its sessions and queued messages on disk
     (saved when it is stopped with SIGTERM), so it can be restarted mid-stream."""
