@@ -60,6 +60,8 @@ ROLLED_UP = {"service_requests": "requests", "cases": "cases"}
 OBSERVATION_FIELDS = {"asset_id", "metric", "time", "value", "unit"}
 # An asset row with only these columns is a placeholder: inserted when absent, never updating.
 PLACEHOLDER_COLUMNS = frozenset({"id", "type", "domain", "source_id"})
+# JSON-object columns a partial update adds to, instead of replacing: entity -> column
+MERGED_JSON = {"assets": "attributes"}
 
 
 # Times that say when something happened (never in the future); other times (due dates,
@@ -143,7 +145,11 @@ def _rows(
             if source_id and "source_id" in table.columns and not row.get("source_id"):
                 row["source_id"] = source_id
             found = tuple(row[k] for k in key)
-            by_key[found] = {**by_key.get(found, {}), **row}
+            before = by_key.get(found, {})
+            by_key[found] = {**before, **row}
+            if entity in MERGED_JSON and isinstance(before.get(MERGED_JSON[entity]), dict):
+                column = MERGED_JSON[entity]  # a later partial update adds to the earlier
+                by_key[found][column] = {**before[column], **(row.get(column) or {})}
     groups: dict[frozenset[str], list[dict[str, Any]]] = {}
     for row in by_key.values():
         groups.setdefault(frozenset(row), []).append(row)
@@ -266,12 +272,31 @@ def store_batch(
             if entity in LOCATED:
                 index = index or DistrictIndex.load(conn)
                 _with_districts(rows, index)
+            if entity in MERGED_JSON and MERGED_JSON[entity] in rows[0]:
+                _merge_stored_json(conn, table, rows, MERGED_JSON[entity])
             _upsert_in_step(conn, settings, entity, table, rows, key, update=not placeholder)
     _, unknown = _store_observations(conn, settings, good)  # bumps its own scopes
     refused.extend(unknown)
     if scopes is None or scopes:
         bump_data_version(conn, scopes)
     return len(good) - len(unknown), refused
+
+
+def _merge_stored_json(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                       column: str) -> None:
+    """Put the stored JSON object of ``column`` under each row's own (new keys win), so a
+    partial update adds and changes attributes and keeps the others."""
+    stmt = select(table.c.id, table.c[column]).where(
+        table.c.id.in_(bindparam("ids", expanding=True)))
+    ids = [row["id"] for row in rows]
+    stored: dict[str, Any] = {}
+    for start in range(0, len(ids), 5_000):
+        stored.update((key, value) for key, value in conn.execute(
+            stmt, {"ids": ids[start:start + 5_000]}))
+    for row in rows:
+        old = stored.get(row["id"])
+        if isinstance(old, dict) and old:
+            row[column] = {**old, **(row[column] or {})}
 
 
 def _absent_assets(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

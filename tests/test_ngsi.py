@@ -815,6 +815,33 @@ def test_a_partial_update_keeps_what_it_does_not_carry(fresh_engine: Engine) -> 
     assert asset.attributes == {"serialNumber": "W-4"}
 
 
+def test_partial_updates_add_to_the_attributes(fresh_engine: Engine) -> None:
+    """Attributes a partial update carries are added or changed; the others stay, whether
+    the updates come in one batch or in several."""
+    from connectors.storing import store_batch
+    from dashboard.model import Asset
+    from dashboard.store import unit_of_work
+
+    source = EntitiesStream(NgsiConfig(location="x.json", timezone="Europe/Madrid"))
+    urn = "urn:ngsi-ld:WasteContainer:santander:0007"
+    full = {"id": urn, "type": "WasteContainer", "name": "Contenedor 7", "serialNumber": "W-7",
+            "color": "green", "fillingLevel": 0.4, "dateObserved": "2026-11-01T10:00:00Z"}
+    updates = [{"id": urn, "type": "WasteContainer", "color": "grey", "fillingLevel": 0.5,
+                "dateObserved": "2026-11-01T11:00:00Z"},
+               {"id": urn, "type": "WasteContainer", "lid": "open", "fillingLevel": 0.6,
+                "dateObserved": "2026-11-01T12:00:00Z"}]
+    with unit_of_work(fresh_engine) as conn:
+        store_batch(conn, Settings(), [(full, source.map(full))])
+        store_batch(conn, Settings(), [(u, source.map(u)) for u in updates])  # one batch
+        late = {"id": urn, "type": "WasteContainer", "serialNumber": "W-7b",
+                "fillingLevel": 0.7, "dateObserved": "2026-11-01T13:00:00Z"}
+        store_batch(conn, Settings(), [(late, source.map(late))])
+    with fresh_engine.connect() as conn:
+        asset = conn.execute(select(Asset).where(Asset.id == urn)).one()
+    assert asset.name == "Contenedor 7"
+    assert asset.attributes == {"serialNumber": "W-7b", "color": "grey", "lid": "open"}
+
+
 def test_a_reading_that_is_not_a_finite_number_is_quarantined_with_its_reason() -> None:
     """NaN, ±Infinity and numbers beyond a float in a reading quarantine the entity with
     the attribute named, instead of being dropped without a trace."""
