@@ -22,6 +22,7 @@ from connectors.base import Mapped
 from connectors.storing_refs import MissingReference, check_references
 from dashboard.geo import DistrictIndex
 from dashboard.ingest import ingest_observation_batch
+from dashboard.kpis.definitions import ValueRanges, load_plausible_ranges
 from dashboard.model import (
     Asset,
     Case,
@@ -95,6 +96,27 @@ class TimeBounds:
         if moment < self.earliest or moment > latest:
             raise ValueError(f"{what} {moment.isoformat()} is outside the plausible range "
                              f"{self.earliest:%Y-%m-%d} .. {latest.isoformat()}")
+
+
+def _check_values(mapped: Mapped, ranges: ValueRanges) -> None:
+    """ValueError, in one line, for a reading outside its metric's plausible range."""
+    if not ranges or not mapped.observations:
+        return
+    types = {asset["id"]: asset.get("type") for asset in mapped.assets}
+    for obs in mapped.observations:
+        metric = f"{types.get(obs['asset_id'])}.{obs['metric']}"
+        bounds = ranges.get(metric) or ranges.get(obs["metric"])
+        if bounds and not bounds[0] <= obs["value"] <= bounds[1]:
+            raise ValueError(f"reading {obs['metric']} = {obs['value']:g} is outside its "
+                             f"plausible range {bounds[0]:g} .. {bounds[1]:g}")
+
+
+def plausible_ranges(settings: Settings) -> ValueRanges:
+    """The plausible readings of the KPI catalogue (none when it has no such section)."""
+    try:
+        return load_plausible_ranges(settings.kpis_file)
+    except FileNotFoundError:
+        return {}
 
 
 def _check_times(mapped: Mapped, bounds: TimeBounds) -> None:
@@ -247,10 +269,12 @@ def store_batch(
     refused: list[tuple[Any, str]] = []
     good: list[Record] = []
     bounds = TimeBounds.of(settings)
+    ranges = plausible_ranges(settings)
     for raw, mapped in records:
         try:
             _check(mapped)
             _check_times(mapped, bounds)
+            _check_values(mapped, ranges)
         except (ValueError, TypeError) as error:
             refused.append((raw, str(error)))
         else:

@@ -853,3 +853,40 @@ def test_a_reading_that_is_not_a_finite_number_is_quarantined_with_its_reason() 
         with pytest.raises(ValueError, match="no2: .* is not a finite number"):
             source.map({**base, "no2": value})
     assert by_metric(source.map({**base, "no2": 41.5}))["no2"][0] == 41.5
+
+
+def test_a_reading_outside_its_plausible_range_is_quarantined(fresh_engine: Engine,
+                                                              tmp_path) -> None:
+    """The KPI catalogue's ``plausible`` ranges (per "Type.attribute", or an attribute for
+    every type) quarantine a lying sensor's reading with its reason; the rest is stored."""
+    from connectors.storing import store_batch
+    from dashboard.kpis.definitions import load_plausible_ranges
+    from dashboard.store import unit_of_work
+
+    source = EntitiesStream(NgsiConfig(location="x.json", timezone="Europe/Madrid"))
+    at = "2026-11-01T10:00:00Z"
+    entities = [
+        {"id": "urn:ngsi-ld:WasteContainer:x:1", "type": "WasteContainer",
+         "fillingLevel": 7.0, "dateObserved": at},
+        {"id": "urn:ngsi-ld:WasteContainer:x:2", "type": "WasteContainer",
+         "fillingLevel": 0.7, "dateObserved": at},
+        {"id": "urn:ngsi-ld:WeatherObserved:x:3", "type": "WeatherObserved",
+         "temperature": -200, "dateObserved": at},
+        {"id": "urn:ngsi-ld:WeatherObserved:x:4", "type": "WeatherObserved",
+         "temperature": 21.5, "dateObserved": at},
+    ]
+    with unit_of_work(fresh_engine) as conn:
+        stored, refused = store_batch(conn, Settings(), [(e, source.map(e)) for e in entities])
+    assert stored == 2
+    assert [(raw["id"][-1], reason) for raw, reason in refused] == [
+        ("1", "reading fillingLevel = 7 is outside its plausible range 0 .. 1.5"),
+        ("3", "reading temperature = -200 is outside its plausible range -90 .. 70")]
+    own = tmp_path / "kpis.yaml"
+    own.write_text("kpis: []\nplausible:\n  WasteContainer.fillingLevel: [0, 10]\n")
+    with unit_of_work(fresh_engine) as conn:
+        stored, refused = store_batch(conn, Settings(kpis_file=own),
+                                      [(e, source.map(e)) for e in entities[:1]])
+    assert (stored, refused) == (1, [])  # the city's own catalogue decides
+    own.write_text("kpis: []\nplausible:\n  temperature: [70, -90]\n")
+    with pytest.raises(ValueError, match="plausible range of temperature must be"):
+        load_plausible_ranges(own)

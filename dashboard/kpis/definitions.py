@@ -99,8 +99,24 @@ def _read(path: Path) -> dict[str, Any]:
         return yaml.safe_load(handle) or {}
 
 
+ValueRanges = dict[str, tuple[float, float]]
+
+
+def _ranges(raw: Any, path: str) -> ValueRanges:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: 'plausible' must map 'Type.attribute' to [min, max]")
+    ranges: ValueRanges = {}
+    for metric, bounds in raw.items():
+        if (not isinstance(bounds, list) or len(bounds) != 2
+                or not all(isinstance(b, (int, float)) for b in bounds) or bounds[0] > bounds[1]):
+            raise ValueError(f"{path}: plausible range of {metric} must be [min, max]")
+        ranges[str(metric)] = (float(bounds[0]), float(bounds[1]))
+    return ranges
+
+
 @lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> tuple[tuple[KpiDefinition, ...], tuple[AlertRule, ...]]:
+def _load(path: str, mtime: float
+          ) -> tuple[tuple[KpiDefinition, ...], tuple[AlertRule, ...], ValueRanges]:
     raw = _read(Path(path))
     kpis = tuple(KpiDefinition.model_validate(item) for item in raw.get("kpis", []))
     ids = [k.id for k in kpis]
@@ -108,7 +124,7 @@ def _load(path: str, mtime: float) -> tuple[tuple[KpiDefinition, ...], tuple[Ale
     if duplicates:
         raise ValueError(f"{path}: duplicated KPI ids {sorted(duplicates)}")
     rules = tuple(AlertRule.model_validate(item) for item in raw.get("alerts", []))
-    return kpis, rules
+    return kpis, rules, _ranges(raw.get("plausible") or {}, path)
 
 
 def load_kpis(path: Path) -> tuple[KpiDefinition, ...]:
@@ -119,3 +135,9 @@ def load_kpis(path: Path) -> tuple[KpiDefinition, ...]:
 def load_alert_rules(path: Path) -> tuple[AlertRule, ...]:
     """The alert rules of ``path``."""
     return _load(str(path), path.stat().st_mtime)[1]
+
+
+def load_plausible_ranges(path: Path) -> ValueRanges:
+    """The plausible range of each metric ("Type.attribute", or a bare attribute for every
+    type) of ``path``: readings outside it are quarantined at ingest."""
+    return _load(str(path), path.stat().st_mtime)[2]
