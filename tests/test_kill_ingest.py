@@ -1,0 +1,109 @@
+"""kill -9 in the middle of a file ingest (a large CSV export read in chunks, an NGSI
+entity dump read in batches), then the same command again: the store ends exactly as one
+clean run leaves it (rows and rollups), and the killed run shows as interrupted."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from dashboard.model import FeedRun, Observation
+from dashboard.store import init_store, make_engine
+from tests.conftest import CITYLENS_CLI
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST = datetime(2026, 10, 1, tzinfo=timezone.utc)
+SENSORS = 40
+
+MAPPING = """entity: observations
+type: TrafficFlowObserved
+domain: mobility
+namespace: killtest
+columns: {id: sensor, time: at}
+metrics:
+  - {metric: intensity, column: vehicles, unit: vehicles/h}
+"""
+
+
+def csv_export(path: Path, rows: int) -> list[str]:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("sensor,at,vehicles\n")
+        for n in range(rows):
+            at = FIRST + timedelta(minutes=n // SENSORS)
+            out.write(f"S{n % SENSORS},{at:%Y-%m-%dT%H:%M:%SZ},{n % 977}\n")
+    mapping = path.with_suffix(".yaml")
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return ["ingest", "csv", str(path), "--mapping", str(mapping), "--source-id", "killed"]
+
+
+def ngsi_dump(path: Path, rows: int) -> list[str]:
+    path.write_text(json.dumps([
+        {"id": f"urn:ngsi-ld:AirQualityObserved:killtest:{n % SENSORS}",
+         "type": "AirQualityObserved", "no2": float(n % 97),
+         "dateObserved": (FIRST + timedelta(minutes=n // SENSORS)).isoformat()}
+        for n in range(rows)]), encoding="utf-8")
+    return ["ingest", "ngsi", str(path), "--source-id", "killed"]
+
+
+def citylens(url: str, args: list[str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": ""}
+    return subprocess.Popen([*CITYLENS_CLI, *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def store_at(path: Path) -> tuple[str, Engine]:
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    init_store(engine)
+    return url, engine
+
+
+def snapshot(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every reading (asset id, metric, time, value) and every rollup row."""
+    with engine.connect() as conn:
+        readings = conn.execute(text(
+            "SELECT a.id, o.metric, o.time, o.value FROM observations o "
+            "JOIN assets a ON a.pk = o.asset_pk ORDER BY 1, 2, 3")).all()
+        rollups = conn.execute(text(
+            "SELECT metric, grain, bucket, district_id, count, sum, min, max FROM rollups "
+            "ORDER BY 1, 2, 3, 4")).all()
+    return [tuple(r) for r in readings], [tuple(r) for r in rollups]
+
+
+@pytest.mark.parametrize(("write", "rows"), [(csv_export, 400_000), (ngsi_dump, 60_000)],
+                         ids=["csv", "ngsi"])
+def test_kill_9_midway_then_again_equals_one_clean_run(write, rows: int,
+                                                        tmp_path: Path) -> None:
+    args = write(tmp_path / ("feed.csv" if write is csv_export else "feed.json"), rows)
+    clean_url, clean = store_at(tmp_path / "clean.db")
+    done = citylens(clean_url, args)
+    assert done.wait(600) == 0, done.stderr and done.stderr.read()
+
+    url, engine = store_at(tmp_path / "killed.db")
+    ingest = citylens(url, args)
+    deadline = time.monotonic() + 300
+    stored = 0
+    while stored == 0 and time.monotonic() < deadline and ingest.poll() is None:
+        time.sleep(0.02)
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    ingest.send_signal(signal.SIGKILL)
+    ingest.wait()
+    assert 0 < stored < rows, "the kill did not land midway"
+    again = citylens(url, args)
+    assert again.wait(600) == 0, again.stderr and again.stderr.read()
+
+    assert snapshot(engine) == snapshot(clean)
+    assert len(snapshot(engine)[0]) == rows
+    with engine.connect() as conn:
+        statuses = conn.execute(select(FeedRun.status).order_by(FeedRun.id)).scalars().all()
+    assert statuses == ["running", "ok"]  # shown "interrupted" once its lease runs out
+    clean.dispose()
+    engine.dispose()
