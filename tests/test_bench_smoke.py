@@ -38,6 +38,7 @@ SMOKE = {
     "request_kpis.py": ["--repeat", "1", "--windows", "week,year"],
     "ingest.py": ["--rows", "2000"],
     "csv_export.py": ["--rows", "2000"],
+    "mqtt_ingest.py": ["--messages", "200", "--repeat", "1"],
     "live.py": ["--seconds", "2", "--clients", "1", "--every", "1", "--batch", "10",
                 "--workers", "1"],
 }
