@@ -211,7 +211,10 @@ def _store(conn, city: list[Request], cases: list[Request], now: int, order: lis
     conn.execute(insert(Service), [{"service_code": code, "service_name": code,
                                     "department": "Works", "domain": domain}
                                    for code, domain in DOMAIN_OF.items()])
-    config = Settings(timezone=TZ)
+    # the store's clock: late enough that every generated close (up to 60 days after a
+    # request) is in its past, whatever today's date is (not the KPIs' ``now``)
+    config = Settings(timezone=TZ, now=datetime.fromtimestamp(now, timezone.utc)
+                      + timedelta(days=61))
     rows = {f"SR-{n}": _row(n, r, now) for n, r in enumerate(city)}
     ids = list(rows)
     ordered = [ids[i % len(ids)] for i in order] + ids
