@@ -114,3 +114,54 @@ sources:
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ServiceRequest)).scalar() == 122
     engine.dispose()
+
+
+def test_a_database_restart_during_a_large_csv_ingest(side_pg: SidePostgres,
+                                                      tmp_path: Path) -> None:
+    """PostgreSQL stopped midway through a chunked CSV ingest: one line naming the
+    problem, exit 1, what was committed kept; the same command once it is back leaves the
+    store as one clean run does (here: a clean run into SQLite)."""
+    from sqlalchemy import text
+
+    from dashboard.model import FeedRun, Observation
+    from tests.test_kill_ingest import csv_export, snapshot, store_at
+
+    rows = 400_000
+    args = csv_export(tmp_path / "feed.csv", rows)
+    clean_url, clean = store_at(tmp_path / "clean.db")
+    env = {**os.environ, "CITYLENS_REDIS_URL": ""}
+    done = subprocess.run([*CITYLENS_CLI, *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**env, "CITYLENS_DATABASE_URL": clean_url}, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    engine = make_engine(side_pg.url)
+    init_store(engine)
+    ingest = subprocess.Popen([*CITYLENS_CLI, *args], cwd=ROOT, text=True,
+                              env={**env, "CITYLENS_DATABASE_URL": side_pg.url},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stored = 0
+    deadline = time.monotonic() + 300
+    while stored == 0 and time.monotonic() < deadline and ingest.poll() is None:
+        time.sleep(0.05)
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    engine.dispose()
+    side_pg.stop()
+    _, errors = ingest.communicate(timeout=300)
+    assert 0 < stored < rows, "the outage did not land midway"
+    assert ingest.returncode == 1 and "Traceback" not in errors, errors[-3000:]
+    [line] = errors.strip().splitlines()
+    assert line.startswith("error: ") and "database server cannot be reached" in line, line
+
+    side_pg.start()
+    again = subprocess.run([*CITYLENS_CLI, *args], cwd=ROOT, capture_output=True, text=True,
+                           env={**env, "CITYLENS_DATABASE_URL": side_pg.url}, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    engine = make_engine(side_pg.url)
+    assert snapshot(engine) == snapshot(clean)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM observations")).scalar() == rows
+        statuses = conn.execute(select(FeedRun.status).order_by(FeedRun.id)).scalars().all()
+    assert statuses[-1] == "ok"
+    engine.dispose()
+    clean.dispose()
