@@ -1,13 +1,16 @@
-"""Small helpers every connector shares: where a location points, one-line errors, checks."""
+"""Small helpers every connector shares: where a location points, one-line errors, checks,
+and bounded JSON parsing."""
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from connectors.base import CheckResult
+from connectors.base import CheckResult, SourceFormatError
 from connectors.retry import (
     RETRY_STATUS,
     Retryable,
@@ -26,6 +29,61 @@ def is_url(location: str) -> bool:
 def one_line(error: object) -> str:
     """An error (or any text) on one line, at most 300 characters."""
     return " ".join(str(error).split())[:300]
+
+
+MAX_JSON_DEPTH = 64
+"""How deep JSON documents may nest arrays and objects (GeoJSON MultiPolygons need 8): a
+deeper one is refused before it is parsed, so no parser nor later code recurses on it."""
+# A JSON string once escaped backslashes and quotes are gone; an unterminated one runs to
+# the end (so the scan stays linear).
+_JSON_STRING = re.compile(rb'"[^"]*(?:"|\Z)')
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_nesting_exceeds(data: bytes | bytearray | str, limit: int) -> bool:
+    """Whether JSON text nests arrays or objects more than ``limit`` deep (strings skipped).
+
+    A scan at C speed, before parsing: the brackets outside strings are kept and the
+    innermost pairs removed ``limit`` times; a pair left over is one level too many.
+    Unbalanced text is not judged here (the parser refuses it)."""
+    raw = _utf8(data)
+    if b"\\" in raw:  # escaped backslashes, then escaped quotes, which end no string
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _JSON_STRING.sub(b"", raw).translate(_SQUARE, _NOT_BRACKETS)
+    for _ in range(limit):
+        inner = brackets.replace(b"[]", b"")
+        if len(inner) == len(brackets):
+            return False  # empty, or only unbalanced brackets left
+        brackets = inner
+    return b"[]" in brackets
+
+
+def _utf8(data: bytes | bytearray | str) -> bytes:
+    """JSON text as UTF-8 bytes (bytes in UTF-16 or UTF-32 re-encoded)."""
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    encoding = json.detect_encoding(data)
+    if encoding.startswith("utf-8"):
+        return bytes(data)
+    try:
+        return data.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return bytes(data)  # the parser says what is wrong with it
+
+
+def load_json(data: bytes | bytearray | str, where: str) -> Any:
+    """Parse a JSON document; a one-line SourceFormatError naming ``where`` when it is not
+    valid JSON or nests deeper than ``MAX_JSON_DEPTH``."""
+    deep = f"{where}: not valid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
+    if json_nesting_exceeds(data, MAX_JSON_DEPTH):
+        raise SourceFormatError(deep)
+    try:
+        return json.loads(data)
+    except RecursionError:  # not expected after the scan; kept as the last guard
+        raise SourceFormatError(deep) from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise SourceFormatError(f"{where}: not valid JSON: {one_line(error)}") from None
 
 
 def file_check(location: str) -> CheckResult:

@@ -10,14 +10,17 @@ Rows are read with the ``csv`` module (or openpyxl's read-only mode for .xlsx) a
 one at a time, so a file of millions of rows is never held in memory. Each raw row carries
 its line number (``#row``) so quarantine reasons can point at it. Rows whose cursor is not
 after the watermark are skipped; rows whose cursor does not parse go on to be quarantined.
+A line longer than ``MAX_LINE_CHARS`` fails the file (SourceFormatError naming the line)
+before it is read whole, so memory stays bounded whatever the file holds.
 """
 from __future__ import annotations
 
 import csv
 import zipfile
 from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TextIO
 
 from pydantic import Field
 
@@ -37,7 +40,10 @@ from connectors.tabular_values import read_watermark, text
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 CHUNK_ROWS = 100_000  # rows mapped at once by the chunk mapper (observation exports)
-csv.field_size_limit(16 * 1024 * 1024)  # long free-text cells in legacy exports
+MAX_LINE_CHARS = 16 * 1024 * 1024
+"""Cap on one physical line of a CSV file, as long as the longest cell allowed (a cell
+may span lines when quoted; each line is still bounded)."""
+csv.field_size_limit(MAX_LINE_CHARS)  # long free-text cells in legacy exports
 
 
 class CsvConfig(ConnectorConfig):
@@ -58,6 +64,18 @@ def _check_header(path: Path, header: list[str], needed: list[str]) -> None:
         raise SourceFormatError(f"{path}: columns {repeated} appear more than once in the header")
 
 
+def bounded_lines(handle: TextIO, path: Path, limit: int) -> Iterator[str]:
+    """The physical lines of a text file opened with ``newline=""`` (ends kept), each read
+    with at most ``limit`` characters before a line break: SourceFormatError naming the
+    line when one is longer, so no line is held whole past the cap."""
+    read = partial(handle.readline, limit + 2)  # + 2: room for a CRLF after ``limit``
+    for number, line in enumerate(iter(read, ""), start=1):
+        if len(line.rstrip("\r\n")) > limit:
+            raise SourceFormatError(f"{path}: line {number:,} is longer than "
+                                    f"{limit:,} characters")
+        yield line
+
+
 def _csv_lines(path: Path, mapping: TabularMapping,
                needed: list[str]) -> Iterator[tuple[list[str], int, list[str]]]:
     """(header, line number, cells) of every non-blank data row of a CSV file."""
@@ -68,7 +86,8 @@ def _csv_lines(path: Path, mapping: TabularMapping,
     except IsADirectoryError:
         raise SourceFormatError(f"{path}: is a directory, not a file") from None
     with handle:
-        reader = csv.reader(handle, delimiter=mapping.delimiter, quotechar=mapping.quotechar)
+        reader = csv.reader(bounded_lines(handle, path, MAX_LINE_CHARS),
+                            delimiter=mapping.delimiter, quotechar=mapping.quotechar)
         try:
             for _ in range(mapping.skip_rows):
                 next(reader, None)

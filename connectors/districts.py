@@ -5,7 +5,6 @@ After a load every located asset and service request is assigned again (see
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from shapely.geometry import mapping, shape
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, SourceFormatError
 from connectors.base import Stream as BaseStream
+from connectors.common import load_json, one_line
 from connectors.registry import register
 from dashboard.geo import area_km2
 
@@ -47,11 +47,12 @@ class DistrictStream(BaseStream):
     def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
         path = Path(self.config.location)
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError as error:
             raise SourceFormatError(f"{path}: no such file") from error
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise SourceFormatError(f"{path}: not valid JSON: {error}") from error
+        except UnicodeDecodeError as error:
+            raise SourceFormatError(f"{path}: not valid JSON: {one_line(error)}") from error
+        document = load_json(text, str(path))
         if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
             raise SourceFormatError(f"{path}: not a GeoJSON FeatureCollection")
         features = document.get("features")

@@ -25,8 +25,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped, Stream
-from connectors.common import file_check, get_with_retries, http_check, is_url
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Mapped,
+    SourceFormatError,
+    Stream,
+)
+from connectors.common import file_check, get_with_retries, http_check, is_url, load_json
 from connectors.ngsi_parse import (
     as_entity,
     entity_cursor,
@@ -127,8 +134,8 @@ def broker_get(url: str, params: Mapping[str, Any], headers: Mapping[str, str],
 
 def _error_text(response: requests.Response) -> str:
     try:
-        body = response.json()
-    except ValueError:
+        body = load_json(response.content, response.url)  # bounded: no deep error bodies
+    except SourceFormatError:
         return " ".join(response.text.split())[:200]
     if isinstance(body, Mapping):
         parts = [body.get(k) for k in ("error", "description", "title", "detail")]

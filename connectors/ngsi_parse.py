@@ -11,14 +11,13 @@ shaped entities (``ServiceRequest``, ``service_requests``) become service reques
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
 from connectors.base import Mapped, SourceFormatError
-from connectors.common import one_line as _one_line
+from connectors.common import load_json
 from connectors.ngsi_values import (
     ENTITY_TIMES,
     METADATA_TIMES,
@@ -49,11 +48,7 @@ VALUE_KEYS = ("value", "object", "languageMap", "vocab", "json", "valueList", "o
 
 def parse_document(data: bytes, origin: str) -> list[Any]:
     """The raw entities of a file or response; SourceFormatError if it holds none."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
-        raise SourceFormatError(f"{origin}: not valid JSON: {_one_line(error)}") from None
-    return entities_of(doc, origin)
+    return entities_of(load_json(data, origin), origin)
 
 
 def entities_of(doc: Any, origin: str) -> list[Any]:
@@ -82,10 +77,7 @@ def parse_notification(body: bytes | str | Mapping[str, Any]) -> list[Any]:
     NGSI-LD ``{"type": "Notification", "data"}``. Raises SourceFormatError (a ValueError)
     when the body is not one; the entities are returned raw, for ``map_entity``."""
     if isinstance(body, (bytes, bytearray, str)):
-        try:
-            body = json.loads(body)
-        except (ValueError, RecursionError) as error:
-            raise SourceFormatError(f"notification: not valid JSON: {_one_line(error)}") from None
+        body = load_json(body, "notification")
     if not isinstance(body, Mapping):
         raise SourceFormatError(f"notification: JSON is a {type(body).__name__}, not an object")
     if body.get("type") != "Notification" and "subscriptionId" not in body:

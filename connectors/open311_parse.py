@@ -3,23 +3,24 @@ raw records to the unified model. No I/O here; ``connectors.open311`` fetches.
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+import io
+from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
+from defusedxml.common import DTDForbidden
+from defusedxml.ElementTree import iterparse
+
 from connectors.base import SourceFormatError
+from connectors.common import load_json
 from connectors.common import one_line as _one_line
 from connectors.values import coordinate, cursor_text, parse_time
 from dashboard.model import DOMAINS
 
-_xml_fromstring: Callable[[bytes], Element]
-try:  # defusedxml refuses entity bombs and external entities in untrusted XML
-    from defusedxml.ElementTree import fromstring as _xml_fromstring
-except ImportError:  # pragma: no cover - the standard parser (expat >= 2.4 limits bombs)
-    from xml.etree.ElementTree import fromstring as _xml_fromstring
-
+MAX_XML_DEPTH = 64
+"""How deep an XML payload may nest elements (GeoReport v2 needs 3 or 4): a deeper one is
+refused while it is parsed, before the tree below that depth is built or walked."""
 Format = Literal["auto", "json", "xml"]
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 WRAPPERS = ("service_requests", "requests", "services")
@@ -43,10 +44,7 @@ def parse_payload(data: bytes, fmt: Format, origin: str, hint: str = "") -> list
     kind = detect_format(data, fmt, hint or origin)
     if kind == "xml":
         return _parse_xml(data, origin)
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
-        raise SourceFormatError(f"{origin}: not valid JSON: {_one_line(error)}") from None
+    doc = load_json(data, origin)
     if isinstance(doc, dict):
         for key in WRAPPERS:
             records = doc.get(key)
@@ -61,10 +59,7 @@ def parse_payload(data: bytes, fmt: Format, origin: str, hint: str = "") -> list
 
 
 def _parse_xml(data: bytes, origin: str) -> list[Any]:
-    try:
-        root = _xml_fromstring(data)
-    except (ParseError, ValueError, LookupError, RecursionError) as error:
-        raise SourceFormatError(f"{origin}: not valid XML: {_one_line(error)}") from None
+    root = parse_xml(data, origin)
     tag = _local(root.tag)
     if tag == "errors":
         text = "; ".join(" ".join(e.itertext()).strip() for e in root)
@@ -72,6 +67,40 @@ def _parse_xml(data: bytes, origin: str) -> list[Any]:
     if tag in ("request", "service"):
         return [_element_record(root)]
     return [_element_record(child) for child in root]
+
+
+def parse_xml(data: bytes, origin: str) -> Element:
+    """The root element of an untrusted XML payload, parsed with defusedxml and no DTD
+    allowed (so no entity declarations nor external references), at most
+    ``MAX_XML_DEPTH`` deep; else a one-line SourceFormatError naming ``origin``."""
+    try:
+        return _bounded_root(data, origin)
+    except DTDForbidden:
+        problem = "a DTD (<!DOCTYPE ...>) is not allowed"
+    except SourceFormatError:
+        raise
+    except (ParseError, ValueError, LookupError, RecursionError) as error:
+        problem = _one_line(error)
+    raise SourceFormatError(f"{origin}: not valid XML: {problem}")
+
+
+def _bounded_root(data: bytes, origin: str) -> Element:
+    """Parse while counting depth; stop at the first element deeper than the limit."""
+    depth = 0
+    root: Element | None = None
+    events = iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
+    for event, element in events:
+        if event == "end":
+            depth -= 1
+            root = element
+            continue
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise SourceFormatError(
+                f"{origin}: not valid XML: nested deeper than {MAX_XML_DEPTH} levels")
+    if root is None:  # pragma: no cover - the parser refuses a document without elements
+        raise ParseError("no element found")
+    return root
 
 
 def _element_record(element: Element) -> dict[str, Any]:

@@ -4,7 +4,6 @@ No I/O here; ``connectors.sensorthings`` fetches.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -14,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Mapped, SourceFormatError
-from connectors.common import one_line
+from connectors.common import load_json
 from connectors.values import coordinate, cursor_text, parse_time
 
 URN_PREFIX = "urn:ngsi-ld:Device:sta:"
@@ -23,10 +22,7 @@ ASSET_TYPE = "Device"
 
 def parse_collection(data: bytes, origin: str) -> tuple[list[Any], str | None]:
     """The entities of a collection response (or bare list) and its ``@iot.nextLink``."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
-        raise SourceFormatError(f"{origin}: not valid JSON: {one_line(error)}") from None
+    doc = load_json(data, origin)
     if isinstance(doc, list):
         return doc, None
     if isinstance(doc, dict):
