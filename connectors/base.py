@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -74,6 +75,19 @@ class MappedChunk:
     leftovers: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Plausible:
+    """What a stream that maps chunks in one go must leave to the row mapper, so that the
+    runner's checks quarantine it with its reason: readings dated outside
+    [``earliest``, ``latest``], beyond ±``max_value``, or outside their metric's range
+    (``ranges``: "Type.attribute" or a bare attribute -> (min, max))."""
+
+    earliest: datetime
+    latest: datetime
+    ranges: Mapping[str, tuple[float, float]]
+    max_value: float
+
+
 class _CommitPoint:
     """The type of ``COMMIT_POINT``."""
 
@@ -107,9 +121,11 @@ class Stream(ABC):
         """Every record yielded so far is committed (stored or quarantined): a source that
         takes acknowledgements (an MQTT broker) is told now, never before. Default: none."""
 
-    def read_chunks(self, watermark: str | None) -> Iterator[MappedChunk] | None:
+    def read_chunks(self, watermark: str | None, plausible: Plausible | None = None
+                    ) -> Iterator[MappedChunk] | None:
         """Chunks mapped in one go (large files), or None to be read record by record
-        (the default). Rows a chunk leaves are in its ``leftovers``, for ``map``."""
+        (the default). Rows a chunk leaves are in its ``leftovers``, for ``map``: those
+        it cannot map, and those ``plausible`` does not admit."""
         return None
 
 

@@ -30,6 +30,7 @@ from connectors.base import (
     ConnectorConfig,
     Mapped,
     MappedChunk,
+    Plausible,
     SourceFormatError,
 )
 from connectors.base import Stream as BaseStream
@@ -202,7 +203,8 @@ class CsvStream(BaseStream):
                     continue
             yield row
 
-    def read_chunks(self, watermark: str | None) -> Iterator[MappedChunk] | None:
+    def read_chunks(self, watermark: str | None, plausible: Plausible | None = None
+                    ) -> Iterator[MappedChunk] | None:
         """The file mapped in chunks (large observation exports), or None when this
         mapping or file is read row by row. Rows the chunk mapper leaves are in each
         chunk's ``leftovers`` for ``map``."""
@@ -210,7 +212,7 @@ class CsvStream(BaseStream):
         excel = path.suffix.lower() in (*EXCEL_SUFFIXES, ".xls")
         if excel or not ChunkMapper.applies(self.mapper):
             return None
-        chunker = ChunkMapper(self.mapper)
+        chunker = ChunkMapper(self.mapper, plausible)
         after = read_watermark(watermark, "time")
         needed = self.mapper.required_columns()
 

@@ -28,7 +28,7 @@ from connectors.base import (
     SourceFormatError,
     Stream,
 )
-from connectors.storing import store_batch
+from connectors.storing import plausible_of, store_batch
 from connectors.storing_frames import store_chunk
 from dashboard.feed_health import RUN_LEASE_SECONDS, WATERMARK_STATUSES
 from dashboard.model import FeedRun, Quarantine, Source
@@ -274,7 +274,7 @@ def _records(engine: Engine, settings: Settings, stream: Stream, watermark: str 
     """The stream's raw records after ``watermark``. A stream that maps large files in
     chunks (``read_chunks``) has each chunk stored here, in its own transaction; only the
     rows it left to the row mapper come out."""
-    chunks = stream.read_chunks(watermark)
+    chunks = stream.read_chunks(watermark, plausible_of(settings))
     if chunks is None:
         yield from stream.read(watermark)
         return

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, select, update
 
-from connectors.base import Mapped
+from connectors.base import Mapped, Plausible
 from connectors.storing_refs import MissingReference, check_references
 from dashboard.geo import DistrictIndex
 from dashboard.ingest import ingest_observation_batch
@@ -117,6 +117,12 @@ def plausible_ranges(settings: Settings) -> ValueRanges:
         return load_plausible_ranges(settings.kpis_file)
     except FileNotFoundError:
         return {}
+
+
+def plausible_of(settings: Settings) -> Plausible:
+    """The checks of ``store_batch`` for streams that map chunks in one go."""
+    bounds = TimeBounds.of(settings)
+    return Plausible(bounds.earliest, bounds.latest, plausible_ranges(settings), MAX_VALUE)
 
 
 def _check_times(mapped: Mapped, bounds: TimeBounds) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from connectors import tabular_values as cells
-from connectors.base import MappedChunk
+from connectors.base import MappedChunk, Plausible
 from connectors.tabular import RowMapper
 
 ISO_TIME = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
@@ -95,9 +95,10 @@ def parse_distinct_numbers(values: pd.Series, decimal: str, thousands: str | Non
 class ChunkMapper:
     """Maps chunks of an observations export as ``RowMapper`` would, vectorised."""
 
-    def __init__(self, mapper: RowMapper) -> None:
+    def __init__(self, mapper: RowMapper, plausible: Plausible | None = None) -> None:
         self.mapper = mapper
         self.mapping = mapper.mapping
+        self.plausible = plausible  # rows it does not admit go to the row mapper
         if self.mapping.entity != "observations":
             raise ValueError("the chunk mapper maps observations")
 
@@ -175,6 +176,7 @@ class ChunkMapper:
             picked = [i for i, keep in zip(picked, newer.to_numpy(), strict=True) if keep]
         urns, good = self._ids(frame)
         good &= times.notna() & cursor.notna() & self._located_ok(frame)
+        good &= self._plausible_times(times)
         values = {}
         for spec in self.mapping.metrics:
             value, blank = self._reading(frame, spec.column)
@@ -186,6 +188,7 @@ class ChunkMapper:
                 blank |= divisor_blank
                 value = value / divisor
             value = (value * spec.scale).where(lambda v: np.isfinite(v))
+            good &= self._plausible_values(spec.metric, value)
             # A blank cell skips an optional metric; anything else unreadable is the row's end.
             good &= value.notna() | (blank if spec.optional else False)
             values[spec.metric] = value
@@ -200,6 +203,23 @@ class ChunkMapper:
             result.assets = self._assets(header, lines, rows, urns[good],
                                          [i for i, ok in zip(picked, good_mask, strict=True) if ok])
         return self._with_leftovers(result, header, lines, rows, sorted(leftovers), after)
+
+    def _plausible_times(self, times: pd.Series) -> pd.Series:
+        """Rows dated within the plausible range (all when there is none)."""
+        if self.plausible is None:
+            return pd.Series(True, index=times.index)
+        return times.between(pd.Timestamp(self.plausible.earliest),
+                             pd.Timestamp(self.plausible.latest))
+
+    def _plausible_values(self, metric: str, value: pd.Series) -> pd.Series:
+        """Rows whose reading of ``metric`` is blank or within its plausible range."""
+        if self.plausible is None:
+            return pd.Series(True, index=value.index)
+        ranges = self.plausible.ranges
+        low, high = (ranges.get(f"{self.mapping.type}.{metric}") or ranges.get(metric)
+                     or (-self.plausible.max_value, self.plausible.max_value))
+        low, high = max(low, -self.plausible.max_value), min(high, self.plausible.max_value)
+        return value.isna() | value.between(low, high)
 
     def _reading(self, frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
         """A value column as numbers (NaN when blank or unreadable) and its blank cells."""

@@ -170,7 +170,7 @@ def test_both_paths_store_the_same_city(fresh_engine, settings, tmp_path, monkey
 
     if path_kind == "rows":
         monkeypatch.setattr("connectors.csv_source.CsvStream.read_chunks",
-                            lambda self, watermark: None)
+                            lambda self, watermark, plausible=None: None)
     export, mapping = tmp_path / "air.csv", tmp_path / "air.yaml"
     _export(export, 2_000)
     mapping.write_text(yaml.safe_dump(BASE), encoding="utf-8")
@@ -192,3 +192,40 @@ def _expected_sum(count: int) -> float:
             continue
         total += (i % 50) / 2 + (i % 30) + (i % 30) / 60 * 100
     return total
+
+
+@pytest.mark.parametrize("path_kind", ["chunks", "rows"])
+def test_implausible_rows_of_a_large_export_are_quarantined(
+        fresh_engine, settings, tmp_path, monkeypatch, path_kind) -> None:
+    """Rows dated in year 9999 or 1900, or with a reading outside its plausible range,
+    leave the chunk mapper for the row mapper and are quarantined with their reasons; the
+    watermark is the newest stored row's, on both paths."""
+    import yaml
+
+    monkeypatch.setattr("connectors.csv_source.CHUNK_ROWS", 1_000)
+    if path_kind == "rows":
+        monkeypatch.setattr("connectors.csv_source.CsvStream.read_chunks",
+                            lambda self, watermark, plausible=None: None)
+    export, mapping = tmp_path / "air.csv", tmp_path / "air.yaml"
+    _export(export, 3_000)
+    lines = export.read_text(encoding="utf-8").splitlines()
+    lines[11] = "S1,9999-12-31T23:00:00+00:00,10,1,60,43.46,-3.80,S1"
+    lines[1201] = "S2,1900-01-01T00:00:00+00:00,10,1,60,43.46,-3.80,S2"
+    sensor, when = lines[2401].split(",")[:2]
+    lines[2401] = f"{sensor},{when},99999,1,60,43.46,-3.80,{sensor}"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping.write_text(yaml.safe_dump(BASE), encoding="utf-8")
+    report = run_source(fresh_engine, settings,
+                        CsvConnector({"location": str(export), "mapping": str(mapping)}), "air")
+    assert (report.records_in, report.quarantined) == (3_000, 3 + 3)  # and the 3 'oops'
+    assert report.stored == 3_000 - 6
+    assert report.watermark == datetime.fromtimestamp(
+        1_780_000_000 + 600 * 2_999, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with fresh_engine.connect() as conn:
+        reasons = conn.execute(select(Quarantine.reason)).scalars().all()
+        latest = conn.execute(select(func.max(Observation.time))).scalar()
+    assert sum("9999-12-31" in r for r in reasons) == 1
+    assert sum("1900-01-01" in r for r in reasons) == 1
+    assert sum("no2 = 99999 is outside its plausible range 0 .. 5000" in r
+               for r in reasons) == 1
+    assert latest == 1_780_000_000 + 600 * 2_999
