@@ -331,6 +331,10 @@ def run_source(
             report.status = "partial" if report.quarantined else "ok"
         except SourceFormatError as error:
             report.status, report.error, report.failure = "failed", str(error), "format"
+            if report.stored:  # a file that breaks midway (a corrupt tail): say what stays
+                report.error += (f" ({report.stored:,} records read before it were stored "
+                                 f"and stay; the watermark did not move, so a run after the "
+                                 f"file is fixed reads it all again, storing nothing twice)")
             report.watermark = watermark
             pending.records.clear()
             pending.bad.clear()

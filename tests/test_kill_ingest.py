@@ -107,3 +107,32 @@ def test_kill_9_midway_then_again_equals_one_clean_run(write, rows: int,
     assert statuses == ["running", "ok"]  # shown "interrupted" once its lease runs out
     clean.dispose()
     engine.dispose()
+
+
+def test_a_corrupt_tail_says_what_was_kept_and_a_fixed_file_completes(tmp_path: Path) -> None:
+    """A large export whose tail is not text (a truncated copy, binary garbage) fails in one
+    line naming the line and how many records before it were stored; those stay, the
+    watermark does not move, and the fixed file then stores the rest, nothing twice."""
+    rows = 250_000
+    path = tmp_path / "feed.csv"
+    args = csv_export(path, rows)
+    good = path.read_bytes()
+    path.write_bytes(good + b"S1,2026-10-20T00:00:00Z,\xff\xfe\x00garbage\n" * 3)
+    url, engine = store_at(tmp_path / "citylens.db")
+    env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": ""}
+    broken = subprocess.run([*CITYLENS_CLI, *args], cwd=ROOT, env=env, text=True,
+                            capture_output=True, timeout=600)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr, broken.stderr[-2000:]
+    [line] = broken.stderr.strip().splitlines()
+    with engine.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    assert line.startswith(f"error: {path}: near line ") and "not utf-8" in line, line
+    assert f"({kept:,} records read before it were stored and stay;" in line
+    assert 0 < kept <= rows
+    path.write_bytes(good)
+    fixed = subprocess.run([*CITYLENS_CLI, *args], cwd=ROOT, env=env, text=True,
+                           capture_output=True, timeout=600)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    readings, _ = snapshot(engine)
+    assert len(readings) == rows and len(set(readings)) == rows
+    engine.dispose()
