@@ -165,9 +165,15 @@ def asset(reader: RowCells, row: Mapping[str, Any]) -> dict[str, Any]:
         name: cells.attribute(row.get(column), m.decimal, m.thousands)
         for name, column in m.attributes.items() if not cells.is_blank(row.get(column))
     }
-    return {"id": urn, "type": m.type, "domain": m.domain, "name": reader._text(row, "name", own),
-            "lat": lat, "lon": lon, "status": reader._text(row, "status", "ok"),
-            "attributes": attributes}
+    found: dict[str, Any] = {"id": urn, "type": m.type, "domain": m.domain,
+                             "name": reader._text(row, "name", own), "attributes": attributes}
+    # A partial update: a place or a status the row does not give (no such column, or a
+    # blank cell) keeps the stored one (another feed, a registry, may know it).
+    if lat is not None and lon is not None:
+        found["lat"], found["lon"] = lat, lon
+    if "status" in described:
+        found["status"] = reader._text(row, "status", "ok")
+    return found
 
 
 def observed(reader: RowCells, row: Mapping[str, Any]) -> Mapped:

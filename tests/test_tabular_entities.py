@@ -19,6 +19,7 @@ from connectors.sql_source import SqlConnector
 from connectors.storing import store_batch
 from connectors.tabular import RowMapper, TabularMapping, load_mapping
 from dashboard.model import (
+    Asset,
     Case,
     Citizen,
     District,
@@ -384,3 +385,38 @@ constants: {kind: consultation, channel: Kiosk}
     assert sorted(found) == ["V-1", "V-2", "V-3"]
     assert (found["V-3"].kind, found["V-3"].channel, found["V-3"].time) == (
         "consultation", "kiosk", utc(2024, 5, 3, 8))
+
+
+REGISTRY = """entity: assets
+type: OffStreetParking
+domain: parking
+columns: {id: code, name: nombre, lat: lat, lon: lon, status: estado}
+attributes: {capacity: plazas}
+"""
+COUNTS = """entity: observations
+type: OffStreetParking
+domain: parking
+columns: {id: code, name: code, time: hora}
+attributes: {operator: empresa}
+metrics:
+  - {metric: occupiedSpotNumber, column: ocupadas}
+"""
+
+
+def test_a_feed_without_places_keeps_the_places_another_gave(city, settings, tmp_path) -> None:
+    """A registry gives car parks their place, status and capacity; a counts export that
+    has no coordinates nor status (and a blank cell) updates its readings and attributes
+    and keeps the rest: place, district, status, capacity."""
+    registry = ("code,nombre,lat,lon,estado,plazas\n"
+                "P1,Parking Centro,0.5,0.5,closed,400\nP2,Parking Norte,1.5,0.5,ok,250\n")
+    run_csv(city, settings, tmp_path, "registro", registry, REGISTRY)
+    counts = ("code,hora,ocupadas,empresa\nP1,2026-05-01 10:00,120,Aparca SA\n"
+              "P2,2026-05-01 10:00,80,\n")
+    report = run_csv(city, settings, tmp_path, "conteos", counts, COUNTS)
+    assert (report.stored, report.quarantined) == (2, 0)
+    found = rows_of(city, Asset)
+    p1, p2 = found["urn:ngsi-ld:OffStreetParking:P1"], found["urn:ngsi-ld:OffStreetParking:P2"]
+    assert (p1.lat, p1.lon, p1.district_id, p1.status) == (0.5, 0.5, "centro", "closed")
+    assert (p2.lat, p2.lon, p2.district_id, p2.status) == (1.5, 0.5, "norte", "ok")
+    assert p1.attributes == {"capacity": 400, "operator": "Aparca SA"}
+    assert p2.attributes == {"capacity": 250}
