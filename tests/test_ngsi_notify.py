@@ -159,3 +159,20 @@ def test_notify_sources_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings().notify_sources == ["air-push", "traffic-push"]
     monkeypatch.setenv("CITYLENS_NOTIFY_SOURCES", "")
     assert Settings().notify_sources == []
+
+
+def test_a_reading_dated_9999_is_quarantined_and_the_rest_stored(tmp_path: Path) -> None:
+    """A broker's notification with one entity dated in year 9999 answers 200: that entity
+    is quarantined with its reason, the good one stored (before: a 500, and nothing)."""
+    client, settings = _client(tmp_path)
+    far = {**ENTITY, "id": "urn:ngsi-ld:AirQualityObserved:santander:0043",
+           "dateObserved": {"type": "DateTime", "value": "9999-12-31T23:00:00Z"}}
+    body = {"subscriptionId": "sub-1", "data": [ENTITY, far]}
+    answer = client.post("/ngsi/notify/broker-air", data=json.dumps(body), headers=AUTH)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    report = answer.get_json()
+    assert (report["records_in"], report["stored"], report["quarantined"]) == (2, 1, 1)
+    assert report["watermark"] == "2026-11-23T10:00:00Z"
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        reason = conn.execute(select(Quarantine.reason)).scalar_one()
+    assert "9999-12-31" in reason and "outside the plausible range" in reason
