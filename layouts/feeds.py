@@ -19,6 +19,7 @@ FEED_STATUS = {  # run status -> (icon, words, badge modifier shared with KPI ba
     "interrupted": ("✕", "Interrupted", "off"), "never run": ("–", "Never run", "none"),
     "reset": ("↺", "Watermark reset", "none"), "replay": ("↻", "Quarantine replayed", "none"),
 }
+NOTE_STATUSES = {"reset", "replay"}  # their text is an operator's note, not an error
 RUN_COLOURS = {"ok": "#1a7f37", "partial": "#b35900", "failed": "#c62828", "running": "#6b7785",
                "interrupted": "#c62828", "reset": "#6b7785",
                "replay": "#6b7785"}
@@ -80,7 +81,8 @@ def sources_table(sources: list[dict[str, Any]], now: datetime, tz: str) -> html
                     scope="row"),
             html.Td([feed_badge(s["status"], s["stale"]),
                      html.Div(_short(s["last_error"]), title=s["last_error"] or "",
-                              className="feeds-row__error")]),
+                              className="feeds-row__note" if s["status"] in NOTE_STATUSES
+                              else "feeds-row__error")]),
             html.Td(time_ago(s["last_started"], now), title=exact_time(s["last_started"], tz)),
             html.Td(lag_text(s["lag_seconds"]), title=exact_time(s["newest_data"], tz)),
             html.Td(f"{s['records_in']:,}", className="num"),
