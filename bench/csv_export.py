@@ -52,7 +52,8 @@ def run(folder: Path, export: Path, mapping: Path, chunked: bool) -> dict[str, A
     init_store(engine)
     original = CsvStream.read_chunks
     if not chunked:
-        CsvStream.read_chunks = lambda self, watermark: None  # type: ignore[method-assign]
+        CsvStream.read_chunks = (  # type: ignore[method-assign]
+            lambda self, watermark, plausible=None: None)
     try:
         started = time.perf_counter()
         report = run_source(engine, Settings(var_dir=folder), CsvConnector(
