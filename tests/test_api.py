@@ -429,3 +429,31 @@ def test_unknown_api_paths_get_a_json_404(client: FlaskClient) -> None:
     assert response.status_code == 404 and response.is_json
     assert "openapi.json" in response.get_json()["error"]["message"]
     assert client.get(API + "/districts").status_code == 200  # real routes still win
+
+
+def test_the_api_has_a_front_door(client: FlaskClient, demo_settings: Settings) -> None:
+    """/api/v1/ lists every documented endpoint with links to the OpenAPI document and a
+    reference page rendered from it; any other /api path is a JSON 404 pointing there."""
+    from app import create_app
+    from dashboard.api.openapi import openapi_document
+
+    index = client.get(API + "/")
+    assert index.status_code == 200 and index.is_json
+    body = index.get_json()
+    assert (body["openapi"], body["reference"]) == (API + "/openapi.json", API + "/docs")
+    documented = {(m.upper(), API + p) for p, ops in openapi_document()["paths"].items()
+                  for m in ops}
+    assert {(e["method"], e["path"]) for e in body["endpoints"]} == documented
+    assert all(e["summary"] for e in body["endpoints"])
+    page = client.get(API + "/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert all(f"<code>{path}</code>" in html for _, path in documented)
+    assert "<script" not in html and "Response format." in html  # a parameter's meaning
+    # the whole app, as a browser meets it: no dashboard HTML 404 under /api
+    app = create_app(demo_settings).server.test_client()
+    for path in ("/api/", "/api/v2/kpis", "/api/v1/nothing"):
+        answer = app.get(path)
+        assert answer.status_code == 404 and answer.is_json, path
+        assert "/api/v1/" in answer.get_json()["error"]["message"]
+    assert app.get("/api/v1", follow_redirects=True).is_json

@@ -46,7 +46,7 @@ def test_every_route_is_documented(demo_settings: Settings) -> None:  # noqa: F8
         if rule.endpoint.startswith("api_v1.") and rule.endpoint != "api_v1.not_found"
         for method in rule.methods or () if method not in ("HEAD", "OPTIONS")
     }
-    assert routes == set(OPERATIONS) and len(OPERATIONS) == 8
+    assert routes == set(OPERATIONS) and len(OPERATIONS) == 10
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[p for _, p in OPERATIONS])

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard import queries
 from dashboard.api import reads
 from dashboard.api.openapi import openapi_document
+from dashboard.api.reference import index, reference_page
 from dashboard.api.params import FORMATS_JSON_CSV, MAX_PAGE_SIZE, ApiError, Params
 from dashboard.auth.access import EVERYONE
 from dashboard.auth.web import roles_required
@@ -44,9 +45,20 @@ PUBLIC = roles_required(*EVERYONE)  # open data: every route is public, none is 
 
 
 def register_api(server: Flask, settings: Settings) -> None:
-    """Serve the API on ``server`` with ``settings`` (its store and cache)."""
+    """Serve the API on ``server`` with ``settings`` (its store and cache); any other path
+    under /api/ answers a JSON 404 pointing at /api/v1/."""
     server.config[SETTINGS_KEY] = settings
     server.register_blueprint(api_v1)
+    server.add_url_rule("/api/", "api_other", _other_api, defaults={"rest": ""},
+                        methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    server.add_url_rule("/api/<path:rest>", "api_other_path", _other_api,
+                        methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+
+@PUBLIC
+def _other_api(rest: str) -> tuple[Response, int]:
+    message = f"no API at /api/{rest}; this CityLens serves /api/v1/ (see /api/v1/docs)"
+    return jsonify({"error": {"parameter": None, "message": message}}), 404
 
 
 def _settings() -> Settings:
@@ -90,6 +102,21 @@ def _geojson(collection: dict[str, Any]) -> Response:
 
 def _districts(settings: Settings) -> dict[str, dict[str, Any]]:
     return {d["id"]: d for d in queries.district_options(settings)}
+
+
+@api_v1.get("/")
+@PUBLIC
+def api_index() -> Response:
+    """What the API is and its endpoints, with links to the OpenAPI document and the
+    reference page."""
+    return jsonify(index(openapi_document()))
+
+
+@api_v1.get("/docs")
+@PUBLIC
+def api_reference() -> Response:
+    """The API reference, rendered from the OpenAPI document."""
+    return Response(reference_page(openapi_document()), mimetype="text/html")
 
 
 @api_v1.get("/openapi.json")

@@ -174,6 +174,13 @@ def openapi_document() -> dict[str, Any]:
                                 "request locations are rounded to 3 decimals (~100 m)."},
         "servers": [{"url": "/api/v1"}],
         "paths": {
+            "/": {"get": {"summary": "This API's endpoints, with links to this document and "
+                                     "the reference page", "responses": {"200": {
+                "description": "The endpoint index",
+                "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/docs": {"get": {"summary": "The API reference, rendered from this document",
+                              "responses": {"200": {"description": "An HTML page",
+                                                    "content": {"text/html": {}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {
                 "description": "OpenAPI 3 document",
                 "content": {"application/json": {"schema": {"type": "object"}}}}}}},
