@@ -120,6 +120,8 @@ def demo(
     if scale not in SCALES:
         raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
     settings = get_settings()
+    if serve:  # say it now, not after generating the city
+        _port_must_be_free(host or settings.host, port or settings.port)
     url = settings.resolved_database_url
     _upgrade(url)  # the demo's own store: brought to this code's schema first
     with get_engine(url).connect() as conn:
@@ -249,7 +251,31 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Serve the dashboard (development server; use gunicorn app:server in production)."""
-    _wiring(ctx).serve(get_settings(), host, port)
+    settings = get_settings()
+    _port_must_be_free(host or settings.host, port or settings.port)
+    _wiring(ctx).serve(settings, host, port)
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (so serving there would fail)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _port_must_be_free(host: str, port: int) -> None:
+    """Exit with one line saying what to do when ``host:port`` is taken, before any work."""
+    if port_taken(host, port):
+        typer.echo(f"error: port {port} on {host} is already in use (another CityLens, or "
+                   f"another program): stop it, or serve on another port with --port "
+                   f"{port + 1} (or CITYLENS_PORT={port + 1})", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("init-db")

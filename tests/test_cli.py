@@ -98,3 +98,25 @@ def test_a_demo_reused_hours_later_tops_itself_up(tmp_path: Path) -> None:
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     assert datetime.fromisoformat(end) >= min(datetime.fromisoformat(current_end), hour)
     engine.dispose()
+
+
+def test_a_busy_port_is_one_line_before_any_work(tmp_path: Path) -> None:
+    """``demo`` and ``serve`` on a port something already listens on: one line saying what
+    to do, exit 1, and no city generated first."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "CITYLENS_VAR_DIR": str(tmp_path / "var"), "CITYLENS_REDIS_URL": ""}
+        env.pop("CITYLENS_DATABASE_URL", None)
+        for command in (["demo", "--scale", "tiny"], ["serve"]):
+            done = _citylens(env, *command, "--port", str(port))
+            assert done.returncode == 1, done.stderr[-2000:]
+            assert done.stderr.strip() == (
+                f"error: port {port} on 127.0.0.1 is already in use (another CityLens, or "
+                f"another program): stop it, or serve on another port with --port {port + 1} "
+                f"(or CITYLENS_PORT={port + 1})")
+            assert "Dash is running" not in done.stdout
+        assert not (tmp_path / "var" / "citylens.db").exists()
