@@ -176,7 +176,9 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
                       html.Div(export_button(PAGE, "csv", "CSV"), className="card-head__tools")],
                      className="card-head"),
             data_grid(ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"),
-                      grid_columns(GRID_COLUMNS, numeric=("value",), links={"asset": "href"}),
+                      grid_columns(GRID_COLUMNS, numeric=("value",), links={"asset": "href"},
+                                   wrap=("asset", "district_name", "what", "raised",
+                                         "cleared")),
                       rows, label="Alerts", export_name=f"{name}.csv"),
         ]),
     ]

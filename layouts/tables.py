@@ -48,14 +48,23 @@ def table_alternative(caption: str, columns: Sequence[Column],
 
 
 def grid_columns(columns: Sequence[Column], *, numeric: Sequence[str] = (),
-                 links: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """AG Grid column definitions; ``links`` maps a column to the row key holding its URL."""
+                 links: dict[str, str] | None = None,
+                 wrap: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """AG Grid column definitions; ``links`` maps a column to the row key holding its URL.
+    Text columns show their whole value on hover; ``wrap`` columns (long names) wrap onto
+    more lines instead of being cut. Numeric columns stay narrow, so their right-aligned
+    header sits over their values (a wide one reads as a blank header)."""
     defs = []
     for key, label in columns:
         col: dict[str, Any] = {"field": key, "headerName": label}
         if key in numeric:
             col["type"] = "numericColumn"
             col["filter"] = "agNumberColumnFilter"
+            col["maxWidth"] = 140
+        else:
+            col["tooltipField"] = key
+        if key in wrap:  # more room, and the rest wraps
+            col.update(wrapText=True, autoHeight=True, minWidth=120)
         if links and key in links:
             col["cellRenderer"] = "CityLensLink"  # assets/grid.js: a plain <a>, text escaped
             col["cellRendererParams"] = {"hrefField": links[key]}
@@ -82,6 +91,7 @@ def data_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]],
             defaultColDef={"sortable": True, "resizable": True, "filter": True,
                            "minWidth": 90, "flex": 1},
             dashGridOptions={"animateRows": False, "pagination": len(rows) > 500,
+                             "tooltipShowDelay": 300,
                              "paginationPageSize": 100, "ensureDomOrder": True,
                              "enableCellTextSelection": True,
                              "localeText": {"noRowsToShow": "Nothing matches these filters"}},

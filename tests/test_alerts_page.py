@@ -125,3 +125,20 @@ def test_grid_rows_link_assets_and_show_local_times(tiny_city: Settings) -> None
     assert shaped["href"] == "/asset/urn:ngsi-ld:X:1" and shaped["asset"] == "urn:ngsi-ld:X:1"
     assert shaped["raised"] == "2026-11-23 11:00 CET" and shaped["cleared"] == "active"
     assert shaped["district_name"] == "No district" and shaped["what"] == "pH low"
+
+
+def test_every_column_is_named_and_long_names_are_readable_whole(in_app: None) -> None:
+    """No blank header; names, rules, districts and times wrap instead of being cut, and
+    every text cell shows its whole value on hover; each rule's unit is shown."""
+    from callbacks.alerts import update_alerts
+
+    body, _ = update_alerts("", "", "7d", "previous", "all", "", "")
+    grid = by_id(body, "alerts-grid")
+    columns = {c["field"]: c for c in grid.columnDefs}
+    assert all(c["headerName"].strip() for c in columns.values())
+    for field in ("asset", "what", "district_name", "raised", "cleared"):
+        assert columns[field]["wrapText"] and columns[field]["autoHeight"], field
+    assert all(c.get("tooltipField") == f for f, c in columns.items() if f != "value")
+    assert grid.dashGridOptions["tooltipShowDelay"] > 0
+    units = {r["what"]: r["unit"] for r in grid.rowData}
+    assert units and all(units.values()), units  # µg/m³, NTU, dB(A), %: none blank
