@@ -3,13 +3,40 @@
 cards, tables, alerts, the asset page, the API's display fields and exports alike."""
 from __future__ import annotations
 
+import re
+
 # stored unit -> (factor, unit shown)
 DISPLAY: dict[str, tuple[float, str]] = {"ratio": (100.0, "%")}
+# One spelling per unit, whatever the source wrote (UN/CEFACT codes, ASCII exponents).
+SPELLING = {"µg/m3": "µg/m³", "ug/m3": "µg/m³", "μg/m3": "µg/m³", "μg/m³": "µg/m³",
+            "mg/m3": "mg/m³", "m3": "m³", "m3/h": "m³/h", "Cel": "°C", "CEL": "°C",
+            "dBA": "dB(A)", "db(A)": "dB(A)"}
+# Measures people know by their symbols.
+METRIC_LABELS = {"no2": "NO₂", "o3": "O₃", "pm10": "PM10", "pm25": "PM2.5", "pm1": "PM1",
+                 "so2": "SO₂", "co": "CO", "co2": "CO₂", "nh3": "NH₃", "LAeq": "Noise (LAeq)",
+                 "LAmax": "Noise peak (LAmax)", "pH": "pH"}
+
+
+def unit_label(unit: str | None) -> str:
+    """A unit in its one spelling (``µg/m3`` -> ``µg/m³``)."""
+    return SPELLING.get(unit or "", unit or "")
+
+
+def metric_label(metric: str) -> str:
+    """``fillingLevel`` -> ``Filling level``; pollutant and noise codes get their symbols
+    (``no2`` -> ``NO₂``, ``LAeq`` -> ``Noise (LAeq)``) whatever their case."""
+    known = METRIC_LABELS.get(metric) or {k.lower(): v for k, v in METRIC_LABELS.items()}.get(
+        metric.lower())
+    if known:
+        return known
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", metric.replace("_", " ")).strip().lower()
+    return words[:1].upper() + words[1:] if words else metric
 
 
 def shown(value: float | None, unit: str | None) -> tuple[float | None, str]:
-    """A stored value and unit as people read them: a ratio as a percentage."""
-    factor, display = DISPLAY.get(unit or "", (1.0, unit or ""))
+    """A stored value and unit as people read them: a ratio as a percentage, each unit in
+    its one spelling."""
+    factor, display = DISPLAY.get(unit or "", (1.0, unit_label(unit)))
     return (None if value is None else value * factor), display
 
 

@@ -23,7 +23,7 @@ from dashboard.queries.asset import asset_alerts, asset_detail, rule_metric, thr
 from dashboard.queries.asset_series import MAX_POINTS, asset_series
 from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
-from dashboard.units import shown
+from dashboard.units import shown, unit_label
 from layouts import (
     clean_query,
     current_settings,
@@ -210,7 +210,7 @@ def series_parts(settings: Settings, detail: dict[str, Any], metric: str | None,
                 ["This asset has no readings yet."], [])
     series = asset_series(settings, detail["id"], metric, filters.period, filters.compare)
     assert series is not None  # the asset exists: the caller looked it up
-    unit = next((m["unit"] for m in detail["metrics"] if m["metric"] == metric), "")
+    unit = unit_label(next((m["unit"] for m in detail["metrics"] if m["metric"] == metric), ""))
     label = metric_label(metric)
     rules = thresholds(settings, detail["type"], metric)
     full = rule_metric(detail["type"], metric)
@@ -250,7 +250,7 @@ def series_card(settings: Settings, detail: dict[str, Any], metric: str | None,
                 filters: PageFilters) -> html.Section:
     """Metric selector, export, the chart with its note and table alternative."""
     figure, note, table = series_parts(settings, detail, metric, filters)
-    options = [{"label": f"{metric_label(m['metric'])} ({m['unit']})" if m["unit"]
+    options = [{"label": f"{metric_label(m['metric'])} ({unit_label(m['unit'])})" if m["unit"]
                 else metric_label(m["metric"]), "value": m["metric"]} for m in detail["metrics"]]
     filename = safe_name(detail["id"].removeprefix("urn:ngsi-ld:"), metric)
     return html.Section(className="card asset-series", **{"aria-label": "Time series"}, children=[

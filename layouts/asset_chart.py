@@ -6,13 +6,13 @@ resampled series (mean line, min-max band), the compared period (dotted), thresh
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dash import html
 
+from dashboard import units
 from layouts import SEVERITY_LABELS, exact_time, format_number, text, time_ago
 from layouts.tables import table_alternative
 
@@ -24,16 +24,9 @@ COMPARE = "#535e6b"
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#8a4700", "info": "#164f8c"}
 SEVERITY_FILLS = {"critical": "rgba(179, 38, 30, 0.10)", "warning": "rgba(217, 142, 4, 0.14)",
                   "info": "rgba(22, 79, 140, 0.10)"}
-METRIC_LABELS = {"no2": "NO₂", "o3": "O₃", "pm10": "PM10", "pm25": "PM2.5", "so2": "SO₂",
-                 "co": "CO", "LAeq": "Noise (LAeq)", "pH": "pH"}
-
-
 def metric_label(metric: str) -> str:
     """``fillingLevel`` -> ``Filling level``; known pollutant codes get their symbols."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", metric.replace("_", " ")).lower()
-    return words[:1].upper() + words[1:]
+    return units.metric_label(metric)
 
 
 def decimals_for(values: list[float]) -> int:

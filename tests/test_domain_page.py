@@ -488,3 +488,21 @@ def test_map_views_are_encoded_once_per_data_version(own_store: Settings,
     located = asset_features(data["assets"], "waste")["features"]
     assert first["total"] == first["shown"] == len(located)
     assert domain_map.domain_total(own_store, "waste") == data["total"]
+
+
+def test_measures_and_units_are_spelled_one_way(tiny_city: Settings, in_app: None) -> None:
+    """The environment grid says NO₂ and Noise (LAeq) in µg/m³ and dB(A), as the KPI cards
+    and the asset page do, never 'No2', 'Laeq' or 'µg/m3' as the feeds spell them."""
+    from callbacks.domain import grid_block_rows
+    from dashboard.units import metric_label, shown, unit_label
+
+    rows = grid_block_rows({"startRow": 0, "endRow": 500}, None, None, "",
+                           "environment")["rowData"]
+    measures = {r["measure"] for r in rows} - {""}
+    units = {r["unit"] for r in rows} - {""}
+    assert measures and not measures & {"No2", "Laeq", "Pm10", "O3"}, measures
+    assert "µg/m3" not in units and units & {"µg/m³", "dB(A)"}, units
+    assert [metric_label(m) for m in ("no2", "NO2", "LAeq", "laeq", "fillingLevel")] == [
+        "NO₂", "NO₂", "Noise (LAeq)", "Noise (LAeq)", "Filling level"]
+    assert unit_label("ug/m3") == unit_label("µg/m3") == "µg/m³"
+    assert shown(0.5, "ratio") == (50.0, "%") and shown(3.0, "Cel") == (3.0, "°C")

@@ -35,7 +35,7 @@ from dashboard.model import Alert, Asset
 from dashboard.queries import district_options
 from dashboard.queries.base import cached
 from dashboard.settings import Settings
-from dashboard.units import shown
+from dashboard.units import metric_label, shown
 
 FRESH_FOR = timedelta(hours=24)
 STATES = ("alert", "fault", "no data", "ok")  # most urgent first
@@ -235,7 +235,7 @@ def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[
         "district": names.get(row.district_id or "", "No district"),
         "lat": row.lat, "lon": row.lon, "status": row.status, "state": state,
         "state_label": STATE_WORDS[state], "reasons": reasons,
-        "measure": hint[1] if hint else (words(main) if main else ""),
+        "measure": hint[1] if hint else (metric_label(main) if main else ""),
         "value": value, "unit": unit, "last_seen": _stamp(seen),
         "open_alerts": len(alerts),
         "readings": {m: (r.value if r else None) for m, r in readings.items()},
