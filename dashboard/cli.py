@@ -207,8 +207,6 @@ def kpis(
 ) -> None:
     """Print every KPI (value, target, score, trend, freshness) and the city score."""
     from dashboard import queries
-
-    from dashboard.kpis.coverage import partial_label
     from dashboard.periods import kpi_window
 
     settings = get_settings()
@@ -230,18 +228,53 @@ def kpis(
                 "window_end": data["window_end"], **queries.score_fields(data["city_score"]),
                 "kpis": rows})
         return
+    for line in kpi_lines(data, rows, lang, _place_name(settings, district), department,
+                          window):
+        typer.echo(line)
+
+
+def _place_name(settings: Settings, district: str | None) -> str | None:
+    """The district's name (its id when it has none), or None for the whole city."""
+    from dashboard import queries
+
+    if district is None:
+        return None
+    names = {d["id"]: d["name"] for d in queries.district_options(settings)}
+    return names.get(district) or district
+
+
+def kpi_lines(data: dict[str, Any], rows: list[dict[str, Any]], lang: str, place: str | None,
+              department: str | None, window: str) -> list[str]:
+    """``citylens kpis`` as text in ``lang``: words from the catalogue, numbers in the
+    language's own format ("1,12" in Spanish), the district by its name."""
+    from dashboard.i18n import format_number, gettext_for
+    from dashboard.kpis.coverage import partial_label
+
+    _ = gettext_for(lang)
     score = data["city_score"]["value"]
-    typer.echo(f"City score ({district or 'city'}{f', {department}' if department else ''}, "
-               f"{window}): "
-               f"{'n/a' if score is None else f'{score:.2f}'} from "
-               f"{data['city_score']['kpis_scored']} of {len(rows)} KPIs")
+    windows = {"day": _("day"), "week": _("week"), "month": _("month"),
+               "quarter": _("quarter"), "year": _("year")}
+    where = ", ".join(w for w in (place or _("Whole city"), department,
+                                  windows.get(window, window)) if w)
+    lines = [_("City score") + f" ({where}): " + format_number(score, lang, 2) + " · "
+             + _("{scored} of {total} KPIs scored").format(
+                 scored=data["city_score"]["kpis_scored"], total=len(rows))]
+    units = {"days": _("days"), "L/day": _("L/day"), "/1,000": _("/1,000")}
     for row in rows:
-        value = "n/a" if row["value"] is None else f"{row['value']:.{row['decimals']}f}"
-        grade = "n/a" if row["score"] is None else f"{row['score']:.2f}"
+        value = format_number(row["value"], lang, row["decimals"])
         partial = partial_label(row.get("coverage"))
-        partial = f"  {partial}" if partial else ""
-        typer.echo(f"  {row['name']:<44} {value:>9} {row['unit']:<8} target "
-                   f"{row['target']:g} score {grade}{partial}")
+        unit = units.get(row["unit"], row["unit"])
+        lines.append(f"  {row['name']:<44} {value:>9} {unit:<8} "
+                     + _("target") + f" {format_number(row['target'], lang, _decimals(row['target']))} "
+                     + _("score") + f" {format_number(row['score'], lang, 2)}"
+                     + (f"  {partial}" if partial else ""))
+    return lines
+
+
+def _decimals(number: float) -> int:
+    """Decimals a target is written with (40 -> 0, 0.7 -> 1, 1.5 -> 1)."""
+    text = f"{number:g}"
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 @app.command()

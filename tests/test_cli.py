@@ -120,3 +120,24 @@ def test_a_busy_port_is_one_line_before_any_work(tmp_path: Path) -> None:
                 f"(or CITYLENS_PORT={port + 1})")
             assert "Dash is running" not in done.stdout
         assert not (tmp_path / "var" / "citylens.db").exists()
+
+
+def test_kpis_speak_spanish_whole(demo_env: dict[str, str]) -> None:
+    """``kpis --lang es``: every word from the catalogue, Spanish number format, and the
+    district by its name, not only the KPI names."""
+    import re
+    import sqlite3
+
+    db = sqlite3.connect(Path(demo_env["CITYLENS_VAR_DIR"]) / "citylens.db")
+    district, name = db.execute("SELECT id, name FROM districts ORDER BY id").fetchone()
+    db.close()
+    done = _citylens(demo_env, "kpis", "--lang", "es", "--district", district)
+    assert done.returncode == 0, done.stderr
+    first, *rows = done.stdout.strip().splitlines()
+    assert re.fullmatch(rf"Puntuación de la ciudad \({re.escape(name)}, semana\): "
+                        r"(\d+,\d\d|–) · \d+ de \d+ indicadores puntuados", first), first
+    assert rows and all(" objetivo " in r and " puntuación " in r for r in rows)
+    text = done.stdout
+    assert not re.search(r"\b(target|score|City|days|n/a)\b", text), text
+    assert not re.search(r"\d\.\d{1,2}\b", text.replace("PM2.5", "")), "English decimals"
+    assert "/1,000" not in text
