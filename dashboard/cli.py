@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from dashboard.demo.generate import IngestFeeds
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="CityLens: integrated city management dashboard.")
+                  help="CityLens: integrated city management dashboard.",
+                  epilog="The options above override their environment variables; every "
+                         "other setting (time zone, KPI file, retries, sessions, kiosk, ...) "
+                         "is an environment variable CITYLENS_<NAME>, listed in the README's "
+                         "Configuration table.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.command("audit")(audit)

@@ -141,3 +141,11 @@ def test_kpis_speak_spanish_whole(demo_env: dict[str, str]) -> None:
     assert not re.search(r"\b(target|score|City|days|n/a)\b", text), text
     assert not re.search(r"\d\.\d{1,2}\b", text.replace("PM2.5", "")), "English decimals"
     assert "/1,000" not in text
+
+
+def test_help_says_where_every_other_setting_is(demo_env: dict[str, str]) -> None:
+    done = _citylens(demo_env, "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "--database-url" in text and "--var-dir" in text
+    assert "every other setting" in text and "CITYLENS_<NAME>" in text
