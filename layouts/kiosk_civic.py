@@ -116,15 +116,21 @@ def district_progress(districts: list[dict[str, Any]], lang: str) -> html.Div:
     """Problems fixed this week in each district, as bars with their numbers."""
     _ = gettext_for(lang)
     most = max((d.get("fixed_week") or 0 for d in districts), default=0) or 1
+    ordered = sorted(districts, key=lambda d: -(d.get("fixed_week") or 0))
+    values = [_("{fixed} fixed · {days}").format(
+        fixed=format_number(d.get("fixed_week"), lang),
+        days=format_duration_days(d.get("median_days_to_fix"), lang)) for d in ordered]
     rows = [html.Li(className="kiosk-district", children=[
         html.Span(d["district_name"], className="kiosk-district__name"),
         html.Span(html.Span(className="kiosk-bar-fill", style={
             "width": f"{round(100 * (d.get('fixed_week') or 0) / most)}%"}),
             className="kiosk-district__bar", **{"aria-hidden": "true"}),
-        html.Span(_("{fixed} fixed · {days}").format(
-            fixed=format_number(d.get("fixed_week"), lang),
-            days=format_duration_days(d.get("median_days_to_fix"), lang)),
-            className="kiosk-district__value"),
-    ]) for d in sorted(districts, key=lambda d: -(d.get("fixed_week") or 0))]
+        html.Span(value, className="kiosk-district__value"),
+    ]) for d, value in zip(ordered, values, strict=True)]
+    # every row's value column as wide as the longest value, so every bar's track has the
+    # same length and the bars share one scale (it was as wide as each row's own text)
+    widest = max((len(v) for v in values), default=0)
     return html.Div([html.H3(_("Fixed this week, by district"), className="kiosk-subtitle"),
-                     html.Ul(rows, className="kiosk-districts")], className="kiosk-by-district")
+                     html.Ul(rows, className="kiosk-districts",
+                             style={"--kiosk-value-width": f"{widest + 1}ch"})],
+                    className="kiosk-by-district")

@@ -384,3 +384,26 @@ def test_the_kiosk_keeps_its_slides_while_the_server_is_away(browser, demo_env: 
     finally:
         context.close()
         _stop(process)
+
+
+@pytest.mark.parametrize("orientation", sorted(VIEWPORTS))
+def test_district_bars_share_one_scale(browser, server_url: str, orientation: str) -> None:
+    """Every district's bar track on the progress slide is as long as every other's, so a
+    longer bar always means more fixed, whatever its row's text (before, each track
+    stretched or shrank with its own numbers' width)."""
+    context = _kiosk_context(browser, orientation)
+    try:
+        page = context.new_page()
+        _open(page, f"{server_url}/kiosk?lang=es")
+        index = page.evaluate("Array.from(document.querySelectorAll('.kiosk-slide'))"
+                              ".findIndex(s => s.querySelector('.kiosk-district__bar'))")
+        assert index >= 0, "no slide shows the districts' bars"
+        page.click(f"[data-kiosk-goto='{index}']")
+        _wait_index(page, index, 5_000)
+        wait_for(page, SETTLED, timeout=5_000)
+        tracks = page.evaluate(
+            "Array.from(document.querySelectorAll('.kiosk-slide.is-active "
+            ".kiosk-district__bar')).map(b => Math.round(b.getBoundingClientRect().width))")
+        assert len(tracks) >= 2 and len(set(tracks)) == 1 and tracks[0] > 20, tracks
+    finally:
+        context.close()
