@@ -107,7 +107,8 @@ def update_period_views(district: str | None, department: str | None, service: s
     view = view_of(settings, district, department, period, None, service, channel)
     trend = request_trend(settings, view.scope, view.filters.period)
     return (trend_children(trend, view.filename("trend")),
-            breakdown_children(breakdowns(settings, view.scope, view.filters.period)))
+            breakdown_children(breakdowns(settings, view.scope, view.filters.period),
+                               view.narrowed_to))
 
 
 @dash.callback(
@@ -135,7 +136,7 @@ def update_backlog_views(district: str | None, department: str | None, service: 
     return (district_data(located), district_hideout(located, view.filters.district),
             request_map_points(settings, view.scope), viewport, map_legend(located),
             map_note(located),
-            oldest_table(oldest, channels))
+            oldest_table(oldest, channels, view.narrowed_to))
 
 
 def export_file(what: str, view: ServicesView) -> dict[str, Any] | None:

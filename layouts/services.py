@@ -65,6 +65,12 @@ class ServicesView:
         return RequestScope(self.filters.district, self.filters.department, self.service,
                             self.channel)
 
+    def narrowed_to(self, district: str) -> str:
+        """This page's link narrowed to ``district``, every other choice kept (the
+        district links of its tables: the requests of that district, not its page)."""
+        filters = self.filters.with_(district=district)
+        return f"/{PAGE}" + filters.query(service=self.service, channel=self.channel)
+
     def filename(self, what: str) -> str:
         f = self.filters
         return safe_name(PAGE, what, f.district, f.department, self.service, self.channel,
@@ -180,7 +186,7 @@ def layout(**query: Any) -> html.Div:
             html.H2("Breakdowns", className="card__title"),
             html.P("Open and overdue now; received, closed, median time to close and the share "
                    "closed by the SLA due time in the period.", className="section-hint"),
-            html.Div(breakdown_children(breakdowns(settings, scope, f.period)),
+            html.Div(breakdown_children(breakdowns(settings, scope, f.period), view.narrowed_to),
                      id=pid("breakdowns"), className="sr-breakdowns"),
         ]),
         html.Section(className="card sr-section", children=[
@@ -191,7 +197,7 @@ def layout(**query: Any) -> html.Div:
                        className="section-hint")]),
                 export_button(PAGE, "oldest", "CSV")], className="sr-card-head"),
             html.Div(oldest_table(oldest_open(settings, **view.scope.params(),
-                                              limit=OLDEST_LIMIT), channels),
+                                              limit=OLDEST_LIMIT), channels, view.narrowed_to),
                      id=pid("oldest")),
         ]),
     ])

@@ -5,6 +5,8 @@ Pure functions of the dicts ``dashboard.queries.services`` returns. Citizen free
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -184,8 +186,15 @@ def _num(value: Any) -> html.Td:
     return html.Td(format_number(value) if value is not None else "–", className="num")
 
 
-def breakdown_table(dimension: str, rows: list[dict[str, Any]]) -> html.Div:
-    """One breakdown (department, service, district or channel) as an accessible table."""
+def district_page(district_id: str) -> str:
+    """The district's own page (where a request table links a district by default)."""
+    return f"/district/{district_id}"
+
+
+def breakdown_table(dimension: str, rows: list[dict[str, Any]],
+                    district_href: Callable[[str], str] = district_page) -> html.Div:
+    """One breakdown (department, service, district or channel) as an accessible table;
+    a district links to ``district_href`` of its id."""
     title = BREAKDOWN_TITLES[dimension]
     head = html.Thead(html.Tr([html.Th(h, scope="col", className="num" if i else None)
                                for i, h in enumerate((dimension.capitalize(), "Open", "Overdue",
@@ -195,7 +204,7 @@ def breakdown_table(dimension: str, rows: list[dict[str, Any]]) -> html.Div:
     for row in rows:
         name: Any = row["name"]
         if dimension == "district" and row["id"]:
-            name = dcc.Link(row["name"], href=f"/district/{row['id']}")
+            name = dcc.Link(row["name"], href=district_href(row["id"]))
         sla = row.get("closed_within_sla")
         body.append(html.Tr([
             html.Th(name, scope="row"), _num(row["open"]), _num(row["overdue"]),
@@ -214,9 +223,10 @@ def breakdown_table(dimension: str, rows: list[dict[str, Any]]) -> html.Div:
     ], className=f"sr-breakdown sr-breakdown--{dimension}")
 
 
-def breakdown_children(data: dict[str, list[dict[str, Any]]]) -> list[html.Div]:
+def breakdown_children(data: dict[str, list[dict[str, Any]]],
+                       district_href: Callable[[str], str] = district_page) -> list[html.Div]:
     """The four breakdown tables."""
-    return [breakdown_table(d, data.get(d, [])) for d in BREAKDOWN_TITLES]
+    return [breakdown_table(d, data.get(d, []), district_href) for d in BREAKDOWN_TITLES]
 
 
 def _due(row: dict[str, Any]) -> html.Td:
@@ -230,7 +240,8 @@ def _due(row: dict[str, Any]) -> html.Td:
     return html.Td(f"due in {format_hours(-late)}", className="sr-due")
 
 
-def oldest_table(rows: list[dict[str, Any]], channel_names: dict[str, str]) -> Any:
+def oldest_table(rows: list[dict[str, Any]], channel_names: dict[str, str],
+                 district_href: Callable[[str], str] = district_page) -> Any:
     """The oldest open requests; the description is citizen text, shown as plain text."""
     if not rows:
         return html.Div("No open requests match these filters.", className="empty-note")
@@ -240,7 +251,7 @@ def oldest_table(rows: list[dict[str, Any]], channel_names: dict[str, str]) -> A
     for row in rows:
         district: Any = row["district_name"]
         if row.get("district_id"):
-            district = dcc.Link(row["district_name"], href=f"/district/{row['district_id']}")
+            district = dcc.Link(row["district_name"], href=district_href(row["district_id"]))
         description = row.get("description") or ""
         body.append(html.Tr([
             html.Th(row["id"], scope="row", className="sr-oldest__id"),

@@ -288,3 +288,30 @@ def test_a_district_click_on_the_map_filters_the_page() -> None:
     assert district_clicked(clicked, "") == "santander-02"
     assert district_clicked(clicked, "santander-02") == ""  # again: back to the whole city
     assert district_clicked(None, "santander-02") is no_update
+
+
+def test_district_links_narrow_this_page_to_the_district(in_app: None,
+                                                         tiny_city: Settings) -> None:
+    """On /services a district in the breakdown and the oldest requests links to /services
+    narrowed to that district, the other choices kept; elsewhere (the district page's own
+    oldest requests) it still links to the district's page."""
+    from callbacks.services import update_period_views
+    from layouts.services import layout
+    from layouts.services_parts import oldest_table
+
+    tree = layout(department="", period="7d", channel="phone")
+    links = [n.href for n in walk(tree) if isinstance(n, dcc.Link)
+             and "district=" in str(getattr(n, "href", ""))]
+    assert links, "no district link on /services"
+    assert all(h.startswith("/services?district=santander-") and "period=7d" in h
+               and "channel=phone" in h for h in links), links
+    assert not any(str(getattr(n, "href", "")).startswith("/district/") for n in walk(tree)
+                   if isinstance(n, dcc.Link))
+    _, breakdowns_now = update_period_views("", "", "", "", "90d")
+    hrefs = [n.href for n in walk(breakdowns_now) if isinstance(n, dcc.Link)]
+    assert hrefs and all(h.startswith("/services?district=") and "period=90d" in h
+                         for h in hrefs), hrefs
+    row = {"id": "SR-1", "service_name": "x", "district_id": "d1", "district_name": "Centro",
+           "age_days": 1.0, "overdue_hours": None, "channel": "web", "description": ""}
+    [link] = [n for n in walk(oldest_table([row], {})) if isinstance(n, dcc.Link)]
+    assert link.href == "/district/d1"  # the default, as the district page uses it
