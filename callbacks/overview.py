@@ -39,6 +39,7 @@ from layouts.overview import (
     chosen_window,
     drill_query,
     kpi_decimals,
+    kpi_export_href,
     legend_title,
     numbers_children,
     period_param,
@@ -130,6 +131,7 @@ def sync_url(district: str | None, window: str | None, kpi: str | None,
     Output(ids.OVERVIEW_SUBTITLE, "children"),
     Output(ids.OVERVIEW_SCORE_PANEL, "children"),
     Output(ids.OVERVIEW_KPI_GRID, "children"),
+    Output(ids.OVERVIEW_KPI_EXPORT, "href"),
     Input(ids.DISTRICT_FILTER, "value"),
     Input(ids.WINDOW_FILTER, "value"),
     Input(ids.OVERVIEW_DEPARTMENT, "value"),
@@ -151,7 +153,8 @@ def update_numbers(district: str | None, window: str | None,
                                     scoped_department(department),
                                     "year" if compare == "year" else None)
     subtitle = period_text(window, data["window_start"], data["window_end"], settings.timezone)
-    return place, subtitle, badge, cards
+    export = kpi_export_href(district or None, window, scoped_department(department))
+    return place, subtitle, badge, cards, export
 
 
 @dash.callback(

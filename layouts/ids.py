@@ -26,6 +26,7 @@ OVERVIEW_MAP_KPI = "overview-map-kpi"  # dcc.Dropdown: shade districts by a KPI
 CITY_SCORE = "city-score"  # the city score badge (stable e2e hook)
 OVERVIEW_SCORE_PANEL = "overview-score-panel"
 OVERVIEW_KPI_GRID = "overview-kpi-grid"
+OVERVIEW_KPI_EXPORT = "overview-kpi-export"
 OVERVIEW_ALERTS = "overview-alerts"
 OVERVIEW_LIVE = "overview-live"  # dcc.Store: the data version the numbers show (live.js)
 OVERVIEW_SUBTITLE = "overview-subtitle"

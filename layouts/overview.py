@@ -214,7 +214,8 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
             html.Div([html.H2("Key indicators", className="section-title"),
                       html.P("Each card compares the period with the previous one, or with "
                              "the same period a year before (Compare with); colour and badge "
-                             "show the target status.", className="section-hint")],
+                             "show the target status.", className="section-hint"),
+                      kpi_export_link(district, window, department)],
                      className="section-head"),
             html.Div(cards, id=ids.OVERVIEW_KPI_GRID, className="kpi-grid"),
         ]),
@@ -227,3 +228,22 @@ dash.register_page(__name__, path="/", name="Overview", title="CityLens · Overv
                    callback_ids={p: STAFF for p in ("overview-", ids.DISTRICT_FILTER,
                                                     ids.WINDOW_FILTER, ids.CITY_SCORE,
                                                     ids.CITY_MAP)})
+
+
+WINDOW_NAMES = ("day", "week", "month", "quarter", "year")
+
+
+def kpi_export_href(district: str | None, window: str, department: str | None) -> str:
+    """The open-data API's CSV of the KPIs the cards show (raw values, units in their
+    column, ISO 8601 times): same place, period and department."""
+    when = {"window": window} if window in WINDOW_NAMES else {"period": window}
+    params = {"format": "csv", "district": district, **when, "department": department}
+    return "/api/v1/kpis?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def kpi_export_link(district: str | None, window: str, department: str | None) -> html.A:
+    """The "↓ CSV" link of the KPI cards (a download of the API's answer)."""
+    return html.A([html.Span("↓", **{"aria-hidden": "true"}), " CSV"],
+                  id=ids.OVERVIEW_KPI_EXPORT, className="export-button",
+                  href=kpi_export_href(district, window, department), download="kpis.csv",
+                  title="Download the KPIs shown as CSV")

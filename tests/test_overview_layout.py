@@ -235,7 +235,7 @@ def test_a_custom_range_of_local_days_drives_the_whole_overview(ctx: None,
     spec, start, end = choose_period("week", "2026-11-09", "2026-11-15")
     assert (start, end) == (no_update, no_update)
     assert spec == "2026-11-08T23:00Z/2026-11-15T23:00Z"  # Madrid's midnights (CET)
-    title, subtitle, badge, cards = update_numbers("", spec, "")
+    title, subtitle, badge, cards, _ = update_numbers("", spec, "")
     assert subtitle == "Chosen period · 09 Nov – 15 Nov 2026"
     data = queries.overview(demo_settings, None, spec)
     assert data["window_start"] == "2026-11-08T23:00:00+00:00"
@@ -277,7 +277,7 @@ def test_update_numbers_for_a_district(ctx: None, demo_settings: Settings) -> No
     from callbacks.overview import update_numbers
 
     district = queries.district_options(demo_settings)[1]
-    title, subtitle, badge, cards = update_numbers(district["id"], "day", "")
+    title, subtitle, badge, cards, _ = update_numbers(district["id"], "day", "")
     assert title == district["name"] and subtitle.startswith("Last 24 hours")
     assert badge.id == "city-score"
     assert len(cards) == len(queries.overview(demo_settings, district["id"], "day")["kpis"])
@@ -360,7 +360,7 @@ def test_a_department_keeps_its_domains_kpis_and_alerts(ctx: None,
     from dashboard.queries.departments import department_domains
 
     domains = department_domains(demo_settings, "Residuos y Limpieza")
-    _, _, badge, cards = update_numbers("", "week", "Residuos y Limpieza")
+    _, _, badge, cards, _ = update_numbers("", "week", "Residuos y Limpieza")
     every = queries.overview(demo_settings, None, "week")["kpis"]
     mine = queries.overview(demo_settings, None, "week", "Residuos y Limpieza")["kpis"]
     # its domains' sensor KPIs, and the request KPIs (it handles no cases)
@@ -403,3 +403,29 @@ def test_layouts_never_import_callbacks() -> None:
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.split(".")[0] == "callbacks" for n in names), path.name
 
+
+
+def test_the_kpis_export_what_the_cards_show(ctx: None, app: Any) -> None:
+    """The KPI cards' "↓ CSV" is the open-data API's CSV for the same place, period and
+    department, in the layout and after the filters change; the file holds every KPI shown
+    with raw values."""
+    import csv
+    import io
+
+    from callbacks.overview import update_numbers
+    from layouts import ids
+    from layouts.overview import layout
+
+    link = by_id(layout(), ids.OVERVIEW_KPI_EXPORT)
+    assert link.href == "/api/v1/kpis?format=csv&window=week"
+    *_, cards, href = update_numbers("santander-02", "month", "Residuos y Limpieza")
+    assert href == ("/api/v1/kpis?format=csv&district=santander-02&window=month&"
+                    "department=Residuos+y+Limpieza")
+    *_, custom = update_numbers("", "2026-11-01/2026-11-10", "")
+    assert custom.startswith("/api/v1/kpis?format=csv&period=")
+    answer = app.server.test_client().get(href)  # public: the open-data API
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    shown = [c for c in walk(cards) if str(getattr(c, "className", "")).startswith("kpi-card ")
+             or getattr(c, "className", "") == "kpi-card"]
+    assert rows and len(rows) == len(shown), (len(rows), len(shown))
