@@ -38,7 +38,7 @@ def test_with_year_ago_adds_the_value_a_year_before(tmp_path: Path) -> None:
 def test_overview_cards_follow_the_comparison(in_app: None, tiny_city: Settings) -> None:
     from callbacks.overview import query_string, sync_url, update_numbers
 
-    _, _, _, cards = update_numbers("", "week", "", "year")
+    _, _, _, cards, _ = update_numbers("", "week", "", "year")
     before = {k["id"]: k["year_ago"] for k in dq.with_year_ago(
         tiny_city, "week", None, queries.overview(tiny_city, None, "week")["kpis"])}
     assert [card.id["kpi"] for card in cards] == list(before)
@@ -46,7 +46,7 @@ def test_overview_cards_follow_the_comparison(in_app: None, tiny_city: Settings)
         known = before[card.id["kpi"]] is not None
         assert len(with_class(card, "kpi-card__year")) == known
         assert ("No data a year before" in text_of(card)) != known
-    _, _, _, plain = update_numbers("", "week", "", "")
+    _, _, _, plain, _ = update_numbers("", "week", "", "")
     assert not any(with_class(card, "kpi-card__year") for card in plain)
     assert sync_url("", "week", "", "", "year") == "?period=7d&compare=year"
     assert query_string("", "month", "", "Aguas", "year").endswith("department=Aguas&compare=year")
