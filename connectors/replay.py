@@ -22,6 +22,7 @@ from sqlalchemy.sql import Select
 from connectors.base import BAD_RECORD_ERRORS, Connector, Mapped, Stream
 from connectors.registry import get_connector
 from connectors.storing import store_batch
+from connectors.storing_refs import refusal_fields
 from dashboard.model import Asset, Citizen, District, FeedRun, Quarantine, Source
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, unit_of_work
@@ -75,7 +76,7 @@ def _replay_batch(conn: Connection, settings: Settings, rows: list[Any],
                   streams: dict[str, Stream], report: ReplayReport) -> None:
     records: list[tuple[Any, Mapped]] = []
     row_of: dict[int, Any] = {}  # id(raw) -> its quarantine row: refusals come back by identity
-    reasons: dict[int, tuple[str, str | None, str | None]] = {}
+    reasons: dict[int, dict[str, str | None]] = {}  # quarantine row id -> its new reason
     for row in rows:
         stream = streams.get(row.stream)
         try:
@@ -83,11 +84,12 @@ def _replay_batch(conn: Connection, settings: Settings, rows: list[Any],
                 raise ValueError(f"the source has no stream {row.stream!r} any more")
             raw = json.loads(row.payload)
             result = stream.map(raw)
-        except json.JSONDecodeError:
-            reasons[row.id] = (row.reason, row.missing, row.missing_ref)  # cut: not replayable
+        except json.JSONDecodeError:  # cut: not replayable, left as it is
+            reasons[row.id] = {"reason": row.reason, "missing": row.missing,
+                               "missing_ref": row.missing_ref}
             continue
         except BAD_RECORD_ERRORS as error:
-            reasons[row.id] = (f"{row.stream}: {error}", None, None)
+            reasons[row.id] = refusal_fields(f"{row.stream}: {error}")
             continue
         row_of[id(raw)] = row
         records.append((raw, result))
@@ -99,13 +101,11 @@ def _replay_batch(conn: Connection, settings: Settings, rows: list[Any],
         for raw, reason in refused:
             row = row_of[id(raw)]
             stored_ids.discard(row.id)
-            reasons[row.id] = (str(reason)[:2000], getattr(reason, "kind", None),
-                               (getattr(reason, "ref", None) or "")[:200] or None)
+            reasons[row.id] = refusal_fields(reason)
     if stored_ids:
         conn.execute(delete(Quarantine).where(Quarantine.id.in_(sorted(stored_ids))))
-    for row_id, (reason, missing, ref) in reasons.items():
-        conn.execute(update(Quarantine).where(Quarantine.id == row_id)
-                     .values(reason=reason, missing=missing, missing_ref=ref))
+    for row_id, fields in reasons.items():
+        conn.execute(update(Quarantine).where(Quarantine.id == row_id).values(**fields))
     report.still_quarantined += len(reasons)
 
 

@@ -28,7 +28,9 @@ from connectors.base import (
     SourceFormatError,
     Stream,
 )
+from connectors.replay import replay_quarantine
 from connectors.storing import plausible_of, store_batch
+from connectors.storing_refs import refusal_fields
 from connectors.storing_frames import store_chunk
 from dashboard.feed_health import RUN_LEASE_SECONDS, WATERMARK_STATUSES
 from dashboard.model import FeedRun, Quarantine, Source
@@ -94,32 +96,35 @@ def quarantine_rows(source_id: str, run_id: int | None, stream: str | None,
     through, and the reference each awaits, if any."""
     now = _now()
     return [{"source_id": source_id, "run_id": run_id, "received": now,
-             "payload": _raw_text(raw), "reason": str(reason)[:2000], "stream": stream,
-             "missing": getattr(reason, "kind", None),
-             "missing_ref": (getattr(reason, "ref", None) or "")[:200] or None}
+             "payload": _raw_text(raw), "stream": stream, **refusal_fields(reason)}
             for raw, reason in bad]
 
 
-def _brought(records: list[tuple[Any, Mapped]], refused: list[tuple[Any, str]]) -> set[str]:
+def _brought(stored: list[Mapped]) -> set[str]:
     """The kinds of reference (citizen, district, asset) that the stored records brought."""
-    out = {id(raw) for raw, _ in refused}
-    stored = [mapped for raw, mapped in records if id(raw) not in out]
     kinds = {"citizen": any(m.citizens for m in stored),
              "district": any(m.districts for m in stored),
              "asset": any(m.assets for m in stored)}
     return {kind for kind, present in kinds.items() if present}
 
 
-def last_watermark(engine: Engine, source_id: str) -> str | None:
-    """The watermark of the source's newest run that succeeded (ok or partial), or that an
-    operator set (``citylens sources watermark --reset``)."""
+def watermark_run(engine: Engine, source_id: str) -> Any:
+    """The source's newest run that succeeded (ok or partial), or in which an operator set
+    the watermark (``citylens sources watermark --reset``): id, watermark, status,
+    finished; None when there is none."""
     with engine.connect() as conn:
         return conn.execute(
-            select(FeedRun.watermark)
+            select(FeedRun.id, FeedRun.watermark, FeedRun.status, FeedRun.finished)
             .where(FeedRun.source_id == source_id, FeedRun.status.in_(WATERMARK_STATUSES))
             .order_by(FeedRun.id.desc())
             .limit(1)
-        ).scalar()
+        ).first()
+
+
+def last_watermark(engine: Engine, source_id: str) -> str | None:
+    """The watermark the source's next run reads after (``watermark_run``'s)."""
+    run = watermark_run(engine, source_id)
+    return None if run is None else run.watermark
 
 
 HEARTBEAT_SECONDS = 10.0  # a run in progress stamps ``heartbeat_at`` this often
@@ -189,8 +194,10 @@ def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunRep
             stored, refused = store_batch(conn, settings, pending.records, report.source)
             report.stored += stored
             pending.bad.extend(refused)
-            _advance_watermark(report, pending.records, refused)
-            pending.brought |= _brought(pending.records, refused)
+            out = {id(raw) for raw, _ in refused}
+            kept = [mapped for raw, mapped in pending.records if id(raw) not in out]
+            _advance_watermark(report, kept)
+            pending.brought |= _brought(kept)
         if pending.bad:
             conn.execute(insert(Quarantine), quarantine_rows(report.source, report.run_id,
                                                              pending.stream, pending.bad))
@@ -208,20 +215,15 @@ def _commit(engine: Engine, settings: Settings, pending: _Pending, report: RunRe
     stream.acknowledge()
 
 
-def _advance_watermark(report: RunReport, records: list[tuple[Any, Mapped]],
-                       refused: list[tuple[Any, str]]) -> None:
+def _advance_watermark(report: RunReport, stored: list[Mapped]) -> None:
     """Move the run's watermark to the newest cursor of the records stored: a refused
     record (a time in year 9999, an unknown reference) never moves it."""
-    out = {id(raw) for raw, _ in refused}
-    for raw, mapped in records:
-        if id(raw) not in out and mapped.cursor and (
-                report.watermark is None or mapped.cursor > report.watermark):
+    for mapped in stored:
+        if mapped.cursor and (report.watermark is None or mapped.cursor > report.watermark):
             report.watermark = mapped.cursor
 
 
 def _replay_awaited(engine: Engine, settings: Settings, report: RunReport) -> None:
-    from connectors.replay import replay_quarantine  # it maps through the runner's parts
-
     try:
         replay_quarantine(engine, settings, awaited_only=True)
     except SQLAlchemyError as error:  # the run itself is done and recorded

@@ -36,6 +36,14 @@ class MissingReference(str):
         return made
 
 
+def refusal_fields(reason: str) -> dict[str, str | None]:
+    """How a refused record's reason is kept in quarantine: the text (at most 2,000
+    characters) and, for a missing reference, its kind and id (at most 200 characters)."""
+    ref = getattr(reason, "ref", None)
+    return {"reason": str(reason)[:2000], "missing": getattr(reason, "kind", None),
+            "missing_ref": ref[:200] if ref else None}
+
+
 def _existing(conn: Connection, column: InstrumentedAttribute[str], ids: set[str]) -> set[str]:
     """Those of ``ids`` that the store holds in ``column``."""
     stmt = select(column).where(column.in_(bindparam("ids", expanding=True)))

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, insert, select
 
+from connectors.runner import watermark_run
 from connectors.values import cursor_text, parse_time
-from dashboard.feed_health import WATERMARK_STATUSES
 from dashboard.model import FeedRun, Source
 from dashboard.store import bump_data_version, unit_of_work
 
@@ -65,11 +65,7 @@ def _check_source(engine: Engine, source_id: str) -> None:
 def current_watermark(engine: Engine, source_id: str) -> Watermark:
     """The watermark the source's next run reads after; UnknownSourceError for a wrong id."""
     _check_source(engine, source_id)
-    with engine.connect() as conn:
-        run = conn.execute(
-            select(FeedRun.id, FeedRun.watermark, FeedRun.status, FeedRun.finished)
-            .where(FeedRun.source_id == source_id, FeedRun.status.in_(WATERMARK_STATUSES))
-            .order_by(FeedRun.id.desc()).limit(1)).first()
+    run = watermark_run(engine, source_id)
     if run is None:
         return Watermark(source_id, None, None, None, None)
     return Watermark(source_id, run.watermark, run.id, run.status, run.finished)
