@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from connectors.base import Mapped, Plausible
-from connectors.storing_refs import MissingReference, check_references
+from connectors.storing_refs import MissingReference, check_references, rows_with_ids
 from dashboard.geo import DistrictIndex
 from dashboard.ingest import ingest_observation_batch
 from dashboard.kpis.definitions import ValueRanges, load_plausible_ranges
@@ -209,11 +209,9 @@ def _with_search_text(conn: Connection, rows: list[dict[str, Any]]) -> None:
         return
     stored: dict[str, Any] = {}
     if not set(fields) <= set(rows[0]):
-        stmt = select(Citizen.id, Citizen.name, Citizen.email, Citizen.phone).where(
-            Citizen.id.in_(bindparam("ids", expanding=True)))
-        ids = sorted({row["id"] for row in rows})
-        for start in range(0, len(ids), 10_000):
-            stored.update((r.id, r) for r in conn.execute(stmt, {"ids": ids[start:start + 10_000]}))
+        stored = {r.id: r for r in rows_with_ids(conn, Citizen.id, (row["id"] for row in rows),
+                                                 Citizen.id, Citizen.name, Citizen.email,
+                                                 Citizen.phone)}
     for row in rows:
         old = stored.get(row["id"])
         values = [row[f] if f in row else getattr(old, f, None) for f in fields]
@@ -222,12 +220,7 @@ def _with_search_text(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def asset_pks(conn: Connection, ids: set[str]) -> dict[str, int]:
     """The store's pk of each asset URN in ``ids`` that it holds."""
-    stmt = select(Asset.id, Asset.pk).where(Asset.id.in_(bindparam("ids", expanding=True)))
-    found: dict[str, int] = {}
-    listed = sorted(ids)
-    for start in range(0, len(listed), 10_000):
-        found.update(conn.execute(stmt, {"ids": listed[start:start + 10_000]}).all())
-    return found
+    return {row.id: row.pk for row in rows_with_ids(conn, Asset.id, ids, Asset.id, Asset.pk)}
 
 
 def ingest_with_last_seen(conn: Connection, settings: Settings, frame: pd.DataFrame) -> None:
@@ -316,13 +309,8 @@ def _merge_stored_json(conn: Connection, table: Table, rows: list[dict[str, Any]
                        column: str) -> None:
     """Put the stored JSON object of ``column`` under each row's own (new keys win), so a
     partial update adds and changes attributes and keeps the others."""
-    stmt = select(table.c.id, table.c[column]).where(
-        table.c.id.in_(bindparam("ids", expanding=True)))
-    ids = [row["id"] for row in rows]
-    stored: dict[str, Any] = {}
-    for start in range(0, len(ids), 5_000):
-        stored.update((key, value) for key, value in conn.execute(
-            stmt, {"ids": ids[start:start + 5_000]}))
+    stored = {key: value for key, value in rows_with_ids(
+        conn, table.c.id, (row["id"] for row in rows), table.c.id, table.c[column])}
     for row in rows:
         old = stored.get(row["id"])
         if isinstance(old, dict) and old:
@@ -332,11 +320,8 @@ def _merge_stored_json(conn: Connection, table: Table, rows: list[dict[str, Any]
 def _absent_assets(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The placeholder asset rows whose asset is not stored yet (the others would change
     nothing, and must not make every asset view recompute)."""
-    stmt = select(Asset.id).where(Asset.id.in_(bindparam("ids", expanding=True)))
-    ids = [row["id"] for row in rows]
-    known: set[str] = set()
-    for start in range(0, len(ids), 5_000):
-        known.update(conn.execute(stmt, {"ids": ids[start:start + 5_000]}).scalars())
+    known = {found.id for found in rows_with_ids(conn, Asset.id, (row["id"] for row in rows),
+                                                  Asset.id)}
     return [row for row in rows if row["id"] not in known]
 
 

@@ -7,7 +7,7 @@ whole batch (PostgreSQL) or the upsert (SQLite with ``foreign_keys=ON``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
@@ -44,14 +44,19 @@ def refusal_fields(reason: str) -> dict[str, str | None]:
             "missing_ref": ref[:200] if ref else None}
 
 
+def rows_with_ids(conn: Connection, key: Any, ids: Iterable[str], *columns: Any
+                  ) -> Iterator[Any]:
+    """``columns`` of the rows whose ``key`` column is one of ``ids``, selected ``CHUNK``
+    ids at a time (a database binds only so many parameters at once)."""
+    stmt = select(*columns).where(key.in_(bindparam("ids", expanding=True)))
+    listed = sorted(set(ids))
+    for start in range(0, len(listed), CHUNK):
+        yield from conn.execute(stmt, {"ids": listed[start:start + CHUNK]})
+
+
 def _existing(conn: Connection, column: InstrumentedAttribute[str], ids: set[str]) -> set[str]:
     """Those of ``ids`` that the store holds in ``column``."""
-    stmt = select(column).where(column.in_(bindparam("ids", expanding=True)))
-    listed = sorted(ids)
-    found: set[str] = set()
-    for start in range(0, len(listed), CHUNK):
-        found.update(conn.execute(stmt, {"ids": listed[start:start + CHUNK]}).scalars())
-    return found
+    return {row[0] for row in rows_with_ids(conn, column, ids, column)}
 
 
 def _named(records: Iterable[Record], entities: Sequence[str], field: str) -> set[str]:
