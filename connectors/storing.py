@@ -22,7 +22,7 @@ from connectors.base import Mapped, Plausible
 from connectors.storing_refs import MissingReference, check_references, rows_with_ids
 from dashboard.geo import DistrictIndex
 from dashboard.ingest import ingest_observation_batch
-from dashboard.kpis.definitions import ValueRanges, load_plausible_ranges
+from dashboard.kpis.definitions import ValueRanges, load_plausible_ranges, plausible_range
 from dashboard.model import (
     Asset,
     Case,
@@ -104,8 +104,7 @@ def _check_values(mapped: Mapped, ranges: ValueRanges) -> None:
         return
     types = {asset["id"]: asset.get("type") for asset in mapped.assets}
     for obs in mapped.observations:
-        metric = f"{types.get(obs['asset_id'])}.{obs['metric']}"
-        bounds = ranges.get(metric) or ranges.get(obs["metric"])
+        bounds = plausible_range(ranges, types.get(obs["asset_id"]), obs["metric"])
         if bounds and not bounds[0] <= obs["value"] <= bounds[1]:
             raise ValueError(f"reading {obs['metric']} = {obs['value']:g} is outside its "
                              f"plausible range {bounds[0]:g} .. {bounds[1]:g}")

@@ -21,6 +21,7 @@ import pandas as pd
 from connectors import tabular_values as cells
 from connectors.base import MappedChunk, Plausible
 from connectors.tabular import RowMapper
+from dashboard.kpis.definitions import plausible_range
 
 ISO_TIME = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
 ISO_NAIVE = re.compile(ISO_TIME)
@@ -215,8 +216,7 @@ class ChunkMapper:
         """Rows whose reading of ``metric`` is blank or within its plausible range."""
         if self.plausible is None:
             return pd.Series(True, index=value.index)
-        ranges = self.plausible.ranges
-        low, high = (ranges.get(f"{self.mapping.type}.{metric}") or ranges.get(metric)
+        low, high = (plausible_range(self.plausible.ranges, self.mapping.type, metric)
                      or (-self.plausible.max_value, self.plausible.max_value))
         low, high = max(low, -self.plausible.max_value), min(high, self.plausible.max_value)
         return value.isna() | value.between(low, high)

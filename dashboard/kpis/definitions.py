@@ -1,6 +1,7 @@
 """KPI and alert-rule definitions, read from ``data/kpis.yaml`` and validated."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -135,6 +136,13 @@ def load_kpis(path: Path) -> tuple[KpiDefinition, ...]:
 def load_alert_rules(path: Path) -> tuple[AlertRule, ...]:
     """The alert rules of ``path``."""
     return _load(str(path), path.stat().st_mtime)[1]
+
+
+def plausible_range(ranges: Mapping[str, tuple[float, float]], asset_type: str | None,
+                    metric: str) -> tuple[float, float] | None:
+    """The range a reading of ``metric`` on an asset of ``asset_type`` must keep: its
+    "Type.attribute" entry, else its bare attribute's, else None."""
+    return ranges.get(f"{asset_type}.{metric}") or ranges.get(metric)
 
 
 def load_plausible_ranges(path: Path) -> ValueRanges:
