@@ -16,6 +16,14 @@ METRIC_LABELS = {"no2": "NO₂", "o3": "O₃", "pm10": "PM10", "pm25": "PM2.5", 
                  "so2": "SO₂", "co": "CO", "co2": "CO₂", "nh3": "NH₃", "LAeq": "Noise (LAeq)",
                  "LAmax": "Noise peak (LAmax)", "pH": "pH"}
 
+_LABELS_ANY_CASE = {code.lower(): label for code, label in METRIC_LABELS.items()}
+
+
+def words(name: str) -> str:
+    """``fillingLevel`` / ``WasteContainer`` -> ``Filling level`` / ``Waste container``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
+    return spaced[:1].upper() + spaced[1:].lower() if spaced else name
+
 
 def unit_label(unit: str | None) -> str:
     """A unit in its one spelling (``µg/m3`` -> ``µg/m³``)."""
@@ -25,12 +33,7 @@ def unit_label(unit: str | None) -> str:
 def metric_label(metric: str) -> str:
     """``fillingLevel`` -> ``Filling level``; pollutant and noise codes get their symbols
     (``no2`` -> ``NO₂``, ``LAeq`` -> ``Noise (LAeq)``) whatever their case."""
-    known = METRIC_LABELS.get(metric) or {k.lower(): v for k, v in METRIC_LABELS.items()}.get(
-        metric.lower())
-    if known:
-        return known
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", metric.replace("_", " ")).strip().lower()
-    return words[:1].upper() + words[1:] if words else metric
+    return METRIC_LABELS.get(metric) or _LABELS_ANY_CASE.get(metric.lower()) or words(metric)
 
 
 def shown(value: float | None, unit: str | None) -> tuple[float | None, str]:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
-from dashboard import units
+from dashboard.units import metric_label
 from layouts import SEVERITY_LABELS, exact_time, format_number, text, time_ago
 from layouts.tables import table_alternative
 
@@ -24,11 +24,6 @@ COMPARE = "#535e6b"
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#8a4700", "info": "#164f8c"}
 SEVERITY_FILLS = {"critical": "rgba(179, 38, 30, 0.10)", "warning": "rgba(217, 142, 4, 0.14)",
                   "info": "rgba(22, 79, 140, 0.10)"}
-def metric_label(metric: str) -> str:
-    """``fillingLevel`` -> ``Filling level``; known pollutant codes get their symbols."""
-    return units.metric_label(metric)
-
-
 def decimals_for(values: list[float]) -> int:
     """Decimals that show a series' values sensibly (3 for ratios, 1 for big numbers)."""
     if all(float(v).is_integer() for v in values):

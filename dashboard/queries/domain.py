@@ -22,7 +22,6 @@ never), ``ok``.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,7 +34,7 @@ from dashboard.model import Alert, Asset
 from dashboard.queries import district_options
 from dashboard.queries.base import cached
 from dashboard.settings import Settings
-from dashboard.units import metric_label, shown
+from dashboard.units import metric_label, shown, words
 
 FRESH_FOR = timedelta(hours=24)
 STATES = ("alert", "fault", "no data", "ok")  # most urgent first
@@ -68,12 +67,6 @@ class Reading:
     time: int
     value: float
     unit: str | None
-
-
-def words(name: str) -> str:
-    """``fillingLevel`` / ``WasteContainer`` -> ``Filling level`` / ``Waste container``."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
-    return spaced[:1].upper() + spaced[1:].lower() if spaced else name
 
 
 def type_metrics(settings: Settings) -> dict[str, list[str]]:
