@@ -8,9 +8,10 @@ stop are kept in its attributes, from a stop -> route-ids dict built while strea
 The feed is static: no cursor, a re-run upserts the same rows.
 
 Every member is bounded against zip bombs: its decompressed size, its lines and the length
-of each line are counted as it is decompressed (whatever the zip declares), in a first pass
-before any row is used, so a bomb fails the run with a one-line SourceFormatError and
-nothing stored. The caps are the ``MAX_*`` constants unless the config sets its own.
+of each line are counted as it is decompressed (whatever the zip declares). Routes, trips
+and stop times are read whole before the first stop goes out, and stops.txt is checked
+whole before its rows are used, so a bomb fails the run with a one-line SourceFormatError
+and nothing stored. The caps are the ``MAX_*`` constants unless the config sets its own.
 """
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ STOP_TYPE = "GtfsStop"
 DOMAIN = "mobility"
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, csv.Error, UnicodeDecodeError, EOFError,
                NotImplementedError, RuntimeError)
-MEMBERS = ("routes.txt", "trips.txt", "stop_times.txt", "stops.txt")  # in reading order
 MiB = 1024 * 1024
 MAX_MEMBER_BYTES = 512 * MiB
 """Default cap on a member's decompressed size."""
@@ -179,14 +179,11 @@ def open_member(archive: zipfile.ZipFile, path: str, name: str, caps: Caps) -> B
     return BoundedMember(archive.open(member), where, caps)
 
 
-def check_members(archive: zipfile.ZipFile, path: str, caps: Caps) -> None:
-    """Decompress every member the connector reads once, counting, before any row is used
-    (a bomb in ``stops.txt`` is found before a stop is stored)."""
-    present = set(archive.namelist())
-    for name in MEMBERS:
-        if name in present:
-            with open_member(archive, path, name, caps) as member:
-                member.drain()
+def check_member(archive: zipfile.ZipFile, path: str, name: str, caps: Caps) -> None:
+    """Decompress a member once, counting, keeping nothing: a bomb in it is found before
+    any of its rows is used."""
+    with open_member(archive, path, name, caps) as member:
+        member.drain()
 
 
 def _rows(archive: zipfile.ZipFile, path: str, name: str,
@@ -212,7 +209,6 @@ def read_stops(path: str, caps: Caps | None = None) -> Iterator[dict[str, Any]]:
         with zipfile.ZipFile(path) as archive:
             if "stops.txt" not in archive.namelist():
                 raise_format(path, "no stops.txt in the zip")
-            check_members(archive, path, caps)
             names: dict[str, str] = {}
             for route in _rows(archive, path, "routes.txt", caps):
                 route_id = route.get("route_id", "")
@@ -226,6 +222,9 @@ def read_stops(path: str, caps: Caps | None = None) -> Iterator[dict[str, Any]]:
                 if served is not None:
                     serving.setdefault(stop_time.get("stop_id", ""), set()).add(served)
             del trip_route
+            # The other members are read whole before the first stop goes out; stops.txt
+            # is checked whole first, so that no stop of a bomb is ever handed over.
+            check_member(archive, path, "stops.txt", caps)
             for stop in _rows(archive, path, "stops.txt", caps):
                 routes = serving.get(stop.get("stop_id", ""), set())
                 yield {**stop, "routes": sorted({names.get(r, r) for r in routes})}
