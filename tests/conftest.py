@@ -101,14 +101,32 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(var_dir=tmp_path / "var", database_url="", redis_url=None)
 
 
-@pytest.fixture
-def file_store(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    """A new store in a SQLite file: its URL (for a subprocess or the CLI) and an engine."""
-    url = f"sqlite:///{tmp_path / 'citylens.db'}"
+def sqlite_store(path: Path) -> tuple[str, Engine]:
+    """A new store in the SQLite file ``path``: its URL (for a subprocess or the CLI) and
+    an engine (the caller disposes of it)."""
+    url = f"sqlite:///{path}"
     engine = make_engine(url)
     init_store(engine)
+    return url, engine
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A new store in a SQLite file: its URL and an engine."""
+    url, engine = sqlite_store(tmp_path / "citylens.db")
     yield url, engine
     engine.dispose()
+
+
+@pytest.fixture
+def side_redis(tmp_path: Path) -> Iterator[Any]:
+    """A Redis of the test's own on a free port (``tests.side_servers.SideRedis``), which
+    the test may hang with SIGSTOP; never the shared one."""
+    from tests.side_servers import SideRedis
+
+    server = SideRedis(tmp_path)
+    yield server
+    server.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,10 +1,7 @@
 """Query cache on real Redis and in process: keyed by data version, survives outages."""
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -160,54 +157,25 @@ def test_shared_results_are_decoded_once_per_process(backend: str, request) -> N
     assert cache.get_or_compute(key, compute, shared=True) is not first and len(calls) == 3
 
 
-@pytest.fixture
-def side_redis(tmp_path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own on a free port (the fault test stops it, never the
-    shared one)."""
-    import shutil
-    import socket
-
-    if shutil.which("redis-server") is None:
-        service_missing("redis-server", FileNotFoundError("redis-server"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.RedisError:
-            time.sleep(0.05)
-    yield url, server
-    server.send_signal(signal.SIGCONT)
-    server.kill()
-    server.wait()
-
-
 def test_a_hung_redis_is_skipped_and_the_process_serves(side_redis, monkeypatch) -> None:
     """Redis stopped with SIGSTOP: the first read times out once and opens the circuit;
     until it closes, reads and writes use the process's cache, so nothing waits on Redis
     again and nothing is computed twice; once Redis answers again it is used again."""
     from dashboard import cache as module
 
-    url, server = side_redis
+    url = side_redis.url
     monkeypatch.setattr(module, "REDIS_PAUSE_SECONDS", 0.5)
     cache = QueryCache(url, ttl_seconds=60)
     calls, compute = _counting()
     assert cache.get_or_compute("before", compute) == {"value": 1.5, "rows": [1, 2]}
-    server.send_signal(signal.SIGSTOP)
+    side_redis.hang()
     try:
         assert cache.get_or_compute("during", compute) == {"value": 1.5, "rows": [1, 2]}
         assert not cache.redis_in_use  # the circuit is open
         assert cache.get_or_compute("during", compute) == {"value": 1.5, "rows": [1, 2]}
         assert len(calls) == 2  # "during" came from the process's cache the second time
     finally:
-        server.send_signal(signal.SIGCONT)
+        side_redis.resume()
     time.sleep(0.6)
     assert cache.redis_in_use
     cache.get_or_compute("after", compute)

@@ -3,11 +3,7 @@ overview, services, district, alerts and kiosk still answers, from the database,
 of a 500 after Redis's timeout (the cache's circuit breaker skips it)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from dashboard.settings import Settings
 from tests.conftest import router_body, sign_in
@@ -18,13 +14,6 @@ UPDATE = "/_dash-update-component"
 PAGES = ("overview", "city-", "district", "window-filter", "services", "alerts", "kiosk")
 INPUTS = {"window-filter": "month", "district-filter": "", "overview-department": "",
           "overview-compare": "", "kiosk-lang": "es"}
-
-
-@pytest.fixture
-def side_redis(tmp_path: Path) -> Iterator[SideRedis]:
-    server = SideRedis(tmp_path)
-    yield server
-    server.close()
 
 
 def _callbacks(client: Any) -> list[dict[str, Any]]:

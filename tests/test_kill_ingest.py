@@ -15,8 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from dashboard.model import FeedRun, Observation
-from dashboard.store import init_store, make_engine
-from tests.conftest import CITYLENS_CLI
+from tests.conftest import CITYLENS_CLI, sqlite_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = datetime(2026, 10, 1, tzinfo=timezone.utc)
@@ -58,13 +57,6 @@ def citylens(url: str, args: list[str]) -> subprocess.Popen[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def store_at(path: Path) -> tuple[str, Engine]:
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    init_store(engine)
-    return url, engine
-
-
 def snapshot(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Every reading (asset id, metric, time, value) and every rollup row."""
     with engine.connect() as conn:
@@ -82,11 +74,11 @@ def snapshot(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[objec
 def test_kill_9_midway_then_again_equals_one_clean_run(write, rows: int,
                                                         tmp_path: Path) -> None:
     args = write(tmp_path / ("feed.csv" if write is csv_export else "feed.json"), rows)
-    clean_url, clean = store_at(tmp_path / "clean.db")
+    clean_url, clean = sqlite_store(tmp_path / "clean.db")
     done = citylens(clean_url, args)
     assert done.wait(600) == 0, done.stderr and done.stderr.read()
 
-    url, engine = store_at(tmp_path / "killed.db")
+    url, engine = sqlite_store(tmp_path / "killed.db")
     ingest = citylens(url, args)
     deadline = time.monotonic() + 300
     stored = 0
@@ -118,7 +110,7 @@ def test_a_corrupt_tail_says_what_was_kept_and_a_fixed_file_completes(tmp_path: 
     args = csv_export(path, rows)
     good = path.read_bytes()
     path.write_bytes(good + b"S1,2026-10-20T00:00:00Z,\xff\xfe\x00garbage\n" * 3)
-    url, engine = store_at(tmp_path / "citylens.db")
+    url, engine = sqlite_store(tmp_path / "citylens.db")
     env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": ""}
     broken = subprocess.run([*CITYLENS_CLI, *args], cwd=ROOT, env=env, text=True,
                             capture_output=True, timeout=600)

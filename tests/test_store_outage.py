@@ -124,11 +124,12 @@ def test_a_database_restart_during_a_large_csv_ingest(side_pg: SidePostgres,
     from sqlalchemy import text
 
     from dashboard.model import FeedRun, Observation
-    from tests.test_kill_ingest import csv_export, snapshot, store_at
+    from tests.conftest import sqlite_store
+    from tests.test_kill_ingest import csv_export, snapshot
 
     rows = 400_000
     args = csv_export(tmp_path / "feed.csv", rows)
-    clean_url, clean = store_at(tmp_path / "clean.db")
+    clean_url, clean = sqlite_store(tmp_path / "clean.db")
     env = {**os.environ, "CITYLENS_REDIS_URL": ""}
     done = subprocess.run([*CITYLENS_CLI, *args], cwd=ROOT, capture_output=True, text=True,
                           env={**env, "CITYLENS_DATABASE_URL": clean_url}, timeout=600)
