@@ -1,5 +1,7 @@
 /* Marks the navigation link of the page being shown (aria-current="page"), on load and
- * on every in-app navigation (Dash pages change the URL with history.pushState). */
+ * on every in-app navigation (Dash pages change the URL with history.pushState).
+ * Opens and closes what folds on a phone: the menu (#shell-menu, behind its "Menu"
+ * button) and a page's filters (.fold, behind "Filters"); the menu closes on navigation. */
 (function () {
     "use strict";
 
@@ -23,13 +25,48 @@
         return links.length > 0;
     }
 
+    function setOpen(button, target, open) {
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+        target.classList.toggle("is-open", open);
+    }
+
+    function closeMenu() {
+        var button = document.getElementById("shell-menu-toggle");
+        var menu = document.getElementById("shell-menu");
+        if (button && menu) {
+            setOpen(button, menu, false);
+        }
+    }
+
+    document.addEventListener("click", function (event) {
+        var button = event.target.closest ?
+            event.target.closest("#shell-menu-toggle, .fold__toggle") : null;
+        if (!button) {
+            return;
+        }
+        var target = document.getElementById(button.getAttribute("aria-controls"));
+        if (target) {
+            setOpen(button, target, button.getAttribute("aria-expanded") !== "true");
+        }
+    });
+    document.addEventListener("keydown", function (event) {
+        if (event.key === "Escape") {
+            closeMenu();
+        }
+    });
+
+    function navigated() {
+        mark();
+        closeMenu();
+    }
+
     var push = window.history.pushState;
     window.history.pushState = function () {
         var result = push.apply(this, arguments);
-        mark();
+        navigated();
         return result;
     };
-    window.addEventListener("popstate", mark);
+    window.addEventListener("popstate", navigated);
     // The header is drawn by React after load: watch until its links exist, then stop.
     var watcher = new MutationObserver(function () {
         if (mark()) {

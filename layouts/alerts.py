@@ -47,11 +47,11 @@ GRID_COLUMNS = [("severity_label", "Severity"), ("asset", "Asset"), ("domain_lab
 
 
 def extra_controls(state: str, domain: str | None, severity: str | None,
-                   domains: list[str]) -> html.Div:
-    """State (active / raised / both), domain and severity selectors."""
+                   domains: list[str]) -> tuple[html.Div, ...]:
+    """State (active / raised / both), domain and severity selectors (fields of the
+    page's filter bar)."""
     sid, did, vid = (ids.page_id(PAGE, n) for n in ("state", "domain", "severity"))
-    return html.Div(className="filter-bar alerts-filters", role="group",
-                    **{"aria-label": "Alert filters"}, children=[
+    return (
         html.Div([html.Span("Show", id=f"{sid}-label", className="filter-bar__label"),
                   dcc.RadioItems(id=sid, value=state, inline=True, className="segmented",
                                  inputClassName="segmented__input",
@@ -71,7 +71,7 @@ def extra_controls(state: str, domain: str | None, severity: str | None,
                                + [{"label": SEVERITY_LABELS[s][1], "value": s}
                                   for s in SEVERITY_ORDER])],
                  className="filter-bar__field filter-bar__compare"),
-    ])
+    )
 
 
 def _scope(settings: Settings, filters: PageFilters, domain: str | None) -> set[str] | None:
@@ -199,9 +199,9 @@ def layout(**query: Any) -> html.Div:
             html.Div([html.H1("Alerts", className="page-head__title"),
                       html.P(subtitle(settings, filters), id=ids.page_id(PAGE, "subtitle"),
                              className="page-head__subtitle")]),
-            filter_bar(PAGE, settings, filters, custom=True),
+            filter_bar(PAGE, settings, filters, custom=True, extra=extra_controls(
+                state, domain, severity, sorted(DOMAIN_STYLE, key=domain_label))),
         ]),
-        extra_controls(state, domain, severity, sorted(DOMAIN_STYLE, key=domain_label)),
         html.Div(body(settings, filters, state, domain, severity), id=ids.page_id(PAGE, "body")),
     ])
 

@@ -28,6 +28,7 @@ from layouts import (
     text,
     time_ago,
 )
+from layouts.filters import folding
 
 SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
 YEAR_BEFORE = "the same window a year before"
@@ -224,7 +225,8 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
                      className="filter-bar__department", maxHeight=360,
                      options=departments),
     ], className="filter-bar__field filter-bar__field--district")]
-    return html.Div(className="filter-bar", role="search", children=[
+    return folding(html.Div(id=ids.OVERVIEW_FILTERS, className="filter-bar", role="search",
+                            children=[
         html.Div([
             html.Label("District", htmlFor=ids.DISTRICT_FILTER, className="filter-bar__label"),
             dcc.Dropdown(id=ids.DISTRICT_FILTER, value=district or "", clearable=False,
@@ -251,7 +253,7 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
                          options=[{"label": "Previous window", "value": ""},
                                   {"label": "Same window a year before", "value": "year"}]),
         ], className="filter-bar__field"),
-    ])
+    ]))
 
 
 def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,

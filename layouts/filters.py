@@ -158,6 +158,17 @@ def range_picker(page: str, settings: Settings, spec: str) -> html.Div:
     ], className="filter-bar__field filter-bar__field--range")
 
 
+def folding(bar: html.Div) -> html.Div:
+    """``bar`` behind a "Filters" button on a phone (``assets/nav.js`` opens it; on a wider
+    screen the button is hidden and the bar always shows)."""
+    bar_id = f"{getattr(bar, 'id', None) or 'filters'}-fold"
+    return html.Div(className="fold", children=[
+        html.Button("Filters", type="button", className="fold__toggle",
+                    **{"aria-expanded": "false", "aria-controls": bar_id}),
+        html.Div(bar, id=bar_id, className="fold__body"),
+    ])
+
+
 def _field(label: str, control: Any, control_id: str, extra: str = "") -> html.Div:
     return html.Div([html.Label(label, htmlFor=control_id, className="filter-bar__label"),
                      control], className=f"filter-bar__field {extra}".strip())
@@ -165,9 +176,11 @@ def _field(label: str, control: Any, control_id: str, extra: str = "") -> html.D
 
 def filter_bar(page: str, settings: Settings, filters: PageFilters, *,
                district: bool = True, department: bool = True, period: bool = True,
-               compare: bool = True, custom: bool = False) -> html.Div:
+               compare: bool = True, custom: bool = False,
+               extra: tuple[Any, ...] = ()) -> html.Div:
     """District and department selectors, time presets (with ``custom``, a date range
-    too) and comparison, as ids of ``page``.
+    too) and comparison, as ids of ``page``, then the page's own ``extra`` fields; folded
+    on a phone.
 
     Ids: ``ids.page_id(page, "district" | "department" | "period" | "range" | "compare")``.
     The period control's value is the period spec: a preset id, or a custom range (then
@@ -207,4 +220,6 @@ def filter_bar(page: str, settings: Settings, filters: PageFilters, *,
             + [{"label": label.capitalize(), "value": key}
                for key, label in COMPARISONS.items()],
             className="filter-bar__compare"), cid))
-    return html.Div(fields, className="filter-bar", role="search")
+    fields.extend(extra)
+    return folding(html.Div(fields, id=ids.page_id(page, "filters"), className="filter-bar",
+                            role="search"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 # --- shell (every page) ---------------------------------------------------------------
 SHELL_HEADER = "shell-header"
 SHELL_NAV = "shell-nav"
+SHELL_MENU = "shell-menu"  # the navigation and account, folded on a phone
+SHELL_MENU_TOGGLE = "shell-menu-toggle"
 SHELL_FOOTER = "shell-footer"
 SHELL_ACCOUNT = "shell-account"
 SHELL_CSRF = "shell-csrf"
@@ -20,6 +22,7 @@ DISTRICT_FILTER = "district-filter"  # dcc.Dropdown (stable e2e hook)
 WINDOW_FILTER = "window-filter"  # dcc.RadioItems (stable e2e hook)
 OVERVIEW_DEPARTMENT = "overview-department"  # dcc.Dropdown: filter to one department
 OVERVIEW_COMPARE = "overview-compare"  # dcc.Dropdown: KPI cards vs "" previous / "year" ago
+OVERVIEW_FILTERS = "overview-filters"  # the filter bar (folds on a phone)
 OVERVIEW_NAV = "overview-nav"  # dcc.Location (callback-nav): a district click opens its page
 OVERVIEW_ALERTS_LINK = "overview-alerts-link"
 OVERVIEW_MAP_KPI = "overview-map-kpi"  # dcc.Dropdown: shade districts by a KPI

@@ -136,15 +136,12 @@ def _select(name: str, label: str, value: str | None, options: list[dict[str, st
 
 def controls(settings: Settings, view: ServicesView) -> html.Div:
     """The shared filter bar plus the service and channel selectors."""
-    bar = filter_bar(PAGE, settings, view.filters, custom=True)
-    bar.children = [*bar.children,
-                    _select("service", "Service", view.service,
-                            service_choices(settings, view.filters.department)),
-                    _select("channel", "Channel", view.channel,
-                            [{"label": "All channels", "value": ALL}]
-                            + [{"label": c["name"], "value": c["id"]}
-                               for c in channel_options(settings)])]
-    return bar
+    return filter_bar(PAGE, settings, view.filters, custom=True, extra=(
+        _select("service", "Service", view.service,
+                service_choices(settings, view.filters.department)),
+        _select("channel", "Channel", view.channel,
+                [{"label": "All channels", "value": ALL}]
+                + [{"label": c["name"], "value": c["id"]} for c in channel_options(settings)])))
 
 
 def layout(**query: Any) -> html.Div:

@@ -72,15 +72,22 @@ def account(who: Principal) -> html.Div:
 
 def header(pages: list[dict[str, Any]] | None = None,
            who: Principal | None = None) -> html.Header:
-    """The top bar: brand on the left, page navigation and the account on the right."""
+    """The top bar: brand on the left, page navigation and the account on the right; on a
+    phone both fold behind a "Menu" button (``assets/nav.js`` opens it)."""
     who = current_principal() if who is None else who
     return html.Header(id=ids.SHELL_HEADER, className="shell-header", children=[
         html.Div(className="shell-header__inner", children=[
             dcc.Link([_logo(), html.Span(APP_NAME, className="brand__name")], href="/",
                      className="brand", title=f"{APP_NAME} home"),
-            html.Nav(nav_links(pages, who), id=ids.SHELL_NAV, className="nav",
-                     **{"aria-label": "Pages"}),
-            account(who),
+            html.Button([html.Span(className="menu-toggle__bars", **{"aria-hidden": "true"}),
+                         "Menu"], id=ids.SHELL_MENU_TOGGLE, type="button",
+                        className="menu-toggle", **{"aria-expanded": "false",
+                                                    "aria-controls": ids.SHELL_MENU}),
+            html.Div(id=ids.SHELL_MENU, className="shell-menu", children=[
+                html.Nav(nav_links(pages, who), id=ids.SHELL_NAV, className="nav",
+                         **{"aria-label": "Pages"}),
+                account(who),
+            ]),
         ]),
     ])
 
