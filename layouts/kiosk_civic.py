@@ -17,7 +17,7 @@ from dashboard.i18n import (
 )
 from dashboard.settings import Settings
 from layouts import parse_time
-from layouts.kiosk_slides import Slide, slide_head
+from layouts.kiosk_slides import Slide, fallback_note, in_language, slide_head
 
 
 def _when(notice: dict[str, Any], lang: str, tz: str) -> str:
@@ -35,16 +35,30 @@ def notices_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide 
     notices = data["notices"][:6]
     if not notices:
         return None
+    source = data.get("source_language", settings.kiosk_language)
+    titles = [in_language(n["title"], lang, source) for n in notices]
     cards = [html.Li(className=f"kiosk-notice kiosk-notice--{n['kind']}", children=[
         html.Span(_("Event") if n["kind"] == "event" else _("News"),
                   className="kiosk-notice__kind"),
-        html.H3(text_in(n["title"], lang), className="kiosk-notice__title"),
+        html.H3(title, className="kiosk-notice__title"),
         html.P(_when(n, lang, settings.timezone), className="kiosk-notice__when"),
         html.P(" · ".join(p for p in (n.get("place"), n.get("district_name")) if p),
                className="kiosk-notice__place"),
-    ]) for n in notices]
+    ]) for n, (title, _shown) in zip(notices, titles, strict=True)]
     return _("What's on"), [*slide_head(_("What's on"), _("News and events this week")),
-                            html.Ul(cards, className="kiosk-notices")]
+                            html.Ul(cards, className="kiosk-notices"),
+                            fallback_note({shown for _title, shown in titles}, lang)]
+
+
+def _names(services: list[dict[str, Any]], lang: str,
+           source: str) -> tuple[list[Any], set[str | None]]:
+    """A group's first four service names, comma separated, and the languages fallen back to."""
+    shown = [in_language(s["name"], lang, source) for s in services[:4]]
+    parts: list[Any] = []
+    for n, (name, _lang) in enumerate(shown):
+        parts += [", "] if n else []
+        parts.append(name)
+    return parts, {fallen for _name, fallen in shown}
 
 
 def services_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | None:
@@ -63,13 +77,18 @@ def services_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide
         state = _("Closed now") + (" · " + _("opens {day} at {time}").format(
             day=format_date(reopen, lang, settings.timezone, style="weekday"),
             time=format_time(reopen, lang, settings.timezone)) if reopen else "")
-    groups = [html.Li(className="kiosk-group", children=[
-        html.H3(group["group"], className="kiosk-group__name"),
-        html.P(", ".join(s["name"] for s in group["services"][:4]),
-               className="kiosk-group__services"),
-        html.Span(_("Online") if any(s["online"] for s in group["services"])
-                  else _("At the office"), className="kiosk-group__online"),
-    ]) for group in catalogue["groups"][:8]]
+    source = data.get("source_language", settings.kiosk_language)
+    groups, fallen = [], set()
+    for group in catalogue["groups"][:8]:
+        title, shown = in_language(group["group_name"], lang, source)
+        names, shown_names = _names(group["services"], lang, source)
+        fallen |= {shown, *shown_names}
+        groups.append(html.Li(className="kiosk-group", children=[
+            html.H3(title, className="kiosk-group__name"),
+            html.P(names, className="kiosk-group__services"),
+            html.Span(_("Online") if any(s["online"] for s in group["services"])
+                      else _("At the office"), className="kiosk-group__online"),
+        ]))
     return _("City services"), [
         *slide_head(_("City services"), _("Report a problem or start a procedure online, by "
                                      "phone or at the office")),
@@ -86,6 +105,7 @@ def services_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide
                        (" is-open" if status.get("open_now") else "")),
             ]),
         ]),
+        fallback_note(fallen, lang),
     ]
 
 

@@ -17,7 +17,9 @@ from dashboard.i18n import (
     format_percent,
     format_time,
     gettext_for,
+    language_name,
     ngettext_for,
+    text_and_language,
     text_in,
 )
 from dashboard.queries import district_outlines
@@ -47,6 +49,27 @@ def _value(value: float | None, unit: str, decimals: int, lang: str) -> str:
     _ = gettext_for(lang)
     unit = _(UNIT_WORDS[unit]) if unit in UNIT_WORDS else unit
     return f"{format_number(value, lang, decimals)} {unit}".strip()
+
+
+def in_language(value: Any, lang: str, source: str) -> tuple[Any, str | None]:
+    """A name or title of the city's data in the visitor's language when it has one; else
+    as the city wrote it (``source``, the city's own language; else English, else any),
+    marked with a small tag of its language ("Agua (es)") in a span that says its ``lang``.
+    Returns the text or marked span, and the language fallen back to (None when none)."""
+    text, shown = text_and_language(value, lang, (source,))
+    if shown is None or shown == lang:
+        return text, None
+    return html.Span([text, " ", html.Span(f"({shown})", className="kiosk-lang-tag")],
+                     lang=shown), shown
+
+
+def fallback_note(languages: set[str | None], lang: str) -> html.P | None:
+    """The note that explains the language tags of a slide's untranslated names."""
+    _ = gettext_for(lang)
+    codes = sorted(code for code in languages if code)
+    notes = [_("({code}) not translated yet: shown in {language}").format(
+        code=code, language=language_name(code, lang)) for code in codes]
+    return html.P(" · ".join(notes), className="kiosk-fallback") if notes else None
 
 
 def slide_head(title: str, lead: str | None = None) -> list[Any]:

@@ -254,6 +254,28 @@ def test_text_in(value: dict[str, str] | str | None, lang: str, expected: str) -
     assert text_in(value, lang) == expected
 
 
+@pytest.mark.parametrize(("value", "lang", "fallbacks", "expected"), [
+    ({"en": "Water", "es": "Agua"}, "en", ("es",), ("Water", "en")),
+    ({"es": "Agua"}, "en", ("es",), ("Agua", "es")),  # says which language it fell back to
+    ({"en": "Water", "es": "Agua", "eu": "Ura"}, "fr", ("es",), ("Agua", "es")),  # city first
+    ({"en": "Water", "eu": "Ura"}, "fr", ("es",), ("Water", "en")),  # then English
+    ({"eu": "Ura"}, "fr", ("es",), ("Ura", "eu")),  # then any
+    ({"es": "", "en": "Water"}, "es", (), ("Water", "en")),
+    ("Agua", "en", ("es",), ("Agua", None)),  # a plain string: language unknown
+    (None, "en", (), ("", None)),
+    ({}, "en", (), ("", None)),
+])
+def test_text_and_language(value: dict[str, str] | str | None, lang: str,
+                           fallbacks: tuple[str, ...], expected: tuple[str, str | None]) -> None:
+    assert i18n.text_and_language(value, lang, fallbacks) == expected
+
+
+def test_a_language_named_in_another() -> None:
+    assert i18n.language_name("es", "en") == "Spanish"
+    assert i18n.language_name("en", "es") == "inglés"  # as a Spanish sentence writes it
+    assert i18n.language_name("es") == "Español"
+
+
 # ---- formatting (pinned from Babel's CLDR data) -----------------------------------------
 
 

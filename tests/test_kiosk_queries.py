@@ -302,15 +302,22 @@ def test_service_catalogue_groups_services_and_says_if_the_office_is_open(store:
          "department": "Aguas", "group": "Agua", "sla_hours": 8, "online": True},
     ])
     closed = service_catalogue(store.settings)  # Monday 21:00 in Madrid
+    # names per language from data/kiosk.yaml (by service code, group and department name);
+    # "leak" and "kerb" are not in it: only the store's (Spanish) name
+    works = {"es": "Obras Públicas", "en": "Public Works"}
     assert closed["groups"] == [
-        {"group": "Agua", "services": [{"code": "leak", "name": "Fuga de agua",
-                                        "department": "Aguas", "online": True,
-                                        "sla_hours": 8.0}]},
-        {"group": "Vía pública", "services": [
-            {"code": "kerb", "name": "Acera deteriorada", "department": "Obras Públicas",
-             "online": False, "sla_hours": None},
-            {"code": "pothole", "name": "Bache en la calzada", "department": "Obras Públicas",
-             "online": True, "sla_hours": 120.0}]},
+        {"group": "Agua", "group_name": {"es": "Agua", "en": "Water"},
+         "services": [{"code": "leak", "name": {"es": "Fuga de agua"}, "department": "Aguas",
+                       "department_name": {"es": "Aguas", "en": "Water"}, "online": True,
+                       "sla_hours": 8.0}]},
+        {"group": "Vía pública", "group_name": {"es": "Vía pública",
+                                                "en": "Streets and pavements"}, "services": [
+            {"code": "kerb", "name": {"es": "Acera deteriorada"}, "department": "Obras Públicas",
+             "department_name": works, "online": False, "sla_hours": None},
+            {"code": "pothole", "name": {"es": "Bache en la calzada",
+                                         "en": "Pothole in the road"},
+             "department": "Obras Públicas", "department_name": works, "online": True,
+             "sla_hours": 120.0}]},
     ]
     assert closed["open_now"] is False
     assert closed["next_open"] == "2026-11-24T07:30:00+00:00"
@@ -319,6 +326,24 @@ def test_service_catalogue_groups_services_and_says_if_the_office_is_open(store:
     assert set(contact["office"]["name"]) == {"es", "en"}
     opened = service_catalogue(store.at(_madrid("2026-11-24 10:00")))
     assert opened["open_now"] is True and opened["next_open"] is None
+
+
+def test_the_demo_citys_services_have_a_name_in_every_kiosk_language() -> None:
+    from dashboard.demo.config import load_config
+    from dashboard.i18n import available_languages
+
+    config = load_config()
+    names = load_kiosk()["names"]
+    wanted = set(available_languages()) - {names["source_language"]}
+    keys = {"services": {s.code for s in config.services},
+            "groups": {s.group for s in config.services},
+            "departments": {s.department for s in config.services}
+            | {c.department for c in config.cases}}
+    for kind, expected in keys.items():
+        missing = [(key, lang) for key in sorted(expected) for lang in sorted(wanted)
+                   if not (names[kind].get(key) or {}).get(lang)]
+        assert not missing, (kind, missing)
+        assert set(names[kind]) <= expected, kind  # nothing named that the city lacks
 
 
 # ---- service requests -------------------------------------------------------------------------
@@ -407,8 +432,9 @@ def test_kiosk_data_of_the_tiny_city_is_json_and_anonymous(tiny_city: Settings,
     data = kiosk_data(tiny_city)
     dumped = json.dumps(data, ensure_ascii=False)
     assert json.loads(dumped) == data
-    assert set(data) == {"version", "district", "generated_at", "headline", "air", "parking",
-                         "transit", "notices", "catalogue", "progress"}
+    assert set(data) == {"version", "district", "generated_at", "source_language", "headline",
+                         "air", "parking", "transit", "notices", "catalogue", "progress"}
+    assert data["source_language"] == "es"
     leaks = [value for value in personal if value in dumped]
     assert not leaks, f"the kiosk exposes {leaks[:3]}"
     assert not {"citizen_id", "description", "status_notes", "email"} & set(_keys(data))

@@ -47,7 +47,7 @@ __all__ = [
     "catalogue_path", "choose_language", "clear_caches", "format_date", "format_datetime",
     "format_duration_days", "format_number", "format_percent", "format_relative",
     "format_time", "gettext_for", "language_name", "locales_dir", "ngettext_for",
-    "text_in", "translations",
+    "text_and_language", "text_in", "translations",
 ]
 
 SOURCE_LANG = "en"
@@ -125,10 +125,11 @@ def clear_caches() -> None:
     locale_of.cache_clear()
 
 
-def language_name(lang: str) -> str:
-    """The language's own name, capitalised: ``English``, ``Español``."""
-    name = locale_of(lang).get_display_name(locale_of(lang)) or lang
-    return name[:1].upper() + name[1:]
+def language_name(lang: str, in_lang: str | None = None) -> str:
+    """The language's own name, capitalised: ``English``, ``Español``; or its name in
+    ``in_lang`` as a sentence there writes it (``Spanish`` in en, ``inglés`` in es)."""
+    name = locale_of(lang).get_display_name(locale_of(in_lang or lang)) or lang
+    return name if in_lang else name[:1].upper() + name[1:]
 
 
 def __getattr__(name: str) -> Any:
@@ -203,9 +204,19 @@ def choose_language(requested: str | None, accept_language: str | None = None,
 
 def text_in(value: Mapping[str, str] | str | None, lang: str) -> str:
     """Text of data that carries its languages (``{"en": .., "es": ..}``): lang, en, any."""
+    return text_and_language(value, lang)[0]
+
+
+def text_and_language(value: Mapping[str, str] | str | None, lang: str,
+                      fallbacks: tuple[str, ...] = ()) -> tuple[str, str | None]:
+    """Text of data that carries its languages, and the language it is in: ``lang`` when
+    the data has it, else the first of ``fallbacks`` it has, else English, else any. A
+    plain string comes with None (its language is not known), and so does no text."""
     if value is None:
-        return ""
+        return "", None
     if isinstance(value, str):
-        return value
-    return (value.get(lang) or value.get(SOURCE_LANG)
-            or next((text for text in value.values() if text), ""))
+        return value, None
+    for code in (lang, *fallbacks, SOURCE_LANG):
+        if value.get(code):
+            return value[code], code
+    return next(((text, code) for code, text in value.items() if text), ("", None))

@@ -35,8 +35,8 @@ from dashboard.queries.services import hours_to_close
 from dashboard.settings import DATA_DIR, Settings
 
 __all__ = ["air_band", "air_now", "data_version_of", "headline", "kiosk_data", "load_kiosk",
-           "notices_now", "office_status", "parking_now", "requests_progress",
-           "service_catalogue", "transit_now"]
+           "names_of", "notices_now", "office_status", "parking_now",
+           "requests_progress", "service_catalogue", "source_language", "transit_now"]
 
 KIOSK_FILE = DATA_DIR / "kiosk.yaml"
 AIR_TYPE = "AirQualityObserved"
@@ -202,9 +202,24 @@ def office_status(office: dict[str, Any], now: datetime, tz: str) -> dict[str, A
     return {"open_now": False, "closes_at": None, "next_open": None}
 
 
+def source_language(settings: Settings) -> str:
+    """The language the city's data is written in (``names.source_language`` of
+    ``data/kiosk.yaml``, else the kiosk's own language)."""
+    return str((load_kiosk().get("names") or {}).get("source_language")
+               or settings.kiosk_language)
+
+
+def names_of(kind: str, key: str, name: str, source: str) -> dict[str, str]:
+    """A name as the store has it (in ``source``) and in every language the kiosk's
+    catalogue gives for it (``names.<kind>.<key>`` of ``data/kiosk.yaml``)."""
+    given = ((load_kiosk().get("names") or {}).get(kind) or {}).get(key) or {}
+    return {source: name, **{lang: str(text) for lang, text in given.items() if text}}
+
+
 def service_catalogue(settings: Settings) -> dict[str, Any]:
     """The services by group and how to reach the city (``data/kiosk.yaml``), with whether
-    the citizen office is open now. Service names are as the store has them."""
+    the citizen office is open now. Groups and services in the order of the store's names;
+    the names of services, groups and departments per language (``names_of``)."""
 
     def compute(conn: Connection) -> list[dict[str, Any]]:
         stmt = select(Service.group, Service.service_code, Service.service_name,
@@ -217,10 +232,19 @@ def service_catalogue(settings: Settings) -> dict[str, Any]:
         return [{"group": group, "services": sorted(items, key=lambda s: s["name"].casefold())}
                 for group, items in sorted(groups.items(), key=lambda g: g[0].casefold())]
 
+    source = source_language(settings)
+    groups = [{"group": group["group"],
+               "group_name": names_of("groups", group["group"], group["group"], source),
+               "services": [{**service,
+                             "name": names_of("services", service["code"], service["name"],
+                                              source),
+                             "department_name": names_of("departments", service["department"],
+                                                         service["department"], source)}
+                            for service in group["services"]]}
+              for group in cached(settings, "kiosk_services", {}, compute)]
     contact = copy.deepcopy(load_kiosk()["contact"])
     status = office_status(contact["office"], settings.current_time(), settings.timezone)
-    return {"groups": cached(settings, "kiosk_services", {}, compute), "contact": contact,
-            "timezone": settings.timezone, **status}
+    return {"groups": groups, "contact": contact, "timezone": settings.timezone, **status}
 
 
 # ---- service requests, without any text --------------------------------------------------
@@ -273,6 +297,7 @@ def kiosk_data(settings: Settings, window: str = "week",
     in a district (``district``) shows that district's notices and the city-wide ones."""
     return {"version": data_version_of(settings), "district": district,
             "generated_at": settings.current_time().isoformat(),
+            "source_language": source_language(settings),
             "headline": headline(settings, window), "air": air_now(settings),
             "parking": parking_now(settings), "transit": transit_now(settings),
             "notices": notices_now(settings, district), "catalogue": service_catalogue(settings),
