@@ -36,6 +36,7 @@ from layouts.overview import (
     ALERT_LIMIT,
     DEFAULT_WINDOW,
     alerts_children,
+    alerts_elsewhere_of,
     chosen_window,
     drill_query,
     kpi_decimals,
@@ -174,9 +175,12 @@ def update_alerts(district: str | None, department: str | None = None,
     settings = current_settings()
     domains = department_domains(settings, scoped_department(department))
     alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
-    query = drill_query(district or None, _window(window), scoped_department(department),
-                        compare or None)
-    return alerts_children(alerts, settings.current_time(), settings.timezone, query)
+    department = scoped_department(department)
+    query = drill_query(district or None, _window(window), department, compare or None)
+    elsewhere = alerts_elsewhere_of(settings, district or None, domains, _window(window),
+                                    department, compare or None)
+    return alerts_children(alerts, settings.current_time(), settings.timezone, query,
+                           elsewhere)
 
 
 @dash.callback(

@@ -16,7 +16,13 @@ from dashboard.kpis.scoring import relative_change
 from dashboard.links import asset_href
 from dashboard.periods import Period, period_for
 from dashboard.queries import district_options
-from dashboard.queries.alerts import SEVERITY_ORDER, STATES, alert_counts, alert_rows
+from dashboard.queries.alerts import (
+    SEVERITY_ORDER,
+    STATES,
+    active_elsewhere,
+    alert_counts,
+    alert_rows,
+)
 from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
 from layouts import (
@@ -31,6 +37,7 @@ from layouts import (
     ids,
     text,
 )
+from layouts.components import alerts_elsewhere
 from layouts.export import download, export_button, graph_config, safe_name
 from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters, shown_period
 from layouts.live import live_watch
@@ -137,6 +144,10 @@ def daily_figure(daily: list[dict[str, Any]]) -> dict[str, Any]:
         "font": {"family": "Inter, Segoe UI, Arial, sans-serif", "size": 12}}}
 
 
+def _unless(value: str, default: str) -> str | None:
+    return None if value == default else value
+
+
 def body(settings: Settings, filters: PageFilters, state: str, domain: str | None,
          severity: str | None) -> list[Any]:
     """Counts, the daily chart and the grid for one filter state."""
@@ -153,7 +164,12 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
     shown = f"{len(rows)} of {listed['total']}" if listed["truncated"] else str(len(rows))
     name = safe_name("alerts", filters.district, filters.department, filters.period)
     table_rows = [{"day": d["day"], **{s: d[s] for s in SEVERITY_ORDER}} for d in counts["daily"]]
+    elsewhere = [{**e, "href": "/alerts" + filters.with_(district=e["district_id"]).query(
+        DEFAULT_PERIOD, state=_unless(state, DEFAULT_STATE), domain=domain, severity=severity)}
+        for e in (active_elsewhere(settings, filters.district, domains=scope, severity=severity)
+                  if filters.district else [])]
     return [
+        alerts_elsewhere(elsewhere),
         html.Div([
             _count_card("Active now", counts["active"], None, versus),
             _count_card(f"Raised · {shown_period(filters.period, tz)}", counts["raised"],

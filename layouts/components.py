@@ -256,6 +256,23 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
     ]))
 
 
+def alerts_elsewhere(elsewhere: list[dict[str, Any]]) -> html.P | None:
+    """"2 more active alerts in other districts: General Dávila (1) · Cueto (1)", each a
+    link (its ``href``) to the same view there; nothing when there are none."""
+    total = sum(e["count"] for e in elsewhere)
+    if not total:
+        return None
+    links: list[Any] = []
+    for entry in elsewhere:
+        if links:
+            links.append(" · ")
+        links.append(dcc.Link(f"{entry['district_name']} ({entry['count']})",
+                              href=entry["href"]))
+    noun = "alert" if total == 1 else "alerts"
+    return html.P([f"{total} more active {noun} in other districts: ", *links],
+                  className="alerts-elsewhere")
+
+
 def alerts_list(alerts: list[dict[str, Any]], *, now: datetime | None = None,
                 lang: str = "en", tz: str = "UTC", where: str = "district") -> html.Div:
     """The active alerts, most severe first, or a calm empty state. Each names (and links)

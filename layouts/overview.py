@@ -17,6 +17,7 @@ from dash import dcc, html
 from dashboard import queries
 from dashboard.auth.access import STAFF
 from dashboard.periods import KPI_PERIOD_WINDOW, is_custom, kpi_window
+from dashboard.queries.alerts import active_elsewhere
 from dashboard.queries.departments import department_domains, department_options
 from dashboard.queries.district import with_year_ago
 from dashboard.settings import Settings
@@ -35,7 +36,13 @@ from layouts import (
 )
 from layouts.access import scoped_department, scoped_district
 from layouts.city_map import city_map, label_districts
-from layouts.components import alerts_list, city_score_badge, filter_bar, kpi_card
+from layouts.components import (
+    alerts_elsewhere,
+    alerts_list,
+    city_score_badge,
+    filter_bar,
+    kpi_card,
+)
 from layouts.filters import department_choices, range_picker
 from layouts.live import live_watch
 
@@ -129,17 +136,32 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
     return badge, cards
 
 
+def alerts_elsewhere_of(settings: Settings, district: str | None, domains: set[str] | None,
+                        window: str, department: str | None,
+                        compare: str | None = None) -> list[dict[str, Any]]:
+    """With a district chosen, the districts with active alerts of the same department,
+    each with a link to this overview there."""
+    if not district:
+        return []
+    return [{**e, "href": "/" + drill_query(e["district_id"], window, department, compare)}
+            for e in active_elsewhere(settings, district, domains=domains)]
+
+
 def alerts_children(alerts: list[dict[str, Any]], now: datetime, tz: str,
-                    query: str = "?") -> list[Any]:
-    """Heading with the count, the list of active alerts, a link to the alerts page."""
+                    query: str = "?", elsewhere: list[dict[str, Any]] | None = None
+                    ) -> list[Any]:
+    """Heading with the count, the list of active alerts, where else in the same scope
+    alerts are active (``elsewhere``: see ``alerts_elsewhere_of``), a link to the alerts
+    page."""
     count = f"{len(alerts)}+" if len(alerts) >= ALERT_LIMIT else str(len(alerts))
-    return [
+    return [part for part in [
         html.H2(["Active alerts ", html.Span(count, className="count-pill")],
                 className="card__title"),
         alerts_list(alerts, now=now, tz=tz, lang=DEFAULT_LANG),
+        alerts_elsewhere(elsewhere or []),
         dcc.Link("All alerts →", href=f"/alerts{query}", id=ids.OVERVIEW_ALERTS_LINK,
                  className="alerts-card__more"),
-    ]
+    ] if part is not None]
 
 
 def map_kpi_selector(catalogue: list[dict[str, Any]], kpi: str | None) -> html.Div:
@@ -176,6 +198,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
     place = place_name(districts, district)
     badge, cards = numbers_children(settings, data, place, now, department, compare)
     alerts = queries.active_alerts(settings, district, ALERT_LIMIT, domains=domains)
+    elsewhere = alerts_elsewhere_of(settings, district, domains, window, department, compare)
     shapes = queries.district_scores(settings, window, kpi, department)
     chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
@@ -207,7 +230,8 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                          tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             ], **{"aria-label": "City map"}),
             html.Section(alerts_children(alerts, now, tz,
-                                         drill_query(district, window, department, compare)),
+                                         drill_query(district, window, department, compare),
+                                         elsewhere),
                          id=ids.OVERVIEW_ALERTS, className="card alerts-card"),
         ]),
         html.Section(className="kpi-section", children=[

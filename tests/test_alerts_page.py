@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +144,97 @@ def test_every_column_is_named_and_long_names_are_readable_whole(in_app: None) -
     assert grid.dashGridOptions["tooltipShowDelay"] > 0
     units = {r["what"]: r["unit"] for r in grid.rowData}
     assert units and all(units.values()), units  # µg/m³, NTU, dB(A), %: none blank
+
+
+
+@pytest.fixture(scope="module")
+def spread_city(tiny_city: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A copy of the tiny city with one more active alert on a waste asset in each of two
+    districts (the tiny city's own active alerts are all in one district)."""
+    import sqlite3
+
+    from sqlalchemy import insert, select
+
+    from dashboard.model import Alert, Asset
+    from dashboard.store import bump_data_version
+
+    var_dir = tmp_path_factory.mktemp("spread-city")
+    source = Path(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    settings = Settings(var_dir=var_dir, database_url="", redis_url=None, now=tiny_city.now)
+    with sqlite3.connect(source) as original, sqlite3.connect(
+            settings.resolved_database_url.removeprefix("sqlite:///")) as copy:
+        original.backup(copy)  # with what the tiny city's open engine holds in its WAL
+    engine = get_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        waste = conn.execute(select(Asset.pk, Asset.district_id)
+                             .where(Asset.domain == "waste", Asset.district_id.is_not(None))
+                             .order_by(Asset.district_id.desc(), Asset.pk)).all()
+        picked = [next(w for w in waste if w[1] == d)
+                  for d in sorted({w[1] for w in waste}, reverse=True)[:2]]
+        for hours, (pk, district) in enumerate(picked, start=1):
+            conn.execute(insert(Alert).values(
+                asset_pk=pk, metric="WasteContainer.fillingLevel", rule="test_full",
+                severity="warning", raised_at=tiny_city.current_time() - timedelta(hours=hours),
+                cleared_at=None, value=0.97, district_id=district))
+        bump_data_version(conn)
+    return settings
+
+def _active_by_district(settings: Settings, domains: set[str] | None = None) -> Counter[str]:
+    """Active alerts per district (of ``domains``, else of every domain), in plain SQL."""
+    return Counter(a[3] for a in sql_alerts(settings, "a.cleared_at IS NULL")
+                   if (domains is None or a[2] in domains) and a[3] is not None)
+
+
+def test_active_elsewhere_counts_the_other_districts_like_plain_sql(
+        spread_city: Settings) -> None:
+    from dashboard.queries.alerts import active_elsewhere
+
+    every = _active_by_district(spread_city)
+    assert len(every) >= 3
+    here = every.most_common()[-1][0]
+    got = active_elsewhere(spread_city, here)
+    assert {e["district_id"]: e["count"] for e in got} == {
+        d: n for d, n in every.items() if d != here}
+    assert [e["count"] for e in got] == sorted((e["count"] for e in got), reverse=True)
+    assert active_elsewhere(spread_city, here, severity="no-such") == []
+    waste = active_elsewhere(spread_city, here, domains={"waste"})
+    assert {e["district_id"]: e["count"] for e in waste} == {
+        d: n for d, n in _active_by_district(spread_city, {"waste"}).items() if d != here}
+
+
+def test_a_department_head_on_a_calm_district_sees_where_their_alerts_are(
+        spread_city: Settings) -> None:
+    """waste.head opens on their home district; when the department's active alerts are
+    elsewhere, the overview and the alerts page name those districts and link there."""
+    from dashboard.auth import DEPARTMENT_HEAD
+    from dashboard.queries.departments import department_domains
+    from app import create_app
+    from layouts import alerts, overview
+    from tests.conftest import acting_as
+
+    department = "Residuos y Limpieza"
+    waste = _active_by_district(spread_city, department_domains(spread_city, department) or set())
+    assert len(waste) >= 2
+    calm = next(d for d in _district_ids(spread_city) if d not in waste)
+    app = create_app(spread_city)
+    with app.server.app_context(), acting_as(DEPARTMENT_HEAD, (department,), (calm,)):
+        for page, path in ((overview.layout(), "/"), (alerts.layout(), "/alerts")):
+            notes = [n for n in walk(page) if getattr(n, "className", "") == "alerts-elsewhere"]
+            assert len(notes) == 1, path
+            links = {n.href: n.children for n in walk(notes[0]) if hasattr(n, "href")}
+            assert len(links) == len(waste)
+            for district, count in waste.items():
+                href = next(h for h in links if f"district={district}" in h)
+                assert href.startswith(path + "?") and links[href].endswith(f"({count})")
+                assert "department=Residuos" in href
+    busy = waste.most_common()[0][0]
+    with app.server.app_context(), acting_as(DEPARTMENT_HEAD, (department,), (busy,)):
+        page = alerts.layout()
+        notes = [n for n in walk(page) if getattr(n, "className", "") == "alerts-elsewhere"]
+        assert len(notes) == 1 and f"district={busy}" not in str(notes[0])
+        assert "more active alerts" in str(notes[0]) or "more active alert " in str(notes[0])
+
+
+def _district_ids(settings: Settings) -> list[str]:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT id FROM districts ORDER BY id"))]

@@ -132,3 +132,28 @@ def alert_counts(settings: Settings, period: Period, compared: Period | None = N
               "compared": compared.as_params() if compared is not None else None}
     return cached(settings, "alert_counts", params, compute, ALERTS)
 
+
+
+def active_elsewhere(settings: Settings, district: str, *, domains: set[str] | None = None,
+                     severity: str | None = None) -> list[dict[str, Any]]:
+    """Active alerts of the same scope (a department's ``domains``, a severity) in the
+    other districts, most first: where to look when the chosen district is calm.
+
+    Shape: [{"district_id", "district_name", "count"}].
+    """
+
+    def compute(conn: Connection) -> list[dict[str, Any]]:
+        count = func.count().label("n")
+        stmt = (select(Alert.district_id, District.name, count)
+                .join(Asset, Asset.pk == Alert.asset_pk)
+                .join(District, District.id == Alert.district_id)
+                .where(Alert.cleared_at.is_(None), Alert.district_id != district)
+                .group_by(Alert.district_id, District.name)
+                .order_by(count.desc(), District.name))
+        stmt = _filtered(stmt, district=None, domains=domains, severity=severity)
+        return [{"district_id": did, "district_name": name, "count": int(n)}
+                for did, name, n in conn.execute(stmt)]
+
+    params = {"district": district, "severity": severity,
+              "domains": sorted(domains) if domains is not None else None}
+    return cached(settings, "active_elsewhere", params, compute, ALERTS)
