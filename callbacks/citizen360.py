@@ -24,25 +24,46 @@ def _refusal(error: Exception) -> str:
     return str(error)
 
 
+def _clicked() -> dict[str, Any] | None:
+    """The pattern-matching id of the button that was really clicked, or None (the
+    callback ran because such buttons were drawn, with no click)."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
+        return None
+    return trigger
+
+
 @dash.callback(
     Output(pid("results"), "children"),
+    Output(pid("searched"), "data"),
     Input(pid("search"), "n_clicks"),
     Input(pid("query"), "n_submit"),
+    Input({"type": pid("page"), "offset": ALL}, "n_clicks"),
     State(pid("query"), "value"),
     State(pid("reason"), "value"),
+    State(pid("searched"), "data"),
     prevent_initial_call=True,
 )
-def search(_clicks: int | None, _submits: int | None, query: str | None,
-           reason: str | None) -> Any:
-    """Residents matching the query (audited as a search, with the reason)."""
-    settings = current_settings()
+def search(_clicks: int | None, _submits: int | None, _pages: list[int | None],
+           query: str | None, reason: str | None, searched: str | None) -> tuple[Any, Any]:
+    """One page of the residents matching the query, with the count of all (audited as a
+    search, with the reason). The search button and Enter start at the first page; a page
+    button pages through what was searched last (kept in ``searched``)."""
+    offset: Any = 0
     text = (query or "").strip()
+    if isinstance(ctx.triggered_id, dict):
+        page = _clicked()
+        if page is None or not searched:
+            raise PreventUpdate  # a new page of results was drawn, nothing clicked
+        offset, text = page.get("offset"), searched
+    settings = current_settings()
     try:
         found = citizen360.run_search(engine_of(settings), current_principal(), text,
-                                      reason or "", settings.current_time())
+                                      reason or "", settings.current_time(),
+                                      offset if isinstance(offset, int) else 0)
     except (ValueError, PermissionError) as error:
-        return error_note(_refusal(error))
-    return results_list(found, text)
+        return error_note(_refusal(error)), no_update
+    return results_list(found), found["query"]
 
 
 @dash.callback(
@@ -52,10 +73,10 @@ def search(_clicks: int | None, _submits: int | None, query: str | None,
     State(pid("reason"), "value"),
     prevent_initial_call=True,
 )
-def open_profile(clicks: list[int | None], reason: str | None) -> tuple[Any, Any]:
+def open_profile(_clicks: list[int | None], reason: str | None) -> tuple[Any, Any]:
     """The clicked resident's profile (audited as a profile view, with the reason)."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(clicks or []):
+    trigger = _clicked()
+    if trigger is None:
         raise PreventUpdate  # results were (re)drawn, nothing clicked
     settings = current_settings()
     citizen_id = str(trigger.get("citizen") or "")

@@ -3,7 +3,8 @@ them on one timeline. Officials see every record; a department head their depart
 
 Personal data: nothing personal is in the page until the user searches or opens a profile,
 and both need a reason that goes to the audit log with who, role, when and which citizen
-(``dashboard.queries.citizen360``). ``?citizen=ID`` only fills the search box.
+(``dashboard.queries.citizen360``). ``?citizen=ID`` only fills the search box. Search
+results come a page at a time with the count of all matches.
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from dashboard.auth import DEPARTMENT_HEAD
 from dashboard.auth.access import CITIZEN_READERS
 from dashboard.auth.audit import MIN_REASON
 from dashboard.auth.web import current_principal
-from dashboard.queries.citizen360 import MAX_QUERY, MAX_REASON
-from layouts import clean_query, current_settings, ids
+from dashboard.i18n import gettext_for, ngettext_for
+from dashboard.queries.citizen360 import MAX_QUERY, MAX_REASON, SearchPage
+from layouts import DEFAULT_LANG, clean_query, current_settings, format_number, ids
 from layouts.export import download, export_button
 from layouts.profile_view import profile_view
 
@@ -35,8 +37,49 @@ def open_button(citizen_id: str) -> dict[str, str]:
     return {"type": pid("open"), "citizen": citizen_id}
 
 
-def results_list(matches: list[dict[str, Any]], query: str) -> html.Div:
-    """Search results: name, district and a masked contact, each with "Open profile"."""
+def page_button(offset: int) -> dict[str, Any]:
+    """Pattern-matching id of a button that shows the results from ``offset`` on."""
+    return {"type": pid("page"), "offset": offset}
+
+
+def match_note(found: SearchPage) -> str:
+    """``676 residents match “García” — showing 1–20`` (the whole count, and which rows)."""
+    ngettext = ngettext_for(DEFAULT_LANG)
+    total, shown = found["total"], len(found["matches"])
+    values = {"total": format_number(total), "query": found["query"],
+              "first": format_number(found["offset"] + 1),
+              "last": format_number(found["offset"] + shown)}
+    if shown >= total:
+        return ngettext("{total} resident matches “{query}”",
+                        "{total} residents match “{query}”", total).format(**values)
+    return ngettext("{total} resident matches “{query}” — showing {first}–{last}",
+                    "{total} residents match “{query}” — showing {first}–{last}",
+                    total).format(**values)
+
+
+def pager(found: SearchPage) -> html.Nav | None:
+    """Previous / "Page 2 of 34" / Next, when the matches fill more than one page."""
+    _ = gettext_for(DEFAULT_LANG)
+    total, offset, limit = found["total"], found["offset"], found["limit"]
+    if total <= limit:
+        return None
+    pages = -(-total // limit)
+    where = _("Page {page} of {pages}").format(page=format_number(offset // limit + 1),
+                                               pages=format_number(pages))
+    return html.Nav(className="c360-pager", **{"aria-label": _("Result pages")}, children=[
+        html.Button(_("← Previous"), id=page_button(max(0, offset - limit)), n_clicks=0,
+                    disabled=offset == 0, className="c360-button c360-button--small"),
+        html.Span(where, className="c360-pager__where"),
+        html.Button(_("Next →"), id=page_button(offset + limit), n_clicks=0,
+                    disabled=offset + limit >= total,
+                    className="c360-button c360-button--small"),
+    ])
+
+
+def results_list(found: SearchPage) -> html.Div:
+    """One page of search results: how many match in all and which are shown, then name,
+    district and a masked contact, each with "Open profile", then the pager."""
+    matches, query = found["matches"], found["query"]
     if not matches:
         return html.P(f"No resident matches “{query}” in the records you may see.",
                       className="empty-note", role="status")
@@ -51,9 +94,9 @@ def results_list(matches: list[dict[str, Any]], query: str) -> html.Div:
                     className="c360-button c360-button--small",
                     **{"aria-label": f"Open profile: {m['name']} ({m['id']})"}),
     ]) for m in matches]
-    note = f"{len(matches)} resident{'s' if len(matches) != 1 else ''} found"
-    return html.Div([html.P(note, className="section-hint", role="status"),
-                     html.Ul(items, className="c360-results")])
+    return html.Div([html.P(match_note(found), className="c360-count", role="status"),
+                     html.Ul(items, className="c360-results"),
+                     pager(found)])
 
 
 def error_note(message: str) -> html.P:
@@ -107,12 +150,13 @@ def opened_profile(data: dict[str, Any], tz: str) -> html.Div:
     ])
 
 
-def layout(citizen: str | None = None, **_: Any) -> html.Div:
+def layout(citizen: str | None = None, **_kwargs: Any) -> html.Div:
     """The Citizen 360 page; ``?citizen=ID`` fills the search box (nothing is read yet)."""
     settings = current_settings()
     query = clean_query(citizen) or ""
     return html.Div(className="page citizen360", children=[
         dcc.Store(id=pid("current")),
+        dcc.Store(id=pid("searched")),
         download(PAGE),
         html.Div(className="page-head", children=[html.Div([
             html.H1("Citizen 360", className="page-head__title"),

@@ -5,10 +5,19 @@ is filled the way ingest fills it), on SQLite and PostgreSQL; plus the tiny demo
 """
 from __future__ import annotations
 
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+from dash import no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection, Engine, func, select
 
 from connectors.base import Mapped
@@ -20,8 +29,8 @@ from dashboard.model import AuditEntry, Citizen, citizen_search_key
 from dashboard.queries import citizen360 as c360
 from dashboard.settings import Settings
 from dashboard.store import get_engine
-from tests.conftest import acting_as
-from tests.tree import by_id, text_of
+from tests.conftest import TINY_NOW, acting_as
+from tests.tree import by_id, text_of, walk, with_class
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
 MAYOR = Principal("mayor", OFFICIAL)
@@ -119,6 +128,19 @@ def audit_count(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
 
 
+@contextmanager
+def clicked(component_id: str | dict[str, Any], clicks: int = 1) -> Iterator[None]:
+    """Run a callback as Dash does when ``component_id`` was clicked (its ``ctx``)."""
+    name = component_id if isinstance(component_id, str) else json.dumps(
+        component_id, sort_keys=True, separators=(",", ":"))
+    token = context_value.set(AttributeDict(
+        triggered_inputs=[{"prop_id": f"{name}.n_clicks", "value": clicks}]))
+    try:
+        yield
+    finally:
+        context_value.reset(token)
+
+
 # --- search key and storing --------------------------------------------------------------
 
 def test_search_key_folds_accents_case_and_phone() -> None:
@@ -204,6 +226,29 @@ def test_results_mask_contacts(data: Connection) -> None:
 
 def test_limit(data: Connection) -> None:
     assert len(c360.search(data, MAYOR, "example", limit=2)) == 2
+
+
+def test_searches_count_every_match_and_come_a_page_at_a_time(data: Connection) -> None:
+    assert c360.count_matches(data, MAYOR, "example") == 3
+    assert c360.count_matches(data, WORKS, "garcia") == 1  # a head counts their residents
+    first = c360.search_page(data, MAYOR, "example", 0, limit=2)
+    second = c360.search_page(data, MAYOR, "example", 2, limit=2)
+    assert (first["total"], first["offset"], first["limit"]) == (3, 0, 2)
+    assert (ids(first["matches"]), ids(second["matches"])) == (["c-ana", "c-jose"], ["c-maria"])
+    assert (second["total"], second["offset"]) == (3, 2)
+    assert c360.search_page(data, MAYOR, "example", 99, limit=2)["offset"] == 2  # last page
+    # the exact id stays first, and pages never share a resident
+    pages = [ids(c360.search_page(data, MAYOR, "c-jose", n, limit=1)["matches"]) for n in (0, 1)]
+    assert pages == [["c-jose"], ["c-ana"]]
+    assert c360.search_page(data, MAYOR, "zzzz", 40) == {
+        "query": "zzzz", "total": 0, "offset": 0, "limit": c360.PAGE_SIZE, "matches": []}
+
+
+def test_page_start() -> None:
+    offsets: list[Any] = [0, 19, 20, 39, 44, 45, 10**30, -5, "x", None, 2.5]
+    assert [c360.page_start(o, 45) for o in offsets] == [0, 0, 20, 20, 40, 40, 40, 0, 0, 0, 0]
+    assert c360.page_start(60, 0) == 0
+    assert c360.page_start(7, 45, limit=5) == 5
 
 
 def test_department_head_finds_only_citizens_of_their_departments(data: Connection) -> None:
@@ -318,9 +363,11 @@ def test_failed_reads_write_nothing(committed: Engine) -> None:
 
 
 def test_run_search_is_audited(committed: Engine) -> None:
-    assert ids(c360.run_search(committed, MAYOR, " maria garcia ", REASON, NOW)) == ["c-maria"]
+    found = c360.run_search(committed, MAYOR, " maria garcia ", REASON, NOW)
+    assert ids(found["matches"]) == ["c-maria"]
+    assert (found["query"], found["total"], found["offset"]) == ("maria garcia", 1, 0)
     long = "x" * c360.MAX_QUERY
-    assert c360.run_search(committed, MAYOR, long, REASON, NOW) == []
+    assert c360.run_search(committed, MAYOR, long, REASON, NOW)["matches"] == []
     with committed.connect() as conn:
         log = entries(conn)
     assert [(e["action"], e["subject"], e["username"]) for e in log] == [
@@ -374,6 +421,28 @@ def test_tiny_city_citizens_are_searchable(tiny_city: Settings) -> None:
         assert c360.search(conn, MAYOR, person.id)[0]["id"] == person.id
 
 
+COMMON_SURNAME = "Martínez"  # more than a page of the tiny city's residents
+
+
+def test_a_common_surname_is_counted_in_sql_and_paged_whole(tiny_city: Settings) -> None:
+    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    word = c360.normalise(COMMON_SURNAME)
+    expected = {cid for (cid,) in db.execute(
+        "SELECT id FROM citizens WHERE search_text LIKE ?", (f"%{word}%",))}
+    db.close()
+    assert len(expected) > c360.PAGE_SIZE  # more than one page
+    pages: list[list[str]] = []
+    with get_engine(tiny_city.resolved_database_url).connect() as conn:
+        assert c360.count_matches(conn, MAYOR, COMMON_SURNAME) == len(expected)
+        while len(pages) * c360.PAGE_SIZE < len(expected):
+            page = c360.search_page(conn, MAYOR, COMMON_SURNAME, len(pages) * c360.PAGE_SIZE)
+            assert (page["total"], page["offset"]) == (len(expected), len(pages) * c360.PAGE_SIZE)
+            pages.append(ids(page["matches"]))
+    seen = [cid for page_ids in pages for cid in page_ids]
+    assert len(seen) == len(set(seen)) and set(seen) == expected  # disjoint, and all of them
+    assert [len(p) for p in pages[:-1]] == [c360.PAGE_SIZE] * (len(pages) - 1)
+
+
 # --- the page ----------------------------------------------------------------------------
 
 def test_search_and_reason_inputs_are_bounded(in_app: None) -> None:
@@ -388,13 +457,90 @@ def test_search_and_reason_inputs_are_bounded(in_app: None) -> None:
 def test_search_callback_shows_an_over_long_search_as_a_message(
         in_app: None, tiny_city: Settings) -> None:
     from callbacks.citizen360 import search
+    from layouts.citizen360 import pid
 
     engine = get_engine(tiny_city.resolved_database_url)
     before = audit_count(engine)
-    with acting_as(OFFICIAL, username="mayor"):
-        note = search(1, None, "ab " * 33_334, REASON)
-        reason_note = search(1, None, "maria", "r" * (c360.MAX_REASON + 1))
+    with acting_as(OFFICIAL, username="mayor"), clicked(pid("search")):
+        note, kept = search(1, None, [], "ab " * 33_334, REASON, None)
+        reason_note, _ = search(1, None, [], "maria", "r" * (c360.MAX_REASON + 1), None)
+    assert kept is no_update
     assert note.className == "c360-error" and note.role == "alert"
     assert text_of(note) == f"a search can be at most {c360.MAX_QUERY} characters long"
     assert text_of(reason_note) == f"a reason can be at most {c360.MAX_REASON} characters long"
     assert audit_count(engine) == before  # refused before anything was read or written
+
+
+# --- the page on a store of its own (its callbacks write audit entries) ------------------
+
+@pytest.fixture
+def tiny_copy(tiny_city: Settings, tmp_path: Path, in_app: None) -> Iterator[Settings]:
+    """A copy of the tiny city that the page's callbacks read (and audit) while this test
+    runs; the shared tiny city stays untouched."""
+    from flask import Flask
+
+    from layouts import SETTINGS_KEY
+
+    source = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    target = sqlite3.connect(tmp_path / "citylens.db")
+    source.backup(target)
+    source.close()
+    target.close()
+    settings = Settings(var_dir=tmp_path, database_url="", redis_url=None, now=TINY_NOW)
+    server = Flask("citizen360-copy")
+    server.secret_key = "tests"
+    server.config[SETTINGS_KEY] = settings
+    with server.app_context():
+        yield settings
+
+
+def searches(settings: Settings) -> list[str]:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return [e["subject"] for e in entries(conn) if e["action"] == "search"]
+
+
+def test_the_search_says_how_many_match_and_pages_through_them(tiny_copy: Settings) -> None:
+    from callbacks.citizen360 import search
+    from layouts.citizen360 import page_button, pid
+
+    engine = get_engine(tiny_copy.resolved_database_url)
+    with engine.connect() as conn:
+        total = c360.count_matches(conn, MAYOR, COMMON_SURNAME)
+    pages = -(-total // c360.PAGE_SIZE)
+    with acting_as(OFFICIAL, username="mayor"), clicked(pid("search")):
+        first, searched = search(1, None, [], f" {COMMON_SURNAME} ", REASON, None)
+    assert searched == COMMON_SURNAME
+    assert text_of(first).startswith(
+        f"{total} residents match “{COMMON_SURNAME}” — showing 1–{c360.PAGE_SIZE}")
+    assert len(with_class(first, "c360-result")) == c360.PAGE_SIZE
+    assert f"Page 1 of {pages}" in text_of(first)
+    assert by_id(first, page_button(0)).disabled is True  # "Previous" on the first page
+    shown = [ids_in(first)]
+    offset = c360.PAGE_SIZE
+    page = first
+    while offset < total:  # "Next" until the last page, with the box edited meanwhile
+        assert by_id(page, page_button(offset)).disabled is False
+        with acting_as(OFFICIAL, username="mayor"), clicked(page_button(offset)):
+            page, kept = search(1, None, [0, 1], "something else", REASON, searched)
+        assert kept == COMMON_SURNAME
+        last = min(offset + c360.PAGE_SIZE, total)
+        assert text_of(page).startswith(
+            f"{total} residents match “{COMMON_SURNAME}” — showing {offset + 1}–{last}")
+        shown.append(ids_in(page))
+        offset += c360.PAGE_SIZE
+    assert by_id(page, page_button(offset)).disabled is True  # "Next" on the last page
+    everyone = [cid for page_ids in shown for cid in page_ids]
+    assert len(everyone) == len(set(everyone)) == total
+    # every page read is audited as the search it belongs to
+    assert searches(tiny_copy) == [f"search:{COMMON_SURNAME}"] * pages
+    # a page button drawn but not clicked reads nothing
+    with acting_as(OFFICIAL, username="mayor"), clicked(page_button(20), clicks=0):
+        with pytest.raises(PreventUpdate):
+            search(1, None, [0, 0], "", REASON, searched)
+    assert len(searches(tiny_copy)) == pages
+
+
+def ids_in(results: Any) -> list[str]:
+    """The residents a page of results lists (from their "Open profile" buttons)."""
+    return [b.id["citizen"] for b in walk(results)
+            if isinstance(getattr(b, "id", None), dict) and "citizen" in b.id]

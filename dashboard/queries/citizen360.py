@@ -10,13 +10,15 @@ and read in one transaction: a read that succeeds always has its entry; one that
 writes nothing. Nothing here is cached (personal data; every read is audited).
 
 Search matches on ``citizens.search_text`` (``dashboard.model.citizen_search_key``, filled
-at ingest) with one LIKE per word in SQL; the citizens table never comes into Python.
+at ingest) with one LIKE per word in SQL; the citizens table never comes into Python. A
+search is answered a page at a time (``PAGE_SIZE`` rows, LIMIT/OFFSET in a total order) with
+the number of all matches counted in SQL.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Engine, and_, case, exists, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,6 +40,7 @@ MIN_QUERY = 2
 MAX_QUERY = 200  # a longer search is refused before it reaches SQL (one LIKE per word)
 MAX_REASON = 500  # the reason that goes to the audit log
 MAX_LIMIT = 100
+PAGE_SIZE = 20  # residents on one page of search results
 NATIONAL_DIGITS = 9  # a number given with its country code also matches its last 9 digits
 MASK = "•••"
 EXPORT_FIELDS: tuple[str, ...] = (
@@ -127,9 +130,19 @@ def masked_contact(email: str | None, phone: str | None) -> str:
     return mask_phone(phone) if phone and _digits(phone) else ""
 
 
-def search(conn: Connection, who: Principal, text: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Citizens matching ``text`` (exact id first, then by folded name), each with a masked
-    contact. PermissionError unless a reader; ValueError for under 2 or over 200 characters."""
+class SearchPage(TypedDict):
+    """One page of a search: the residents from ``offset`` on, and how many match in all."""
+
+    query: str
+    total: int
+    offset: int
+    limit: int
+    matches: list[dict[str, Any]]
+
+
+def _matching(who: Principal, text: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(the exact-id condition, every condition of a match incl. a head's scope) for
+    ``text``. PermissionError unless a reader; ValueError for under 2 or over 200 characters."""
     _check_reader(who)
     text = (text or "").strip()
     if len(text) < MIN_QUERY:
@@ -137,19 +150,57 @@ def search(conn: Connection, who: Principal, text: str, limit: int = 20) -> list
     if len(text) > MAX_QUERY:
         raise ValueError(f"a search can be at most {MAX_QUERY} characters long")
     exact = func.lower(Citizen.id) == text.lower()
+    found = or_(exact, _text_match(text))
+    scope = _in_scope(_head_departments(who))
+    return exact, found if scope is None else and_(found, scope)
+
+
+def count_matches(conn: Connection, who: Principal, text: str) -> int:
+    """How many citizens ``who`` may see match ``text`` (counted in SQL)."""
+    _exact, found = _matching(who, text)
+    return int(conn.execute(select(func.count()).select_from(Citizen).where(found))
+               .scalar_one())
+
+
+def search(conn: Connection, who: Principal, text: str, limit: int = PAGE_SIZE,
+           offset: int = 0) -> list[dict[str, Any]]:
+    """Citizens matching ``text`` (exact id first, then by folded name, then id: a total
+    order, so pages never overlap), ``limit`` of them from ``offset``, each with a masked
+    contact. PermissionError unless a reader; ValueError for under 2 or over 200 characters."""
+    exact, found = _matching(who, text)
     stmt = (
         select(Citizen.id, Citizen.name, Citizen.email, Citizen.phone, Citizen.district_id,
                District.name.label("district_name"))
         .outerjoin(District, District.id == Citizen.district_id)
-        .where(or_(exact, _text_match(text)))
+        .where(found)
         .order_by(case((exact, 0), else_=1), Citizen.search_text, Citizen.id)
-        .limit(max(1, min(int(limit), MAX_LIMIT))))
-    scope = _in_scope(_head_departments(who))
-    if scope is not None:
-        stmt = stmt.where(scope)
+        .limit(max(1, min(int(limit), MAX_LIMIT))).offset(max(0, int(offset))))
     return [{"id": r.id, "name": r.name, "district_id": r.district_id,
              "district_name": r.district_name, "contact": masked_contact(r.email, r.phone)}
             for r in conn.execute(stmt)]
+
+
+def page_start(offset: Any, total: int, limit: int = PAGE_SIZE) -> int:
+    """``offset`` as the first row of a page that exists: a whole page from the start,
+    the last page when past the end (0 without matches), 0 for anything not a number."""
+    try:
+        first = max(0, int(offset))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    first = min(first, max(total - 1, 0))
+    return first - first % limit
+
+
+def search_page(conn: Connection, who: Principal, text: str, offset: int = 0,
+                limit: int = PAGE_SIZE) -> SearchPage:
+    """The page of ``search`` that starts at ``offset`` (see ``page_start``) and the count
+    of every match."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    total = count_matches(conn, who, text)
+    first = page_start(offset, total, limit)
+    matches = search(conn, who, text, limit, first) if total else []
+    return {"query": (text or "").strip(), "total": total, "offset": first, "limit": limit,
+            "matches": matches}
 
 
 # --- profile -----------------------------------------------------------------------------
@@ -291,15 +342,16 @@ def open_profile(engine: Engine, who: Principal, citizen_id: str, reason: str, n
 
 
 def run_search(engine: Engine, who: Principal, text: str, reason: str, now: datetime,
-               limit: int = 20) -> list[dict[str, Any]]:
-    """``search`` audited as action "search" (subject ``search:<text>``), one transaction;
-    a refused search (ValueError: too short or long, or the reason) writes nothing."""
+               offset: int = 0, limit: int = PAGE_SIZE) -> SearchPage:
+    """``search_page`` audited as action "search" (subject ``search:<text>``; every page
+    read is an entry), one transaction; a refused search (ValueError: too short or long,
+    or the reason) writes nothing."""
     _check_reader(who)
     _check_reason(reason)
     subject = f"search:{(text or '').strip()}"[:200]
     with engine.begin() as conn:
         audit.record(conn, who, "search", subject, reason, now)
-        return search(conn, who, text, limit)
+        return search_page(conn, who, text, offset, limit)
 
 
 def export_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
