@@ -7,20 +7,31 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.auth.web import current_principal
+from dashboard.i18n import gettext_for
 from dashboard.queries import citizen360
 from dashboard.queries.base import engine_of
-from layouts import current_settings, ids
-from layouts.citizen360 import PAGE, error_note, opened_profile, pid, results_list
+from layouts import DEFAULT_LANG, current_settings, ids
+from layouts.citizen360 import (
+    PAGE,
+    error_note,
+    opened_profile,
+    pid,
+    resident_search,
+    results_list,
+)
 from layouts.export import csv_file, safe_name
 
 
 def _refusal(error: Exception) -> str:
     if isinstance(error, PermissionError):
         return "Your role may not read residents' records."
+    if isinstance(error, citizen360.NotFound):
+        _ = gettext_for(DEFAULT_LANG)
+        return _("No such resident, or not one whose records you may see.")
     return str(error)
 
 
@@ -69,12 +80,15 @@ def search(_clicks: int | None, _submits: int | None, _pages: list[int | None],
 @dash.callback(
     Output(pid("profile"), "children"),
     Output(pid("current"), "data"),
+    Output(pid("url"), "search"),
     Input({"type": pid("open"), "citizen": ALL}, "n_clicks"),
     State(pid("reason"), "value"),
     prevent_initial_call=True,
 )
-def open_profile(_clicks: list[int | None], reason: str | None) -> tuple[Any, Any]:
-    """The clicked resident's profile (audited as a profile view, with the reason)."""
+def open_profile(_clicks: list[int | None], reason: str | None) -> tuple[Any, Any, Any]:
+    """The clicked resident's profile (audited as a profile view, with the reason), put in
+    the URL (``?resident=ID``) so that it can be linked. A link's page draws the same button
+    (``linked_prompt``) and reads nothing until it is pressed, with a reason."""
     trigger = _clicked()
     if trigger is None:
         raise PreventUpdate  # results were (re)drawn, nothing clicked
@@ -84,8 +98,19 @@ def open_profile(_clicks: list[int | None], reason: str | None) -> tuple[Any, An
         data = citizen360.open_profile(engine_of(settings), current_principal(), citizen_id,
                                        reason or "", settings.current_time())
     except (ValueError, PermissionError, citizen360.NotFound) as error:
-        return error_note(_refusal(error)), no_update
-    return opened_profile(data, settings.timezone), citizen_id
+        return error_note(_refusal(error)), no_update, no_update
+    return (opened_profile(data, settings.timezone), citizen_id,
+            resident_search(data["citizen"]["id"]))
+
+
+# Whatever the profile box shows after a click (a profile or why not) is scrolled into
+# view and focused: it appears below the results, often out of sight (assets/citizen360.js).
+dash.clientside_callback(
+    ClientsideFunction("citylens", "showProfile"),
+    Output(pid("shown"), "data"),
+    Input(pid("profile"), "children"),
+    prevent_initial_call=True,
+)
 
 
 @dash.callback(

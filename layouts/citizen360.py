@@ -4,11 +4,15 @@ them on one timeline. Officials see every record; a department head their depart
 Personal data: nothing personal is in the page until the user searches or opens a profile,
 and both need a reason that goes to the audit log with who, role, when and which citizen
 (``dashboard.queries.citizen360``). ``?citizen=ID`` only fills the search box. Search
-results come a page at a time with the count of all matches.
+results come a page at a time with the count of all matches. An opened profile is put in
+the URL as ``?resident=ID`` (the pseudonymous id); opening such a link shows no record
+until a reason is given and "Open profile" is pressed, which reads it exactly as a click
+in the results does (audited).
 """
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 from dash import dcc, html
@@ -40,6 +44,11 @@ def open_button(citizen_id: str) -> dict[str, str]:
 def page_button(offset: int) -> dict[str, Any]:
     """Pattern-matching id of a button that shows the results from ``offset`` on."""
     return {"type": pid("page"), "offset": offset}
+
+
+def resident_search(citizen_id: str) -> str:
+    """The URL query of an opened profile (``?resident=ID``)."""
+    return "?" + urlencode({"resident": citizen_id})
 
 
 def match_note(found: SearchPage) -> str:
@@ -99,6 +108,18 @@ def results_list(found: SearchPage) -> html.Div:
                      pager(found)])
 
 
+def linked_prompt(citizen_id: str) -> html.Div:
+    """What a link to a profile shows first: nothing read yet, a reason is asked for."""
+    _ = gettext_for(DEFAULT_LANG)
+    return html.Div(className="c360-linked", children=[
+        html.P(_("This link opens the profile of resident {id}. Give your reason for "
+                 "looking above first: opening it is recorded in the audit log with your "
+                 "reason.").format(id=citizen_id), className="c360-linked__text"),
+        html.Button(_("Open profile"), id=open_button(citizen_id), n_clicks=0,
+                    className="c360-button"),
+    ])
+
+
 def error_note(message: str) -> html.P:
     """A refusal or a problem with the form, read out by screen readers."""
     return html.P(message, className="c360-error", role="alert")
@@ -113,8 +134,9 @@ def scope_hint() -> str:
     return "You see every department's records."
 
 
-def search_form(query: str) -> html.Section:
-    """Search box, the reason (required, audited) and the button."""
+def search_form(query: str, resident: str | None = None) -> html.Section:
+    """Search box, the reason (required, audited) and the button; with ``resident`` (a
+    link to a profile) the results box asks for the reason before opening it."""
     return html.Section(className="card c360-search", children=[
         html.H2("Find a resident", className="card__title"),
         html.Div(className="c360-form", children=[
@@ -130,6 +152,7 @@ def search_form(query: str) -> html.Section:
                            htmlFor=pid("reason"), className="filter-bar__label"),
                 dcc.Input(id=pid("reason"), type="text", value="", minLength=MIN_REASON,
                           maxLength=MAX_REASON, placeholder=EXAMPLE_REASON, autoComplete="off",
+                          autoFocus=bool(resident),  # a link: the reason comes first
                           className="c360-input c360-input--reason"),
             ], className="c360-field c360-field--reason"),
             html.Button("Search", id=pid("search"), n_clicks=0, className="c360-button"),
@@ -137,6 +160,7 @@ def search_form(query: str) -> html.Section:
         html.P(["Every search and every profile you open is recorded with your name, role, "
                 "the time and your reason. ", scope_hint()], className="section-hint"),
         dcc.Loading(html.Div(id=pid("results"), className="c360-results-box",
+                             children=linked_prompt(resident) if resident else None,
                              **{"aria-live": "polite"}), type="dot", delay_show=300),
     ])
 
@@ -150,13 +174,18 @@ def opened_profile(data: dict[str, Any], tz: str) -> html.Div:
     ])
 
 
-def layout(citizen: str | None = None, **_kwargs: Any) -> html.Div:
-    """The Citizen 360 page; ``?citizen=ID`` fills the search box (nothing is read yet)."""
+def layout(citizen: str | None = None, resident: str | None = None,
+           **_kwargs: Any) -> html.Div:
+    """The Citizen 360 page; ``?citizen=ID`` fills the search box, ``?resident=ID`` offers
+    to open that profile once a reason is given (nothing is read yet either way)."""
     settings = current_settings()
     query = clean_query(citizen) or ""
+    linked = (clean_query(resident) or "").strip()[:MAX_QUERY] or None
     return html.Div(className="page citizen360", children=[
+        dcc.Location(id=pid("url"), refresh=False),
         dcc.Store(id=pid("current")),
         dcc.Store(id=pid("searched")),
+        dcc.Store(id=pid("shown")),
         download(PAGE),
         html.Div(className="page-head", children=[html.Div([
             html.H1("Citizen 360", className="page-head__title"),
@@ -164,9 +193,10 @@ def layout(citizen: str | None = None, **_kwargs: Any) -> html.Div:
                    "participation across departments, open items first.",
                    className="page-head__subtitle"),
         ])]),
-        search_form(query),
+        search_form(query, linked),
         html.Section(id=pid("profile"), className="c360-profile-box",
-                     **{"aria-live": "polite", "aria-label": "Resident profile"}, children=[
+                     **{"aria-live": "polite", "aria-label": "Resident profile",
+                        "tabIndex": "-1"}, children=[
                          html.P("Search for a resident and open their profile.",
                                 className="empty-note")]),
         html.P(f"Times are in the city's time zone ({settings.timezone}).",

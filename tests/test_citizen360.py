@@ -6,6 +6,7 @@ is filled the way ingest fills it), on SQLite and PostgreSQL; plus the tiny demo
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,14 +23,16 @@ from sqlalchemy import Connection, Engine, func, select
 
 from connectors.base import Mapped
 from connectors.storing import store_batch
-from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL
+from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
+from dashboard.auth.guard import UPDATE_PATH as UPDATE
 from dashboard.auth.audit import entries
 from dashboard.auth.users import ANONYMOUS, Principal
-from dashboard.model import AuditEntry, Citizen, citizen_search_key
+from dashboard.demo.users import DEMO_PASSWORD
+from dashboard.model import AuditEntry, Case, Citizen, ServiceRequest, citizen_search_key
 from dashboard.queries import citizen360 as c360
 from dashboard.settings import Settings
 from dashboard.store import get_engine
-from tests.conftest import TINY_NOW, acting_as
+from tests.conftest import TINY_NOW, acting_as, router_body
 from tests.tree import by_id, text_of, walk, with_class
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
@@ -37,6 +40,7 @@ MAYOR = Principal("mayor", OFFICIAL)
 WORKS = Principal("works", DEPARTMENT_HEAD, ("Public Works",))
 ROOT = Principal("root", ADMIN)
 REASON = "Complaint follow-up call"
+WASTE = "Residuos y Limpieza"  # the tiny city's waste department (waste.head's)
 
 
 def at(month: int, day: int, year: int = 2026) -> datetime:
@@ -494,6 +498,19 @@ def tiny_copy(tiny_city: Settings, tmp_path: Path, in_app: None) -> Iterator[Set
         yield settings
 
 
+def views_of(settings: Settings, citizen_id: str) -> list[dict[str, Any]]:
+    """The "view_profile" audit entries of one resident, newest first."""
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return [e for e in entries(conn, citizen=citizen_id) if e["action"] == "view_profile"]
+
+
+def page_layout(**query: Any) -> Any:
+    """The page as Dash's router renders it (with the role check every page gets)."""
+    import dash
+
+    return dash.page_registry["layouts.citizen360"]["layout"](**query)
+
+
 def searches(settings: Settings) -> list[str]:
     with get_engine(settings.resolved_database_url).connect() as conn:
         return [e["subject"] for e in entries(conn) if e["action"] == "search"]
@@ -544,3 +561,133 @@ def ids_in(results: Any) -> list[str]:
     """The residents a page of results lists (from their "Open profile" buttons)."""
     return [b.id["citizen"] for b in walk(results)
             if isinstance(getattr(b, "id", None), dict) and "citizen" in b.id]
+
+
+def test_a_profile_link_round_trip_asks_for_a_reason_and_audits_once(
+        tiny_copy: Settings) -> None:
+    from dash._pages import _parse_query_string
+
+    from callbacks.citizen360 import open_profile, search
+    from layouts.citizen360 import open_button, pid
+
+    engine = get_engine(tiny_copy.resolved_database_url)
+    with engine.connect() as conn:
+        person = conn.execute(select(Citizen).where(Citizen.email.is_not(None))
+                              .order_by(Citizen.id).limit(1)).one()
+    with acting_as(OFFICIAL, username="mayor"):
+        with clicked(pid("search")):
+            results, _ = search(1, None, [], person.id, REASON, None)
+        assert ids_in(results)[:1] == [person.id]
+        with clicked(open_button(person.id)):
+            profile, current, url = open_profile([0, 1], REASON)
+    assert current == person.id and person.name in text_of(profile)
+    assert url == f"?resident={person.id}"  # the pseudonymous id, nothing personal
+    assert len(views_of(tiny_copy, person.id)) == 1
+
+    # The link, opened again (as Dash's router reads its query): nothing read yet.
+    with acting_as(OFFICIAL, username="mayor"):
+        linked = page_layout(**_parse_query_string(url))
+    page_text = text_of(linked) + repr(linked)
+    assert person.id in text_of(by_id(linked, pid("results")))
+    for personal in (person.name, person.email, person.phone):
+        assert personal not in page_text
+    assert by_id(linked, open_button(person.id)).children == "Open profile"
+    assert by_id(linked, pid("reason")).value == ""  # the page's own reason field
+
+    # "Open profile" without a reason: refused, nothing read, nothing audited.
+    with acting_as(OFFICIAL, username="mayor"), clicked(open_button(person.id)):
+        refused, kept, url_kept = open_profile([1], "")
+    assert refused.className == "c360-error" and "reason" in text_of(refused)
+    assert kept is no_update and url_kept is no_update
+    assert person.name not in repr(refused)
+    assert len(views_of(tiny_copy, person.id)) == 1
+
+    # With a reason: the same profile as from the results, and exactly one more entry.
+    with acting_as(OFFICIAL, username="mayor"), clicked(open_button(person.id)):
+        again, current, url = open_profile([1], "Call back about the link I was sent")
+    assert text_of(again) == text_of(profile)
+    assert (current, url) == (person.id, f"?resident={person.id}")
+    views = views_of(tiny_copy, person.id)
+    assert len(views) == 2
+    assert {k: views[0][k] for k in ("username", "role", "subject", "reason")} == {
+        "username": "mayor", "role": OFFICIAL, "subject": person.id,
+        "reason": "Call back about the link I was sent"}
+
+
+def test_a_forged_or_out_of_scope_link_says_no_such_resident(tiny_copy: Settings) -> None:
+    from callbacks.citizen360 import open_profile
+    from layouts.citizen360 import open_button
+
+    engine = get_engine(tiny_copy.resolved_database_url)
+    with engine.connect() as conn:
+        outsider = conn.execute(  # a resident with no request or case of waste
+            select(Citizen.id).where(
+                ~Citizen.id.in_(select(ServiceRequest.citizen_id)
+                                .where(ServiceRequest.department == WASTE)
+                                .where(ServiceRequest.citizen_id.is_not(None))),
+                ~Citizen.id.in_(select(Case.citizen_id).where(Case.department == WASTE)))
+            .order_by(Citizen.id).limit(1)).scalar_one()
+    before = audit_count(engine)
+    cases = [(OFFICIAL, "cit-999999"), (OFFICIAL, "<b>x</b>' OR 1=1 --"),
+             (OFFICIAL, "x" * 1000), (DEPARTMENT_HEAD, outsider)]
+    for role, forged in cases:
+        with acting_as(role, departments=(WASTE,) if role == DEPARTMENT_HEAD else (),
+                       username="someone"):
+            linked = page_layout(resident=forged)
+            button = [c for c in walk(linked) if isinstance(getattr(c, "id", None), dict)
+                      and c.id.get("type") == "citizen360-open"]
+            assert len(button) == 1 and len(button[0].id["citizen"]) <= c360.MAX_QUERY
+            with clicked(button[0].id):
+                note, current, url = open_profile([1], REASON)
+        assert text_of(note) == "No such resident, or not one whose records you may see."
+        assert note.role == "alert" and current is no_update and url is no_update
+    assert audit_count(engine) == before  # failed reads write nothing, as before
+
+
+def test_a_role_without_citizen_360_gets_nothing_from_a_link(tiny_copy: Settings) -> None:
+    from callbacks.citizen360 import open_profile, search
+    from layouts.citizen360 import open_button, pid
+
+    engine = get_engine(tiny_copy.resolved_database_url)
+    before = audit_count(engine)
+    with acting_as(ADMIN, username="admin"):
+        refused = page_layout(resident="cit-000001")
+        with clicked(open_button("cit-000001")):
+            note, current, url = open_profile([1], REASON)
+        with clicked(pid("search")):
+            found, searched = search(1, None, [], COMMON_SURNAME, REASON, None)
+    assert text_of(refused).startswith("Not available")
+    assert "cit-000001" not in repr(refused)
+    assert text_of(note) == text_of(found) == "Your role may not read residents' records."
+    assert current is url is searched is no_update
+    assert audit_count(engine) == before
+
+
+def test_a_profile_link_needs_sign_in_and_the_role(clients: dict[str, Any],
+                                                   tiny_app: Any) -> None:
+    from urllib.parse import quote
+
+    link = "/citizen360?resident=cit-000001"
+    anonymous = clients[PUBLIC].get(link)
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == "/login?next=" + quote(link, safe="")
+    back = tiny_app.server.test_client()  # signing in from there comes back to the link
+    form = back.get(anonymous.headers["Location"]).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token
+    signed_in = back.post("/login", data={"csrf_token": token.group(1), "username": "mayor",
+                                          "password": DEMO_PASSWORD, "next": link})
+    assert (signed_in.status_code, signed_in.headers["Location"]) == (302, link)
+
+    router = router_body("/citizen360")
+    router["inputs"][1]["value"] = "?resident=cit-000001"
+    assert clients[ADMIN].get(link).status_code == 403
+    assert clients[ADMIN].post(UPDATE, json=router).status_code == 403
+    assert clients[PUBLIC].post(UPDATE, json=router).status_code == 401
+    for role in (OFFICIAL, DEPARTMENT_HEAD):
+        assert clients[role].get(link).status_code == 200
+        page = clients[role].post(UPDATE, json=router)
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        assert "This link opens the profile of resident cit-000001" in body
+        assert "@" not in body  # no e-mail, nor anything else of the resident's record

@@ -87,3 +87,80 @@ def test_sign_in_search_open_profile_and_find_it_in_the_audit_log(
     _no_violations(audit, axe_source)
     assert_clean(audit)
     admin.close()
+
+
+SURNAME = "Martínez"  # a common surname of the tiny demo city: more than one page of matches
+LINK_REASON = "Colleague sent me this profile link"
+
+
+def _audit_rows(demo_env: dict[str, str], cid: str) -> list[tuple[str, str]]:
+    """(action, reason) of every audit entry about resident ``cid``."""
+    db = sqlite3.connect(Path(demo_env["CITYLENS_VAR_DIR"]) / "citylens.db")
+    rows = db.execute("SELECT action, reason FROM audit_log WHERE subject = ? ORDER BY id",
+                      (cid,)).fetchall()
+    db.close()
+    return rows
+
+
+def test_pages_of_matches_and_an_opened_profile_in_view_and_in_a_link(
+        browser, server_url: str, demo_env: dict[str, str], axe_source: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    from dashboard.queries.citizen360 import PAGE_SIZE, normalise
+
+    db = sqlite3.connect(Path(demo_env["CITYLENS_VAR_DIR"]) / "citylens.db")
+    total = db.execute("SELECT count(*) FROM citizens WHERE search_text LIKE ?",
+                       (f"%{normalise(SURNAME)}%",)).fetchone()[0]
+    db.close()
+    assert total > PAGE_SIZE
+    context = signed_in_context(browser, server_url)
+    page = context.new_page()
+    watch_errors(page)
+    page.goto(server_url + "/citizen360")
+    page.wait_for_selector("#citizen360-query", timeout=30_000)
+    page.fill("#citizen360-reason", REASON)
+    page.fill("#citizen360-query", SURNAME)
+    page.press("#citizen360-query", "Enter")
+    count = page.locator(".c360-count")
+    expect(count).to_have_text(f"{total} residents match “{SURNAME}” — showing 1–{PAGE_SIZE}",
+                               timeout=30_000)
+    metas = page.locator(".c360-result__meta")
+    first = metas.all_inner_texts()
+    page.click("text=Next →")
+    expect(count).to_contain_text(f"showing {PAGE_SIZE + 1}–", timeout=30_000)
+    assert not set(metas.all_inner_texts()) & set(first)
+    page.click("text=← Previous")
+    expect(count).to_contain_text(f"showing 1–{PAGE_SIZE}", timeout=30_000)
+    assert metas.all_inner_texts() == first
+
+    # The profile box sits below a page of results, out of sight: opening one brings it in.
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(page.locator("#citizen360-profile")).not_to_be_in_viewport()
+    result = page.locator(".c360-result").first
+    name = result.locator(".c360-result__name").inner_text()
+    cid = result.locator(".c360-result__meta").inner_text().split(" · ")[0]
+    result.locator("button").click()
+    expect(page.locator(".c360-person")).to_contain_text(name, timeout=30_000)
+    expect(page.locator(".c360-person__name")).to_be_in_viewport()
+    expect(page).to_have_url(f"{server_url}/citizen360?resident={cid}")
+    assert_clean(page)
+
+    # The link, opened anew: nothing of the resident until a reason is given; then one entry.
+    linked = context.new_page()
+    watch_errors(linked)
+    linked.goto(page.url)
+    linked.wait_for_selector(".c360-linked", timeout=30_000)
+    assert name not in linked.content()
+    before = _audit_rows(demo_env, cid)
+    linked.click(".c360-linked button")
+    expect(linked.locator("#citizen360-profile .c360-error")).to_contain_text(
+        "reason", timeout=30_000)
+    assert name not in linked.content() and _audit_rows(demo_env, cid) == before
+    linked.fill("#citizen360-reason", LINK_REASON)
+    linked.click(".c360-linked button")
+    expect(linked.locator(".c360-person")).to_contain_text(name, timeout=30_000)
+    expect(linked.locator(".c360-person__name")).to_be_in_viewport()
+    assert _audit_rows(demo_env, cid) == [*before, ("view_profile", LINK_REASON)]
+    _no_violations(linked, axe_source)
+    assert_clean(linked)
+    context.close()
