@@ -15,6 +15,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dashboard.periods import clean_spec, custom_spec, is_custom, local_days_spec
 from layouts import current_settings, ids
 from layouts.filters import PageFilters, range_dates
+from layouts.tables import sort_param
 
 FILTER_NAMES = ("district", "department", "period", "compare")
 
@@ -30,17 +31,24 @@ def filters_from(values: dict[str, Any]) -> PageFilters:
 
 
 def register_url_sync(page: str, names: tuple[str, ...] = FILTER_NAMES, *,
-                      extra: tuple[str, ...] = (), default_period: str = "30d") -> None:
+                      extra: tuple[str, ...] = (), default_period: str = "30d",
+                      grid_sort: tuple[str, str, tuple[str, ...]] | None = None) -> None:
     """Mirror ``page``'s filter controls (and ``extra`` controls: ``page-<name>``.value) in
-    the page's ``dcc.Location`` (``ids.page_id(page, "url")``), without reloading."""
+    the page's ``dcc.Location`` (``ids.page_id(page, "url")``), without reloading; with
+    ``grid_sort`` = (grid id, its property holding the sort, sortable fields), the grid's
+    chosen sort too, as ``sort=field`` or ``sort=-field``."""
     inputs = [Input(ids.page_id(page, n), "value") for n in names + extra]
+    if grid_sort is not None:
+        inputs.append(Input(grid_sort[0], grid_sort[1]))
 
     @dash.callback(Output(ids.page_id(page, "url"), "search"), *inputs,
                    prevent_initial_call=True)
     def sync(*values: Any) -> str:
-        chosen = dict(zip(names + extra, values, strict=True))
+        chosen = dict(zip(names + extra, values[:len(names + extra)], strict=True))
         filters = filters_from(chosen)
         more = {n: chosen[n] for n in extra}
+        if grid_sort is not None:
+            more["sort"] = sort_param(values[-1], grid_sort[2])
         return filters.query(default_period, **more)
 
     sync.__name__ = f"sync_{page.replace('-', '_')}_url"

@@ -27,7 +27,7 @@ from dash.exceptions import MissingCallbackContextException
 from callbacks.common import filters_from, register_period_range, register_url_sync
 from dashboard.periods import is_custom
 from dashboard.queries.domain import asset_features, asset_href, domain_assets
-from dashboard.queries.domain_grid import all_matching, grid_block
+from dashboard.queries.domain_grid import SORT_KEYS, all_matching, grid_block
 from dashboard.queries.domain_map import (
     POINTS_FROM_ZOOM,
     domain_map_view,
@@ -46,7 +46,7 @@ from layouts.export import csv_file, geojson_file, safe_name
 from layouts.tables import PAGE_ROWS
 
 SPOT_DEGREES = 0.0005  # a cluster this small (about 50 m) holds assets on one spot
-register_url_sync(PAGE)
+register_url_sync(PAGE, grid_sort=(pid("grid"), "getRowsRequest", tuple(SORT_KEYS)))
 register_period_range(PAGE)
 register_url_sync(INDEX_PAGE, ("district", "department", "period"))
 

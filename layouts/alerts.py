@@ -41,12 +41,14 @@ from layouts.components import alerts_elsewhere
 from layouts.export import download, export_button, graph_config, safe_name
 from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters, shown_period
 from layouts.live import live_watch
-from layouts.tables import data_grid, grid_columns, table_alternative
+from layouts.tables import data_grid, grid_columns, sorted_by, table_alternative
 
 PAGE = "alerts"
 DEFAULT_PERIOD = "7d"
 DEFAULT_STATE = "all"
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#a35200", "info": "#1f5fa8"}
+SORTABLE = ("severity_label", "asset", "domain_label", "district_name", "what", "value", "unit",
+            "raised", "cleared")
 GRID_COLUMNS = [("severity_label", "Severity"), ("asset", "Asset"), ("domain_label", "Domain"),
                 ("district_name", "District"), ("what", "Rule"), ("value", "Value"),
                 ("unit", "Unit"),
@@ -149,8 +151,10 @@ def _unless(value: str, default: str) -> str | None:
 
 
 def body(settings: Settings, filters: PageFilters, state: str, domain: str | None,
-         severity: str | None) -> list[Any]:
-    """Counts, the daily chart and the grid for one filter state."""
+         severity: str | None, sort: str | None = None) -> list[Any]:
+    """Counts, the daily chart and the grid for one filter state; the grid most urgent
+    first (active, most severe, newest) unless ``sort`` (``field`` or ``-field``) names a
+    column."""
     tz = settings.timezone
     period: Period = period_for(filters.period, settings.current_time())
     compared = period.compared(filters.compare)
@@ -192,9 +196,10 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
                       html.Div(export_button(PAGE, "csv", "CSV"), className="card-head__tools")],
                      className="card-head"),
             data_grid(ids.page_id(PAGE, "grid"), ids.page_id(PAGE, "search"),
-                      grid_columns(GRID_COLUMNS, numeric=("value",), links={"asset": "href"},
-                                   wrap=("asset", "district_name", "what", "raised",
-                                         "cleared")),
+                      sorted_by(grid_columns(GRID_COLUMNS, numeric=("value",),
+                                             links={"asset": "href"},
+                                             wrap=("asset", "district_name", "what", "raised",
+                                                   "cleared")), sort),
                       rows, label="Alerts", export_name=f"{name}.csv"),
         ]),
     ]
@@ -218,7 +223,8 @@ def layout(**query: Any) -> html.Div:
             filter_bar(PAGE, settings, filters, custom=True, extra=extra_controls(
                 state, domain, severity, sorted(DOMAIN_STYLE, key=domain_label))),
         ]),
-        html.Div(body(settings, filters, state, domain, severity), id=ids.page_id(PAGE, "body")),
+        html.Div(body(settings, filters, state, domain, severity,
+                      clean_query(query.get("sort"))), id=ids.page_id(PAGE, "body")),
     ])
 
 

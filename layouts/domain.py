@@ -32,6 +32,7 @@ from dashboard.settings import Settings
 from layouts import (
     DEFAULT_LANG,
     SELECTED_MARGIN,
+    clean_query,
     current_settings,
     domain_label,
     geo_bounds,
@@ -148,9 +149,11 @@ def not_found(domain: str | None) -> html.Div:
 
 
 def asset_sections(settings: Settings, domain: str, filters: PageFilters,
-                   data: dict[str, Any], has_assets: bool, allowed: bool = True) -> list[Any]:
+                   data: dict[str, Any], has_assets: bool, allowed: bool = True,
+                   sort: str | None = None) -> list[Any]:
     """The map card and the table card (hidden, but present, when the domain has none;
-    empty when the user's department may not see the domain)."""
+    empty when the user's department may not see the domain), the table sorted by the
+    URL's ``sort``."""
     districts = district_shapes(settings)
     chosen = [f for f in districts["features"] if f["properties"]["id"] == filters.district]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(districts["features"])
@@ -171,7 +174,7 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
             html.Div([html.H2("Assets", className="card__title"),
                       html.Div(export_button(PAGE, "csv", "CSV"),
                                className="card-head__tools")], className="card-head"),
-            asset_grid(),
+            asset_grid(sort),
         ]),
     ]
 
@@ -228,7 +231,8 @@ def layout(domain: str | None = None, **query: Any) -> html.Div:
                 html.Div(links, className="domain-links")])] if links and not has_assets
               else []),
             *empty,
-            html.Div(asset_sections(settings, domain, filters, data, has_assets, allowed),
+            html.Div(asset_sections(settings, domain, filters, data, has_assets, allowed,
+                                    clean_query(query.get("sort"))),
                      className="domain-assets"),
         ]),
     ])

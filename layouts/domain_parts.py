@@ -16,7 +16,7 @@ from dashboard.queries.domain_map import initial_zoom
 from dashboard.geojson_transfer import FORMAT
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
-from layouts.tables import grid_columns, paged_grid
+from layouts.tables import grid_columns, paged_grid, sorted_by
 
 PAGE = "domain"
 STATE_COLOURS = {"alert": "#c62828", "fault": "#b35900", "no data": "#6b7785",
@@ -119,11 +119,12 @@ def grid_rows(assets: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
             for a in assets]
 
 
-def asset_grid() -> html.Div:
+def asset_grid(sort: str | None = None) -> html.Div:
     """The sortable, searchable grid of assets, paged from the server
-    (``callbacks.domain.grid_block_rows``); names link to their asset page."""
-    columns = grid_columns(GRID_COLUMNS, numeric=("value", "open_alerts"),
-                           links={"name": "href"})
+    (``callbacks.domain.grid_block_rows``), most urgent first unless the URL's ``sort``
+    (``field`` or ``-field``) names a column; names link to their asset page and wrap."""
+    columns = sorted_by(grid_columns(GRID_COLUMNS, numeric=("value", "open_alerts"),
+                                     links={"name": "href"}, wrap=("name", "district")), sort)
     for column in columns:
         column["filter"] = False  # the search box filters, on the server
         if column["field"] == "state_label":

@@ -72,6 +72,29 @@ def grid_columns(columns: Sequence[Column], *, numeric: Sequence[str] = (),
     return defs
 
 
+def sort_param(sort_model: Any, fields: Sequence[str]) -> str | None:
+    """The URL's ``sort`` for a grid's first sorted column: ``value`` (ascending) or
+    ``-value`` (descending); None when unsorted or the column is not one of ``fields``."""
+    if isinstance(sort_model, dict):  # a getRowsRequest
+        sort_model = sort_model.get("sortModel")
+    if not isinstance(sort_model, list):
+        return None
+    chosen = [c for c in sort_model if isinstance(c, dict) and c.get("sort") in ("asc", "desc")
+              and c.get("colId") in fields]
+    chosen.sort(key=lambda c: c.get("sortIndex") or 0)
+    if not chosen:
+        return None
+    return ("-" if chosen[0]["sort"] == "desc" else "") + str(chosen[0]["colId"])
+
+
+def sorted_by(columns: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    """``columns`` with the URL's ``sort`` (see ``sort_param``) as the grid's initial sort;
+    an unknown column leaves the server's order (most urgent first)."""
+    field = (sort or "").removeprefix("-")
+    direction = "desc" if (sort or "").startswith("-") else "asc"
+    return [{**c, "sort": direction} if c.get("field") == field else c for c in columns]
+
+
 def _search_box(search_id: str) -> html.Div:
     return html.Div(className="grid-card__tools", children=[
         html.Label("Search", htmlFor=search_id, className="filter-bar__label"),

@@ -238,3 +238,19 @@ def test_a_department_head_on_a_calm_district_sees_where_their_alerts_are(
 def _district_ids(settings: Settings) -> list[str]:
     with get_engine(settings.resolved_database_url).connect() as conn:
         return [r[0] for r in conn.execute(text("SELECT id FROM districts ORDER BY id"))]
+
+
+def test_the_grid_sort_is_kept_in_the_link_and_across_filter_changes(
+        in_app: None, tiny_city: Settings) -> None:
+    from callbacks.alerts import update_alerts
+    from layouts.alerts import layout
+
+    def sorts(tree: Any) -> dict[str, str]:
+        return {c["field"]: c["sort"] for c in by_id(tree, "alerts-grid").columnDefs
+                if c.get("sort")}
+
+    assert sorts(layout(sort="-value", period="90d")) == {"value": "desc"}
+    assert sorts(layout(period="90d")) == {}  # most urgent first, as the server sends them
+    state = [{"colId": "raised", "sort": "asc", "sortIndex": 0}, {"colId": "asset"}]
+    body, _ = update_alerts("", "", "30d", "", "all", "", "", None, state)
+    assert sorts(body) == {"raised": "asc"}

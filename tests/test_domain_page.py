@@ -506,3 +506,50 @@ def test_measures_and_units_are_spelled_one_way(tiny_city: Settings, in_app: Non
         "NO₂", "NO₂", "Noise (LAeq)", "Noise (LAeq)", "Filling level"]
     assert unit_label("ug/m3") == unit_label("µg/m3") == "µg/m³"
     assert shown(0.5, "ratio") == (50.0, "%") and shown(3.0, "Cel") == (3.0, "°C")
+
+
+def test_unsorted_the_most_urgent_come_first(tiny_city: Settings) -> None:
+    """By state, then more open alerts, then the main reading furthest on its bad side:
+    within a state, the fullest container first (fill alerts fire *above* a level)."""
+    from dashboard.queries.domain import STATES
+
+    assets = domain_assets(tiny_city, "waste", None)["assets"]
+    assert [STATES.index(a["state"]) for a in assets] == sorted(
+        STATES.index(a["state"]) for a in assets)
+    for state in STATES:
+        same = [a for a in assets if a["state"] == state and a["open_alerts"] == 0]
+        fills = [a["readings"]["WasteContainer.fillingLevel"] for a in same
+                 if a["readings"].get("WasteContainer.fillingLevel") is not None]
+        assert fills == sorted(fills, reverse=True), state
+    ok = [a for a in assets if a["state"] == "ok"]
+    assert len(ok) >= 2 and ok[0]["value"] >= ok[-1]["value"]
+
+
+def test_a_chosen_sort_is_kept_in_the_link(tiny_city: Settings, in_app: None) -> None:
+    """The grid's sort goes to the URL (``sort=field`` / ``sort=-field``) and a link with
+    it opens the grid sorted so; anything else leaves the most urgent first."""
+    from callbacks.common import filters_from
+    from dashboard.queries.domain_grid import SORT_KEYS
+    from layouts.domain import layout
+    from layouts.tables import sort_param, sorted_by
+
+    request = {"startRow": 0, "endRow": 100,
+               "sortModel": [{"colId": "value", "sort": "desc", "type": "default"}]}
+    assert sort_param(request, tuple(SORT_KEYS)) == "-value"
+    assert sort_param([{"colId": "name", "sort": "asc", "sortIndex": 1},
+                       {"colId": "value", "sort": None},
+                       {"colId": "district", "sort": "desc", "sortIndex": 0}],
+                      tuple(SORT_KEYS)) == "-district"  # the first sort wins
+    assert sort_param({"sortModel": [{"colId": "evil", "sort": "asc"}]}, ("name",)) is None
+    assert sort_param("nonsense", ("name",)) is None
+    assert filters_from({}).query("30d", sort="-value") == "?sort=-value"
+
+    def sorts(page: Any) -> dict[str, str]:
+        grid = by_id(page, "domain-grid")
+        return {c["field"]: c["sort"] for c in grid.columnDefs if c.get("sort")}
+
+    assert sorts(layout("waste", sort="-value")) == {"value": "desc"}
+    assert sorts(layout("waste", sort="name")) == {"name": "asc"}
+    assert sorts(layout("waste", sort="<script>")) == {}
+    assert sorts(layout("waste")) == {}
+    assert sorted_by([{"field": "a"}], None) == [{"field": "a"}]

@@ -196,7 +196,7 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
                               {r.rule_id: r.rule.get("en", r.rule_id) for r in rules})
         rows = [_asset_row(row, readings.get(row.pk, {}), alerts.get(row.pk, []),
                            metrics, rules, now, names) for row in found]
-        rows.sort(key=lambda r: (STATES.index(r["state"]), r["name"].casefold()))
+        rows.sort(key=urgency)
         counts = {state: sum(1 for r in rows if r["state"] == state) for state in STATES}
         return {"domain": domain, "district": district, "total": len(rows),
                 "counts": counts, "assets": rows}
@@ -205,6 +205,26 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
     return cached(settings, "domain_assets",
                   {"domain": domain, "district": district, "hour": hour}, compute,
                   domain_scopes(domain), shared=True)
+
+
+def urgency(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Most urgent first: by state (alert, fault, no data, ok), then more open alerts, then
+    the main reading furthest on its bad side (a fuller container before an emptier one;
+    see ``worse``), then by name."""
+    bad = row.get("worse")
+    return (STATES.index(row["state"]), -row["open_alerts"], bad is None, -(bad or 0.0),
+            row["name"].casefold())
+
+
+def _worse(value: float | None, rules: list[AlertRule], metric: str | None) -> float | None:
+    """``value`` signed so that bigger is worse, from the direction of ``metric``'s alert
+    rules (``above``: high is bad; ``below``: low is bad); None without a rule or value."""
+    if value is None or metric is None:
+        return None
+    for rule in rules:
+        if rule.metric == metric:
+            return value if rule.above is not None else -value
+    return None
 
 
 def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[str, Any]],
@@ -221,7 +241,8 @@ def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[
     state, reasons = asset_state(row.status, readings, alerts, own_rules, now, seen)
     main = attributes[0] if attributes else None
     hint = DISPLAY_HINTS.get(kind)
-    value, unit = display(main, readings.get(f"{kind}.{main}") if main else None)
+    main_reading = readings.get(f"{kind}.{main}") if main else None
+    value, unit = display(main, main_reading)
     return {
         "id": row.id, "href": asset_href(row.id), "name": row.name or row.id,
         "type": kind, "type_label": words(kind), "district_id": row.district_id,
@@ -231,6 +252,8 @@ def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[
         "measure": hint[1] if hint else (metric_label(main) if main else ""),
         "value": value, "unit": unit, "last_seen": _stamp(seen),
         "open_alerts": len(alerts),
+        "worse": _worse(main_reading.value if main_reading else None, own_rules,
+                        f"{kind}.{main}" if main else None),
         "readings": {m: (r.value if r else None) for m, r in readings.items()},
     }
 
