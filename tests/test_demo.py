@@ -20,7 +20,7 @@ from dashboard.demo import SCALES, DemoSummary
 from dashboard.demo.assets import build_assets
 from dashboard.demo.clock import DAY, Context
 from dashboard.demo.config import load_config
-from dashboard.demo.geography import build_districts
+from dashboard.demo.geography import assign_districts, build_districts
 from dashboard.demo.series import observation_batches
 from dashboard.model import DOMAINS
 from dashboard.settings import Settings
@@ -226,6 +226,11 @@ def test_same_seed_same_rows_other_seed_other_rows(demo: Generated, tmp_path: Pa
         other.dispose()
     assert first == second
     assert all(first[name] != third[name] for name in first)
+    # the bus company's feeds too, to the byte
+    feeds = [Path(json.loads(_rows(e, "SELECT value FROM meta WHERE key = 'demo'")[0][0])[
+        "feeds"]) / "transit" for e in (engine, again)]
+    for name in ("gtfs.zip", "vehicle_positions.pb", "trip_updates.pb"):
+        assert (feeds[0] / name).read_bytes() == (feeds[1] / name).read_bytes(), name
 
 
 def test_series_have_rhythms_and_anomalies(demo: Generated) -> None:
@@ -274,3 +279,38 @@ def test_notices_are_current_or_upcoming_in_two_languages(demo: Generated) -> No
     assert notices["district_id"].notna().all()
     for column in ("title", "body"):
         assert all(set(json.loads(text_)) == {"es", "en"} for text_ in notices[column])
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_buses_run_on_land_at_every_scale(scale: str) -> None:
+    from dashboard.demo.transit import route_layout, timetable
+    from dashboard.demo.transit_live import realtime
+    from google.transit import gtfs_realtime_pb2
+
+    config = load_config()
+    districts = build_districts(config)
+    count = SCALES[scale].assets["GtfsStop"].count
+    routes, members, xy = route_layout(config, count)
+    assert sum(len(m) for m in members) == count and all(len(m) >= 2 for m in members)
+    assert len(routes) >= 3
+    assert (assign_districts(districts, xy[:, 0], xy[:, 1]) >= 0).all()  # stops in districts
+    if scale not in ("tiny", "benchmark"):
+        return
+    stops = next(g for g in build_assets(config, SCALES[scale], districts, 7)
+                 if g.type.type == "GtfsStop")
+    _routes, table = timetable(config, stops)
+    assert sum(len(t.stops) for t in table.trips) < 100_000  # small at the largest scale
+    day = datetime(2026, 3, 18, tzinfo=timezone.utc)
+    for hour in (2, 7, 13, 21):  # UTC: 3:00 (no bus), 8:00, 14:00 and 22:00 in Santander
+        now = realtime(table, day + timedelta(hours=hour), 7, TZ, districts)
+        feed = gtfs_realtime_pb2.FeedMessage()
+        feed.ParseFromString(now.vehicle_positions)
+        buses = [e.vehicle for e in feed.entity]
+        assert len(buses) == now.vehicles and (hour == 2) == (not buses), hour
+        assert len({b.vehicle.id for b in buses}) == len(buses)
+        lon = np.array([b.position.longitude for b in buses])
+        lat = np.array([b.position.latitude for b in buses])
+        located = np.zeros(len(buses), dtype=bool)
+        for district in districts:
+            located |= shapely.contains_xy(district.polygon, lon, lat)
+        assert located.all(), (hour, lon[~located], lat[~located])  # every bus in a district

@@ -4,8 +4,10 @@ exports and telemetry logs) and ``sources.yaml``; the connectors ingest them."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,9 +15,12 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
+from google.transit import gtfs_realtime_pb2
 from sqlalchemy import Engine, text
 
 from connectors.demo import generate_demo
+from connectors.gtfs import GtfsConnector
+from connectors.gtfs_rt import parse_feed
 from dashboard.demo.generate import feeds_folder
 from dashboard.settings import Settings
 from dashboard.store import make_engine
@@ -43,7 +48,7 @@ def test_every_feed_is_a_source_of_a_real_kind_and_ran_clean(city) -> None:
     engine, folder = city
     entries = yaml.safe_load((folder / "sources.yaml").read_text())["sources"]
     kinds = {e["kind"] for e in entries}
-    assert kinds == {"districts", "csv", "ngsi", "open311"}
+    assert kinds == {"districts", "csv", "ngsi", "open311", "gtfs", "gtfs-rt"}
     with engine.connect() as conn:
         runs = conn.execute(text(
             "SELECT source_id, status, records_in, stored, quarantined FROM feed_runs")).all()
@@ -104,3 +109,105 @@ def test_running_the_demo_sources_again_stores_nothing_twice(city) -> None:
     assert result.returncode == 0, result.stderr
     assert _one(engine, "SELECT count(*) || '/' || sum(value) FROM observations") == before
     assert _one(engine, "SELECT count(*) FROM service_requests") == requests
+
+
+# ---- the bus company's feeds: GTFS and GTFS-Realtime ------------------------------------
+
+def _gtfs(folder: Path, member: str) -> list[dict[str, str]]:
+    with zipfile.ZipFile(folder / "transit" / "gtfs.zip") as archive:
+        return list(csv.DictReader(io.TextIOWrapper(archive.open(member), encoding="utf-8")))
+
+
+def test_the_gtfs_feed_passes_the_gtfs_connector_whole(city) -> None:
+    engine, folder = city
+    connector = GtfsConnector({"location": str(folder / "transit" / "gtfs.zip"),
+                               "feed_id": "santander"})
+    stream, = connector.streams()
+    assert connector.check().ok
+    mapped = [stream.map(record) for record in stream.read(None)]  # none raises
+    stops = {a["id"]: a for m in mapped for a in m.assets}
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT id, district_id FROM assets "
+                                   "WHERE type = 'GtfsStop'")).all()
+        run = conn.execute(text("SELECT records_in, stored, quarantined FROM feed_runs "
+                                "WHERE source_id = 'demo-gtfs' ORDER BY id LIMIT 1")).one()
+    assert set(stops) == {r.id for r in stored} and len(stops) == 10  # the tiny scale's
+    assert all(r.district_id for r in stored)
+    assert tuple(run) == (10, 10, 0)
+    assert all(a["attributes"]["routes"] for a in stops.values())  # every stop is served
+    # the feed holds together: trips of known routes, stop times of known trips and stops,
+    # in order, on a service that runs over the whole demo span
+    routes = {r["route_id"] for r in _gtfs(folder, "routes.txt")}
+    trips = {t["trip_id"]: t for t in _gtfs(folder, "trips.txt")}
+    ids = {r["stop_id"] for r in _gtfs(folder, "stops.txt")}
+    assert routes == {"1", "2", "7"} and {t["route_id"] for t in trips.values()} == routes
+    times: dict[str, list[tuple[int, str]]] = {}
+    for row in _gtfs(folder, "stop_times.txt"):
+        assert row["stop_id"] in ids and row["trip_id"] in trips
+        times.setdefault(row["trip_id"], []).append((int(row["stop_sequence"]),
+                                                     row["arrival_time"]))
+    assert set(times) == set(trips)
+    assert all([t for _n, t in sorted(calls)] == sorted(t for _n, t in calls)
+               for calls in times.values())
+    service, = _gtfs(folder, "calendar.txt")
+    assert service["start_date"] <= "20260316" and service["end_date"] > "20260330"
+
+
+def _realtime(folder: Path, name: str) -> gtfs_realtime_pb2.FeedMessage:
+    return parse_feed((folder / "transit" / name).read_bytes(), name)
+
+
+def test_the_realtime_feeds_follow_the_timetable_and_the_demo_clock(city) -> None:
+    engine, folder = city
+    trips = {t["trip_id"]: t for t in _gtfs(folder, "trips.txt")}
+    calls: dict[str, set[str]] = {}
+    for row in _gtfs(folder, "stop_times.txt"):
+        calls.setdefault(row["trip_id"], set()).add(row["stop_id"])
+    positions = _realtime(folder, "vehicle_positions.pb")
+    updates = _realtime(folder, "trip_updates.pb")
+    assert positions.header.timestamp == updates.header.timestamp == END.timestamp()
+    buses = [e.vehicle for e in positions.entity]
+    assert len(buses) >= 3  # Monday, 14:00 in Santander: buses on every route
+    for bus in buses:
+        trip = trips[bus.trip.trip_id]  # a trip of the static feed...
+        assert bus.trip.route_id == trip["route_id"]  # ... of its route
+        assert bus.vehicle.id == trip["block_id"] and bus.stop_id in calls[trip["trip_id"]]
+        assert END.timestamp() - 60 < bus.timestamp < END.timestamp()
+    assert {b.trip.route_id for b in buses} == {"1", "2", "7"}
+    assert len({b.vehicle.id for b in buses}) == len(buses)  # a bus runs one trip at a time
+    reported = 0
+    for entity in updates.entity:
+        update = entity.trip_update
+        assert update.trip.route_id == trips[update.trip.trip_id]["route_id"]
+        for stop in update.stop_time_update:
+            assert stop.stop_id in calls[update.trip.trip_id]
+            assert END.timestamp() - 3600 <= stop.arrival.time < END.timestamp()
+            reported += 1
+    assert reported
+    with engine.connect() as conn:
+        vehicles = conn.execute(text("SELECT COUNT(*) FROM assets WHERE type = 'Vehicle' "
+                                     "AND district_id IS NOT NULL")).scalar()
+        delays = conn.execute(text(
+            "SELECT COUNT(*) FROM observations o JOIN assets a ON a.pk = o.asset_pk "
+            "WHERE a.type = 'GtfsStop' AND o.metric = 'delay' AND o.time >= :since"),
+            {"since": int(END.timestamp()) - 3600}).scalar()
+    assert vehicles == len(buses) and delays >= reported
+
+
+def test_the_kiosk_has_buses_and_the_bus_kpi_a_value(city, tmp_path: Path) -> None:
+    from dashboard.kpis.definitions import load_kpis
+    from dashboard.queries import overview
+    from dashboard.queries.kiosk import kiosk_data
+
+    engine, folder = city
+    settings = Settings(var_dir=folder.parents[1], database_url=str(engine.url),
+                        redis_url=None, now=END)
+    transit = kiosk_data(settings)["transit"]
+    assert transit["available"] and transit["vehicles_in_service"] >= 3
+    assert [r["route"] for r in transit["routes"]] == ["1", "2", "7"]
+    assert all(r["stops"] > 0 for r in transit["routes"])
+    transit_kpis = {k.id for k in load_kpis(settings.kpis_file)
+                    if k.metric and k.metric.split(".")[0] in {"GtfsStop", "Vehicle"}}
+    assert transit_kpis == {"bus_delay"}
+    values = {k["id"]: k["value"] for k in overview(settings, None, "week")["kpis"]}
+    assert all(values[k] is not None for k in transit_kpis)

@@ -11,6 +11,7 @@ import numpy as np
 from dashboard.demo.clock import rng
 from dashboard.demo.config import AssetType, CityConfig, Scale
 from dashboard.demo.geography import District, assign_districts, district_points
+from dashboard.demo.transit import route_layout
 
 PROFILE_NAMES = ("traffic", "nightlife", "tourism", "waste", "water", "digital", "speed")
 WASTE_KINDS = ("organic", "inorganic", "paper", "plastic", "glass")
@@ -71,8 +72,8 @@ def _static_params(config: CityConfig, asset_type: AssetType, gen: np.random.Gen
     if model == "water_use":  # sector meters: together they meter every resident's water
         litres = config.water_litres_per_resident_day * profile["population"] / profile["peers"]
         return {"base": litres / 1000 / 24 * profile["water"] * gen.lognormal(0, 0.15, n)}
-    if model == "transit":
-        return {"offset": gen.normal(20, 25, n), "line": gen.integers(1, 20, n).astype(float)}
+    if model == "transit":  # the delays' model; the stops' routes: dashboard.demo.transit
+        return {"offset": gen.normal(20, 25, n)}
     if model == "wifi":
         return {"capacity": np.round(gen.uniform(15, 90, n))}
     if model == "sos_post":
@@ -104,10 +105,6 @@ def _attributes(config: CityConfig, group_type: AssetType, params: Mapping[str, 
         building = config.buildings[int(params["kind"][i])]
         attrs["name"] = f"{building['name']} {street}"
         attrs["category"] = building["name"]
-    elif model == "transit":
-        attrs["code"] = f"TUS-{i + 1:03d}"
-        attrs["name"] = f"Parada {street} {num}"
-        attrs["routes"] = [f"L{int(params['line'][i])}"]
     elif model == "traffic":
         attrs["laneCapacity"] = int(params["capacity"][i])
     elif model == "wifi":
@@ -125,11 +122,17 @@ def build_assets(config: CityConfig, scale: Scale, districts: list[District],
     for type_name, counts in scale.assets.items():
         asset_type = config.asset_types[type_name]
         n = counts.count
-        gen = rng(seed, type_name, "place")
-        which = gen.choice(len(districts), size=n, p=_district_weights(config, asset_type.prefer))
-        xy = district_points(districts, which, gen)
+        if asset_type.model == "transit":  # bus stops: along the bus routes
+            xy = route_layout(config, n)[2]
+            which = assign_districts(districts, xy[:, 0], xy[:, 1])
+        else:
+            gen = rng(seed, type_name, "place")
+            which = gen.choice(len(districts), size=n,
+                               p=_district_weights(config, asset_type.prefer))
+            xy = district_points(districts, which, gen)
         found = assign_districts(districts, xy[:, 0], xy[:, 1])
-        if (found != which).any():  # points_in keeps clear of edges: this cannot happen
+        if (found != which).any() or (found < 0).any():  # cannot happen: points_in keeps
+            # clear of edges, the routes' paths are on land (a test checks every scale)
             raise RuntimeError(f"{type_name}: a point fell outside its district")
         specs = [config.districts[int(d)] for d in which]
         profile = {name: np.array([s.factor(name) for s in specs]) for name in PROFILE_NAMES}

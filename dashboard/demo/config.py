@@ -101,6 +101,32 @@ class CaseKind:
 
 
 @dataclass(frozen=True)
+class RouteSpec:
+    """A bus route: its id (the short name riders know), long name, colour, how much its
+    headways stretch, and its path (lon, lat points)."""
+
+    id: str
+    name: str
+    color: str
+    every: float
+    path: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class TransitSpec:
+    """The bus company and its timetable: routes, speed, headways (from a local minute of
+    the day on, minutes between departures) and the last departure (a local minute)."""
+
+    agency: Mapping[str, str]
+    speed_kmh: float
+    dwell_seconds: int
+    headways: tuple[tuple[int, int], ...]
+    last_departure: int
+    layover_minutes: int
+    routes: tuple[RouteSpec, ...]
+
+
+@dataclass(frozen=True)
 class CityConfig:
     """Everything the generator needs to know about the demo city."""
 
@@ -124,6 +150,7 @@ class CityConfig:
     places: Mapping[str, tuple[float, float]]
     status_notes: Mapping[str, tuple[str, ...]]
     notices: tuple[Mapping[str, Any], ...] = field(default=())
+    transit: TransitSpec | None = None
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -188,6 +215,37 @@ def _service(raw: Mapping[str, Any], descriptions: Mapping[str, list[str]]) -> S
     )
 
 
+def _minute(text: str) -> int:
+    hours, minutes = str(text).split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _transit(raw: Mapping[str, Any] | None, points: Mapping[str, tuple[float, float]]
+             ) -> TransitSpec | None:
+    """The buses, with each route's ``via`` resolved to points (a district's seed, a place,
+    or [lon, lat])."""
+    if not raw:
+        return None
+
+    def point(via: Any) -> tuple[float, float]:
+        if isinstance(via, str):
+            if via not in points:
+                raise ValueError(f"transit: unknown district or place {via!r}")
+            return points[via]
+        return float(via[0]), float(via[1])
+
+    return TransitSpec(
+        agency=_frozen(raw["agency"]), speed_kmh=float(raw["speed_kmh"]),
+        dwell_seconds=int(raw.get("dwell_seconds", 20)),
+        headways=tuple((_minute(start), int(minutes)) for start, minutes in raw["headways"]),
+        last_departure=_minute(raw["last_departure"]),
+        layover_minutes=int(raw.get("layover_minutes", 5)),
+        routes=tuple(RouteSpec(str(r["id"]), r["name"], str(r.get("color", "")),
+                               float(r.get("every", 1.0)), tuple(point(v) for v in r["via"]))
+                     for r in raw["routes"]),
+    )
+
+
 def parse_config(raw: Mapping[str, Any]) -> CityConfig:
     """Build a :class:`CityConfig` from the parsed YAML document."""
     city = raw["city"]
@@ -201,6 +259,7 @@ def parse_config(raw: Mapping[str, Any]) -> CityConfig:
         )
         for d in raw["districts"]
     )
+    places = {p["name"]: (float(p["at"][0]), float(p["at"][1])) for p in raw["places"]}
     return CityConfig(
         name=city["name"],
         slug=city["slug"],
@@ -223,9 +282,10 @@ def parse_config(raw: Mapping[str, Any]) -> CityConfig:
             for c in raw["cases"]
         ),
         participation=_frozen(raw["participation"]),
-        places=_frozen({p["name"]: (float(p["at"][0]), float(p["at"][1])) for p in raw["places"]}),
+        places=_frozen(places),
         status_notes=_frozen({k: tuple(v) for k, v in raw.get("status_notes", {}).items()}),
         notices=tuple(_frozen(n) for n in raw.get("notices", [])),
+        transit=_transit(raw.get("transit"), {**{d.name: d.seed for d in districts}, **places}),
     )
 
 

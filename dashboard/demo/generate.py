@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
@@ -30,6 +31,8 @@ from dashboard.demo.notices import notice_rows
 from dashboard.demo.procedures import day_cases, day_participation
 from dashboard.demo.requests import build_catalogue, day_requests, service_rows
 from dashboard.demo.series import observation_batches
+from dashboard.demo.transit import write_gtfs
+from dashboard.demo.transit_live import FEEDS, write_realtime
 from dashboard.demo.users import add_demo_users
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, init_store, unit_of_work
@@ -112,12 +115,37 @@ def _write_registers(folder: Path, config: CityConfig, districts: list[District]
                     "mapping": feeds.mapping_path("citizens")})
     broker = feeds.JsonListWriter(folder / "devices.json")
     for group in groups:
+        if group.type.model == "transit":
+            continue  # the bus stops come from the bus company's GTFS feed
         rows = asset_rows(config, group, districts, asset_status(group, seed, end))
         broker.write(feeds.asset_entity(row) for row in rows)
     broker.close()
     entries.append({"id": "demo-devices", "kind": "ngsi", "location": str(broker.path),
                     "domains": feeds.domain_overrides(config)})
     return entries
+
+
+def _write_transit(folder: Path, settings: Settings, config: CityConfig,
+                   groups: list[AssetGroup], districts: list[District], seed: int,
+                   start: datetime, end: datetime) -> tuple[list[dict[str, Any]],
+                                                           list[dict[str, Any]], int, int]:
+    """The bus company's GTFS feed (written first: its stops are the GtfsStop assets) and
+    its realtime feeds at ``end``. Returns their sources (static, realtime), and the buses
+    and readings the realtime feeds hold."""
+    stops = next((g for g in groups if g.type.model == "transit"), None)
+    if stops is None or config.transit is None or not stops.size:
+        return [], [], 0, 0
+    place = folder / "transit"
+    place.mkdir(exist_ok=True)
+    local = ZoneInfo(settings.timezone)
+    table = write_gtfs(place / "gtfs.zip", config, stops, settings.timezone,
+                       start.astimezone(local).date(), (end + timedelta(days=60)).date())
+    now = write_realtime(place, table, end, seed, settings.timezone, districts)
+    feed = {"feed_id": config.slug}
+    static = [{"id": "demo-gtfs", "kind": "gtfs", "location": str(place / "gtfs.zip"), **feed}]
+    live = [{"id": f"demo-gtfs-rt-{name.replace('_', '-')}", "kind": "gtfs-rt",
+             "location": str(place / f"{name}.pb"), **feed} for name in FEEDS]
+    return static, live, now.vehicles, now.readings
 
 
 def _write_telemetry(folder: Path, settings: Settings, groups: list[AssetGroup], ctx: Context,
@@ -213,11 +241,13 @@ def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
     entries = _write_registers(folder, config, districts, groups, citizens, seed, end_s)
     say(f"{len(districts)} districts, {sum(g.size for g in groups):,} assets, "
         f"{len(citizens.ids):,} citizens")
+    gtfs, gtfs_rt, buses, bus_readings = _write_transit(folder, settings, config, groups,
+                                                        districts, seed, start_dt, end_dt)
     telemetry, observations = _write_telemetry(folder, settings, groups, ctx, start_s, end_s,
                                                say)
     activity, (requests, cases, participation, notices) = _write_activity(
         folder, config, spec, districts, citizens, ctx, start_s, end_s, end_dt)
-    entries += telemetry + activity
+    entries += gtfs + telemetry + activity + gtfs_rt
     sources = folder / feeds.SOURCES_FILE
     sources.write_text("# The demo city's feeds, written by the generator; "
                        "`citylens sources run --config` this file to ingest them again.\n"
@@ -233,8 +263,9 @@ def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
         add_demo_users(conn, [d.id for d in districts])
         bump_data_version(conn)
     summary = DemoSummary(
-        scale=scale, seed=seed, districts=len(districts), assets=sum(g.size for g in groups),
-        observations=observations, service_requests=requests, citizens=citizen_count,
+        scale=scale, seed=seed, districts=len(districts),
+        assets=sum(g.size for g in groups) + buses, observations=observations + bus_readings,
+        service_requests=requests, citizens=citizen_count,
         cases=cases, participation=participation, notices=notices,
         start=start_dt, end=end_dt, seconds=round(time.perf_counter() - started, 2),
     )
