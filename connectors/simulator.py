@@ -36,6 +36,7 @@ from sqlalchemy import Engine, bindparam, select
 from connectors.mqtt import DEFAULT_PORTS
 from connectors.registry import get_connector
 from connectors.runner import RunReport, run_source
+from dashboard.demo.transit_live import FEEDS, Buses
 from dashboard.model import Asset, Observation
 from dashboard.settings import Settings
 
@@ -63,6 +64,7 @@ class Simulator:
     mqtt_url: str | None = None  # a broker that answered: readings go through it
     _devices: dict[str, dict[str, Any]] | None = None
     _primed: bool = False
+    _buses: Buses | None = None
 
     @property
     def folder(self) -> Path:
@@ -87,12 +89,27 @@ class Simulator:
         if messages:
             report = self._through_mqtt(messages)
             stored[report.source] = report.stored
+        for report in self._bus_feeds(now):
+            stored[report.source] = report.stored
         chance = REQUESTS_PER_MINUTE * self.every / 60
         if request or (request is None and self.rng.random() < chance):
             report = self._request(now)
             if report is not None:
                 stored[report.source] = report.stored
         return stored
+
+    def _bus_feeds(self, now: datetime) -> list[RunReport]:
+        """The buses at ``now``: the demo's GTFS-Realtime feeds written anew from its bus
+        timetable (each bus reporting at ``now``), through the GTFS-RT connector."""
+        if self._buses is None:
+            self._buses = Buses.of_demo(self.engine, self.feeds, self.settings.timezone)
+        if self._buses is None:
+            return []  # a demo without buses
+        self._buses.write(self.folder, now, lag=(0, 1))
+        return [run_source(self.engine, self.settings, get_connector("gtfs-rt")(
+                    {"location": str(self.folder / f"{name}.pb"),
+                     "feed_id": self._buses.feed_id}), f"demo-live-gtfs-rt-{name}")
+                for name in FEEDS]
 
     def _sample(self, mapping: dict[str, Any], now: datetime) -> list[dict[str, str]]:
         """Readings at ``now`` of a sample of the mapping's type: each sensor's newest
