@@ -20,6 +20,7 @@ import dash
 from dash import ALL, Input, Output, State, no_update
 
 from callbacks.common import register_period_range, register_url_sync
+from dashboard.links import request_href
 from dashboard.queries.services import breakdowns, channel_options, headline, oldest_open
 from dashboard.queries.services_trend_map import (
     map_export,
@@ -191,3 +192,17 @@ def district_clicked(feature: dict[str, Any] | None, current: str | None) -> Any
     if not district:
         return no_update
     return "" if district == current else district
+
+
+@dash.callback(
+    Output(pid("nav"), "href"),
+    Input(pid("map-points"), "clickData"),
+    prevent_initial_call=True,
+)
+def request_clicked(feature: dict[str, Any] | None) -> Any:
+    """A click on a request opens its page (a cluster zooms in by itself)."""
+    props = (feature or {}).get("properties") or {}
+    request_id = props.get("id")
+    if props.get("cluster") or not isinstance(request_id, str) or not request_id:
+        return no_update
+    return request_href(request_id)

@@ -8,3 +8,8 @@ def asset_href(asset_id: str) -> str:
     """The asset page of ``asset_id``: ``/asset/<id>``, the URN's colons kept readable and
     everything else URL-quoted."""
     return f"/asset/{quote(asset_id, safe=':')}"
+
+
+def request_href(request_id: str) -> str:
+    """The own page of service request ``request_id``: ``/request/<id>``, URL-quoted."""
+    return f"/request/{quote(request_id, safe='')}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import html
+from dash import dcc, html
 
+from dashboard.links import request_href
 from layouts import exact_time
 
 KIND_LABELS = {"request": "Service request", "case": "Procedure", "participation": "Participation"}
@@ -69,9 +70,11 @@ def timeline_item(item: dict[str, Any], tz: str) -> html.Li:
     """One interaction: kind, title, status and outcome, department, channel, dates."""
     status = item.get("status") or ""
     state = "open" if item.get("open") else "done"
-    details = [d for d in (item.get("department"),
-                           CHANNEL_LABELS.get(item.get("channel") or "", item.get("channel")),
-                           item.get("id")) if d]
+    details: list[Any] = [d for d in (item.get("department"), CHANNEL_LABELS.get(
+        item.get("channel") or "", item.get("channel"))) if d]
+    if item.get("id"):
+        details.append(dcc.Link(item["id"], href=request_href(item["id"]))
+                       if item["kind"] == "request" else item["id"])
     body: list[Any] = [
         html.Div([html.Span(KIND_LABELS.get(item["kind"], item["kind"]),
                             className=f"c360-kind c360-kind--{item['kind']}"),
@@ -79,7 +82,8 @@ def timeline_item(item: dict[str, Any], tz: str) -> html.Li:
                             className=f"c360-status c360-status--{state}")],
                  className="c360-item__tags"),
         html.H3(item.get("title") or "", className="c360-item__title"),
-        html.P(" · ".join(details), className="c360-item__meta"),
+        html.P([part for i, d in enumerate(details) for part in ((" · ", d) if i else (d,))],
+               className="c360-item__meta"),
         html.P(_when(item, tz), className="c360-item__when"),
     ]
     if item.get("outcome"):

@@ -154,6 +154,7 @@ def layout(**query: Any) -> html.Div:
     channels = {c["id"]: c["name"] for c in channel_options(settings)}
     return html.Div(className="page services", children=[
         dcc.Location(id=pid("url"), refresh=False),
+        dcc.Location(id=pid("nav"), refresh="callback-nav"),  # a request clicked on the map
         live_watch(pid("live"), settings),
         download(PAGE),
         html.Div(className="page-head", children=[html.Div([

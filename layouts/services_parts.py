@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from dash import dcc, html
 
 from dashboard.kpis.scoring import relative_change
+from dashboard.links import request_href
 from dashboard.periods import COMPARISONS
 from layouts import date_span, format_number, format_percent, ids, parse_time
 from layouts.export import export_button, graph_config
@@ -254,7 +255,8 @@ def oldest_table(rows: list[dict[str, Any]], channel_names: dict[str, str],
             district = dcc.Link(row["district_name"], href=district_href(row["district_id"]))
         description = row.get("description") or ""
         body.append(html.Tr([
-            html.Th(row["id"], scope="row", className="sr-oldest__id"),
+            html.Th(dcc.Link(row["id"], href=request_href(row["id"])), scope="row",
+                    className="sr-oldest__id"),
             html.Td(row["service_name"]), html.Td(district),
             html.Td(f"{row['age_days']:.1f} days", className="num"), _due(row),
             html.Td(channel_names.get(row["channel"], row["channel"])),

@@ -224,9 +224,10 @@ def concrete(tiny_city: Settings) -> dict[str, str]:
     db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
     district = db.execute("SELECT id FROM districts ORDER BY id").fetchone()[0]
     asset = db.execute("SELECT id FROM assets WHERE domain = 'waste' ORDER BY id").fetchone()[0]
+    request = db.execute("SELECT id FROM service_requests ORDER BY id").fetchone()[0]
     db.close()
     return {"/domain/<domain>": "/domain/waste", "/district/<district_id>": f"/district/{district}",
-            "/asset/<asset_id>": f"/asset/{asset}"}
+            "/asset/<asset_id>": f"/asset/{asset}", "/request/<request_id>": f"/request/{request}"}
 
 def router_body(path: str) -> dict[str, Any]:
     """The request Dash's pages router sends when the browser shows ``path``."""

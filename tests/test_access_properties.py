@@ -28,7 +28,8 @@ UPDATE = "/_dash-update-component"
 # A component-id prefix that only the page's own layout and callbacks produce.
 MARKERS = {"/": "overview-", "/domains": "domains-", "/domain/<domain>": "domain-",
            "/district/<district_id>": "district-", "/asset/<asset_id>": "asset-",
-           "/services": "services-", "/alerts": "alerts-", "/feeds": "feeds-",
+           "/services": "services-", "/request/<request_id>": "request-",
+           "/alerts": "alerts-", "/feeds": "feeds-",
            "/insights": "insights-", "/citizen360": "citizen360-", "/admin/audit": "audit-"}
 FORBIDDEN = [(template, role) for template, roles in EXPECTED_PAGES.items()
              for role in USERS if role not in roles]

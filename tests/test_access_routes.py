@@ -26,6 +26,7 @@ STAFF = {OFFICIAL, DEPARTMENT_HEAD, ADMIN}
 EXPECTED_PAGES = {
     "/": STAFF, "/domains": STAFF, "/domain/<domain>": STAFF,
     "/district/<district_id>": STAFF, "/asset/<asset_id>": STAFF, "/services": STAFF,
+    "/request/<request_id>": STAFF,
     "/alerts": STAFF, "/feeds": STAFF, "/insights": STAFF,
     "/citizen360": {OFFICIAL, DEPARTMENT_HEAD}, "/admin/audit": {ADMIN},
     "/kiosk": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
@@ -94,7 +95,8 @@ def _roles_for(cid: str | dict[str, Any]) -> set[str]:
     page = {"overview": "/", "district-filter": "/", "window-filter": "/", "city-score": "/",
             "city-map": "/", "domains": "/domains", "domain": "/domain/<domain>",
             "district": "/district/<district_id>", "asset": "/asset/<asset_id>",
-            "services": "/services", "alerts": "/alerts", "feeds": "/feeds",
+            "services": "/services", "request": "/request/<request_id>",
+            "alerts": "/alerts", "feeds": "/feeds",
             "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit",
             "kiosk": "/kiosk"}
     key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)

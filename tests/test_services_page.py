@@ -155,8 +155,11 @@ def test_changing_the_district_updates_map_and_oldest(in_app: None, tiny_city: S
     summary = request_summary(tiny_city, district="santander-02")
     assert hideout["selected"] == "santander-02" and viewport["bounds"]
     assert note.startswith(f"{summary['open']} open requests")
-    links = [c.children for c in walk(oldest) if isinstance(c, dcc.Link)]
-    assert links and set(links) == {"Puertochico"}
+    links = {c.children: c.href for c in walk(oldest) if isinstance(c, dcc.Link)}
+    districts = {t for t, h in links.items() if not h.startswith("/request/")}
+    assert districts == {"Puertochico"}  # every row's district, and each request's own page
+    assert {h for h in links.values() if h.startswith("/request/")} == {
+        f"/request/{t}" for t in links if t.startswith("SR-")}
     trend, tables = update_period_views("santander-02", "", "", "", "7d")
     district_table = tables[2]
     assert "Puertochico" in text_of(district_table)
@@ -313,5 +316,6 @@ def test_district_links_narrow_this_page_to_the_district(in_app: None,
                          for h in hrefs), hrefs
     row = {"id": "SR-1", "service_name": "x", "district_id": "d1", "district_name": "Centro",
            "age_days": 1.0, "overdue_hours": None, "channel": "web", "description": ""}
-    [link] = [n for n in walk(oldest_table([row], {})) if isinstance(n, dcc.Link)]
-    assert link.href == "/district/d1"  # the default, as the district page uses it
+    [request, district] = [n for n in walk(oldest_table([row], {})) if isinstance(n, dcc.Link)]
+    assert district.href == "/district/d1"  # the default, as the district page uses it
+    assert request.href == "/request/SR-1"
