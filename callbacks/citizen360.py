@@ -112,6 +112,15 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
+# Browser Back to the page without ``?resident=`` closes the profile (in the browser).
+dash.clientside_callback(
+    ClientsideFunction("citylens", "profileForUrl"),
+    Output(pid("profile"), "children", allow_duplicate=True),
+    Output(pid("current"), "data", allow_duplicate=True),
+    Input(pid("url"), "search"),
+    prevent_initial_call=True,
+)
+
 
 @dash.callback(
     Output(ids.page_id(PAGE, "download"), "data"),

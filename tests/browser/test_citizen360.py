@@ -144,11 +144,15 @@ def test_pages_of_matches_and_an_opened_profile_in_view_and_in_a_link(
     expect(page.locator(".c360-person__name")).to_be_in_viewport()
     expect(page).to_have_url(f"{server_url}/citizen360?resident={cid}")
     assert_clean(page)
+    opened = page.url
+    page.go_back()  # back to the results: the profile closes, the results stay
+    expect(page.locator(".c360-person")).to_have_count(0, timeout=30_000)
+    expect(page.locator(".c360-result").first).to_be_visible()
 
     # The link, opened anew: nothing of the resident until a reason is given; then one entry.
     linked = context.new_page()
     watch_errors(linked)
-    linked.goto(page.url)
+    linked.goto(opened)
     linked.wait_for_selector(".c360-linked", timeout=30_000)
     assert name not in linked.content()
     before = _audit_rows(demo_env, cid)
