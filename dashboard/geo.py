@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import shape
+from shapely.ops import polylabel
 from sqlalchemy import Connection, select
 
 from dashboard.model import District
@@ -24,6 +25,28 @@ def area_km2(geometry: Any) -> float:
     scale_x = KM_PER_DEG_LON_EQUATOR * math.cos(math.radians(lat0))
     projected = shapely.transform(geometry, lambda xy: xy * np.array([scale_x, KM_PER_DEG_LAT]))
     return float(projected.area)
+
+
+def label_point(geometry: dict[str, Any] | None) -> list[float] | None:
+    """Where a district's map label goes, as [lat, lon]: the pole of inaccessibility of its
+    largest part (the inside point farthest from its edges; a centroid can fall outside a
+    concave district or on its rim), found in locally equirectangular coordinates so that
+    "farthest" is in metres. None without usable geometry."""
+    if not geometry:
+        return None
+    try:
+        region = shapely.make_valid(shape(geometry))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    parts = [p for p in getattr(region, "geoms", [region])
+             if p.geom_type == "Polygon" and not p.is_empty]
+    if not parts:
+        return None
+    largest = max(parts, key=lambda p: p.area)
+    scale_x = math.cos(math.radians(largest.centroid.y))
+    projected = shapely.transform(largest, lambda xy: xy * np.array([scale_x, 1.0]))
+    pole = polylabel(projected, tolerance=1e-5)  # about a metre
+    return [round(pole.y, 6), round(pole.x / scale_x, 6)]
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,35 @@ def test_district_labels_and_bounds() -> None:
     assert collection["features"][0]["properties"].get("label") is None  # input untouched
 
 
+def test_a_label_point_lies_well_inside_even_a_concave_district() -> None:
+    """The label goes at the pole of inaccessibility: inside a U-shaped district, whose
+    centroid falls in the gap between its arms, and clear of its edges."""
+    from shapely.geometry import Point, shape
+
+    from dashboard.geo import label_point
+
+    u_shape = {"type": "Polygon", "coordinates": [[
+        [-3.80, 43.40], [-3.70, 43.40], [-3.70, 43.50], [-3.72, 43.50], [-3.72, 43.42],
+        [-3.78, 43.42], [-3.78, 43.50], [-3.80, 43.50], [-3.80, 43.40]]]}
+    polygon = shape(u_shape)
+    assert not polygon.contains(polygon.centroid)
+    lat, lon = label_point(u_shape)
+    assert polygon.contains(Point(lon, lat))
+    assert polygon.exterior.distance(Point(lon, lat)) > 0.008  # about half an arm's width
+    assert label_point({"type": "Polygon", "coordinates": []}) is None
+    assert label_point(None) is None
+
+
+def test_every_district_on_the_map_carries_its_label_point(demo_settings: Settings) -> None:
+    from shapely.geometry import Point, shape
+
+    features = queries.district_scores(demo_settings, "week", None)["features"]
+    assert len(features) >= 10
+    for feature in features:
+        lat, lon = feature["properties"]["label_at"]
+        assert shape(feature["geometry"]).contains(Point(lon, lat)), feature["properties"]["name"]
+
+
 # ---- the page from the demo store ---------------------------------------------------------
 def test_layout_has_the_stable_hooks(ctx: None, demo_settings: Settings) -> None:
     from layouts.overview import layout

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
+from dashboard.geo import label_point
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
 from dashboard.kpis.definitions import KpiDefinition
 from dashboard.kpis.scoring import city_score, kpi_score, score_change
@@ -182,7 +183,8 @@ def district_scores(settings: Settings, window: str, kpi: str | None,
         rows = conn.execute(
             select(District.id, District.name, District.population, District.geometry)
         )
-        return [{"id": i, "name": n, "population": p, "geometry": g} for i, n, p, g in rows]
+        return [{"id": i, "name": n, "population": p, "geometry": g, "label_at": label_point(g)}
+                for i, n, p, g in rows]
 
     features = []
     for district in _cached(settings, "district_shapes", {}, compute, DISTRICTS):
@@ -201,6 +203,7 @@ def district_scores(settings: Settings, window: str, kpi: str | None,
                     "score": chosen["score"] if chosen else score,
                     "value": chosen["value"] if chosen else score,
                     "unit": chosen["unit"] if chosen else "",
+                    "label_at": district.get("label_at"),  # [lat, lon] (map.js)
                 },
             }
         )

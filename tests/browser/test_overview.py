@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import assert_clean, wait_for
+from tests.browser.conftest import assert_clean, signed_in_context, wait_for, watch_errors
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"\d+([.,]\d+)?")
@@ -63,3 +63,41 @@ def test_a_shared_link_restores_the_view(page, server_url: str) -> None:
     _open(page, shared)
     assert page.inner_text("#district-filter") == chosen
     assert_clean(page)
+
+
+LABEL_BOXES = """() => [...document.querySelectorAll('#city-map .district-label')].map(el => {
+    const r = el.getBoundingClientRect();
+    return {text: el.textContent, hidden: el.classList.contains('district-label--hidden'),
+            left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+})"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900},
+                                      {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_every_district_has_a_visible_label_and_none_overlap(browser, server_url: str,
+                                                              viewport: dict[str, int]) -> None:
+    """At the overview's default view every district keeps a label (moved within its
+    district, shortened to its name or led out of it rather than hidden: Puertochico's was
+    hidden at 1440x900), inside the map, and no two labels overlap."""
+    context = signed_in_context(browser, server_url, viewport=viewport)
+    page = context.new_page()
+    watch_errors(page)
+    _open(page, server_url + "/")
+    districts = page.locator("#city-map path.leaflet-interactive").count()
+    wait_for(page, "n => document.querySelector('#city-map').dataset.labelsPlaced == n",
+             arg=str(districts))
+    labels = page.evaluate(LABEL_BOXES)
+    frame = page.locator("#city-map").bounding_box()
+    assert len(labels) == districts >= 10
+    assert [label["text"] for label in labels if label["hidden"]] == []
+    for label in labels:
+        assert label["text"].strip()
+        assert frame["x"] <= label["left"] and label["right"] <= frame["x"] + frame["width"]
+        assert frame["y"] <= label["top"] and label["bottom"] <= frame["y"] + frame["height"]
+    for i, one in enumerate(labels):
+        for other in labels[i + 1:]:
+            apart = (one["right"] <= other["left"] or other["right"] <= one["left"]
+                     or one["bottom"] <= other["top"] or other["bottom"] <= one["top"])
+            assert apart, (one["text"], other["text"])
+    assert_clean(page)
+    context.close()
