@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from connectors.base import (
     BAD_RECORD_ERRORS,
@@ -52,7 +52,7 @@ class RunReport:
     records_in: int = 0
     stored: int = 0
     quarantined: int = 0
-    status: str = "running"  # ok | partial | failed
+    status: str = "running"  # ok | partial | failed | busy (another process runs it)
     watermark: str | None = None
     error: str | None = None
     failure: str | None = None  # "format" (input unreadable) | "unavailable" (source down)
@@ -61,6 +61,16 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class SourceBusy(Exception):
+    """The source is being run elsewhere (another process or machine holds its one
+    "running" run, with a live heartbeat): this run did not start."""
+
+    def __init__(self, source_id: str, since: datetime | None) -> None:
+        when = f" since {since.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC" if since else ""
+        super().__init__(f"already running in another process{when}; not started twice")
+        self.source_id, self.since = source_id, since
 
 
 @dataclass
@@ -176,16 +186,23 @@ def mark_interrupted(conn: Connection, source_id: str | None = None,
 
 def _start(engine: Engine, connector: Connector, source_id: str, location: str) -> int:
     config = connector.config.model_dump(mode="json")  # SecretStr values come out masked
-    with unit_of_work(engine) as conn:
-        upsert(conn, Source, [{"id": source_id, "kind": connector.kind,
-                               "location": location, "config": config}])
-        mark_interrupted(conn, source_id)
-        started = _now()
-        result = conn.execute(insert(FeedRun).values(
-            source_id=source_id, started=started, heartbeat_at=started, status="running"))
-        key = result.inserted_primary_key
-        assert key is not None  # a single-row INSERT always has one
-        return int(key[0])
+    try:
+        with unit_of_work(engine) as conn:
+            upsert(conn, Source, [{"id": source_id, "kind": connector.kind,
+                                   "location": location, "config": config}])
+            mark_interrupted(conn, source_id)
+            started = _now()
+            result = conn.execute(insert(FeedRun).values(  # refused while one is running
+                source_id=source_id, started=started, heartbeat_at=started,
+                status="running"))
+            key = result.inserted_primary_key
+            assert key is not None  # a single-row INSERT always has one
+            return int(key[0])
+    except IntegrityError:  # ux_feed_run_running: the store keeps one running run a source
+        with engine.connect() as conn:
+            since = conn.execute(select(FeedRun.started).where(
+                FeedRun.source_id == source_id, FeedRun.status == "running")).scalar()
+        raise SourceBusy(source_id, since) from None
 
 
 def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunReport) -> None:
@@ -301,6 +318,8 @@ def run_source(
 ) -> RunReport:
     """Run ``connector`` once as source ``source_id``; never raises for source problems
     nor for a batch the store refuses (any SQLAlchemyError): the run is marked failed.
+    Raises ``SourceBusy`` (before reading anything) while another run of the source is
+    in progress anywhere.
 
     ``full`` ignores the stored watermark and reads everything again (still idempotent).
     """

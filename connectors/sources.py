@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import SourceFormatError
 from connectors.registry import UnknownConnectorError, get_connector
-from connectors.runner import RunReport, run_source, store_error_line
+from connectors.runner import RunReport, SourceBusy, run_source, store_error_line
 from dashboard.settings import Settings
 
 STORE_RETRY = timedelta(minutes=1)  # a source whose store was down is tried again this soon,
@@ -83,6 +83,8 @@ def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunRepo
     location = str(entry.connector_config().get("location", ""))
     try:
         return run_source(engine, settings, connector, entry.id, location)
+    except SourceBusy as busy:  # not a failure: the run in progress elsewhere does it
+        return RunReport(source=entry.id, kind=entry.kind, status="busy", error=str(busy))
     except SQLAlchemyError as error:  # the store is down: nothing was acknowledged
         return RunReport(source=entry.id, kind=entry.kind, status="failed",
                          error=f"store unavailable: {store_error_line(error)}",

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -86,6 +87,10 @@ class Source(Base):
 
 class FeedRun(Base):
     __tablename__ = "feed_runs"
+    # one "running" run per source at a time, whichever process or machine starts it
+    __table_args__ = (Index("ux_feed_run_running", "source_id", unique=True,
+                            sqlite_where=text("status = 'running'"),
+                            postgresql_where=text("status = 'running'")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
     started: Mapped[datetime]

@@ -231,3 +231,35 @@ def test_an_unversioned_store_that_already_has_the_sign_in_tables_is_adopted(
         assert current_revision(conn) == head_revision()
         assert conn.execute(text("SELECT attempts FROM sign_in_throttle")).scalar() == 3
     assert _schema_differences(empty_engine) == []
+
+
+def test_one_running_run_per_source_keeps_the_newest_of_an_older_store(
+        empty_engine: Engine) -> None:
+    """0008: a store from before holds several "running" runs of one source (processes
+    killed before the heartbeat existed); all but the newest are marked interrupted, every
+    row kept, and from then on the store refuses a second running run of a source."""
+    from alembic import command
+    from sqlalchemy.exc import IntegrityError
+
+    from dashboard.store.schema import _config
+
+    with empty_engine.begin() as conn:
+        command.upgrade(_config(conn), "0007_quarantine_replay")
+        conn.execute(text("INSERT INTO sources (id, kind, location, config, enabled) "
+                          "VALUES ('a', 'csv', '', '{}', true), ('b', 'csv', '', '{}', true)"))
+        for number, (source, status) in enumerate([("a", "running"), ("a", "running"),
+                                                   ("a", "ok"), ("a", "running"),
+                                                   ("b", "running")], start=1):
+            conn.execute(text(
+                "INSERT INTO feed_runs (id, source_id, started, status, records_in, stored, "
+                "quarantined) VALUES (:id, :s, :t, :st, 0, 0, 0)"),
+                {"id": number, "s": source, "t": f"2026-01-0{number} 00:00:00", "st": status})
+    assert upgrade_store(empty_engine) == "0007_quarantine_replay"  # upgraded from there
+    with empty_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, error FROM feed_runs ORDER BY id")).all()
+    assert [(r.id, r.status) for r in rows] == [(1, "failed"), (2, "failed"), (3, "ok"),
+                                                (4, "running"), (5, "running")]
+    assert all("interrupted" in r.error for r in rows[:2])
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO feed_runs (source_id, started, status, records_in, "
+                          "stored, quarantined) VALUES ('a', '2026-02-01', 'running', 0, 0, 0)"))

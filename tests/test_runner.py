@@ -280,31 +280,121 @@ def test_a_time_out_of_range_is_quarantined_and_never_moves_the_watermark(
 
 def test_a_run_whose_process_died_is_interrupted_not_running_for_ever(store: Engine) -> None:
     """A run still marked running whose heartbeat stopped over a minute ago (its process was
-    killed) shows as interrupted on /feeds, and the source's next run marks it failed; a run
-    beating now stays running."""
+    killed) shows as interrupted on /feeds, and the source's next run marks it failed (each
+    source its own); a run beating now stays running."""
     from datetime import timedelta
 
     from dashboard.feed_health import run_status
 
     now = datetime.now(timezone.utc)
     with unit_of_work(store) as conn:
-        conn.execute(insert(Source), [{"id": "s1", "kind": "test-sensors", "location": "",
-                                       "config": {}}])
+        conn.execute(insert(Source), [{"id": s, "kind": "test-sensors", "location": "",
+                                       "config": {}} for s in ("s1", "s2")])
         conn.execute(insert(FeedRun), [
             {"source_id": "s1", "started": now - timedelta(minutes=30), "status": "running",
              "heartbeat_at": now - timedelta(minutes=5)},
-            {"source_id": "s1", "started": now - timedelta(hours=2), "status": "running",
+            {"source_id": "s2", "started": now - timedelta(hours=2), "status": "running",
              "heartbeat_at": None},
         ])
     with store.connect() as conn:
         dead = conn.execute(select(FeedRun).order_by(FeedRun.id)).all()
     assert [run_status(r) for r in dead] == ["interrupted", "interrupted"]
     report = run_source(store, Settings(), SensorConnector({"records": _records(range(2))}), "s1")
+    run_source(store, Settings(), SensorConnector({"records": _records(range(2), "b")}), "s2")
     with store.connect() as conn:
         runs = conn.execute(select(FeedRun.id, FeedRun.status, FeedRun.error, FeedRun.finished,
                                    FeedRun.heartbeat_at).order_by(FeedRun.id)).all()
-    assert [r.status for r in runs] == ["failed", "failed", "ok"]
+    assert [r.status for r in runs] == ["failed", "failed", "ok", "ok"]
     assert all("interrupted" in r.error for r in runs[:2])
     assert runs[0].finished == runs[0].heartbeat_at  # it ended when it last beat
     assert report.run_id == runs[2].id and runs[2].heartbeat_at is not None
     assert run_status(runs[2]) == "ok"
+
+
+class GatedStream(SensorStream):
+    """Reads its first record, then waits until the test opens the gate."""
+
+    entered = None  # threading.Event set once the run is reading
+    gate = None  # threading.Event the test sets to let the run finish
+
+    def read(self, watermark: str | None) -> Iterator[Mapping[str, Any]]:
+        records = iter(super().read(watermark))
+        yield next(records)
+        GatedStream.entered.set()
+        assert GatedStream.gate.wait(30)
+        yield from records
+
+
+class GatedConnector(SensorConnector):
+    kind = "test-gated"
+
+    def streams(self) -> list[Stream]:
+        return [GatedStream(self.config)]
+
+
+def test_a_source_runs_once_at_a_time_wherever_it_is_started(store: Engine, settings) -> None:
+    """While a run of a source is in progress (its heartbeat alive), another start of the
+    same source, from any process, is refused by the store before reading anything; other
+    sources run; once it finished the source runs again."""
+    import threading
+
+    from connectors.runner import SourceBusy
+
+    GatedStream.entered, GatedStream.gate = threading.Event(), threading.Event()
+    first: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: first.update(report=run_source(
+        store, settings, GatedConnector({"records": _records(range(5))}), "gated")))
+    worker.start()
+    try:
+        assert GatedStream.entered.wait(30)
+        with pytest.raises(SourceBusy, match="already running in another process since"):
+            run_source(store, settings, SensorConnector({"records": _records(range(5))}),
+                       "gated")
+        other = run_source(store, settings, SensorConnector({"records": _records(range(3), "b")}),
+                           "other")
+        assert other.status == "ok" and other.stored == 3
+    finally:
+        GatedStream.gate.set()
+        worker.join(30)
+    assert first["report"].status == "ok" and first["report"].stored == 5
+    with store.connect() as conn:
+        runs = conn.execute(select(FeedRun.status).where(FeedRun.source_id == "gated")).all()
+    assert [r.status for r in runs] == ["ok"]  # the refused start left no run behind
+    again = run_source(store, settings, SensorConnector({"records": _records(range(8))}), "gated")
+    assert again.status == "ok" and again.stored == 3
+
+
+def test_a_run_whose_process_died_frees_its_source(store: Engine, settings) -> None:
+    """A "running" run whose heartbeat stopped (its process was killed) no longer holds the
+    source: the next start marks it interrupted and runs."""
+    from datetime import timedelta
+
+    from dashboard.feed_health import RUN_LEASE_SECONDS
+
+    first = run_source(store, settings, SensorConnector({"records": _records(range(2))}), "s")
+    dead = datetime.now(timezone.utc) - timedelta(seconds=RUN_LEASE_SECONDS + 5)
+    with unit_of_work(store) as conn:
+        conn.execute(insert(FeedRun).values(source_id="s", started=dead, heartbeat_at=dead,
+                                            status="running"))
+    report = run_source(store, settings, SensorConnector({"records": _records(range(4))}), "s")
+    assert first.status == report.status == "ok" and report.stored == 2
+    with store.connect() as conn:
+        statuses = [r.status for r in conn.execute(
+            select(FeedRun.status).where(FeedRun.source_id == "s").order_by(FeedRun.id))]
+    assert statuses == ["ok", "failed", "ok"]
+
+
+def test_a_busy_source_is_reported_not_failed(store: Engine, settings, tmp_path) -> None:
+    from connectors.sources import SourceEntry, run_entry
+
+    now = datetime.now(timezone.utc)
+    with unit_of_work(store) as conn:
+        conn.execute(insert(Source).values(id="busy", kind="districts", location="",
+                                           config={}))
+        conn.execute(insert(FeedRun).values(source_id="busy", started=now, heartbeat_at=now,
+                                            status="running"))
+    entry = SourceEntry.model_validate({"id": "busy", "kind": "districts",
+                                        "location": str(tmp_path / "none.geojson")})
+    report = run_entry(store, settings, entry)
+    assert report.status == "busy" and report.failure is None
+    assert "already running in another process" in (report.error or "")
