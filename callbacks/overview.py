@@ -31,7 +31,13 @@ from layouts import (
     ids,
 )
 from layouts.access import scoped_department
-from layouts.city_map import asset_payload, label_districts, map_legend, selection_outline
+from layouts.city_map import (
+    asset_legend,
+    asset_payload,
+    label_districts,
+    map_legend,
+    selection_outline,
+)
 from layouts.overview import (
     ALERT_LIMIT,
     DEFAULT_WINDOW,
@@ -224,6 +230,16 @@ def select_district(district: str | None, window: str | None) -> tuple[Any, Any,
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(features)
     viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
     return hideout, selection_outline(shapes, district or None), viewport
+
+
+@dash.callback(
+    Output(ids.OVERVIEW_ASSET_LEGEND, "children"),
+    Input(ids.OVERVIEW_LAYERS_CONTROL, "overlays"),
+    prevent_initial_call=True,
+)
+def legend_assets(overlays: list[str] | None) -> list[Any]:
+    """The asset legend names the colours of the layers switched on."""
+    return asset_legend([o for o in overlays or [] if isinstance(o, str)])
 
 
 @dash.callback(

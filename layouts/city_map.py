@@ -37,6 +37,36 @@ def map_legend(title: str) -> list[Any]:
     return [html.Div(title, className="legend__title"), html.Ul(rows, className="legend__rows")]
 
 
+ASSET_RING_COLOUR = "#455a64"  # the neutral fill of the legend's ring examples
+
+
+def asset_legend(shown: list[str] | None = None) -> list[Any]:
+    """Legend of the asset layers (what ``assetPoint``/``assetCluster`` in ``map.js`` draw):
+    a marker's fill is its domain's colour (one row per layer switched on, by its name in
+    the Layers control), its ring tells whether the asset reports a fault, a numbered
+    bubble is a group of nearby assets."""
+    by_label = {label: colour for label, colour in DOMAIN_STYLE.values()}
+    domains = [html.Li([html.Span(className="legend__swatch legend__swatch--round",
+                                  style={"background": by_label[name]}), name])
+               for name in sorted(n for n in set(shown or []) if n in by_label)]
+    if not domains:
+        domains = [html.Li("none: switch domains on under Layers",
+                           className="legend__hint")]
+    marks = [
+        html.Li([html.Span(className="legend__swatch legend__swatch--round",
+                           style={"background": ASSET_RING_COLOUR}), "working"]),
+        html.Li([html.Span(className="legend__swatch legend__swatch--round "
+                                     "legend__swatch--fault",
+                           style={"background": ASSET_RING_COLOUR}),
+                 "reports a fault"]),
+        html.Li([html.Span("12", className="legend__cluster",
+                           style={"background": ASSET_RING_COLOUR}),
+                 "nearby assets grouped"]),
+    ]
+    return [html.Div("Assets on the map", className="legend__title"),
+            html.Ul(domains + marks, className="legend__rows")]
+
+
 def label_districts(collection: dict[str, Any], decimals: int = 2) -> dict[str, Any]:
     """Add a ready-to-show ``label`` (name, value, status) to each district feature."""
     features = []
@@ -126,4 +156,5 @@ def city_map(districts: dict[str, Any], domains: list[str], *,
     return html.Div(className="city-map-wrap", children=[
         html.Div([leaflet, *empty], className="city-map"),
         html.Div(map_legend(legend_title), id=ids.OVERVIEW_MAP_LEGEND, className="legend"),
+        html.Div(asset_legend(), id=ids.OVERVIEW_ASSET_LEGEND, className="legend legend--assets"),
     ])

@@ -14,7 +14,7 @@ from typing import Any
 
 import dash_leaflet as dl
 import pytest
-from dash import Patch, dcc, no_update
+from dash import Patch, dcc, html, no_update
 
 from dashboard import queries
 from dashboard.settings import Settings
@@ -202,6 +202,33 @@ def test_layout_has_the_stable_hooks(ctx: None, demo_settings: Settings) -> None
     polygons = by_id(tree, "overview-district-layer")
     assert len(polygons.data["features"]) == len(queries.district_options(demo_settings))
     assert all("label" in f["properties"] for f in polygons.data["features"])
+
+
+def test_the_map_card_explains_the_asset_markers(ctx: None, demo_settings: Settings) -> None:
+    """Under the district-score legend: "Assets on the map" with what a marker's ring and a
+    numbered bubble mean; switching layers on names each one's colour, the very colour its
+    layer draws with."""
+    from callbacks.overview import legend_assets
+    from layouts.overview import layout
+
+    tree = layout()
+    legend = by_id(tree, "overview-asset-legend")
+    words = text_of(legend)
+    assert words.startswith("Assets on the map")
+    assert "working" in words and "reports a fault" in words and "nearby assets grouped" in words
+    assert "switch domains on under Layers" in words
+    layers = {o.name: o.children.hideout["color"]
+              for o in walk(by_id(tree, "overview-layers-control")) if isinstance(o, dl.Overlay)}
+    assert len(layers) >= 2
+    chosen = sorted(layers)[:2]
+    shown = legend_assets(chosen + ["Not a layer", None])  # type: ignore[list-item]
+    swatches = {row.children[1]: row.children[0].style["background"]
+                for row in walk(shown) if isinstance(row, html.Li)
+                and isinstance(row.children, list) and isinstance(row.children[1], str)}
+    assert {name: swatches[name] for name in chosen} == {name: layers[name] for name in chosen}
+    assert "Not a layer" not in text_of(shown)
+    assert "switch domains on" not in text_of(shown)
+    assert "switch domains on" in text_of(legend_assets([]))
 
 
 def test_layout_without_tiles_has_no_tile_layer_and_with_tiles_has_attribution(
