@@ -34,6 +34,33 @@ SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
 YEAR_BEFORE = "the same window a year before"
 
 
+# What a KPI's source asset is called, by the FIWARE type its metric reads (``sources``:
+# "observations:<Type>.<attribute>"), for "No air-quality station in this district".
+SOURCE_NOUNS = {
+    "AirQualityObserved": "air-quality station", "NoiseLevelObserved": "noise sensor",
+    "TrafficFlowObserved": "traffic sensor", "GtfsStop": "bus stop",
+    "OffStreetParking": "monitored car park", "WasteContainer": "container with a sensor",
+    "WaterConsumptionObserved": "water meter", "WaterQualityObserved": "water-quality station",
+    "ThreePhaseAcMeasurement": "metered public building", "Streetlight": "metered street light",
+}
+
+
+def source_noun(kpi: dict[str, Any]) -> str:
+    """What the asset a KPI reads is called (``sensor`` for a type not named here)."""
+    for source in kpi.get("sources") or []:
+        if source.startswith("observations:"):
+            return SOURCE_NOUNS.get(source.split(":", 1)[1].split(".", 1)[0], "sensor")
+    return "sensor"
+
+
+def no_source_tag(kpi: dict[str, Any], place: str = "this district") -> html.Span:
+    """``No air-quality station in this district``: said instead of "Stale" where the place
+    has no asset of the kind the KPI reads (``no_source``), so no data is coming."""
+    return html.Span(f"No {source_noun(kpi)} in {place}", className="tag tag--no-source",
+                     title="Nothing of the kind this KPI reads is located here, so it has "
+                           "no value (not a feed that stopped)")
+
+
 def js(name: str) -> dict[str, str]:
     """A reference to a function of ``assets/map.js`` for dash-leaflet props."""
     return {"variable": f"dashExtensions.default.{name}"}
@@ -122,19 +149,22 @@ def freshness(iso: str | None, now: datetime, tz: str, prefix: str = "as of") ->
 
 def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
              now: datetime | None = None, tz: str = "UTC",
-             domain_href: str | None = None) -> html.Div:
+             domain_href: str | None = None, place: str = "the city") -> html.Div:
     """One KPI: value and unit, target, trend, sparkline, freshness; coloured by status.
 
     The trend compares with the previous window or, when the KPI carries ``year_ago``
     (``queries.district.with_year_ago``), with the same window a year before.
-    With ``domain_href`` the domain label links to that (domain page) URL."""
+    With ``domain_href`` the domain label links to that (domain page) URL. A KPI with
+    nothing to read in its ``place`` ("this district", "the city") says so (``no_source``)
+    instead of a freshness and "Stale"."""
     now = now or datetime.now(timezone.utc)
     status = status_of(kpi.get("score"))
     decimals = int(kpi.get("decimals", 1))
     name, unit = text(kpi["name"], lang), kpi.get("unit", "")
     comparator = "≤" if kpi.get("direction") == "lower" else "≥"
     spark = kpi.get("spark") or []
-    foot: list[Any] = [freshness(kpi.get("as_of"), now, tz)]
+    foot: list[Any] = ([no_source_tag(kpi, place)] if kpi.get("no_source")
+                       else [freshness(kpi.get("as_of"), now, tz)])
     partial = coverage_tag(kpi.get("coverage"))
     if partial is not None:
         foot.append(partial)

@@ -19,7 +19,7 @@ from layouts import (
     text,
     time_ago,
 )
-from layouts.components import status_badge, trend_span
+from layouts.components import no_source_tag, source_noun, status_badge, trend_span
 from layouts.export import graph_config, safe_name
 
 KPI_CSV_FIELDS = ("kpi_id", "kpi", "domain", "unit", "district_value", "city_value", "target",
@@ -63,7 +63,8 @@ def change_cell(row: dict[str, Any], versus: str, *, year: bool = False) -> html
 def score_figure(rows: list[dict[str, Any]], place: str) -> dict[str, Any]:
     """Horizontal bars of the district's score per KPI, the city's score as markers and the
     1.00 target line. Bars are grouped by status so the legend names it in words."""
-    names = [text(r["name"]) + (" (no data)" if r["score"] is None else "") for r in rows]
+    names = [text(r["name"]) + (f" (no {source_noun(r)} here)" if r.get("no_source") else
+                                " (no data)" if r["score"] is None else "") for r in rows]
     data: list[dict[str, Any]] = []
     for status in ("on", "near", "off"):
         chosen = [(n, r) for n, r in zip(names, rows, strict=True)
@@ -137,7 +138,8 @@ def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
                     className="num"),
             html.Td(f"{format_number(r['score'], 2)} / {format_number(r['city_score'], 2)}",
                     className="num"),
-            html.Td(status_badge(status_of(r["score"]))),
+            html.Td(no_source_tag(r) if r.get("no_source")
+                    else status_badge(status_of(r["score"]))),
             html.Td(change_cell(r, "previous window")),
         ]
         if year_ago:
@@ -161,7 +163,9 @@ def kpi_csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "kpi_id": r["id"], "kpi": text(r["name"]), "domain": r["domain"], "unit": r["unit"],
         "district_value": r["value"], "city_value": r["city_value"], "target": r["target"],
         "direction": r["direction"], "score": r["score"], "city_score": r["city_score"],
-        "status": STATUS_LABELS[status_of(r["score"])][1], "previous_value": r["previous"],
+        "status": (f"No {source_noun(r)} in this district" if r.get("no_source")
+                   else STATUS_LABELS[status_of(r["score"])][1]),
+        "previous_value": r["previous"],
         "change_vs_previous": r.get("change"), "change_unit": r.get("change_unit"),
         "year_ago_value": r["year_ago"], "change_vs_year_ago": r["year_change"],
         "year_change_unit": r.get("year_change_unit"),

@@ -90,7 +90,8 @@ def kpi_cards(settings: Settings, domain: str, filters: PageFilters) -> list[Any
                 if k.get("domain") == domain]
     if filters.compare == "year":
         kpis = with_year_ago(settings, window, filters.district, kpis, department)
-    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz) for k in kpis]
+    cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
+                      place="this district" if filters.district else "the city") for k in kpis]
     return cards or [html.P("No KPIs are defined for this domain (data/kpis.yaml).",
                             className="empty-note")]
 

@@ -132,7 +132,9 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
     if compare == "year":
         kpis = with_year_ago(settings, window, data["district"], kpis, department)
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
-                      domain_href=f"/domain/{k['domain']}{query}") for k in kpis]
+                      domain_href=f"/domain/{k['domain']}{query}",
+                      place="this district" if data["district"] else "the city")
+             for k in kpis]
     return badge, cards
 
 

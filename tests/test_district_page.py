@@ -391,6 +391,31 @@ def test_kpi_csv_rows_equal_the_table(in_app: None, tiny_city: Settings,
             assert format_number(float(value), row["decimals"]) in text_of(tr.children[1])
 
 
+def test_a_district_without_a_station_says_so_in_the_table_chart_and_csv(
+        in_app: None, tiny_city: Settings, districts: list[str]) -> None:
+    """Where plain SQL finds no air-quality station in a district, its air KPIs say "No
+    air-quality station in this district" (table, chart, CSV), never stale; where one
+    exists they keep their status."""
+    from layouts.district_sections import kpi_csv_rows, kpi_table, score_figure
+
+    located = {d for (d,) in sql_rows(tiny_city, "SELECT DISTINCT district_id FROM assets "
+                                                 "WHERE type = 'AirQualityObserved'")}
+    assert set(districts) - located and set(districts) & located
+    for district in districts:
+        rows = dq.kpi_comparison(tiny_city, district, WINDOW)["rows"]
+        air = next(r for r in rows if r["id"] == "air_no2")
+        missing = district not in located
+        assert air["no_source"] is missing and not (missing and air["stale"])
+        row = next(tr for tr in body_rows(kpi_table("t", rows, "X", year_ago=False))
+                   if "Nitrogen dioxide" in text_of(tr.children[0]))
+        said = "No air-quality station in this district" in text_of(row.children[5])
+        assert said is missing
+        csv_row = next(c for c in kpi_csv_rows(rows) if c["kpi_id"] == "air_no2")
+        assert (csv_row["status"] == "No air-quality station in this district") is missing
+        names = [n for trace in score_figure(rows, "X")["data"] for n in trace["y"]]
+        assert any("(no air-quality station here)" in n for n in names) is missing
+
+
 def test_asset_csv_and_geojson_exports(in_app: None, tiny_city: Settings,
                                        districts: list[str]) -> None:
     from callbacks.district import export_file

@@ -132,6 +132,31 @@ def test_freshness_sources_and_sparkline(city: Connection, kpis) -> None:
     assert [p["v"] for p in no2.spark] == [60.0, 20.0, 40.0]  # hourly buckets, in time order
 
 
+def test_a_place_without_a_station_has_no_source_and_is_not_stale(city: Connection,
+                                                                   kpis) -> None:
+    """A district with no air-quality station at all says so (no_source) and is not stale;
+    a district whose station stopped reporting stays stale; request KPIs always have a
+    source (requests can come from anywhere)."""
+    city.execute(insert(District), [{"id": "d3", "name": "East", "geometry": {},
+                                     "population": 500}])
+    later = NOW + timedelta(days=2)  # d1's and d2's stations have both stopped by then
+    table = compute_kpi_table(city, kpis, window_for("week", later, TZ), later)
+    no2 = {p: next(k for k in table.for_place(p) if k.id == "no2") for p in (None, "d1", "d3")}
+    assert (no2["d3"].no_source, no2["d3"].stale, no2["d3"].value) == (True, False, None)
+    assert (no2["d1"].no_source, no2["d1"].stale) == (False, True)
+    assert (no2[None].no_source, no2[None].stale) == (False, True)
+    assert not any(k.no_source for k in table.for_place("d3") if k.id != "no2")
+    assert next(k for k in table.for_place("d3") if k.id == "no2").as_dict()["no_source"]
+
+
+def test_a_city_without_any_station_has_no_source(conn: Connection, kpis) -> None:
+    conn.execute(insert(District), [{"id": "d1", "name": "North", "geometry": {},
+                                     "population": 1000}])
+    table = compute_kpi_table(conn, kpis, window_for("week", NOW, TZ), NOW)
+    assert [(k.id, k.no_source, k.stale) for k in table.for_place(None)] == [
+        ("no2", True, False), ("on_time", False, True), ("median_days", False, True)]
+
+
 def test_empty_store_gives_no_values_not_errors(conn: Connection, kpis) -> None:
     table = compute_kpi_table(conn, kpis, window_for("month", NOW, TZ), NOW)
     assert [k.value for k in table.for_place(None)] == [None, None, None]

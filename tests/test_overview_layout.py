@@ -97,6 +97,51 @@ def test_kpi_card_statuses_and_trend_semantics() -> None:
     assert not any(isinstance(c, dcc.Graph) for c in walk(empty))
 
 
+def test_a_kpi_card_without_a_station_says_so_instead_of_stale() -> None:
+    """No air-quality station in a district: the card says so, not "Stale" nor "no data
+    yet"; a station that stopped reporting still shows "Stale"."""
+    from layouts.components import kpi_card, source_noun
+
+    nothing = kpi(value=None, score=None, trend=None, improving=None, spark=[], as_of=None,
+                  stale=False, no_source=True)
+    card = text_of(kpi_card(nothing, now=NOW, place="this district"))
+    assert "No air-quality station in this district" in card
+    assert "Stale" not in card and "no data yet" not in card
+    assert "No air-quality station in the city" in text_of(kpi_card(nothing, now=NOW))
+    stopped = kpi_card(kpi(value=None, score=None, trend=None, improving=None, spark=[],
+                           as_of=(NOW - timedelta(days=2)).isoformat(), stale=True,
+                           no_source=False), now=NOW, place="this district")
+    assert "Stale" in text_of(stopped) and "No air-quality station" not in text_of(stopped)
+    assert source_noun({"sources": ["observations:NoiseLevelObserved.LAeq"]}) == "noise sensor"
+    assert source_noun({"sources": ["observations:SomethingNew.x"]}) == "sensor"
+    assert source_noun({"sources": ["service_requests"]}) == "sensor"
+
+
+def test_district_cards_name_missing_stations_from_the_real_assets(
+        ctx: None, demo_settings: Settings) -> None:
+    """On the tiny city, a district's air and noise cards say "No … in this district"
+    exactly where plain SQL finds no asset of that kind in it, "Stale" never there."""
+    from sqlalchemy import text as sql
+
+    from dashboard.store import get_engine
+    from layouts.overview import layout
+
+    with get_engine(demo_settings.resolved_database_url).connect() as conn:
+        located = set(conn.execute(sql("SELECT DISTINCT type, district_id FROM assets")).all())
+    checked = 0
+    for district in [d["id"] for d in queries.district_options(demo_settings)]:
+        tree = layout(district=district)
+        for kpi_id, kind, noun in (("air_no2", "AirQualityObserved", "air-quality station"),
+                                   ("noise_laeq", "NoiseLevelObserved", "noise sensor")):
+            card = text_of(by_id(tree, {"type": "overview-kpi-card", "kpi": kpi_id}))
+            missing = (kind, district) not in located
+            assert (f"No {noun} in this district" in card) is missing, (district, kpi_id)
+            if missing:
+                assert "Stale" not in card
+                checked += 1
+    assert checked  # the tiny city has districts without a station
+
+
 def test_sparkline_is_a_small_static_figure() -> None:
     from layouts.components import sparkline_figure
 

@@ -150,7 +150,7 @@ def districts() -> Response:
 
 KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals", "value",
               "previous", "score", "trend", "change", "change_unit", "improving", "as_of",
-              "stale", "covered", "covered_of", "coverage_unit", "partial")
+              "stale", "no_source", "covered", "covered_of", "coverage_unit", "partial")
 
 
 @api_v1.get("/kpis")

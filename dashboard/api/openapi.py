@@ -85,6 +85,9 @@ def _schemas() -> dict[str, Any]:
                           "score": _nullable("number"), "trend": _nullable("number"),
                           "improving": _nullable("boolean"), "as_of": _nullable("string"),
                           "stale": {"type": "boolean"},
+                          "no_source": {"type": "boolean", "description":
+                                        "the place has no asset of the kind this KPI reads "
+                                        "(no value is coming; never stale)"},
                           "sources": {"type": "array", "items": string},
                           "change": _nullable("number"), "change_unit": _nullable("string"),
                           "coverage": {"type": ["object", "null"], "properties": {

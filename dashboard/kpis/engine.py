@@ -20,7 +20,7 @@ from dashboard.kpis.scoring import (
 )
 from dashboard.kpis.sources import SourceResult, rollup_results
 from dashboard.kpis.windows import Window
-from dashboard.model import District
+from dashboard.model import Asset, District
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -38,6 +38,9 @@ class KpiValue:
     ``change`` / ``change_unit`` say how it moved: percentage points ("pp") for a KPI in %,
     relative ("%", as a fraction) otherwise, or in the KPI's unit from a near-zero base;
     ``trend`` is the relative change (None from a near-zero base).
+    ``no_source``: the place has no asset of the kind the KPI reads (a district without an
+    air-quality station, for an air KPI), so it has no value to wait for and is never
+    ``stale``; a place whose asset stopped reporting is stale.
     """
 
     id: str
@@ -59,6 +62,7 @@ class KpiValue:
     coverage: dict[str, Any] | None = None
     change: float | None = None
     change_unit: str | None = None
+    no_source: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,7 +95,7 @@ def _sources_of(kpi: KpiDefinition) -> list[str]:
 
 
 def _value_for(
-    kpi: KpiDefinition, raw: SourceResult, key: str | None, now: int
+    kpi: KpiDefinition, raw: SourceResult, key: str | None, now: int, has_source: bool = True
 ) -> KpiValue:
     value = raw.current.get(key)
     previous = raw.previous.get(key)
@@ -99,7 +103,7 @@ def _value_for(
     change, change_unit = kpi_change(value, previous, kpi.unit, kpi.target)
     coverage = raw.coverage.get(key)
     as_of = raw.as_of.get(key)
-    stale = as_of is None or now - as_of > kpi.stale_after_hours * 3600
+    stale = has_source and (as_of is None or now - as_of > kpi.stale_after_hours * 3600)
     return KpiValue(
         id=kpi.id,
         name=dict(kpi.name),
@@ -120,7 +124,29 @@ def _value_for(
         coverage=None if coverage is None else coverage.as_dict(),
         change=change,
         change_unit=change_unit,
+        no_source=not has_source,
     )
+
+
+def source_type(kpi: KpiDefinition) -> str | None:
+    """The kind of asset (FIWARE type) a KPI reads: its metric's ``Type`` for a rollup KPI;
+    None for request and case KPIs (any place can have requests)."""
+    if kpi.source != "rollups" or not kpi.metric:
+        return None
+    return kpi.metric.split(".", 1)[0]
+
+
+def places_with_assets(conn: Connection, types: set[str]) -> dict[str, set[str | None]]:
+    """For each asset type, the districts with at least one such asset, and None (the city)
+    when there is one anywhere. One indexed query."""
+    found: dict[str, set[str | None]] = {t: set() for t in types}
+    if not types:
+        return found
+    rows = conn.execute(select(Asset.type, Asset.district_id).where(Asset.type.in_(types))
+                        .distinct())
+    for kind, district in rows:
+        found[kind].update({None, district})
+    return found
 
 
 def district_populations(conn: Connection) -> dict[str, int]:
@@ -151,9 +177,17 @@ def compute_kpi_table(
                                now_epoch, department))
     raw.update(case_results(conn, by_source.get("cases", []), window, populations, now_epoch,
                             department))
+    kinds = {k.id: source_type(k) for k in kpis}
+    located = places_with_assets(conn, {t for t in kinds.values() if t})
+
+    def has_source(kpi: KpiDefinition, key: str | None) -> bool:
+        kind = kinds[kpi.id]
+        return kind is None or key in located[kind]
+
     places: dict[str | None, list[KpiValue]] = {}
     # a window that ended in the past is fresh if its data reached near its end
     fresh_at = min(now_epoch, window.end)
     for key in [None, *sorted(populations)]:
-        places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, fresh_at) for k in kpis]
+        places[key] = [_value_for(k, raw.get(k.id, SourceResult()), key, fresh_at,
+                                  has_source(k, key)) for k in kpis]
     return KpiTable(window=window, places=places)

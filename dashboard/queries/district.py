@@ -105,8 +105,9 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
     "city_score", "city_previous_score", "score_rank", "score_ranked", "districts",
     "rows": [...]}``; each row has the KPI's id, name, domain, unit, decimals, direction,
     target, value, city_value, score, city_score, previous, trend, improving, as_of,
-    stale, sources, rank, ranked and (with ``year_ago``) year_ago / year_change /
-    year_change_unit / year_improving (``year_change``). With ``department``: the KPIs that
+    stale, sources, no_source (no asset of its kind in the district), rank, ranked and
+    (with ``year_ago``) year_ago / year_change / year_change_unit / year_improving
+    (``year_change``). With ``department``: the KPIs that
     department answers for, scored together (``queries.kpi_table``).
     An unknown district raises ``ValueError``.
     """
@@ -131,6 +132,7 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
             "change": kpi["change"], "change_unit": kpi["change_unit"],
             "coverage": kpi["coverage"],
             "as_of": kpi["as_of"], "stale": kpi["stale"], "sources": kpi["sources"],
+            "no_source": kpi.get("no_source", False),
             "rank": ranks.get(district), "ranked": len(ranks),
             **(year_change(kpi, then) if year_ago else
                {"year_ago": None, "year_change": None, "year_change_unit": None,
