@@ -343,8 +343,15 @@ GROUPS = {"districts": districts_app, "ingest": ingest_app, "quarantine": quaran
 
 
 def register_commands(cli: typer.Typer) -> None:
-    """Add the connectors' command groups to ``cli`` (once)."""
+    """Add the connectors' command groups, and the task queue's ``worker`` and
+    ``scheduler``, to ``cli`` (once)."""
+    from connectors.cli_queue import scheduler, worker
+
     present = {group.name for group in cli.registered_groups}
     for name, group in GROUPS.items():
         if name not in present:
             cli.add_typer(group, name=name)
+    commands = {command.name for command in cli.registered_commands}
+    for name, function in (("worker", worker), ("scheduler", scheduler)):
+        if name not in commands:
+            cli.command(name)(function)

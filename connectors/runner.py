@@ -137,7 +137,8 @@ def last_watermark(engine: Engine, source_id: str) -> str | None:
     return None if run is None else run.watermark
 
 
-HEARTBEAT_SECONDS = 10.0  # a run in progress stamps ``heartbeat_at`` this often
+HEARTBEAT_SECONDS = min(10.0, RUN_LEASE_SECONDS / 4)  # a run in progress stamps
+# ``heartbeat_at`` this often
 
 
 class _Heartbeat:

@@ -3,7 +3,9 @@
     sources:
       - id: santander-air          # stable id: feed runs, watermarks and quarantine hang on it
         kind: ngsi                 # any kind the registry knows (citylens ingest --help)
-        every_minutes: 10          # schedule for --loop (default 15)
+        every_minutes: 10          # schedule for --loop and the scheduler (default 15)
+        cron: "*/10 6-22 * * *"    # or a cron expression (minute hour day month weekday)
+        after: [santander-devices] # runs after these sources when both are due
         enabled: true
         location: https://broker.example/v2/entities
         ...                        # the rest is the connector's own configuration
@@ -18,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from celery.schedules import ParseException, crontab
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,16 +36,76 @@ log = logging.getLogger(__name__)
 
 
 class SourceEntry(BaseModel):
-    """One configured source: its id, kind, schedule, and the connector's configuration."""
+    """One configured source: its id, kind, schedule (``every_minutes``, or a ``cron``
+    expression), the sources it runs after, and the connector's configuration."""
 
     model_config = ConfigDict(extra="allow")
     id: str = Field(min_length=1)
     kind: str
     enabled: bool = True
     every_minutes: float = Field(default=15, gt=0)
+    cron: str | None = None
+    after: list[str] = Field(default_factory=list)
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_schedule(value)  # raises ValueError with the reason
+        return value
 
     def connector_config(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    def schedule(self) -> crontab | timedelta:
+        """When it runs: its cron expression, else every ``every_minutes``."""
+        return cron_schedule(self.cron) if self.cron else timedelta(minutes=self.every_minutes)
+
+
+def cron_schedule(expression: str) -> crontab:
+    """A five-field cron expression (minute hour day-of-month month day-of-week) as a
+    Celery crontab; ValueError naming what is wrong."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron {expression!r}: expected 5 fields (minute hour day month "
+                         f"weekday), got {len(fields)}")
+    try:
+        schedule = crontab(*fields[:2], day_of_month=fields[2], month_of_year=fields[3],
+                           day_of_week=fields[4])
+    except (ParseException, ValueError) as error:
+        raise ValueError(f"cron {expression!r}: {error}") from error
+    return schedule
+
+
+def in_order(entries: list[SourceEntry]) -> list[SourceEntry]:
+    """The entries with every source after those it names in ``after`` (otherwise in file
+    order); SourceFormatError for an unknown name or a cycle."""
+    by_id = {e.id: e for e in entries}
+    for entry in entries:
+        unknown = [name for name in entry.after if name not in by_id]
+        if unknown:
+            raise SourceFormatError(f"source {entry.id}: 'after' names unknown sources "
+                                    f"{unknown}")
+    ordered: list[SourceEntry] = []
+    placed: set[str] = set()
+    visiting: list[str] = []
+
+    def place(entry: SourceEntry) -> None:
+        if entry.id in placed:
+            return
+        if entry.id in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(entry.id):], entry.id])
+            raise SourceFormatError(f"sources run after each other in a cycle: {cycle}")
+        visiting.append(entry.id)
+        for name in entry.after:
+            place(by_id[name])
+        visiting.pop()
+        placed.add(entry.id)
+        ordered.append(entry)
+
+    for entry in entries:
+        place(entry)
+    return ordered
 
 
 def load_sources(path: Path) -> list[SourceEntry]:
@@ -69,7 +132,10 @@ def load_sources(path: Path) -> list[SourceEntry]:
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise SourceFormatError(f"{path}: duplicated source ids {duplicated}")
-    return entries
+    try:
+        return in_order(entries)
+    except SourceFormatError as error:
+        raise SourceFormatError(f"{path}: {error}") from error
 
 
 def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunReport:
@@ -97,7 +163,8 @@ def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunRepo
 
 
 def run_all(engine: Engine, settings: Settings, entries: list[SourceEntry]) -> list[RunReport]:
-    """Run every enabled source once, in order; one failing never stops the others."""
+    """Run every enabled source once, in order (``load_sources`` puts each after those it
+    names in ``after``); one failing never stops the others."""
     return [run_entry(engine, settings, e) for e in entries if e.enabled]
 
 
@@ -132,7 +199,9 @@ def next_wait(entry: SourceEntry, done_run: RunReport, store_failures: dict[str,
               ) -> timedelta:
     """How long until ``entry`` runs again: its schedule, or, while the store is down,
     ``STORE_RETRY`` doubled after each failure in a row (at most its schedule)."""
-    schedule = timedelta(minutes=entry.every_minutes)
+    every = entry.schedule()
+    schedule = every if isinstance(every, timedelta) else every.remaining_estimate(
+        datetime.now(timezone.utc))
     if done_run.failure != "store":
         store_failures[entry.id] = 0
         return schedule

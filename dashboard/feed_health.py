@@ -5,6 +5,8 @@ source_id) and the newest quarantined records of one source.
 """
 from __future__ import annotations
 
+import os
+
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,7 +35,9 @@ def _watermark_time(watermark: str | None) -> datetime | None:
 
 
 WATERMARK_STATUSES = ("ok", "partial", "reset")  # runs whose watermark the next run reads after
-RUN_LEASE_SECONDS = 60.0  # a "running" run whose heartbeat stopped this long ago was killed
+# A "running" run whose heartbeat stopped this long ago was killed, and no longer holds its
+# source (CITYLENS_RUN_LEASE_SECONDS; the heartbeat beats four times within it).
+RUN_LEASE_SECONDS = max(4.0, float(os.environ.get("CITYLENS_RUN_LEASE_SECONDS", "60")))
 
 
 def run_status(run: Any, now: datetime | None = None) -> str:

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # few seconds would add 17 k a day); older finished runs go, except those whose
     # quarantined records still point at them.
     feed_runs_kept: int = Field(default=1000, ge=10)
+    # The task queue of `citylens worker` and `citylens scheduler` (Celery): its broker and
+    # the queue their tasks go through (one per city when several share a broker).
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    queue: str = Field(default="citylens", min_length=1)
     # Plausible times of what a feed sends: nothing before this date, no reading or request
     # later than now plus this skew (planned things such as due dates: up to ten years on).
     # Anything else is quarantined with its reason and never moves a watermark.

@@ -195,3 +195,30 @@ def renamed(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str],
     for row in rows:
         yield {column: recode[field].get(row.get(field), row.get(field)) if field in recode
                else row.get(field) for field, column in columns.items()}
+
+
+def _prerequisites(source_id: str, ids: set[str]) -> list[str]:
+    """What a demo source refers to, so runs after: districts first; citizens, devices and
+    the bus company's GTFS after them; telemetry after its devices (bus stops: the GTFS);
+    requests, procedures and participation after the citizens; realtime after the GTFS."""
+    if source_id == "demo-districts":
+        wanted: list[str] = []
+    elif source_id in ("demo-citizens", "demo-devices", "demo-gtfs", "demo-notices"):
+        wanted = ["demo-districts"]
+    elif source_id == "demo-telemetry-GtfsStop" or source_id.startswith("demo-gtfs-rt"):
+        wanted = ["demo-gtfs"]
+    elif source_id.startswith("demo-telemetry-"):
+        wanted = ["demo-devices"]
+    elif source_id in ("demo-open311", "demo-cases", "demo-participation"):
+        wanted = ["demo-citizens"]
+    else:
+        wanted = []
+    return [name for name in wanted if name in ids]
+
+
+def in_run_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sources with ``after`` set to what each refers to, so that workers running them
+    in parallel store what one process running them in file order stores."""
+    ids = {e["id"] for e in entries}
+    return [{**e, "after": _prerequisites(e["id"], ids)} if _prerequisites(e["id"], ids)
+            else e for e in entries]

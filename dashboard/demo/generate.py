@@ -251,7 +251,8 @@ def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
     sources = folder / feeds.SOURCES_FILE
     sources.write_text("# The demo city's feeds, written by the generator; "
                        "`citylens sources run --config` this file to ingest them again.\n"
-                       + yaml.safe_dump({"sources": entries}, sort_keys=False), encoding="utf-8")
+                       + yaml.safe_dump({"sources": feeds.in_run_order(entries)},
+                                        sort_keys=False), encoding="utf-8")
     say(f"feeds written to {folder}; ingesting them through the connectors")
     ingest(engine, settings, sources, say)
     citizen_count = len(citizens.ids)
