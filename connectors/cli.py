@@ -27,7 +27,8 @@ Full = Annotated[bool, typer.Option("--full", help="Ignore the watermark; read e
 def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full: bool = False,
          after: Any = None) -> None:
     from connectors import get_connector
-    from connectors.runner import run_source
+    from connectors.runner import SourceBusy, run_source
+    from dashboard.feed_health import RUN_LEASE_SECONDS
     from dashboard.store import get_engine
 
     settings = get_settings()
@@ -37,7 +38,12 @@ def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full:
     except ValueError as error:  # pydantic's ValidationError included
         typer.echo(f"error: {kind}: {_one_line(error)}", err=True)
         raise typer.Exit(2) from error
-    report = run_source(engine, settings, connector, source_id, full=full)
+    try:
+        report = run_source(engine, settings, connector, source_id, full=full)
+    except SourceBusy as busy:
+        typer.echo(f"error: {source_id}: {busy} (a run whose process is gone lets go "
+                   f"{RUN_LEASE_SECONDS:.0f} s after its last heartbeat)", err=True)
+        raise typer.Exit(1) from busy
     payload = report.as_dict()
     if after is not None and report.status in ("ok", "partial") and report.stored:
         payload.update(after(engine, settings))

@@ -120,12 +120,16 @@ def expected(count: int) -> list[tuple[int, float]]:
 
 
 def test_kill_9_mid_stream_loses_nothing_and_stores_nothing_twice(
-        side_broker: SideMosquitto, store: tuple[str, Engine]) -> None:
+        side_broker: SideMosquitto, store: tuple[str, Engine],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     url, engine = store
+    lease = 4  # every process here: a killed run lets its source go 4 s after its last beat
+    monkeypatch.setattr("connectors.runner.RUN_LEASE_SECONDS", float(lease))
     run_source(engine, Settings(), connector(side_broker.url, seconds=0.3), "mqtt-faults")
     published = readings(1_000)
     publisher = Publisher(side_broker.url, published, pause=0.002)
-    env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": ""}
+    env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": "",
+           "CITYLENS_RUN_LEASE_SECONDS": str(lease)}
     ingester = subprocess.Popen(
         [*CITYLENS_CLI, "ingest", "mqtt", "--broker", side_broker.url, "--topic", TOPIC,
          "--client-id", "fault-ingester", "--count", "1000", "--seconds", "60",
@@ -143,6 +147,7 @@ def test_kill_9_mid_stream_loses_nothing_and_stores_nothing_twice(
     killed_with = len(stored_readings(engine))
     assert 0 < killed_with < 1_000, "the kill did not land midway"
     publisher.finish()
+    time.sleep(lease + 1)  # the killed run's lease lapses
 
     report = run_source(engine, Settings(), connector(side_broker.url, seconds=3, count=1_000),
                         "mqtt-faults")
