@@ -35,6 +35,11 @@ STATUS_LABELS = {"on": ("✓", "On target"), "near": ("!", "Near target"),
 STATUS_COLOURS = {"on": "#1a7f37", "near": "#b35900", "off": "#c62828", "none": "#6b7785"}
 SEVERITY_LABELS = {"critical": ("‼", "Critical"), "warning": ("!", "Warning"),
                    "info": ("i", "Info")}
+# Severity in charts (alerts per day, the asset chart): told apart also with deuteranopia
+# and protanopia (tests/test_palettes.py), by lightness as much as hue: dark red, amber,
+# blue. Text in these colours uses SEVERITY_TEXT_COLOURS (4.5:1 on white).
+SEVERITY_COLOURS = {"critical": "#a31b17", "warning": "#b86e00", "info": "#1f5fa8"}
+SEVERITY_TEXT_COLOURS = {"critical": "#a31b17", "warning": "#8a4700", "info": "#164f8c"}
 DOMAIN_STYLE: dict[str, tuple[str, str]] = {  # domain -> (label, marker colour)
     "environment": ("Environment", "#2e7d32"), "mobility": ("Mobility", "#1f5fa8"),
     "parking": ("Parking", "#6a3d9a"), "waste": ("Waste", "#8c5a2b"),

@@ -27,6 +27,7 @@ from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
 from layouts import (
     DOMAIN_STYLE,
+    SEVERITY_COLOURS,
     SEVERITY_LABELS,
     clean_query,
     current_settings,
@@ -46,7 +47,6 @@ from layouts.tables import data_grid, grid_columns, sorted_by, table_alternative
 PAGE = "alerts"
 DEFAULT_PERIOD = "7d"
 DEFAULT_STATE = "all"
-SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#a35200", "info": "#1f5fa8"}
 SORTABLE = ("severity_label", "asset", "domain_label", "district_name", "what", "value", "unit",
             "raised", "cleared")
 GRID_COLUMNS = [("severity_label", "Severity"), ("asset", "Asset"), ("domain_label", "Domain"),
@@ -136,7 +136,8 @@ def daily_figure(daily: list[dict[str, Any]]) -> dict[str, Any]:
     """Alerts raised per day, stacked by severity."""
     days = [d["day"] for d in daily]
     data = [{"type": "bar", "name": SEVERITY_LABELS[s][1], "x": days, "y": [d[s] for d in daily],
-             "marker": {"color": SEVERITY_COLOURS[s]}} for s in SEVERITY_ORDER]
+             "marker": {"color": SEVERITY_COLOURS[s], "line": {"color": "#ffffff", "width": 1}}}
+            for s in SEVERITY_ORDER]
     return {"data": data, "layout": {
         "barmode": "stack", "height": 260, "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
         "legend": {"orientation": "h", "y": -0.25},

@@ -13,17 +13,28 @@ from zoneinfo import ZoneInfo
 from dash import html
 
 from dashboard.units import metric_label
-from layouts import SEVERITY_LABELS, exact_time, format_number, text, time_ago
+from layouts import (
+    SEVERITY_COLOURS,
+    SEVERITY_LABELS,
+    SEVERITY_TEXT_COLOURS,
+    exact_time,
+    format_number,
+    text,
+    time_ago,
+)
 from layouts.tables import table_alternative
 
 TABLE_ROWS = 500  # rows the table alternative shows; the CSV has every point
 CSV_FIELDS = ("time", "mean", "min", "max", "count", "grain")
-LINE = "#0b4f8a"
-BAND = "rgba(11, 79, 138, 0.22)"
+LINE = "#0c2d57"  # navy: darker than the info blue, so an info threshold is not the series
+BAND = "rgba(12, 45, 87, 0.18)"
 COMPARE = "#535e6b"
-SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#8a4700", "info": "#164f8c"}
-SEVERITY_FILLS = {"critical": "rgba(179, 38, 30, 0.10)", "warning": "rgba(217, 142, 4, 0.14)",
-                  "info": "rgba(22, 79, 140, 0.10)"}
+SEVERITY_FILLS = {"critical": "rgba(163, 27, 23, 0.10)", "warning": "rgba(184, 110, 0, 0.14)",
+                  "info": "rgba(31, 95, 168, 0.10)"}
+# Each severity's threshold line and alert marker also differ in dash and shape, so they
+# are told apart in greyscale and by colour-blind readers (the label says it in words).
+SEVERITY_DASH = {"critical": "dash", "warning": "dashdot", "info": "longdash"}
+SEVERITY_SYMBOL = {"critical": "triangle-up", "warning": "diamond", "info": "circle"}
 def decimals_for(values: list[float]) -> int:
     """Decimals that show a series' values sensibly (3 for ratios, 1 for big numbers)."""
     if all(float(v).is_integer() for v in values):
@@ -44,13 +55,15 @@ def _local_iso(iso: str, tz: str) -> str:
 
 def _threshold_shape(rule: dict[str, Any]) -> dict[str, Any]:
     label = SEVERITY_LABELS.get(rule["severity"], ("", rule["severity"]))[1]
-    colour = SEVERITY_COLOURS.get(rule["severity"], COMPARE)
+    severity = rule["severity"]
     return {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
             "y0": rule["threshold"], "y1": rule["threshold"],
-            "line": {"color": colour, "width": 1.5, "dash": "dash"},
+            "line": {"color": SEVERITY_COLOURS.get(severity, COMPARE), "width": 1.5,
+                     "dash": SEVERITY_DASH.get(severity, "dash")},
             "label": {"text": f"{label} {rule['operator']} {rule['threshold']:g}",
                       "textposition": "end", "yanchor": "bottom",
-                      "font": {"color": colour, "size": 11}}}
+                      "font": {"color": SEVERITY_TEXT_COLOURS.get(severity, COMPARE),
+                               "size": 11}}}
 
 
 def value_range(series: dict[str, Any], rules: list[dict[str, Any]],
@@ -103,7 +116,8 @@ def series_figure(series: dict[str, Any], *, label: str, unit: str,
             "text": [f"{SEVERITY_LABELS.get(a['severity'], ('', a['severity']))[1]}: "
                      f"{text(a['rule_text'])}" for a in alerts],
             "hovertemplate": "%{text}, peak %{y}",
-            "marker": {"symbol": "triangle-up", "size": 12,
+            "marker": {"symbol": [SEVERITY_SYMBOL.get(a["severity"], "triangle-up")
+                                  for a in alerts], "size": 12,
                        "color": [SEVERITY_COLOURS.get(a["severity"], COMPARE) for a in alerts],
                        "line": {"color": "#ffffff", "width": 1}}})
         shapes += [{"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
