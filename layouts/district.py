@@ -289,9 +289,11 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
         html.Section(className="card district-kpis", children=[
             card_head("KPIs against the city and the targets",
                       export_button(PAGE, "kpis", "CSV")),
-            html.P("Bars: the district's score per KPI (1.00 = on target); black ticks: the "
-                   "city's score. Ranks: 1 = best of the districts with a value; ties share "
-                   "a rank.", className="section-hint"),
+            html.P("Worst first: bars are the district's score per KPI (1.00 = on target), "
+                   "black ticks the city's score; KPIs without a value come last. Gap to "
+                   "city: the district's value minus the city's over the same period. "
+                   "Ranks: 1 = best of the districts with a value; ties share a rank.",
+                   className="section-hint"),
             html.Div(parts["kpis"], id=pid("kpis")),
         ]),
         html.Div(className="district-columns", children=[

@@ -14,6 +14,7 @@ from layouts import (
     STATUS_LABELS,
     domain_label,
     exact_time,
+    format_change,
     format_number,
     status_of,
     text,
@@ -22,8 +23,9 @@ from layouts import (
 from layouts.components import no_source_tag, source_noun, status_badge, trend_span
 from layouts.export import graph_config, safe_name
 
-KPI_CSV_FIELDS = ("kpi_id", "kpi", "domain", "unit", "district_value", "city_value", "target",
-                  "direction", "score", "city_score", "status", "previous_value",
+KPI_CSV_FIELDS = ("kpi_id", "kpi", "domain", "unit", "district_value", "city_value",
+                  "gap_to_city", "gap_unit", "target", "direction", "score", "city_score",
+                  "status", "previous_value",
                   "change_vs_previous", "change_unit", "year_ago_value", "change_vs_year_ago",
                   "year_change_unit", "covered", "window_total", "coverage_unit", "rank",
                   "ranked")
@@ -46,6 +48,22 @@ def with_unit(value: float | None, decimals: int, unit: str) -> str:
     if value is None:
         return "–"
     return f"{format_number(value, decimals)} {unit}".strip()
+
+
+def gap_cell(row: dict[str, Any]) -> html.Span:
+    """``+8 pp vs city · better``: the district's value minus the city's (``city_gap``),
+    coloured and worded by the KPI's direction."""
+    gap = row.get("city_gap")
+    if gap is None:
+        return html.Span("–", className="trend trend--none")
+    better = row.get("city_gap_better")
+    size = format_change(gap, row.get("city_gap_unit"), row["decimals"])
+    if better is None:
+        return html.Span(f"level with the city ({'+' if gap >= 0 else '−'}{size})",
+                         className="trend trend--flat")
+    return html.Span([f"{'+' if gap > 0 else '−'}{size} vs city ",
+                      html.Span("better" if better else "worse", className="trend__word")],
+                     className=f"trend trend--{'improving' if better else 'worsening'}")
 
 
 def change_cell(row: dict[str, Any], versus: str, *, year: bool = False) -> html.Span:
@@ -120,10 +138,11 @@ def score_chart(graph_id: str, rows: list[dict[str, Any]], place: str,
 
 def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
               year_ago: bool) -> html.Table | html.Div:
-    """Every KPI of the district with all the chart's numbers (its accessible alternative)."""
+    """Every KPI of the district with all the chart's numbers (its accessible alternative),
+    in the rows' order (``kpi_comparison``: worst first), each with its gap to the city."""
     if not rows:
         return html.Div("No KPI to compare.", className="empty-note")
-    heads = ["KPI", place, "City", "Target", f"Score ({place} / city)", "Status",
+    heads = ["KPI", place, "City", "Gap to city", "Target", f"Score ({place} / city)", "Status",
              "vs previous window"] + (["vs a year ago"] if year_ago else []) + ["Rank"]
     body = []
     for r in rows:
@@ -134,6 +153,7 @@ def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
                     scope="row"),
             html.Td(with_unit(r["value"], r["decimals"], r["unit"]), className="num"),
             html.Td(with_unit(r["city_value"], r["decimals"], r["unit"]), className="num"),
+            html.Td(gap_cell(r)),
             html.Td(f"{comparator} {with_unit(r['target'], r['decimals'], r['unit'])}",
                     className="num"),
             html.Td(f"{format_number(r['score'], 2)} / {format_number(r['city_score'], 2)}",
@@ -161,7 +181,9 @@ def kpi_csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The KPI comparison table as plain CSV rows (fields ``KPI_CSV_FIELDS``)."""
     return [{
         "kpi_id": r["id"], "kpi": text(r["name"]), "domain": r["domain"], "unit": r["unit"],
-        "district_value": r["value"], "city_value": r["city_value"], "target": r["target"],
+        "district_value": r["value"], "city_value": r["city_value"],
+        "gap_to_city": r.get("city_gap"), "gap_unit": r.get("city_gap_unit"),
+        "target": r["target"],
         "direction": r["direction"], "score": r["score"], "city_score": r["city_score"],
         "status": (f"No {source_noun(r)} in this district" if r.get("no_source")
                    else STATUS_LABELS[status_of(r["score"])][1]),

@@ -108,7 +108,7 @@ def test_district_and_city_values_equal_the_kpi_table(
     data = dq.kpi_comparison(tiny_city, district, WINDOW)
     own = {k["id"]: k for k in places[district]["kpis"]}
     city = {k["id"]: k for k in places[""]["kpis"]}
-    assert [r["id"] for r in data["rows"]] == [k["id"] for k in places[district]["kpis"]]
+    assert sorted(r["id"] for r in data["rows"]) == sorted(own)  # in worst-first order
     for row in data["rows"]:
         assert (row["value"], row["score"], row["trend"], row["target"]) == (
             own[row["id"]]["value"], own[row["id"]]["score"], own[row["id"]]["trend"],
@@ -118,6 +118,65 @@ def test_district_and_city_values_equal_the_kpi_table(
     assert data["score"] == places[district]["score"]
     assert data["city_score"] == places[""]["score"]
     assert any(r["value"] is not None for r in data["rows"])
+
+
+def test_kpis_come_worst_first_with_their_gap_to_the_city(
+        in_app: None, tiny_city: Settings, districts: list[str]) -> None:
+    """Every district's KPI rows (table, chart, CSV) run by score, lowest first, those
+    without a score last (ties in catalogue order); each row's gap is its value minus the
+    city's from the same KPI table, better or worse by the KPI's direction."""
+    from layouts.district_sections import kpi_csv_rows, kpi_table, score_figure
+
+    places = queries.kpi_table(tiny_city, WINDOW)["places"]
+    catalogue = [k["id"] for k in places[""]["kpis"]]
+    city = {k["id"]: k for k in places[""]["kpis"]}
+    seen = {"better": 0, "worse": 0}
+    for district in districts:
+        own = {k["id"]: k for k in places[district]["kpis"]}
+        rows = dq.kpi_comparison(tiny_city, district, WINDOW)["rows"]
+        expected = sorted(own, key=lambda k: (own[k]["score"] is None, own[k]["score"] or 0,
+                                              catalogue.index(k)))
+        assert [r["id"] for r in rows] == expected
+        scores = [r["score"] for r in rows if r["score"] is not None]
+        assert scores == sorted(scores) and all(r["score"] is None for r in rows[len(scores):])
+        for row in rows:
+            mine, theirs = own[row["id"]]["value"], city[row["id"]]["value"]
+            if mine is None or theirs is None:
+                assert row["city_gap"] is None and row["city_gap_better"] is None
+                continue
+            assert row["city_gap"] == pytest.approx(mine - theirs)
+            assert row["city_gap_unit"] == ("pp" if row["unit"] == "%" else row["unit"])
+            level = abs(mine - theirs) < 0.5 * 10 ** -row["decimals"]
+            if not level:
+                better = (mine > theirs) == (row["direction"] == "higher")
+                assert row["city_gap_better"] is better, (district, row["id"])
+                seen["better" if better else "worse"] += 1
+        shown = body_rows(kpi_table("t", rows, "X", year_ago=False))
+        for row, tr in zip(rows, shown, strict=True):
+            assert text_of(tr.children[0]).startswith(row["name"]["en"])
+            gap = text_of(tr.children[3])
+            if row["city_gap_better"] is not None:
+                assert gap.endswith("better" if row["city_gap_better"] else "worse")
+        assert [c["kpi_id"] for c in kpi_csv_rows(rows)] == expected
+        bars = score_figure(rows, "X")["layout"]["yaxis"]["categoryarray"]
+        assert bars[-1].startswith(rows[0]["name"]["en"])  # the worst KPI on top
+    assert seen["better"] and seen["worse"]
+
+
+def test_the_gap_cell_says_better_or_worse_by_the_kpis_direction() -> None:
+    from layouts.district_sections import gap_cell
+
+    lower = {"decimals": 1, "unit": "days", "direction": "lower"}
+    faster = gap_cell({**lower, **dq.city_gap({**lower, "value": 0.9}, 1.2)})
+    assert " ".join(text_of(faster).split()) == "−0.3 days vs city better"
+    assert "trend--improving" in faster.className
+    higher = {"decimals": 0, "unit": "%", "direction": "higher"}
+    late = gap_cell({**higher, **dq.city_gap({**higher, "value": 72.0}, 80.0)})
+    assert " ".join(text_of(late).split()) == "−8 pp vs city worse"
+    assert "trend--worsening" in late.className
+    level = gap_cell({**higher, **dq.city_gap({**higher, "value": 80.2}, 80.0)})
+    assert "level with the city" in text_of(level) and "trend--flat" in level.className
+    assert text_of(gap_cell({**higher, **dq.city_gap({**higher, "value": None}, 80.0)})) == "–"
 
 
 def test_unknown_district_is_refused(tiny_city: Settings) -> None:
@@ -159,10 +218,10 @@ def test_department_narrows_kpis_domains_and_alerts(
     wide = {i for i, k in kpis.items()
             if k.source == "service_requests" and not k.filter.get("domain")}
     assert wide and narrowed and len(narrowed) < len(rows)
-    assert [r["id"] for r in narrowed] == [
+    assert sorted(r["id"] for r in narrowed) == sorted(  # each list worst first
         r["id"] for r in rows if r["id"] in wide
-        or r["domain"] in domains and kpis[r["id"]].source == "rollups"]
-    assert found["score"] == city_score(r["score"] for r in narrowed)
+        or r["domain"] in domains and kpis[r["id"]].source == "rollups")
+    assert found["score"] == pytest.approx(city_score(r["score"] for r in narrowed))
     digital = next(r for r in narrowed if r["id"] == "digital_share")
     start, end = (datetime.fromisoformat(found[k]) for k in ("window_start", "window_end"))
     with get_engine(tiny_city.resolved_database_url).connect() as conn:
@@ -408,7 +467,7 @@ def test_a_district_without_a_station_says_so_in_the_table_chart_and_csv(
         assert air["no_source"] is missing and not (missing and air["stale"])
         row = next(tr for tr in body_rows(kpi_table("t", rows, "X", year_ago=False))
                    if "Nitrogen dioxide" in text_of(tr.children[0]))
-        said = "No air-quality station in this district" in text_of(row.children[5])
+        said = "No air-quality station in this district" in text_of(row.children[6])
         assert said is missing
         csv_row = next(c for c in kpi_csv_rows(rows) if c["kpi_id"] == "air_no2")
         assert (csv_row["status"] == "No air-quality station in this district") is missing

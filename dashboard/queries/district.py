@@ -87,6 +87,25 @@ def year_change(kpi: dict[str, Any], then: float | None) -> dict[str, Any]:
                                                kpi["decimals"])}
 
 
+def city_gap(kpi: Mapping[str, Any], city_value: float | None) -> dict[str, Any]:
+    """How far a district's KPI value is from the city's over the same window:
+    ``city_gap`` (district minus city, in percentage points for a KPI in %, else in the
+    KPI's unit), ``city_gap_unit`` and ``city_gap_better`` (True when the district does
+    better by the KPI's direction, None when level at its precision or without both)."""
+    value = kpi["value"]
+    if value is None or city_value is None:
+        return {"city_gap": None, "city_gap_unit": None, "city_gap_better": None}
+    gap, unit = value - city_value, "pp" if kpi["unit"] == "%" else kpi["unit"]
+    return {"city_gap": gap, "city_gap_unit": unit,
+            "city_gap_better": change_improving(gap, unit, kpi["direction"], kpi["decimals"])}
+
+
+def worst_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """KPI rows by score, lowest (worst) first, those without a score last; ties keep the
+    catalogue's order."""
+    return sorted(rows, key=lambda r: (r["score"] is None, r["score"] or 0.0))
+
+
 def with_year_ago(settings: Settings, window: str, district: str | None,
                   kpis: Iterable[dict[str, Any]], department: str | None = None
                   ) -> list[dict[str, Any]]:
@@ -99,12 +118,14 @@ def with_year_ago(settings: Settings, window: str, district: str | None,
 
 def kpi_comparison(settings: Settings, district: str, window: str, *,
                    year_ago: bool = False, department: str | None = None) -> dict[str, Any]:
-    """One district's KPIs against the city's and the targets, with each KPI's rank.
+    """One district's KPIs against the city's and the targets, with each KPI's rank, worst
+    first (``worst_first``: why a district scores low reads from the top).
 
     Returns ``{"window", "window_start", "window_end", "score", "previous_score",
     "city_score", "city_previous_score", "score_rank", "score_ranked", "districts",
     "rows": [...]}``; each row has the KPI's id, name, domain, unit, decimals, direction,
-    target, value, city_value, score, city_score, previous, trend, improving, as_of,
+    target, value, city_value, city_gap / city_gap_unit / city_gap_better (``city_gap``),
+    score, city_score, previous, trend, improving, as_of,
     stale, sources, no_source (no asset of its kind in the district), rank, ranked and
     (with ``year_ago``) year_ago / year_change / year_change_unit / year_improving
     (``year_change``). With ``department``: the KPIs that
@@ -127,6 +148,7 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
             "id": kpi["id"], "name": kpi["name"], "domain": kpi["domain"], "unit": kpi["unit"],
             "decimals": kpi["decimals"], "direction": kpi["direction"],
             "target": kpi["target"], "value": kpi["value"], "city_value": city.get("value"),
+            **city_gap(kpi, city.get("value")),
             "score": kpi["score"], "city_score": city.get("score"),
             "previous": kpi["previous"], "trend": kpi["trend"], "improving": kpi["improving"],
             "change": kpi["change"], "change_unit": kpi["change_unit"],
@@ -146,7 +168,7 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
         "score_change": places[district]["score_change"],
         "city_score": places[""]["score"], "city_previous_score": places[""]["previous_score"],
         "score_rank": score_ranks.get(district), "score_ranked": len(score_ranks),
-        "districts": len(districts), "year_ago": year_ago, "rows": rows,
+        "districts": len(districts), "year_ago": year_ago, "rows": worst_first(rows),
     }
 
 
