@@ -39,7 +39,7 @@ from dashboard.queries.domain_index import district_shapes, domain_allowed
 from layouts import SELECTED_MARGIN, current_settings, geo_bounds, ids
 from layouts.access import scoped_department
 from layouts.domain import content_class, kpi_cards, pid, place_name, scope_note, subtitle, summary
-from layouts.domain_parts import GRID_COLUMNS, PAGE, grid_rows, selection, state_legend
+from layouts.domain_parts import PAGE, csv_export, grid_rows, selection, state_legend
 from layouts.domains import PAGE as INDEX_PAGE
 from layouts.domains import cards, index_subtitle
 from layouts.export import csv_file, geojson_file, safe_name
@@ -266,7 +266,9 @@ def export_assets(geojson_clicks: int | None, csv_clicks: int | None, district: 
                   department: str | None, search: str | None,
                   request: dict[str, Any] | None, domain: str) -> Any:
     """The GeoJSON button: the map's assets (every one in the filters, with state and
-    latest value); the CSV button: every row of the table, as searched and sorted."""
+    latest value); the CSV button: every row of the table, as searched and sorted, with
+    raw readings under headers that carry their units and ISO 8601 UTC times
+    (``domain_parts.csv_export``)."""
     try:
         trigger = dash.ctx.triggered_id
     except MissingCallbackContextException:  # called as a plain function (tests)
@@ -280,9 +282,8 @@ def export_assets(geojson_clicks: int | None, csv_clicks: int | None, district: 
     name = safe_name("assets", domain, district)
     if trigger == ids.export_button(PAGE, "csv"):
         sort = (request or {}).get("sortModel") if isinstance(request, dict) else None
-        rows = grid_rows(all_matching(settings, domain, district, sort or [], search),
-                         settings.timezone)
-        return csv_file(rows, ["id", *(field for field, _ in GRID_COLUMNS)], f"{name}.csv")
+        fields, rows = csv_export(all_matching(settings, domain, district, sort or [], search))
+        return csv_file(rows, fields, f"{name}.csv")
     data = domain_assets(settings, domain, district)
     return geojson_file(asset_features(data["assets"], domain), f"{name}.geojson")
 

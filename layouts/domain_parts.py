@@ -14,6 +14,7 @@ from dashboard.kpis.scoring import relative_change
 from dashboard.queries.domain import STATE_WORDS, STATES
 from dashboard.queries.domain_map import initial_zoom
 from dashboard.geojson_transfer import FORMAT
+from dashboard.units import unit_label
 from layouts import exact_time, format_number, format_percent, ids
 from layouts.components import js
 from layouts.tables import grid_columns, paged_grid, sorted_by
@@ -117,6 +118,31 @@ def grid_rows(assets: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
                                   "state_label", "measure", "value", "unit", "open_alerts")},
              "last_seen_text": exact_time(a["last_seen"], tz) or "never"}
             for a in assets]
+
+
+CSV_FIELDS = ("id", "name", "type", "district_id", "district", "state", "open_alerts",
+              "last_seen")
+
+
+def csv_export(assets: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The assets as the CSV export writes them, in the grid's order: codes and raw values
+    as stored, like the open-data API (a fill level as a ratio, not a rounded percentage),
+    one column per reading named with its unit (``fillingLevel (ratio)``, ``no2 (µg/m³)``)
+    and times in ISO 8601 UTC. Returns the header and the rows."""
+    columns: dict[tuple[str, str], str] = {}  # (metric, unit) -> header, in first-seen order
+    for asset in assets:
+        for metric, unit in (asset.get("units") or {}).items():
+            header = f"{metric.split('.', 1)[-1]} ({unit_label(unit) or 'no unit'})"
+            columns.setdefault((metric, unit), header)
+    rows = []
+    for asset in assets:
+        row = {field: asset[field] for field in CSV_FIELDS}
+        units = asset.get("units") or {}
+        for (metric, unit), header in columns.items():
+            if units.get(metric) == unit:
+                row[header] = asset["readings"].get(metric)
+        rows.append(row)
+    return [*CSV_FIELDS, *columns.values()], rows
 
 
 def asset_grid(sort: str | None = None) -> html.Div:

@@ -453,6 +453,42 @@ def test_geojson_export_holds_the_filtered_assets(tiny_city: Settings, in_app: N
     assert export_assets(0, 1, None, "Movilidad", None, None, "waste") is no_update
 
 
+def test_the_csv_export_holds_raw_readings_with_units_in_the_header_and_utc_times(
+        tiny_city: Settings, in_app: None) -> None:
+    """The domain's CSV, parsed: a column per reading named with its unit, each value the
+    newest stored observation as it is (a fill level as a ratio, unrounded), states as
+    codes and last-seen times in ISO 8601 UTC (no local "CET" strings)."""
+    import csv
+    import io
+
+    from callbacks.domain import export_assets
+
+    payload = export_assets(None, 1, None, "", None, {"sortModel": []}, "waste")
+    assert "CET" not in payload["content"] and "CEST" not in payload["content"]
+    reader = csv.DictReader(io.StringIO(payload["content"]))
+    header = reader.fieldnames or []
+    assert header[:8] == ["id", "name", "type", "district_id", "district", "state",
+                          "open_alerts", "last_seen"]
+    assert "fillingLevel (ratio)" in header
+    rows = list(reader)
+    newest = dict(sql(tiny_city, """
+        SELECT a.id, o.value FROM assets a JOIN observations o ON o.asset_pk = a.pk
+        WHERE a.domain = 'waste' AND o.metric = 'fillingLevel'
+          AND o.time = (SELECT MAX(time) FROM observations
+                        WHERE asset_pk = a.pk AND metric = 'fillingLevel')"""))
+    assert newest and len(rows) == len(sql(tiny_city, "SELECT id FROM assets "
+                                                      "WHERE domain = 'waste'"))
+    for row in rows:
+        assert row["state"] in {"alert", "fault", "no data", "ok"}
+        fill = row["fillingLevel (ratio)"]
+        assert (float(fill) if fill else None) == newest.get(row["id"])
+        if row["last_seen"]:
+            seen = datetime.fromisoformat(row["last_seen"])
+            assert seen.utcoffset() == timedelta(0)
+    assert max(float(r["fillingLevel (ratio)"]) for r in rows
+               if r["fillingLevel (ratio)"]) <= 1.0  # a ratio, not a percentage
+
+
 def test_index_callback_follows_the_department(in_app: None) -> None:
     from callbacks.domain import update_index
 

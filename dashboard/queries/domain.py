@@ -170,7 +170,8 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
     Shape: ``{"domain", "district", "total", "counts": {state: n}, "assets": [{"id",
     "href", "name", "type", "type_label", "district_id", "district", "lat", "lon",
     "status", "state", "state_label", "reasons", "measure", "value", "unit",
-    "last_seen", "open_alerts", "readings": {metric: value}}]}``, most urgent first.
+    "last_seen", "open_alerts", "readings": {metric: value}, "units": {metric: unit as
+    stored}}]}`` (``last_seen`` ISO 8601 UTC, readings raw), most urgent first.
     Cached per data version and hour (freshness depends on the clock), and kept decoded
     in the process: callers read it, never change it.
     """
@@ -255,6 +256,7 @@ def _asset_row(row: Any, readings: dict[str, Reading | None], alerts: list[dict[
         "worse": _worse(main_reading.value if main_reading else None, own_rules,
                         f"{kind}.{main}" if main else None),
         "readings": {m: (r.value if r else None) for m, r in readings.items()},
+        "units": {m: r.unit for m, r in readings.items() if r is not None},
     }
 
 
