@@ -6,6 +6,7 @@ The view is a function of the URL's query (``?district=..&department=..&period=.
 """
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 import dash
@@ -36,6 +37,7 @@ from layouts import (
     format_number,
     format_percent,
     ids,
+    parse_time,
     text,
 )
 from layouts.components import alerts_elsewhere
@@ -47,6 +49,12 @@ from layouts.tables import data_grid, grid_columns, sorted_by, table_alternative
 PAGE = "alerts"
 DEFAULT_PERIOD = "7d"
 DEFAULT_STATE = "all"
+# The CSV: one style for every export (raw values, the unit in its own column, ISO times).
+EXPORT_COLUMNS = [("id", "id"), ("severity", "severity"), ("asset_id", "asset_id"),
+                  ("asset_name", "asset_name"), ("domain", "domain"),
+                  ("district_id", "district_id"), ("rule", "rule"), ("metric", "metric"),
+                  ("stored_value", "value"), ("stored_unit", "unit"),
+                  ("raised_at", "raised_at_utc"), ("cleared_at", "cleared_at_utc")]
 SORTABLE = ("severity_label", "asset", "domain_label", "district_name", "what", "value", "unit",
             "raised", "cleared")
 GRID_COLUMNS = [("severity_label", "Severity"), ("asset", "Asset"), ("domain_label", "Domain"),
@@ -105,8 +113,20 @@ def grid_rows(rows: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
             "value": row.get("display_value", row["value"]), "unit": row.get("display_unit", ""),
             "raised": exact_time(row["raised_at"], tz),
             "cleared": exact_time(row["cleared_at"], tz) if row["cleared_at"] else "active",
+            # the CSV's: as stored, times in ISO 8601 UTC
+            "raised_at": utc_iso(row["raised_at"]), "cleared_at": utc_iso(row["cleared_at"]),
+            "stored_value": row["value"], "stored_unit": row.get("stored_unit") or "",
+            "asset_name": row["asset_name"] or "", "domain": row["domain"],
+            "district_id": row.get("district_id") or "", "rule": row.get("rule") or "",
+            "metric": row["metric"],
         })
     return shaped
+
+
+def utc_iso(stamp: str | None) -> str:
+    """An ISO time as ``2026-11-23T10:00:00Z`` (UTC), or empty."""
+    when = parse_time(stamp)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else ""
 
 
 def _count_card(title: str, counts: dict[str, int], before: dict[str, int] | None,
@@ -201,7 +221,8 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
                                              links={"asset": "href"},
                                              wrap=("asset", "district_name", "what", "raised",
                                                    "cleared")), sort),
-                      rows, label="Alerts", export_name=f"{name}.csv"),
+                      rows, label="Alerts", export_name=f"{name}.csv",
+                      export_columns=EXPORT_COLUMNS),
         ]),
     ]
 

@@ -105,8 +105,17 @@ def _search_box(search_id: str) -> html.Div:
 
 def data_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]],
               rows: list[dict[str, Any]], *, label: str, height: int = 420,
-              row_id: str = "params.data.id", export_name: str = "table.csv") -> html.Div:
-    """A searchable, sortable grid of ``rows`` (search box ``search_id`` filters it)."""
+              row_id: str = "params.data.id", export_name: str = "table.csv",
+              export_columns: list[tuple[str, str]] | None = None) -> html.Div:
+    """A searchable, sortable grid of ``rows`` (search box ``search_id`` filters it). Its
+    CSV holds the shown columns, or ``export_columns`` (row key, header: raw values with
+    their unit, ISO times) as hidden columns in their place, in the grid's order."""
+    export: dict[str, Any] = {"fileName": export_name}
+    if export_columns:
+        columns = [*columns, *({"field": key, "headerName": header, "hide": True,
+                                "suppressColumnsToolPanel": True}
+                               for key, header in export_columns)]
+        export["columnKeys"] = [key for key, _ in export_columns]
     return html.Div(className="grid-card", children=[
         _search_box(search_id),
         dag.AgGrid(
@@ -118,7 +127,7 @@ def data_grid(grid_id: str, search_id: str, columns: list[dict[str, Any]],
                              "paginationPageSize": 100, "ensureDomOrder": True,
                              "enableCellTextSelection": True,
                              "localeText": {"noRowsToShow": "Nothing matches these filters"}},
-            csvExportParams={"fileName": export_name},
+            csvExportParams=export,
             className="ag-theme-quartz citylens-grid", style={"height": f"{height}px"},
         ),
     ], role="region", **{"aria-label": label})

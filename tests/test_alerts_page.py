@@ -133,10 +133,11 @@ def test_every_column_is_named_and_long_names_are_readable_whole(in_app: None) -
     """No blank header; names, rules, districts and times wrap instead of being cut, and
     every text cell shows its whole value on hover; each rule's unit is shown."""
     from callbacks.alerts import update_alerts
+    from layouts.alerts import GRID_COLUMNS
 
     body, _ = update_alerts("", "", "7d", "previous", "all", "", "")
     grid = by_id(body, "alerts-grid")
-    columns = {c["field"]: c for c in grid.columnDefs}
+    columns = {c["field"]: c for c in grid.columnDefs if not c.get("hide")}
     assert all(c["headerName"].strip() for c in columns.values())
     for field in ("asset", "what", "district_name", "raised", "cleared"):
         assert columns[field]["wrapText"] and columns[field]["autoHeight"], field
@@ -144,6 +145,39 @@ def test_every_column_is_named_and_long_names_are_readable_whole(in_app: None) -
     assert grid.dashGridOptions["tooltipShowDelay"] > 0
     units = {r["what"]: r["unit"] for r in grid.rowData}
     assert units and all(units.values()), units  # µg/m³, NTU, dB(A), %: none blank
+    shown = [c for c in grid.columnDefs if not c.get("hide")]
+    assert [c["field"] for c in shown] == [f for f, _ in GRID_COLUMNS]
+
+
+def test_the_csv_holds_raw_values_units_and_utc_times(in_app: None,
+                                                       tiny_city: Settings) -> None:
+    """The grid's CSV (AG Grid exports ``columnKeys``, hidden ones too): stored values,
+    the stored unit in its own column, ISO 8601 UTC times, like every other export."""
+    from callbacks.alerts import update_alerts
+    from layouts.alerts import EXPORT_COLUMNS
+
+    body, _ = update_alerts("", "", "90d", "", "all", "", "")
+    grid = by_id(body, "alerts-grid")
+    keys = grid.csvExportParams["columnKeys"]
+    assert keys == [k for k, _ in EXPORT_COLUMNS]
+    hidden = [c["field"] for c in grid.columnDefs if c.get("hide")]
+    assert hidden == keys  # their own columns, none a shown one's
+    stored = {r[0]: r for r in sql_alerts_full(tiny_city)}
+    assert grid.rowData
+    for row in grid.rowData:
+        alert_id, value, raised, cleared = stored[int(row["id"])]
+        assert row["stored_value"] == value
+        assert row["raised_at"].endswith("Z") and "CET" not in row["raised_at"]
+        assert row["raised_at"][:16] == str(raised).replace(" ", "T")[:16]
+        assert (row["cleared_at"] == "") is (cleared is None)
+    ratio = [r for r in grid.rowData if r["stored_unit"] == "ratio"]
+    assert all(r["unit"] == "%" and r["stored_value"] <= 1.5 for r in ratio)
+
+
+def sql_alerts_full(settings: Settings) -> list[tuple[Any, ...]]:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT id, value, raised_at, cleared_at FROM alerts"))]
 
 
 

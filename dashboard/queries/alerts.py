@@ -82,6 +82,7 @@ def alert_rows(settings: Settings, period: Period, *, state: str = "all",
             item["raised_at"] = item["raised_at"].isoformat()
             item["cleared_at"] = item["cleared_at"].isoformat() if item["cleared_at"] else None
             item["rule_text"] = rule_texts.get(item["rule"], {"en": item["rule"]})
+            item["stored_unit"] = rule_units.get(item["rule"]) or ""
             rows.append(with_display(item, rule_units.get(item["rule"])))
         return {"rows": rows, "total": int(total), "truncated": int(total) > len(rows)}
 
