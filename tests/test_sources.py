@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import Engine, func, select
 
 from connectors.base import SourceFormatError
@@ -152,3 +153,44 @@ sources:
                                                        ("a", "failed"), ("b", "ok")]
     assert reports[0].failure == "crash"
     assert reports[0].error == "crashed: RuntimeError: a bug in two lines"
+
+
+def test_after_orders_the_sources_and_refuses_unknown_names_and_cycles(tmp_path: Path) -> None:
+    from connectors.base import SourceFormatError
+    from connectors.sources import load_sources
+
+    def written(entries: list[dict[str, object]]) -> Path:
+        path = tmp_path / "sources.yaml"
+        path.write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
+        return path
+
+    entries = [{"id": "requests", "kind": "csv", "after": ["census", "districts"]},
+               {"id": "census", "kind": "csv", "after": ["districts"]},
+               {"id": "air", "kind": "csv"},
+               {"id": "districts", "kind": "districts"}]
+    assert [e.id for e in load_sources(written(entries))] == [
+        "districts", "census", "requests", "air"]
+    with pytest.raises(SourceFormatError, match=r"'after' names unknown sources \['censo'\]"):
+        load_sources(written([{"id": "a", "kind": "csv", "after": ["censo"]}]))
+    with pytest.raises(SourceFormatError, match="in a cycle: a -> b -> a"):
+        load_sources(written([{"id": "a", "kind": "csv", "after": ["b"]},
+                              {"id": "b", "kind": "csv", "after": ["a"]}]))
+
+
+def test_a_cron_schedule_is_checked_and_used(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from connectors.base import SourceFormatError
+    from connectors.sources import SourceEntry, load_sources
+
+    entry = SourceEntry.model_validate({"id": "a", "kind": "csv", "cron": "15 6-20 * * 1-5"})
+    assert "15 6-20" in str(entry.schedule())
+    every = SourceEntry.model_validate({"id": "b", "kind": "csv", "every_minutes": 5})
+    assert every.schedule() == timedelta(minutes=5)
+    for bad, reason in (("* * *", "expected 5 fields"), ("61 * * * *", "61"),
+                        ("x * * * *", "x")):
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump({"sources": [{"id": "a", "kind": "csv",
+                                                     "cron": bad}]}), encoding="utf-8")
+        with pytest.raises(SourceFormatError, match=reason):
+            load_sources(path)
