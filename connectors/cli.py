@@ -349,12 +349,12 @@ GROUPS = {"districts": districts_app, "ingest": ingest_app, "quarantine": quaran
 
 
 def register_commands(cli: typer.Typer) -> None:
-    """Add the connectors' command groups, and the task queue's ``worker`` and
-    ``scheduler``, to ``cli`` (once)."""
-    from connectors.cli_queue import scheduler, worker
+    """Add the connectors' command groups, the long-lived listeners (``listen``) and the
+    task queue's ``worker`` and ``scheduler`` to ``cli`` (once)."""
+    from connectors.cli_queue import listen_app, scheduler, worker
 
     present = {group.name for group in cli.registered_groups}
-    for name, group in GROUPS.items():
+    for name, group in {**GROUPS, "listen": listen_app}.items():
         if name not in present:
             cli.add_typer(group, name=name)
     commands = {command.name for command in cli.registered_commands}

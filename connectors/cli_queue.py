@@ -57,3 +57,56 @@ def scheduler(config: SourcesFile = "data/sources.yaml") -> None:
                f"{settings.queue}")
     Beat(app=app, schedule=str(settings.var_dir / "scheduler-state"), loglevel="INFO",
          max_interval=30).run()
+
+
+listen_app = typer.Typer(no_args_is_help=True, help="Long-lived listeners.")
+
+
+@listen_app.command("mqtt")
+def listen_mqtt(
+    broker: Annotated[str, typer.Option(help="mqtt://HOST:PORT (or mqtts://).")],
+    topic: Annotated[list[str], typer.Option(help="Topic filter; repeat for several.")],
+    client_id: Annotated[str, typer.Option(
+        help="This listener's own stable id (a persistent session: what it had not "
+             "committed when it stopped comes to it again).")],
+    share: Annotated[str | None, typer.Option(
+        help="Shared subscription group: listeners of one group split the messages.")] = None,
+    commit_every: Annotated[int, typer.Option(help="Commit after this many messages.")] = 1000,
+    commit_ms: Annotated[int, typer.Option(help="... or this long after the oldest "
+                                                "uncommitted one (ms).")] = 1000,
+    source_id: Annotated[str | None, typer.Option(
+        help="Source id of its runs (default mqtt-listen:<client id>).")] = None,
+) -> None:
+    """Listen to an MQTT broker until stopped (SIGTERM or Ctrl-C: what was read is
+    committed and acknowledged first), committing in small batches and acknowledging
+    each message only once it is stored."""
+    import signal
+
+    from connectors import get_connector
+    from connectors.mqtt import STOP
+    from connectors.runner import SourceBusy, run_source
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    try:
+        connector = get_connector("mqtt")({
+            "location": broker, "topics": topic, "client_id": client_id, "share": share,
+            "listen": True, "commit_every": commit_every, "commit_ms": commit_ms})
+    except ValueError as error:
+        typer.echo(f"error: mqtt: {' '.join(str(error).split())}", err=True)
+        raise typer.Exit(2) from error
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: STOP.set())
+    source = source_id or f"mqtt-listen:{client_id}"
+    typer.echo(f"{source}: listening to {', '.join(connector.config.subscriptions())}")
+    try:
+        report = run_source(get_engine(settings.resolved_database_url), settings, connector,
+                            source)
+    except SourceBusy as busy:
+        typer.echo(f"error: {source}: {busy}", err=True)
+        raise typer.Exit(1) from busy
+    typer.echo(f"{source}: {report.records_in} in, {report.stored} stored, "
+               f"{report.quarantined} quarantined, {report.status}"
+               + (f" ({report.error})" if report.error else ""))
+    if report.failure:
+        raise typer.Exit(1)

@@ -1,13 +1,16 @@
 """MQTT connector: live telemetry from a broker, as observations of known devices.
 
 A run subscribes to ``topics`` and reads messages until ``count`` messages or ``seconds``
-have passed (one of them is required: a run is one-shot). Payloads are JSON in the
+have passed, or, with ``listen``, until it is stopped (``citylens listen mqtt``: a
+long-lived listener; several listeners of one ``share`` group split the messages through
+an MQTT shared subscription, ``$share/<group>/<topic>``). Payloads are JSON in the
 FIWARE IoT Agent style (see ``connectors.mqtt_parse``). Live data is not filtered by the
 watermark; the cursor is the receive time.
 
 Messages are acknowledged only once committed: the stream asks the runner for a commit
-(``COMMIT_POINT``) whenever its queue runs dry, every ``ACK_EVERY`` messages, and before
-it disconnects, and acknowledges what was committed. With a ``client_id`` (a persistent
+(``COMMIT_POINT``) whenever its queue runs dry, every ``commit_every`` messages or
+``commit_ms`` after the oldest uncommitted one, and before it disconnects, and
+acknowledges what was committed. With a ``client_id`` (a persistent
 session, QoS 1) a kill -9 or a broker restart at any instant loses nothing: what was not
 acknowledged comes again, and a message that carries its ``TimeInstant`` is stored once
 however often it comes (one without gets its receive time, so a redelivery is a reading
@@ -44,6 +47,7 @@ from connectors.retry import Retryable, call_with_retries, current_policy
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 POLL_SECONDS = 0.1
 ACK_EVERY = 1_000  # while messages keep coming, commit and acknowledge at least this often
+STOP = threading.Event()  # set (by a signal handler) to end a listener cleanly: commit, leave
 
 
 class MqttConfig(ConnectorConfig):
@@ -67,6 +71,15 @@ class MqttConfig(ConnectorConfig):
     accept_unknown_devices: bool = True
     keepalive: int = Field(default=60, ge=5)
     timeout_seconds: float = Field(default=10, gt=0, description="connect timeout")
+    listen: bool = Field(default=False, description="keep listening until stopped (a "
+                                                    "long-lived listener), no count or seconds")
+    commit_every: int = Field(default=ACK_EVERY, ge=1, le=100_000,
+                              description="commit and acknowledge after this many messages")
+    commit_ms: int = Field(default=1_000, ge=10, description="... or once the oldest "
+                                                             "uncommitted one is this old")
+    share: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                              description="shared subscription group: listeners of one "
+                                          "group split the messages ($share/<group>/<topic>)")
     ca_file: str | None = Field(default=None, description="CA bundle for mqtts")
 
     @field_validator("default_domain")
@@ -104,9 +117,15 @@ class MqttConfig(ConnectorConfig):
         if url.username is not None or url.password is not None:
             netloc = url.netloc.rsplit("@", 1)[-1]
             self.location = url._replace(netloc=netloc).geturl()
-        if self.seconds is None and self.count is None:
-            raise ValueError("set count or seconds (a run stops after either)")
+        if self.seconds is None and self.count is None and not self.listen:
+            raise ValueError("set count or seconds (a run stops after either), or listen")
         return self
+
+    def subscriptions(self) -> list[str]:
+        """The topic filters as subscribed: ``$share/<group>/<filter>`` in a group."""
+        if self.share is None:
+            return list(self.topics)
+        return [f"$share/{self.share}/{topic}" for topic in self.topics]
 
     def broker(self) -> tuple[str, int, bool]:
         """Host, port and whether TLS is used."""
@@ -146,7 +165,8 @@ class _Session:
             self.refused = str(reason)
         else:
             if self.subscribe:
-                client.subscribe([(topic, self.config.qos) for topic in self.config.topics])
+                client.subscribe([(topic, self.config.qos)
+                                  for topic in self.config.subscriptions()])
             self.lost_at = None
             self.connected.set()
 
@@ -244,16 +264,22 @@ class TelemetryStream(Stream):
         self._session, self._unacked = session, []
         limit = self.config.count
         deadline = (time.monotonic() + self.config.seconds) if self.config.seconds else None
+        oldest_wait = self.config.commit_ms / 1000
         read = 0
+        oldest: float | None = None  # when the oldest uncommitted message was read
         try:
-            while limit is None or read < limit:
+            while (limit is None or read < limit) and not STOP.is_set():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     break
+                if oldest is not None and time.monotonic() - oldest >= oldest_wait:
+                    oldest = None
+                    yield COMMIT_POINT  # a steady stream still commits every commit_ms
                 try:
                     message = session.messages.get_nowait()
                 except queue.Empty:
-                    if self._unacked:  # idle: have what was read stored and acknowledged
+                    if self._unacked or oldest is not None:  # idle: store what was read
+                        oldest = None
                         yield COMMIT_POINT
                         continue
                     try:
@@ -263,10 +289,12 @@ class TelemetryStream(Stream):
                         session.check_alive()
                         continue
                 read += 1
+                oldest = oldest or time.monotonic()
                 if message.qos:  # acknowledged once the runner has committed it
                     self._unacked.append((message.mid, message.qos))
                 yield message_record(message)
-                if len(self._unacked) >= ACK_EVERY:
+                if len(self._unacked) >= self.config.commit_every:
+                    oldest = None
                     yield COMMIT_POINT
             yield COMMIT_POINT  # the last ones, while the session is still open
         finally:

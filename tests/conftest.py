@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -41,26 +42,36 @@ def service_missing(name: str, error: Exception) -> None:
 
 
 @contextmanager
-def throwaway_pg_store(prefix: str, initialise: bool = True) -> Iterator[Engine]:
-    """A store on a new schema of the ``test`` database, dropped afterwards (with
-    ``initialise=False`` an empty schema, no tables)."""
+def pg_store(prefix: str, initialise: bool = True) -> Iterator[tuple[str, Engine]]:
+    """A store on a new schema of the ``test`` database, dropped afterwards: its URL (for
+    subprocesses: the schema is in its ``options``) and an engine. With
+    ``initialise=False`` an empty schema, no tables."""
     schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as error:  # noqa: BLE001 - any failure to reach the server
         service_missing("PostgreSQL at " + PG_URL, error)
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    url = f"{PG_URL}?options={quote('-csearch_path=' + schema)}"
+    engine = make_engine(url)
     if initialise:
         init_store(engine)
     try:
-        yield engine
+        yield url, engine
     finally:
         engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def throwaway_pg_store(prefix: str, initialise: bool = True) -> Iterator[Engine]:
+    """A store on a new schema of the ``test`` database, dropped afterwards (with
+    ``initialise=False`` an empty schema, no tables)."""
+    with pg_store(prefix, initialise) as (_, engine):
+        yield engine
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +138,17 @@ def side_redis(tmp_path: Path) -> Iterator[Any]:
     server = SideRedis(tmp_path)
     yield server
     server.close()
+
+
+@pytest.fixture
+def side_broker(tmp_path: Path) -> Iterator[Any]:
+    """A Mosquitto of the test's own with persistence, on a free port
+    (``tests.side_servers.SideMosquitto``), which the test may stop or restart."""
+    from tests.side_servers import SideMosquitto
+
+    broker = SideMosquitto(tmp_path / "mosquitto")
+    yield broker
+    broker.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -267,3 +267,16 @@ def test_unreachable_broker_fails_the_run(fresh_engine: Engine,
 
 def test_check_reaches_the_broker(broker: None) -> None:
     assert MqttConnector({"location": "mqtt://127.0.0.1:1883", "seconds": 1}).check().ok
+
+
+def test_a_listener_needs_no_end_and_a_group_shares_its_subscriptions() -> None:
+    from connectors.mqtt import MqttConfig
+
+    with pytest.raises(ValueError, match="set count or seconds"):
+        MqttConfig(location="mqtt://broker:1883")
+    listener = MqttConfig(location="mqtt://broker:1883", listen=True, share="citylens",
+                          topics=["/+/+/attrs", "city/#"], commit_every=50, commit_ms=200)
+    assert listener.subscriptions() == ["$share/citylens//+/+/attrs", "$share/citylens/city/#"]
+    assert MqttConfig(location="mqtt://b", listen=True).subscriptions() == ["/+/+/attrs"]
+    with pytest.raises(ValueError):
+        MqttConfig(location="mqtt://b", listen=True, share="a/b")  # no topic levels in a group

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,13 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 APIKEY = "faults"
 TOPIC = f"/{APIKEY}/+/attrs"
 FIRST_READING = datetime(2026, 11, 2, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def side_broker(tmp_path: Path) -> Iterator[SideMosquitto]:
-    broker = SideMosquitto(tmp_path / "mosquitto")
-    yield broker
-    broker.close()
 
 
 @pytest.fixture

@@ -15,18 +15,16 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import yaml
 from sqlalchemy import Engine, func, select, text
 
 from dashboard.model import FeedRun, Observation
-from tests.conftest import CITYLENS_CLI, PG_URL, service_missing, sqlite_store
+from tests.conftest import CITYLENS_CLI, pg_store, service_missing, sqlite_store
 from tests.test_kill_ingest import csv_export, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,34 +92,6 @@ def processes(tmp_path: Path) -> Iterator[Any]:
     yield make
     for group in made:
         group.stop()
-
-
-@contextmanager
-def pg_store(prefix: str) -> Iterator[tuple[str, Engine]]:
-    """A store on a new schema of the ``test`` database (the workers' topology: several
-    writers at once want PostgreSQL), its URL for the subprocesses and an engine; dropped
-    afterwards."""
-    from sqlalchemy import create_engine
-
-    from dashboard.store import init_store, make_engine
-
-    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server
-        service_missing("PostgreSQL at " + PG_URL, error)
-    url = f"{PG_URL}?options={quote('-csearch_path=' + schema)}"
-    engine = make_engine(url)
-    init_store(engine)
-    try:
-        yield url, engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _env(url: str, var_dir: Path, queue: str, lease: float = 60) -> dict[str, str]:

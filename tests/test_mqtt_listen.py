@@ -1,0 +1,99 @@
+"""Long-lived MQTT listeners (``citylens listen mqtt``) on a Mosquitto of the test's own:
+two listeners share one subscription (``$share/<group>/<topic>``) and split the messages;
+one is killed with -9 mid-stream and started again as its supervisor would; every message
+published is stored exactly once, and both stop cleanly on SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from dashboard.model import FeedRun, Observation
+from tests.conftest import CITYLENS_CLI, pg_store
+from tests.side_servers import SideMosquitto
+from tests.test_mqtt_faults import (
+    TOPIC,
+    Publisher,
+    expected,
+    readings,
+    rollups_match_rows,
+    stored_readings,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LEASE_SECONDS = 4  # a killed listener lets its source go this soon after its last beat
+MESSAGES = 3_000
+
+
+def _listener(url: str, broker: str, name: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": "",
+           "CITYLENS_RUN_LEASE_SECONDS": str(LEASE_SECONDS)}
+    return subprocess.Popen(
+        [*CITYLENS_CLI, "listen", "mqtt", "--broker", broker, "--topic", TOPIC,
+         "--client-id", f"listener-{name}", "--share", "citylens", "--commit-every", "50",
+         "--commit-ms", "200", "--source-id", f"listen-{name}"],
+        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def _running(engine: Engine, source: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(FeedRun).where(
+            FeedRun.source_id == source, FeedRun.status == "running")).scalar_one() == 1
+
+
+def _stored(engine: Engine, source: str | None = None) -> int:
+    with engine.connect() as conn:
+        if source is None:
+            return conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+        return conn.execute(select(func.coalesce(func.sum(FeedRun.stored), 0)).where(
+            FeedRun.source_id == source)).scalar_one()
+
+
+def _wait(condition: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_two_listeners_share_a_subscription_and_a_killed_one_loses_nothing(
+        side_broker: SideMosquitto, tmp_path: Path) -> None:
+    with pg_store("citylens_listen") as (url, engine):
+        logs = {name: tmp_path / f"{name}.log" for name in ("a", "b")}
+        a = _listener(url, side_broker.url, "a", logs["a"])
+        b = _listener(url, side_broker.url, "b", logs["b"])
+        try:
+            _wait(lambda: _running(engine, "listen-a") and _running(engine, "listen-b"), 60,
+                  "the listeners did not start")
+            time.sleep(1)  # connected and subscribed
+            publisher = Publisher(side_broker.url, readings(MESSAGES), pause=0.002)
+            publisher.start()
+            _wait(lambda: publisher.sent >= MESSAGES // 3 and _stored(engine) > 0, 60,
+                  "nothing stored while publishing")
+            a.send_signal(signal.SIGKILL)
+            a.wait()
+            publisher.finish()
+            time.sleep(LEASE_SECONDS + 1)  # the killed run's lease lapses
+            a = _listener(url, side_broker.url, "a", logs["a"])  # its supervisor restarts it
+            _wait(lambda: len(stored_readings(engine)) >= MESSAGES, 120,
+                  f"stored {len(stored_readings(engine))} of {MESSAGES}")
+            time.sleep(1)  # anything stored twice would show now
+        finally:
+            for listener in (a, b):
+                listener.send_signal(signal.SIGTERM)
+            exits = [listener.wait(60) for listener in (a, b)]
+        assert exits == [0, 0], [log.read_text()[-1500:] for log in logs.values()]
+        assert stored_readings(engine) == expected(MESSAGES)  # each exactly once
+        rollups_match_rows(engine)
+        shares = _stored(engine, "listen-a"), _stored(engine, "listen-b")
+        assert all(shares), f"one listener stored nothing: {shares}"  # they split the load
+        with engine.connect() as conn:
+            statuses = conn.execute(select(FeedRun.source_id, FeedRun.status)
+                                    .order_by(FeedRun.id)).all()
+        assert sorted(tuple(s) for s in statuses) == [
+            ("listen-a", "failed"), ("listen-a", "ok"), ("listen-b", "ok")]
+
