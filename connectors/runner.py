@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -137,6 +139,7 @@ def last_watermark(engine: Engine, source_id: str) -> str | None:
     return None if run is None else run.watermark
 
 
+INTERRUPTED = "interrupted: the process running it stopped before it finished"
 HEARTBEAT_SECONDS = min(10.0, RUN_LEASE_SECONDS / 4)  # a run in progress stamps
 # ``heartbeat_at`` this often
 
@@ -181,29 +184,55 @@ def mark_interrupted(conn: Connection, source_id: str | None = None,
         stmt = stmt.where(FeedRun.source_id == source_id)
     done = conn.execute(stmt.values(
         status="failed", finished=last_sign,
-        error="interrupted: the process running it stopped before it finished"))
+        error=INTERRUPTED))
     return int(done.rowcount or 0)
+
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"  # who runs a run: this process
+
+
+def _gone(holder: str | None) -> bool:
+    """Whether ``holder`` (``host:pid``) is a process of this host that no longer exists
+    (another host's, or one still alive, is left to its lease)."""
+    host, _, pid = (holder or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (another user's)
+        return False
+    return False
 
 
 def _start(engine: Engine, connector: Connector, source_id: str, location: str) -> int:
     config = connector.config.model_dump(mode="json")  # SecretStr values come out masked
-    try:
-        with unit_of_work(engine) as conn:
-            upsert(conn, Source, [{"id": source_id, "kind": connector.kind,
-                                   "location": location, "config": config}])
-            mark_interrupted(conn, source_id)
-            started = _now()
-            result = conn.execute(insert(FeedRun).values(  # refused while one is running
-                source_id=source_id, started=started, heartbeat_at=started,
-                status="running"))
-            key = result.inserted_primary_key
-            assert key is not None  # a single-row INSERT always has one
-            return int(key[0])
-    except IntegrityError:  # ux_feed_run_running: the store keeps one running run a source
-        with engine.connect() as conn:
-            since = conn.execute(select(FeedRun.started).where(
-                FeedRun.source_id == source_id, FeedRun.status == "running")).scalar()
-        raise SourceBusy(source_id, since) from None
+    for _ in range(2):
+        try:
+            with unit_of_work(engine) as conn:
+                upsert(conn, Source, [{"id": source_id, "kind": connector.kind,
+                                       "location": location, "config": config}])
+                mark_interrupted(conn, source_id)
+                started = _now()
+                result = conn.execute(insert(FeedRun).values(  # refused while one is running
+                    source_id=source_id, started=started, heartbeat_at=started,
+                    status="running", holder=HOLDER))
+                key = result.inserted_primary_key
+                assert key is not None  # a single-row INSERT always has one
+                return int(key[0])
+        except IntegrityError:  # ux_feed_run_running: one running run a source
+            with unit_of_work(engine) as conn:
+                running = conn.execute(select(FeedRun.id, FeedRun.started, FeedRun.holder)
+                                       .where(FeedRun.source_id == source_id,
+                                              FeedRun.status == "running")).first()
+                if running is None or not _gone(running.holder):
+                    raise SourceBusy(source_id, running.started if running else None) from None
+                conn.execute(update(FeedRun).where(FeedRun.id == running.id).values(
+                    status="failed", finished=func.coalesce(FeedRun.heartbeat_at,
+                                                            FeedRun.started),
+                    error=INTERRUPTED))
+    raise SourceBusy(source_id, None)
 
 
 def _flush(engine: Engine, settings: Settings, pending: _Pending, report: RunReport) -> None:

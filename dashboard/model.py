@@ -97,6 +97,7 @@ class FeedRun(Base):
     finished: Mapped[datetime | None]
     # stamped every few seconds while the run is in progress (``connectors.runner``)
     heartbeat_at: Mapped[datetime | None]
+    holder: Mapped[str | None] = mapped_column(String(200))  # host:pid running it
     status: Mapped[str] = mapped_column(String(20))  # running, ok, partial, failed
     records_in: Mapped[int] = mapped_column(Integer, default=0)
     stored: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import InvalidRequestError
 
 from connectors import runner
@@ -398,3 +398,35 @@ def test_a_busy_source_is_reported_not_failed(store: Engine, settings, tmp_path)
     report = run_entry(store, settings, entry)
     assert report.status == "busy" and report.failure is None
     assert "already running in another process" in (report.error or "")
+
+
+def test_a_run_of_a_process_gone_from_this_host_frees_its_source_at_once(
+        store: Engine, settings) -> None:
+    """A running run whose holder (host:pid) is a process of this host that exited frees
+    its source at once, heartbeat fresh or not; a live holder, or another host's, keeps it
+    until its lease lapses."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from connectors.runner import SourceBusy
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    run_source(store, settings, SensorConnector({"records": _records(range(1))}), "held")
+    for holder, frees in ((f"{host}:{gone.pid}", True), (f"{host}:{os.getpid()}", False),
+                          (f"elsewhere.example:{gone.pid}", False), (None, False)):
+        now = datetime.now(timezone.utc)
+        with unit_of_work(store) as conn:
+            conn.execute(delete(FeedRun).where(FeedRun.source_id == "held"))
+            conn.execute(insert(FeedRun).values(source_id="held", started=now,
+                                                heartbeat_at=now, status="running",
+                                                holder=holder))
+        connector = SensorConnector({"records": _records(range(2))})
+        if frees:
+            assert run_source(store, settings, connector, "held").status == "ok", holder
+        else:
+            with pytest.raises(SourceBusy):
+                run_source(store, settings, connector, "held")

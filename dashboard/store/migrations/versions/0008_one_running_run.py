@@ -2,8 +2,10 @@
 unique index on ``feed_runs(source_id)`` for the rows whose status is ``running``. A run
 that starts while another is running (with a live heartbeat) is refused by the store
 itself; a run whose process died is marked interrupted once its heartbeat is stale, which
-frees the source. Older stores may hold several "running" rows of one source (processes
-killed before the heartbeat existed): all but the newest are marked interrupted first.
+frees the source (at once when its ``holder``, ``host:pid``, is a process of the same host
+that no longer exists). Older stores may hold several "running" rows of one source
+(processes killed before the heartbeat existed): all but the newest are marked interrupted
+first.
 
 Revision ID: 0008_one_running_run
 Revises: 0007_quarantine_replay
@@ -30,7 +32,11 @@ def upgrade() -> None:
         "(SELECT MAX(id) FROM feed_runs WHERE status = 'running' GROUP BY source_id)")
     op.create_index("ux_feed_run_running", "feed_runs", ["source_id"], unique=True,
                     sqlite_where=RUNNING, postgresql_where=RUNNING)
+    with op.batch_alter_table("feed_runs") as batch:
+        batch.add_column(sa.Column("holder", sa.String(200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("feed_runs") as batch:
+        batch.drop_column("holder")
     op.drop_index("ux_feed_run_running", table_name="feed_runs")
