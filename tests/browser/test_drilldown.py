@@ -58,7 +58,11 @@ def test_alerts_export_downloads_the_rows_shown(page, server_url: str) -> None:
         page.click("button:has-text('CSV')")
     rows = list(csv.DictReader(io.StringIO(info.value.path().read_text(encoding="utf-8-sig"))))
     assert len(rows) == shown > 0
-    assert set(rows[0]) >= {"Severity", "Asset", "Domain", "District", "Rule", "Value"}
+    assert list(rows[0]) == ["id", "severity", "asset_id", "asset_name", "domain",
+                             "district_id", "rule", "metric", "value", "unit",
+                             "raised_at_utc", "cleared_at_utc"]  # raw values, UTC times
+    assert all(r["raised_at_utc"].endswith("Z") and float(r["value"]) == float(r["value"])
+               for r in rows)
 
     page.fill("#alerts-search", "Container")  # the export follows the search
     page.wait_for_timeout(800)
