@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -109,4 +109,45 @@ def listen_mqtt(
                f"{report.quarantined} quarantined, {report.status}"
                + (f" ({report.error})" if report.error else ""))
     if report.failure:
+        raise typer.Exit(1)
+
+
+@listen_app.command("sources")
+def listen_sources(config: SourcesFile = "data/sources.yaml") -> None:
+    """Run every enabled listener of the sources file (``listen: true``), each in its own
+    thread, until SIGTERM or Ctrl-C (each then commits what it read and leaves)."""
+    import signal
+    import threading
+
+    from connectors.base import SourceFormatError
+    from connectors.mqtt import STOP
+    from connectors.sources import load_sources, run_entry
+    from dashboard.store import get_engine
+
+    settings = get_settings()
+    try:
+        entries = [e for e in load_sources(Path(config)) if e.enabled and e.listens]
+    except SourceFormatError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    if not entries:
+        typer.echo(f"error: {config} has no enabled source with 'listen: true'", err=True)
+        raise typer.Exit(2)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: STOP.set())
+    engine = get_engine(settings.resolved_database_url)
+    reports: list[Any] = []
+    threads = [threading.Thread(target=lambda e=entry: reports.append(
+        run_entry(engine, settings, e)), name=f"listen-{entry.id}") for entry in entries]
+    typer.echo(f"listening: {', '.join(e.id for e in entries)}")
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(0.5)
+    for report in reports:
+        typer.echo(f"{report.source}: {report.records_in} in, {report.stored} stored, "
+                   f"{report.quarantined} quarantined, {report.status}"
+                   + (f" ({report.error})" if report.error else ""))
+    if any(report.failure or report.status == "busy" for report in reports):
         raise typer.Exit(1)

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.runner import store_error_line
-from connectors.sources import SourceEntry, load_sources, run_entry
+from connectors.sources import SourceEntry, load_sources, run_entry, scheduled
 from dashboard.feed_health import RUN_LEASE_SECONDS, run_status
 from dashboard.model import FeedRun
 from dashboard.settings import Settings, get_settings
@@ -56,14 +56,11 @@ def configure(settings: Settings, schedule: dict[str, Any] | None = None) -> Cel
 
 
 def beat_schedule(entries: list[SourceEntry], sources_file: Path) -> dict[str, Any]:
-    """One beat entry per enabled source: ``citylens.run_source(id, file)`` on its
-    schedule."""
-    found: dict[str, Any] = {}
-    for entry in entries:
-        if entry.enabled:
-            found[f"source:{entry.id}"] = {"task": TASK, "schedule": entry.schedule(),
-                                          "args": (entry.id, str(sources_file.resolve()))}
-    return found
+    """One beat entry per enabled source on a schedule (listeners run on their own):
+    ``citylens.run_source(id, file)``."""
+    return {f"source:{entry.id}": {"task": TASK, "schedule": entry.schedule(),
+                                   "args": (entry.id, str(sources_file.resolve()))}
+            for entry in scheduled(entries)}
 
 
 def _due(entry: SourceEntry, last_start: datetime, now: datetime) -> bool:

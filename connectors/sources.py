@@ -57,6 +57,12 @@ class SourceEntry(BaseModel):
     def connector_config(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
+    @property
+    def listens(self) -> bool:
+        """A long-lived listener (``listen: true``): ``citylens listen sources`` runs it,
+        never a schedule."""
+        return bool(self.connector_config().get("listen"))
+
     def schedule(self) -> crontab | timedelta:
         """When it runs: its cron expression, else every ``every_minutes``."""
         return cron_schedule(self.cron) if self.cron else timedelta(minutes=self.every_minutes)
@@ -162,10 +168,16 @@ def run_entry(engine: Engine, settings: Settings, entry: SourceEntry) -> RunRepo
                          error=f"crashed: {line}", failure="crash")
 
 
+def scheduled(entries: list[SourceEntry]) -> list[SourceEntry]:
+    """The enabled sources that run on a schedule (not the long-lived listeners)."""
+    return [e for e in entries if e.enabled and not e.listens]
+
+
 def run_all(engine: Engine, settings: Settings, entries: list[SourceEntry]) -> list[RunReport]:
     """Run every enabled source once, in order (``load_sources`` puts each after those it
-    names in ``after``); one failing never stops the others."""
-    return [run_entry(engine, settings, e) for e in entries if e.enabled]
+    names in ``after``); one failing never stops the others. Listeners are left to
+    ``citylens listen sources``."""
+    return [run_entry(engine, settings, e) for e in scheduled(entries)]
 
 
 def run_forever(
@@ -180,13 +192,14 @@ def run_forever(
 ) -> None:
     """Run each enabled source whenever it is due (its ``every_minutes``); ``rounds`` bounds
     the loop (tests), None runs until interrupted."""
-    due = {e.id: clock() for e in entries if e.enabled}
+    entries = scheduled(entries)
+    due = {e.id: clock() for e in entries}
     store_failures = dict.fromkeys(due, 0)
     done = 0
     while rounds is None or done < rounds:
         now = clock()
         for entry in entries:
-            if entry.enabled and due[entry.id] <= now:
+            if due[entry.id] <= now:
                 done_run = run_entry(engine, settings, entry)
                 report(done_run)
                 due[entry.id] = now + next_wait(entry, done_run, store_failures)

@@ -97,3 +97,46 @@ def test_two_listeners_share_a_subscription_and_a_killed_one_loses_nothing(
         assert sorted(tuple(s) for s in statuses) == [
             ("listen-a", "failed"), ("listen-a", "ok"), ("listen-b", "ok")]
 
+
+
+def test_listeners_in_the_sources_file_run_on_their_own(side_broker: SideMosquitto,
+                                                       tmp_path: Path) -> None:
+    """A ``listen: true`` source is never scheduled (``sources run``, the scheduler) and
+    ``citylens listen sources`` runs it until SIGTERM, storing what it hears."""
+    import yaml
+
+    from connectors.queue import beat_schedule
+    from connectors.sources import load_sources, scheduled
+    from tests.test_kill_ingest import csv_export
+
+    args = csv_export(tmp_path / "feed.csv", 200)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [
+        {"id": "telemetry", "kind": "mqtt", "location": side_broker.url, "topics": [TOPIC],
+         "client_id": "listener-sources", "listen": True, "commit_ms": 200},
+        {"id": "export", "kind": "csv", "location": str(tmp_path / "feed.csv"),
+         "mapping": args[args.index("--mapping") + 1]}]}), encoding="utf-8")
+    entries = load_sources(sources)
+    assert [e.id for e in scheduled(entries)] == ["export"]
+    assert list(beat_schedule(entries, sources)) == ["source:export"]
+    with pg_store("citylens_listen_sources") as (url, engine):
+        env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": ""}
+        once = subprocess.run([*CITYLENS_CLI, "sources", "run", "--config", str(sources)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert once.returncode == 0 and "telemetry" not in once.stdout, once.stdout
+        log = tmp_path / "listen.log"
+        listener = subprocess.Popen([*CITYLENS_CLI, "listen", "sources", "--config",
+                                     str(sources)], cwd=ROOT, env=env, stdout=log.open("wb"),
+                                    stderr=subprocess.STDOUT)
+        try:
+            _wait(lambda: _running(engine, "telemetry"), 60, "the listener did not start")
+            time.sleep(1)
+            publisher = Publisher(side_broker.url, readings(300), pause=0.001)
+            publisher.start()
+            publisher.finish()
+            _wait(lambda: _stored(engine) >= 200 + 300, 60, "the messages were not stored")
+        finally:
+            listener.send_signal(signal.SIGTERM)
+            code = listener.wait(60)
+        assert code == 0, log.read_text()[-2000:]
+        assert "telemetry: 300 in, 300 stored, 0 quarantined, ok" in log.read_text()
