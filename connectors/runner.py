@@ -172,20 +172,24 @@ class _Heartbeat:
         self.thread.join(timeout=HEARTBEAT_SECONDS)
 
 
+LAST_SIGN = func.coalesce(FeedRun.heartbeat_at, FeedRun.started)  # a run's last sign of life
+
+
+def _interrupt(conn: Connection, *conditions: Any) -> int:
+    """Mark failed, as interrupted, the "running" runs matching ``conditions``: they ended
+    when they last beat. Returns how many."""
+    done = conn.execute(update(FeedRun).where(FeedRun.status == "running", *conditions)
+                        .values(status="failed", finished=LAST_SIGN, error=INTERRUPTED))
+    return int(done.rowcount or 0)
+
+
 def mark_interrupted(conn: Connection, source_id: str | None = None,
                      now: datetime | None = None) -> int:
     """Mark failed the "running" runs (of one source, or all) whose heartbeat stopped more
     than ``RUN_LEASE_SECONDS`` ago: their process was killed or crashed. Returns how many."""
-    now = now or _now()
-    cutoff = now - timedelta(seconds=RUN_LEASE_SECONDS)
-    last_sign = func.coalesce(FeedRun.heartbeat_at, FeedRun.started)
-    stmt = update(FeedRun).where(FeedRun.status == "running", last_sign < cutoff)
-    if source_id is not None:
-        stmt = stmt.where(FeedRun.source_id == source_id)
-    done = conn.execute(stmt.values(
-        status="failed", finished=last_sign,
-        error=INTERRUPTED))
-    return int(done.rowcount or 0)
+    cutoff = (now or _now()) - timedelta(seconds=RUN_LEASE_SECONDS)
+    mine = () if source_id is None else (FeedRun.source_id == source_id,)
+    return _interrupt(conn, LAST_SIGN < cutoff, *mine)
 
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"  # who runs a run: this process
@@ -228,10 +232,7 @@ def _start(engine: Engine, connector: Connector, source_id: str, location: str) 
                                               FeedRun.status == "running")).first()
                 if running is None or not _gone(running.holder):
                     raise SourceBusy(source_id, running.started if running else None) from None
-                conn.execute(update(FeedRun).where(FeedRun.id == running.id).values(
-                    status="failed", finished=func.coalesce(FeedRun.heartbeat_at,
-                                                            FeedRun.started),
-                    error=INTERRUPTED))
+                _interrupt(conn, FeedRun.id == running.id)  # its process is gone: let go
     raise SourceBusy(source_id, None)
 
 
