@@ -41,8 +41,9 @@ def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full:
     try:
         report = run_source(engine, settings, connector, source_id, full=full)
     except SourceBusy as busy:
-        typer.echo(f"error: {source_id}: {busy} (a run whose process is gone lets go "
-                   f"{RUN_LEASE_SECONDS:.0f} s after its last heartbeat)", err=True)
+        typer.echo(f"error: {source_id}: {busy} (a run whose process is gone lets go at "
+                   f"once on its own machine, {RUN_LEASE_SECONDS:.0f} s after its last "
+                   f"heartbeat from another)", err=True)
         raise typer.Exit(1) from busy
     payload = report.as_dict()
     if after is not None and report.status in ("ok", "partial") and report.stored:
@@ -59,6 +60,21 @@ def _run(kind: str, config: dict[str, Any], source_id: str, as_json: bool, full:
     if report.failure:
         typer.echo(f"error: {source_id}: {report.error}", err=True)
         raise typer.Exit(1)
+
+
+def sources_or_exit(config: str) -> list[Any]:
+    """The entries of the sources file ``config`` (``load_sources``), or its one-line
+    error and exit code 2."""
+    from pathlib import Path
+
+    from connectors.base import SourceFormatError
+    from connectors.sources import load_sources
+
+    try:
+        return load_sources(Path(config))
+    except SourceFormatError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
 
 
 def _one_line(error: Exception) -> str:
@@ -270,18 +286,11 @@ def sources_run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run every enabled source once (or on its schedule with --loop)."""
-    from pathlib import Path
-
-    from connectors.base import SourceFormatError
-    from connectors.sources import load_sources, run_all, run_forever
+    from connectors.sources import run_all, run_forever
     from dashboard.store import get_engine
 
     settings = get_settings()
-    try:
-        entries = load_sources(Path(config))
-    except SourceFormatError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+    entries = sources_or_exit(config)
     engine = get_engine(settings.resolved_database_url)
 
     def show(report: Any) -> None:
