@@ -6,7 +6,6 @@ The view is a function of the URL's query (``?district=..&department=..&period=.
 """
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 import dash
@@ -37,7 +36,6 @@ from layouts import (
     format_number,
     format_percent,
     ids,
-    parse_time,
     text,
 )
 from layouts.components import alerts_elsewhere
@@ -113,8 +111,8 @@ def grid_rows(rows: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
             "value": row.get("display_value", row["value"]), "unit": row.get("display_unit", ""),
             "raised": exact_time(row["raised_at"], tz),
             "cleared": exact_time(row["cleared_at"], tz) if row["cleared_at"] else "active",
-            # the CSV's: as stored, times in ISO 8601 UTC
-            "raised_at": utc_iso(row["raised_at"]), "cleared_at": utc_iso(row["cleared_at"]),
+            # the CSV's: as stored (the read model's times are ISO 8601 UTC already)
+            "raised_at": row["raised_at"], "cleared_at": row["cleared_at"] or "",
             "stored_value": row["value"], "stored_unit": row.get("stored_unit") or "",
             "asset_name": row["asset_name"] or "", "domain": row["domain"],
             "district_id": row.get("district_id") or "", "rule": row.get("rule") or "",
@@ -122,11 +120,6 @@ def grid_rows(rows: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
         })
     return shaped
 
-
-def utc_iso(stamp: str | None) -> str:
-    """An ISO time as ``2026-11-23T10:00:00Z`` (UTC), or empty."""
-    when = parse_time(stamp)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else ""
 
 
 def _count_card(title: str, counts: dict[str, int], before: dict[str, int] | None,

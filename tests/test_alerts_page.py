@@ -167,7 +167,7 @@ def test_the_csv_holds_raw_values_units_and_utc_times(in_app: None,
     for row in grid.rowData:
         alert_id, value, raised, cleared = stored[int(row["id"])]
         assert row["stored_value"] == value
-        assert row["raised_at"].endswith("Z") and "CET" not in row["raised_at"]
+        assert row["raised_at"].endswith("+00:00") and "CET" not in row["raised_at"]
         assert row["raised_at"][:16] == str(raised).replace(" ", "T")[:16]
         assert (row["cleared_at"] == "") is (cleared is None)
     ratio = [r for r in grid.rowData if r["stored_unit"] == "ratio"]

@@ -61,7 +61,7 @@ def test_alerts_export_downloads_the_rows_shown(page, server_url: str) -> None:
     assert list(rows[0]) == ["id", "severity", "asset_id", "asset_name", "domain",
                              "district_id", "rule", "metric", "value", "unit",
                              "raised_at_utc", "cleared_at_utc"]  # raw values, UTC times
-    assert all(r["raised_at_utc"].endswith("Z") and float(r["value"]) == float(r["value"])
+    assert all(r["raised_at_utc"].endswith("+00:00") and float(r["value"]) == float(r["value"])
                for r in rows)
 
     page.fill("#alerts-search", "Container")  # the export follows the search
