@@ -9,7 +9,7 @@ departments handle (anything else reads as "not found", saying nothing of it).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 import dash
 from dash import dcc, html
@@ -20,6 +20,7 @@ from dashboard.auth.web import current_principal
 from dashboard.queries.request_detail import NEAR_METRES, request_detail
 from dashboard.queries.services import channel_options
 from layouts import current_settings, domain_label, exact_time, ids
+from layouts.filters import PageFilters
 from layouts.services_parts import format_hours
 
 PAGE = "request"
@@ -80,10 +81,10 @@ def timeline(events: list[dict[str, Any]], tz: str) -> html.Ol:
 
 
 def _services_link(detail: dict[str, Any]) -> str:
-    query = {"service": detail["service_code"], "department": detail["department"]}
-    if detail.get("district_id"):
-        query["district"] = detail["district_id"]
-    return "/services?" + urlencode(query)
+    """``/services`` narrowed to the request's service, department and district."""
+    return "/services" + PageFilters(district=detail.get("district_id"),
+                                     department=detail["department"]).query(
+        service=detail["service_code"])
 
 
 def _asset_part(detail: dict[str, Any]) -> Any:

@@ -220,5 +220,8 @@ def in_run_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sources with ``after`` set to what each refers to, so that workers running them
     in parallel store what one process running them in file order stores."""
     ids = {e["id"] for e in entries}
-    return [{**e, "after": _prerequisites(e["id"], ids)} if _prerequisites(e["id"], ids)
-            else e for e in entries]
+    ordered = []
+    for entry in entries:
+        after = _prerequisites(entry["id"], ids)
+        ordered.append({**entry, "after": after} if after else entry)
+    return ordered
