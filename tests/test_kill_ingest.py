@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -57,6 +58,19 @@ def citylens(url: str, args: list[str]) -> subprocess.Popen[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def first_rows_stored(engine: Engine, process: subprocess.Popen[Any],
+                      seconds: float = 300) -> int:
+    """Wait until ``process`` has stored its first readings (or ended, or ``seconds``
+    passed): how many readings the store holds then (to kill it midway)."""
+    deadline = time.monotonic() + seconds
+    stored = 0
+    while stored == 0 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    return int(stored)
+
+
 def snapshot(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Every reading (asset id, metric, time, value) and every rollup row."""
     with engine.connect() as conn:
@@ -80,12 +94,7 @@ def test_kill_9_midway_then_again_equals_one_clean_run(write, rows: int,
 
     url, engine = sqlite_store(tmp_path / "killed.db")
     ingest = citylens(url, args)
-    deadline = time.monotonic() + 300
-    stored = 0
-    while stored == 0 and time.monotonic() < deadline and ingest.poll() is None:
-        time.sleep(0.02)
-        with engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    stored = first_rows_stored(engine, ingest)
     ingest.send_signal(signal.SIGKILL)
     ingest.wait()
     assert 0 < stored < rows, "the kill did not land midway"

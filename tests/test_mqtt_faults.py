@@ -88,10 +88,13 @@ def stored_readings(engine: Engine) -> list[tuple[int, float]]:
         return sorted(tuple(row) for row in conn.execute(select(Observation.time, Observation.value)).all())
 
 
-def running(engine: Engine) -> bool:
+def running(engine: Engine, source: str | None = None) -> bool:
+    """Whether one run (of ``source``, or of any source) is in progress."""
+    stmt = select(func.count()).select_from(FeedRun).where(FeedRun.status == "running")
+    if source is not None:
+        stmt = stmt.where(FeedRun.source_id == source)
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(FeedRun)
-                            .where(FeedRun.status == "running")).scalar() == 1
+        return conn.execute(stmt).scalar() == 1
 
 
 def rollups_match_rows(engine: Engine) -> None:

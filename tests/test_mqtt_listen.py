@@ -21,6 +21,7 @@ from tests.test_mqtt_faults import (
     expected,
     readings,
     rollups_match_rows,
+    running,
     stored_readings,
 )
 
@@ -37,12 +38,6 @@ def _listener(url: str, broker: str, name: str, log: Path) -> subprocess.Popen[b
          "--client-id", f"listener-{name}", "--share", "citylens", "--commit-every", "50",
          "--commit-ms", "200", "--source-id", f"listen-{name}"],
         cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def _running(engine: Engine, source: str) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(FeedRun).where(
-            FeedRun.source_id == source, FeedRun.status == "running")).scalar_one() == 1
 
 
 def _stored(engine: Engine, source: str | None = None) -> int:
@@ -67,7 +62,7 @@ def test_two_listeners_share_a_subscription_and_a_killed_one_loses_nothing(
         a = _listener(url, side_broker.url, "a", logs["a"])
         b = _listener(url, side_broker.url, "b", logs["b"])
         try:
-            _wait(lambda: _running(engine, "listen-a") and _running(engine, "listen-b"), 60,
+            _wait(lambda: running(engine, "listen-a") and running(engine, "listen-b"), 60,
                   "the listeners did not start")
             time.sleep(1)  # connected and subscribed
             publisher = Publisher(side_broker.url, readings(MESSAGES), pause=0.002)
@@ -129,7 +124,7 @@ def test_listeners_in_the_sources_file_run_on_their_own(side_broker: SideMosquit
                                      str(sources)], cwd=ROOT, env=env, stdout=log.open("wb"),
                                     stderr=subprocess.STDOUT)
         try:
-            _wait(lambda: _running(engine, "telemetry"), 60, "the listener did not start")
+            _wait(lambda: running(engine, "telemetry"), 60, "the listener did not start")
             time.sleep(1)
             publisher = Publisher(side_broker.url, readings(300), pause=0.001)
             publisher.start()

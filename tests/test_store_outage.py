@@ -123,9 +123,9 @@ def test_a_database_restart_during_a_large_csv_ingest(side_pg: SidePostgres,
     store as one clean run does (here: a clean run into SQLite)."""
     from sqlalchemy import text
 
-    from dashboard.model import FeedRun, Observation
+    from dashboard.model import FeedRun
     from tests.conftest import sqlite_store
-    from tests.test_kill_ingest import csv_export, snapshot
+    from tests.test_kill_ingest import csv_export, first_rows_stored, snapshot
 
     rows = 400_000
     args = csv_export(tmp_path / "feed.csv", rows)
@@ -140,12 +140,7 @@ def test_a_database_restart_during_a_large_csv_ingest(side_pg: SidePostgres,
     ingest = subprocess.Popen([*CITYLENS_CLI, *args], cwd=ROOT, text=True,
                               env={**env, "CITYLENS_DATABASE_URL": side_pg.url},
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stored = 0
-    deadline = time.monotonic() + 300
-    while stored == 0 and time.monotonic() < deadline and ingest.poll() is None:
-        time.sleep(0.05)
-        with engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    stored = first_rows_stored(engine, ingest)
     engine.dispose()
     side_pg.stop()
     _, errors = ingest.communicate(timeout=300)

@@ -23,9 +23,9 @@ import pytest
 import yaml
 from sqlalchemy import Engine, func, select, text
 
-from dashboard.model import FeedRun, Observation
+from dashboard.model import FeedRun
 from tests.conftest import CITYLENS_CLI, pg_store, service_missing, sqlite_store
-from tests.test_kill_ingest import csv_export, snapshot
+from tests.test_kill_ingest import csv_export, first_rows_stored, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("CITYLENS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -205,12 +205,7 @@ def _killed_midway(tmp_path: Path, queue: str, processes: Any, url: str, engine:
     first = group.worker("first")
     sender = Celery("test", broker=BROKER)
     sender.send_task("citylens.run_source", args=("killed", str(sources)), queue=queue)
-    deadline = time.monotonic() + 300
-    stored = 0
-    while stored == 0 and time.monotonic() < deadline and first.poll() is None:
-        time.sleep(0.05)
-        with engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+    stored = first_rows_stored(engine, first)
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert 0 < stored < rows, f"the kill did not land midway\n{group.log('first')[-2000:]}"
