@@ -28,8 +28,11 @@ from dashboard.feed_health import RUN_LEASE_SECONDS, run_status
 from dashboard.model import FeedRun
 from dashboard.settings import Settings, get_settings
 from dashboard.store import get_engine
+from dashboard.store.partitions import maintain_store
 
 TASK = "citylens.run_source"
+MAINTAIN_TASK = "citylens.maintain_store"
+MAINTAIN_AT = crontab(hour=3, minute=17)  # daily, in the city's quiet hours (its time zone)
 WAIT_SECONDS = 5.0  # a task whose source is busy, or waits for others, tries again this soon
 log = logging.getLogger(__name__)
 
@@ -57,10 +60,13 @@ def configure(settings: Settings, schedule: dict[str, Any] | None = None) -> Cel
 
 def beat_schedule(entries: list[SourceEntry], sources_file: Path) -> dict[str, Any]:
     """One beat entry per enabled source on a schedule (listeners run on their own):
-    ``citylens.run_source(id, file)``."""
-    return {f"source:{entry.id}": {"task": TASK, "schedule": entry.schedule(),
-                                   "args": (entry.id, str(sources_file.resolve()))}
-            for entry in scheduled(entries)}
+    ``citylens.run_source(id, file)``; and the store's daily maintenance."""
+    schedule: dict[str, Any] = {
+        f"source:{entry.id}": {"task": TASK, "schedule": entry.schedule(),
+                               "args": (entry.id, str(sources_file.resolve()))}
+        for entry in scheduled(entries)}
+    schedule["store:maintain"] = {"task": MAINTAIN_TASK, "schedule": MAINTAIN_AT}
+    return schedule
 
 
 def _due(entry: SourceEntry, last_start: datetime, now: datetime) -> bool:
@@ -135,3 +141,18 @@ def run_source_task(self: Task, source_id: str, sources_file: str,
     log.info("source %s: %s, %s in, %s stored, %s quarantined", source_id, report.status,
              report.records_in, report.stored, report.quarantined)
     return report.as_dict()
+
+
+@app.task(bind=True, name=MAINTAIN_TASK, max_retries=5)  # type: ignore[untyped-decorator]
+def maintain_store_task(self: Task) -> list[str]:
+    """``citylens db maintain`` on a worker: partitions ahead, the retention applied (tried
+    again in ten minutes when the store is down or busy past the lock timeout)."""
+    settings = get_settings()
+    try:
+        done = maintain_store(get_engine(settings.resolved_database_url), settings)
+    except SQLAlchemyError as error:
+        log.warning("store maintenance failed: %s", store_error_line(error))
+        raise self.retry(countdown=600) from None
+    for line in done.lines():
+        log.info("store maintenance: %s", line)
+    return done.lines()

@@ -36,6 +36,7 @@ from dashboard.model import (
 )
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, upsert
+from dashboard.store.partitions import retention_horizon
 from dashboard.store.request_rollups import RequestTracker, rebuild_request_rollups
 from dashboard.store.upsert import table_of
 
@@ -76,17 +77,35 @@ MAX_VALUE = 1e12  # no city metric comes near; sums of many such stay finite
 @dataclass(frozen=True)
 class TimeBounds:
     """The plausible times of a batch: from ``earliest`` to ``latest`` (now plus the
-    skew) for what happened, to ``planned`` for what is planned."""
+    skew) for what happened, to ``planned`` for what is planned; readings no older than
+    ``readings_from`` (the retention of raw readings, when one is set)."""
 
     earliest: datetime
     latest: datetime
     planned: datetime
+    readings_from: datetime
 
     @classmethod
     def of(cls, settings: Settings) -> TimeBounds:
         now = settings.current_time()
+        horizon = retention_horizon(now, settings.raw_retention_months)
+        readings_from = settings.earliest_record
+        if horizon is not None:
+            readings_from = max(readings_from, datetime.fromtimestamp(horizon, timezone.utc))
         return cls(settings.earliest_record,
-                   now + timedelta(minutes=settings.future_skew_minutes), now + PLANNED_AHEAD)
+                   now + timedelta(minutes=settings.future_skew_minutes), now + PLANNED_AHEAD,
+                   readings_from)
+
+    def check_reading(self, moment: datetime) -> None:
+        """ValueError, in one line, for a reading dated in the future or older than the
+        raw readings the store keeps."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if self.earliest <= moment < self.readings_from:
+            raise ValueError(f"observation time {moment.isoformat()} is older than the raw "
+                             f"readings kept (from {self.readings_from:%Y-%m-%d}, "
+                             "CITYLENS_RAW_RETENTION_MONTHS)")
+        self.check("observation time", moment, happened=True)
 
     def check(self, what: str, moment: datetime, happened: bool) -> None:
         """ValueError, in one line, when ``moment`` is not plausible."""
@@ -121,12 +140,12 @@ def plausible_ranges(settings: Settings) -> ValueRanges:
 def plausible_of(settings: Settings) -> Plausible:
     """The checks of ``store_batch`` for streams that map chunks in one go."""
     bounds = TimeBounds.of(settings)
-    return Plausible(bounds.earliest, bounds.latest, plausible_ranges(settings), MAX_VALUE)
+    return Plausible(bounds.readings_from, bounds.latest, plausible_ranges(settings), MAX_VALUE)
 
 
 def _check_times(mapped: Mapped, bounds: TimeBounds) -> None:
     for obs in mapped.observations:
-        bounds.check("observation time", obs["time"], happened=True)
+        bounds.check_reading(obs["time"])
     for entity in ENTITY_TABLES:
         for row in getattr(mapped, entity):
             for field, value in row.items():

@@ -41,3 +41,18 @@ def current() -> None:
     engine.dispose()
     if behind:
         raise typer.Exit(1)
+
+
+@db_app.command("maintain")
+def maintain() -> None:
+    """Keep the store in shape; run it daily (the scheduler does). PostgreSQL: creates the
+    observations' monthly partitions ahead (CITYLENS_PARTITIONS_AHEAD_MONTHS) and moves
+    readings that waited in the default partition into their month. With
+    CITYLENS_RAW_RETENTION_MONTHS set, drops raw readings older than that (whole partitions
+    on PostgreSQL), keeping every rollup and KPI."""
+    from dashboard.store import get_engine
+    from dashboard.store.partitions import maintain_store
+
+    settings = get_settings()
+    for line in maintain_store(get_engine(settings.resolved_database_url), settings).lines():
+        typer.echo(line)

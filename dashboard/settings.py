@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     # Anything else is quarantined with its reason and never moves a watermark.
     earliest_record: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)
     future_skew_minutes: int = Field(default=15, ge=0)
+    # Raw readings are kept for this many whole months before the current one (0: for
+    # ever). `citylens db maintain` drops older ones (whole monthly partitions on
+    # PostgreSQL) while the hour and day rollups, and so every KPI, stay; a reading older
+    # than that is quarantined with its reason.
+    raw_retention_months: int = Field(default=0, ge=0)
+    # PostgreSQL: `citylens db maintain` keeps the observations' monthly partitions created
+    # this many months ahead of the current one.
+    partitions_ahead_months: int = Field(default=3, ge=1, le=120)
     # While the demo serves, its simulated sensors publish here when a broker answers
     # (empty: always through files).
     demo_mqtt_url: str = "mqtt://127.0.0.1:1883"

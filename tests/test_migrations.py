@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from dashboard.model import Base
 from dashboard.settings import Settings
 from dashboard.store import make_engine
+from dashboard.store.partitions import belongs_to_model
 from dashboard.store.schema import (
     BASELINE,
     StoreOutOfDate,
@@ -44,7 +45,8 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 
 def _schema_differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "include_object": belongs_to_model})
         return [d for d in compare_metadata(context, Base.metadata)
                 if not (isinstance(d, tuple) and d[0] == "remove_table"
                         and d[1].name == "alembic_version")]

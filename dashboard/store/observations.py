@@ -4,7 +4,10 @@ A batch goes into a temporary staging table by the dialect's fastest path (execu
 SQLite, COPY on PostgreSQL). Then, in SQL: rows that are new add to the hour and day
 rollups; rows whose value changed update the observation and their rollup buckets are
 recomputed from the raw rows (a bounded, indexed query); unchanged rows are ignored.
-Running the same batch twice therefore stores and counts nothing twice.
+Running the same batch twice therefore stores and counts nothing twice. A bucket that
+begins before the raw readings kept (``dashboard.store.partitions``: the retention dropped
+the older ones) is adjusted by the change of value instead: its sum follows, its count stays,
+its minimum and maximum widen to take the new value in.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, select, text
 
 from dashboard.model import NO_DISTRICT, Asset
+from dashboard.store.partitions import kept_from
 
 STAGE = "_stage_obs"
 STAGE_COLUMNS = ("asset_pk", "metric", "time", "value", "unit", "rkey", "district", "hour", "day")
@@ -92,7 +96,7 @@ def _create_stage(conn: Connection) -> None:
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
             "asset_pk INTEGER, metric VARCHAR(60), time BIGINT, value DOUBLE PRECISION, "
             "unit VARCHAR(20), rkey VARCHAR(120), district VARCHAR(64), hour BIGINT, "
-            "day BIGINT, state INTEGER DEFAULT 0)"
+            "day BIGINT, state INTEGER DEFAULT 0, old DOUBLE PRECISION)"
         )
     )
     conn.execute(text(f"DELETE FROM {STAGE}"))
@@ -151,16 +155,20 @@ def _bucket_end(grain: str, bucket: int, tz: str) -> int:
     return int(day_starts(np.array([bucket + 26 * 3600]), tz)[0])
 
 
-def _recompute_changed_buckets(conn: Connection, tz: str) -> None:
+def _recompute_changed_buckets(conn: Connection, tz: str, raw_from: int) -> None:
     """Rebuild the rollup buckets touched by changed values from the raw observations.
 
-    Reads only the bucket's rows, through the observations' primary key per asset.
+    Reads only the bucket's rows, through the observations' primary key per asset. A
+    bucket that begins before ``raw_from`` (older raw readings are gone) is adjusted.
     """
     for grain in ("hour", "day"):
         buckets = conn.execute(
             text(f"SELECT DISTINCT rkey, district, {grain} FROM {STAGE} WHERE state = 2")
         ).all()
         for rkey, district, bucket in buckets:
+            if bucket < raw_from:
+                _adjust_bucket(conn, grain, rkey, district, bucket)
+                continue
             asset_type, metric = rkey.split(".", 1)
             stats = conn.execute(
                 text(
@@ -180,6 +188,22 @@ def _recompute_changed_buckets(conn: Connection, tz: str) -> None:
                 {"c": stats[0], "s": stats[1], "lo": stats[2], "hi": stats[3],
                  "m": rkey, "d": district, "g": grain, "b": bucket},
             )
+
+
+def _adjust_bucket(conn: Connection, grain: str, rkey: str, district: str, bucket: int) -> None:
+    """Move a rollup bucket by its staged changes of value (``old`` -> ``value``)."""
+    smaller = "LEAST" if conn.dialect.name == "postgresql" else "MIN"
+    larger = "GREATEST" if conn.dialect.name == "postgresql" else "MAX"
+    delta, low, high = conn.execute(
+        text(f"SELECT SUM(value - old), MIN(value), MAX(value) FROM {STAGE} WHERE state = 2 "
+             f"AND rkey = :m AND district = :d AND {grain} = :b"),
+        {"m": rkey, "d": district, "b": bucket}).one()
+    conn.execute(
+        text(f"UPDATE rollups SET sum = sum + :delta, min = {smaller}(min, :lo), "
+             f"max = {larger}(max, :hi) "
+             "WHERE metric = :m AND district_id = :d AND grain = :g AND bucket = :b"),
+        {"delta": delta, "lo": low, "hi": high, "m": rkey, "d": district, "g": grain,
+         "b": bucket})
 
 
 def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> IngestResult:
@@ -217,6 +241,10 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
         )
     )
     if counts.get(2):
+        raw_from = kept_from(conn)
+        if raw_from:
+            conn.execute(text(f"UPDATE {STAGE} SET old = (SELECT o.value {match}) "
+                              "WHERE state = 2"))
         conn.execute(
             text(
                 "UPDATE observations SET value = s.value FROM "
@@ -225,7 +253,7 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
                 "AND observations.time = s.time"
             )
         )
-        _recompute_changed_buckets(conn, tz)
+        _recompute_changed_buckets(conn, tz, raw_from)
     return IngestResult(len(batch), int(counts.get(1, 0)), int(counts.get(2, 0)),
                         tuple(sorted(set(batch["type"]))),
                         tuple(sorted(set(batch["domain"].dropna()))))
