@@ -147,6 +147,20 @@ class Observation(Base):
     unit: Mapped[str | None] = mapped_column(String(20))
 
 
+class LatestReading(Base):
+    """The newest observation of each metric of each asset, kept by ingest: the pages'
+    "latest value" in one seek however many months of raw readings (and monthly
+    partitions) there are, and still known after the retention dropped the raw ones."""
+
+    __tablename__ = "latest_readings"
+    __table_args__ = {"sqlite_with_rowid": False}
+    asset_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    time: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(20))
+
+
 class Rollup(Base):
     """Pre-aggregated observations: ``Type.attribute`` x district x grain x bucket."""
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,9 +21,10 @@ from connectors.demo import generate_demo
 from dashboard.api import register_api
 from dashboard.api.blueprint import SETTINGS_KEY
 from dashboard.cli import app as cli_app
-from dashboard.model import Alert, Asset, Citizen, District, Observation, Service, ServiceRequest
+from dashboard.model import Alert, Asset, Citizen, District, Service, ServiceRequest
 from dashboard.settings import Settings, get_settings
 from dashboard.store import bump_data_version, get_engine
+from dashboard.store.observations import ingest_observations
 from dashboard.store.version import set_meta
 
 NOW = datetime(2026, 3, 16, 10, 0, tzinfo=timezone.utc)
@@ -306,8 +308,9 @@ def formula_client(tmp_path: Path) -> FlaskClient:
             id="urn:ngsi-ld:WeatherObserved:x:1", type="WeatherObserved", domain="environment",
             name="=cmd|' /C calc'!A0", lat=43.46, lon=-3.81, district_id="d1")
         ).inserted_primary_key[0]
-        conn.execute(insert(Observation), [{"asset_pk": pk, "metric": "temperature",
-                                            "time": int(when.timestamp()), "value": -3.5}])
+        ingest_observations(conn, pd.DataFrame([{"asset_pk": pk, "metric": "temperature",
+                                                 "time": int(when.timestamp()),
+                                                 "value": -3.5}]), settings.timezone)
     return api_server(settings).test_client()
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pandas as pd
 import pytest
 import yaml
 from sqlalchemy import insert, text
 
-from dashboard.model import Alert, Asset, District, Observation
+from dashboard.model import Alert, Asset, District
 from dashboard.periods import PRESETS, period_for
 from dashboard.queries.asset import (
     alerts_between,
@@ -37,6 +38,7 @@ from dashboard.queries.asset_series import (
 )
 from dashboard.settings import Settings
 from dashboard.store import get_engine
+from dashboard.store.observations import ingest_observations
 from tests.conftest import TINY_NOW
 
 AIR = "urn:ngsi-ld:AirQualityObserved:santander:0004"  # has pm10 alerts in the tiny city
@@ -86,12 +88,11 @@ def dense(tmp_path_factory: pytest.TempPathFactory) -> Settings:
              "lat": None, "lon": None, "district_id": None, "status": "defectiveLid",
              "attributes": {}}])
         start = end - DAYS * 86400
-        conn.execute(insert(Observation), [
-            {"asset_pk": 1, "metric": "fillingLevel", "time": t, "value": reading(t),
-             "unit": "ratio"} for t in range(start, end, STEP)])
-        conn.execute(insert(Observation), [
-            {"asset_pk": 1, "metric": "temperature", "time": t, "value": 20.0, "unit": "°C"}
-            for t in range(end - 86400, end, 3600)])
+        ingest_observations(conn, pd.DataFrame(
+            [{"asset_pk": 1, "metric": "fillingLevel", "time": t, "value": reading(t),
+              "unit": "ratio"} for t in range(start, end, STEP)]
+            + [{"asset_pk": 1, "metric": "temperature", "time": t, "value": 20.0, "unit": "°C"}
+               for t in range(end - 86400, end, 3600)]), "Europe/Madrid")
         day = timedelta(days=1)
         conn.execute(insert(Alert), [
             {"asset_pk": 1, "metric": "WasteContainer.fillingLevel",
@@ -130,13 +131,17 @@ def test_metric_listing_equals_select_distinct_for_every_tiny_asset(tiny_city: S
             assert metric_names(conn, pk) == distinct
 
 
-def test_skip_scan_seeks_the_primary_key(tiny_city: Settings) -> None:
+def test_metrics_and_latest_readings_are_seeks_of_the_latest_readings_key(
+        tiny_city: Settings) -> None:
     engine = get_engine(tiny_city.resolved_database_url)
     with engine.connect() as conn:
-        plan = " ".join(str(r[-1]) for r in conn.execute(text(
-            "EXPLAIN QUERY PLAN SELECT MIN(metric) FROM observations "
-            "WHERE asset_pk = 1 AND metric > 'a'")))
-    assert "PRIMARY KEY (asset_pk=? AND metric>?)" in plan
+        plans = [" ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+                 for sql in ("SELECT metric FROM latest_readings WHERE asset_pk = 1 "
+                             "ORDER BY metric",
+                             "SELECT time, value, unit FROM latest_readings "
+                             "WHERE asset_pk = 1 AND metric = 'no2'")]
+    assert "PRIMARY KEY (asset_pk=?)" in plans[0] and "TEMP B-TREE" not in plans[0]
+    assert "PRIMARY KEY (asset_pk=? AND metric=?)" in plans[1]
 
 
 def test_detail_has_latest_reading_of_each_metric(tiny_city: Settings) -> None:

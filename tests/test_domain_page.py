@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import geobuf
+import pandas as pd
 import pytest
 from dash import no_update
 from sqlalchemy import insert, text
 
-from dashboard.model import Asset, District, Observation
+from dashboard.model import Asset, District
 from dashboard.queries.domain import (
     LATEST_SQL,
     asset_features,
@@ -23,6 +24,7 @@ from dashboard.queries.domain import (
 from dashboard.queries.domain_index import domain_counts, domain_index
 from dashboard.settings import Settings
 from dashboard.store import get_engine, init_store
+from dashboard.store.observations import ingest_observations
 from dashboard.store.version import VERSION_KEY, set_meta
 from tests.conftest import TINY_NOW
 from tests.tree import by_id, walk
@@ -162,7 +164,7 @@ def own_store(tmp_path: Path) -> Settings:
              "domain": "parking", "name": "Full car park", "lat": 0.6, "lon": 0.6,
              "district_id": "d1", "status": "ok"},
         ])
-        conn.execute(insert(Observation), [
+        ingest_observations(conn, pd.DataFrame([
             {"asset_pk": 1, "metric": "fillingLevel", "time": hour - 7200, "value": 0.2,
              "unit": "ratio"},
             {"asset_pk": 1, "metric": "fillingLevel", "time": hour, "value": 0.99,
@@ -172,7 +174,7 @@ def own_store(tmp_path: Path) -> Settings:
             {"asset_pk": 4, "metric": "occupancy", "time": hour, "value": 0.99, "unit": "ratio"},
             {"asset_pk": 4, "metric": "availableSpotNumber", "time": hour, "value": 3,
              "unit": "spots"},
-        ])
+        ]), settings.timezone)
     return settings
 
 

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert, select, text
 
-from dashboard.model import Asset, District, Notice, Observation, Service, ServiceRequest
+from dashboard.model import Asset, District, Notice, Service, ServiceRequest
 from dashboard.queries import kpi_catalogue, overview
 from dashboard.queries.kiosk import (
     air_band,
@@ -33,6 +34,7 @@ from dashboard.queries.kiosk import (
 )
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, get_engine, unit_of_work
+from dashboard.store.observations import ingest_observations
 from tests.conftest import PG_URL
 
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # a Monday, 21:00 in Madrid
@@ -73,8 +75,11 @@ class Store:
         with get_engine(self.url).connect() as conn:
             pk = conn.execute(select(Asset.pk).where(Asset.id == asset_id)).scalar_one()
         if readings:
-            self.write(Observation, [{"asset_pk": pk, "metric": m, "time": int(t.timestamp()),
-                                      "value": v, "unit": None} for m, t, v in readings])
+            with unit_of_work(get_engine(self.url)) as conn:
+                ingest_observations(conn, pd.DataFrame(
+                    [{"asset_pk": pk, "metric": m, "time": int(t.timestamp()), "value": v,
+                      "unit": None} for m, t, v in readings]), self.settings.timezone)
+                bump_data_version(conn)
 
 
 @pytest.fixture

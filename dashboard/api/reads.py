@@ -10,7 +10,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from dashboard.model import Asset, District, Observation, Service, ServiceRequest
+from dashboard.model import (
+    Asset,
+    District,
+    LatestReading,
+    Observation,
+    Service,
+    ServiceRequest,
+)
 
 PUBLISHED_DECIMALS = 3  # ~100 m: the precision at which request locations are published
 MAX_POINTS = 10_000
@@ -84,10 +91,9 @@ def asset_pk(conn: Connection, asset_id: str) -> int | None:
 
 
 def has_metric(conn: Connection, pk: int, metric: str) -> bool:
-    """Whether the asset has any observation of ``metric`` (a primary-key probe)."""
-    stmt = select(Observation.time).where(
-        Observation.asset_pk == pk, Observation.metric == metric
-    ).limit(1)
+    """Whether the asset has ever reported ``metric`` (one seek of ``latest_readings``)."""
+    stmt = select(LatestReading.time).where(
+        LatestReading.asset_pk == pk, LatestReading.metric == metric)
     return conn.execute(stmt).first() is not None
 
 

@@ -1,8 +1,7 @@
 """The asset drill-down's read models: one asset, its metrics, thresholds and alerts.
 
-Nothing here scans an asset's readings: metrics are listed with a "skip scan" of the
-observations primary key (one index seek per metric), latest readings are one seek each,
-and alerts are read through ``ux_alert`` (which starts with ``asset_pk``).
+Nothing here scans an asset's readings: its metrics and their latest readings are its rows
+of ``latest_readings`` (kept by ingest; one seek, however long its history), and alerts are read through ``ux_alert`` (which starts with ``asset_pk``).
 The resampled time series live in ``dashboard.queries.asset_series``.
 """
 from __future__ import annotations
@@ -10,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, or_, select
 
 from dashboard.kpis import load_alert_rules
-from dashboard.model import Alert, Asset, District, Observation
+from dashboard.model import Alert, Asset, District, LatestReading
 from dashboard.periods import period_for
 from dashboard.queries.asset_series import epoch
 from dashboard.queries.base import cached
@@ -28,24 +27,17 @@ def rule_metric(asset_type: str, metric: str) -> str:
 
 
 def metric_names(conn: Connection, pk: int) -> list[str]:
-    """The asset's metrics, by a skip scan of the primary key: repeatedly
-    ``MIN(metric) WHERE asset_pk = :pk AND metric > :last`` (one index seek each)."""
-    ob = Observation
-    names: list[str] = []
-    found = conn.execute(select(func.min(ob.metric)).where(ob.asset_pk == pk)).scalar()
-    while found is not None:
-        names.append(found)
-        found = conn.execute(select(func.min(ob.metric))
-                             .where(ob.asset_pk == pk, ob.metric > found)).scalar()
-    return names
+    """The metrics the asset has reported (``latest_readings``: one row each)."""
+    return list(conn.execute(select(LatestReading.metric).where(LatestReading.asset_pk == pk)
+                             .order_by(LatestReading.metric)).scalars())
 
 
 def latest_reading(conn: Connection, pk: int, metric: str) -> dict[str, Any] | None:
-    """``{metric, value, unit, time}`` of the newest reading (one index seek)."""
-    ob = Observation
-    row = conn.execute(
-        select(ob.time, ob.value, ob.unit).where(ob.asset_pk == pk, ob.metric == metric)
-        .order_by(ob.time.desc()).limit(1)).first()
+    """``{metric, value, unit, time}`` of the newest reading (one seek of
+    ``latest_readings``)."""
+    latest = LatestReading
+    row = conn.execute(select(latest.time, latest.value, latest.unit)
+                       .where(latest.asset_pk == pk, latest.metric == metric)).first()
     if row is None:
         return None
     return {"metric": metric, "value": float(row.value), "unit": row.unit or "",

@@ -52,10 +52,7 @@ DISPLAY_HINTS: dict[str, tuple[str, str]] = {
 LATEST_SQL = """
 SELECT a.pk, o.time, o.value, o.unit
 FROM assets a
-LEFT JOIN observations o
-  ON o.asset_pk = a.pk AND o.metric = :metric
- AND o.time = (SELECT MAX(o2.time) FROM observations o2
-               WHERE o2.asset_pk = a.pk AND o2.metric = :metric)
+LEFT JOIN latest_readings o ON o.asset_pk = a.pk AND o.metric = :metric
 WHERE a.domain = :domain AND a.type = :type{district}
 """
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
-from dashboard.model import Asset, District, Observation
+from dashboard.model import Asset, District, LatestReading
 from dashboard.queries.base import cached
 from dashboard.settings import Settings
 
@@ -25,7 +25,7 @@ DELAY_WINDOW = timedelta(hours=1)
 VEHICLE_WINDOW = timedelta(minutes=15)
 LONGEST_STOPS = 5
 
-OBS = Observation.__table__
+LATEST = LatestReading.__table__
 
 
 def minute_of(settings: Settings) -> datetime:
@@ -39,23 +39,16 @@ def iso(epoch: int | None) -> str | None:
 
 
 def latest_readings(metrics: list[str]) -> tuple[Any, dict[str, Any]]:
-    """``assets`` LEFT JOIN the newest observation of each of ``metrics`` (one aliased
-    ``observations`` per metric, returned by metric name): one row per asset.
-
-    Each join seeks the primary key (asset_pk, metric, time) with the time found by a
-    correlated ``MAX(time)`` over (asset_pk, metric): no scan of an asset's history.
+    """``assets`` LEFT JOIN the newest reading of each of ``metrics`` (one aliased
+    ``latest_readings`` per metric, returned by metric name): one row per asset, one seek
+    per asset and metric.
     """
     joined: Any = Asset.__table__
     aliases: dict[str, Any] = {}
     for n, metric in enumerate(metrics):
-        newest_rows = OBS.alias(f"n{n}")
-        reading = OBS.alias(f"o{n}")
-        newest = (select(func.max(newest_rows.c.time))
-                  .where(newest_rows.c.asset_pk == Asset.pk, newest_rows.c.metric == metric)
-                  .scalar_subquery())
+        reading = LATEST.alias(f"o{n}")
         joined = joined.outerjoin(reading, and_(reading.c.asset_pk == Asset.pk,
-                                                reading.c.metric == metric,
-                                                reading.c.time == newest))
+                                                reading.c.metric == metric))
         aliases[metric] = reading
     return joined, aliases
 
@@ -143,7 +136,7 @@ def _routes(attributes: dict[str, Any]) -> list[str]:
 
 
 def _vehicles_in_service(conn: Connection, since: int, since_dt: datetime) -> int:
-    reported = exists().where(OBS.c.asset_pk == Asset.pk, OBS.c.time >= since)
+    reported = exists().where(LATEST.c.asset_pk == Asset.pk, LATEST.c.time >= since)
     stmt = (select(func.count()).select_from(Asset)
             .where(Asset.type == VEHICLE_TYPE, or_(Asset.last_seen >= since_dt, reported)))
     return int(conn.execute(stmt).scalar_one())

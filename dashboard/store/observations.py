@@ -4,7 +4,8 @@ A batch goes into a temporary staging table by the dialect's fastest path (execu
 SQLite, COPY on PostgreSQL). Then, in SQL: rows that are new add to the hour and day
 rollups; rows whose value changed update the observation and their rollup buckets are
 recomputed from the raw rows (a bounded, indexed query); unchanged rows are ignored.
-Running the same batch twice therefore stores and counts nothing twice. A bucket that
+Running the same batch twice therefore stores and counts nothing twice. Each asset's newest
+reading of each metric is kept in ``latest_readings`` as well. A bucket that
 begins before the raw readings kept (``dashboard.store.partitions``: the retention dropped
 the older ones) is adjusted by the change of value instead: its sum follows, its count stays,
 its minimum and maximum widen to take the new value in.
@@ -206,6 +207,19 @@ def _adjust_bucket(conn: Connection, grain: str, rkey: str, district: str, bucke
          "b": bucket})
 
 
+def _keep_latest(conn: Connection) -> None:
+    """Bring ``latest_readings`` up to the batch: each (asset, metric)'s newest new or
+    changed reading replaces the one kept unless that one is newer."""
+    conn.execute(text(
+        "INSERT INTO latest_readings (asset_pk, metric, time, value, unit) "
+        "SELECT asset_pk, metric, time, value, unit FROM (SELECT asset_pk, metric, time, "
+        "value, unit, ROW_NUMBER() OVER (PARTITION BY asset_pk, metric ORDER BY time DESC) "
+        f"AS newest FROM {STAGE} WHERE state > 0) AS batch WHERE newest = 1 "
+        "ON CONFLICT (asset_pk, metric) DO UPDATE SET time = excluded.time, "
+        "value = excluded.value, unit = excluded.unit "
+        "WHERE excluded.time >= latest_readings.time"))
+
+
 def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> IngestResult:
     """Upsert a batch of observations and keep the hour/day rollups in step.
 
@@ -254,6 +268,8 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
             )
         )
         _recompute_changed_buckets(conn, tz, raw_from)
+    if counts.get(1) or counts.get(2):
+        _keep_latest(conn)
     return IngestResult(len(batch), int(counts.get(1, 0)), int(counts.get(2, 0)),
                         tuple(sorted(set(batch["type"]))),
                         tuple(sorted(set(batch["domain"].dropna()))))

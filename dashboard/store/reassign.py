@@ -11,6 +11,7 @@ from dashboard.geo import DistrictIndex
 from dashboard.model import NO_DISTRICT, Alert, Asset, Rollup, ServiceRequest
 from dashboard.store.frames import rows_frame
 from dashboard.store.observations import day_starts
+from dashboard.store.partitions import kept_from
 from dashboard.store.request_rollups import rebuild_request_rollups
 from dashboard.store.version import bump_data_version
 
@@ -46,7 +47,10 @@ def _moved(
 
 
 def rebuild_rollups(conn: Connection, tz: str, metrics: set[str]) -> None:
-    """Recompute the hour and day rollups of ``metrics`` ("Type.attribute") from raw rows."""
+    """Recompute the hour and day rollups of ``metrics`` ("Type.attribute") from raw rows.
+    Buckets that begin before the raw readings kept (``partitions.kept_from``: the retention
+    dropped older ones) stay as they are."""
+    raw_from = kept_from(conn)
     for rkey in sorted(metrics):
         asset_type, metric = rkey.split(".", 1)
         assets = rows_frame(
@@ -66,18 +70,21 @@ def rebuild_rollups(conn: Connection, tz: str, metrics: set[str]) -> None:
             times = rows["time"].to_numpy()
             rows["hour"], rows["day"] = times - times % 3600, day_starts(times, tz)
             for grain in ("hour", "day"):
+                whole = rows[rows[grain] >= raw_from]
                 parts.append(
-                    rows.groupby(["district", grain]).agg(
+                    whole.groupby(["district", grain]).agg(
                         count=("value", "size"), sum=("value", "sum"),
                         min=("value", "min"), max=("value", "max"),
                     ).reset_index().rename(columns={grain: "bucket"}).assign(grain=grain)
                 )
-        conn.execute(delete(Rollup).where(Rollup.metric == rkey))
+        conn.execute(delete(Rollup).where(Rollup.metric == rkey, Rollup.bucket >= raw_from))
         if not parts:
             continue
         combined = pd.concat(parts).groupby(["grain", "bucket", "district"]).agg(
             count=("count", "sum"), sum=("sum", "sum"), min=("min", "min"), max=("max", "max"),
         ).reset_index()
+        if combined.empty:
+            continue
         conn.execute(insert(Rollup), [
             {"metric": rkey, "grain": g, "bucket": int(b), "district_id": d, "count": int(c),
              "sum": float(s), "min": float(lo), "max": float(hi)}
