@@ -54,9 +54,11 @@ def empty_store(url: str) -> Engine:
     init_store(engine)
     with unit_of_work(engine) as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE observations, rollups, alerts, assets, districts CASCADE"))
+            conn.execute(text("TRUNCATE observations, latest_readings, rollups, alerts, assets, "
+                              "districts CASCADE"))
         else:
-            for table in ("observations", "rollups", "alerts", "assets", "districts"):
+            for table in ("observations", "latest_readings", "rollups", "alerts", "assets",
+                          "districts"):
                 conn.execute(text(f"DELETE FROM {table}"))
     return engine
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+from typer.testing import CliRunner
 
 from connectors.storing import TimeBounds
 from dashboard.kpis.definitions import load_kpis
@@ -262,3 +263,46 @@ def test_upgrading_a_store_of_the_previous_release_keeps_every_reading(pg: Engin
         latest = {(pk, m): (t, v) for pk, m, t, v in conn.execute(text(
             "SELECT asset_pk, metric, time, value FROM latest_readings"))}
     assert latest == {key: (row.time, row.value) for key, row in newest.iterrows()}
+
+
+def test_the_maintain_command_says_what_it_did(tmp_path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    from dashboard.cli import app
+    from dashboard.settings import get_settings
+    from dashboard.store import get_engine
+
+    with throwaway_pg_store("citylens_maint") as engine:
+        with engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        url = engine.url.render_as_string(hide_password=False)
+        url = f"{url.split('?')[0]}?options=-csearch_path%3D{schema}"
+        readings = _fill(engine)
+        with engine.connect() as conn:  # the migration made some, as of the wall clock
+            before = partition_months(conn)
+        for name, value in {"CITYLENS_DATABASE_URL": url, "CITYLENS_NOW": NOW.isoformat(),
+                            "CITYLENS_RAW_RETENTION_MONTHS": str(KEPT_MONTHS),
+                            "CITYLENS_PARTITIONS_AHEAD_MONTHS": "2"}.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        runner = CliRunner()
+        try:
+            first = runner.invoke(app, ["db", "maintain"])
+            second = runner.invoke(app, ["db", "maintain"])
+            with engine.connect() as conn:
+                after = partition_months(conn)
+        finally:
+            get_settings.cache_clear()
+            get_engine(url).dispose()
+    assert first.exit_code == 0, first.output
+    said = first.output.splitlines()
+    # the months before the horizon waited in the default partition: deleted, not moved
+    old = sum(1 for t in readings["time"] if t < HORIZON)
+    assert f"deleted {old:,} readings older than the retention" in said
+    wanted = [date(2026, m, 1) for m in (9, 10, 11, 12)] + [date(2027, 1, 1)]
+    assert [line for line in said if line.startswith("created")] == [
+        f"created partition observations_{m:%Y_%m}" for m in wanted if m not in before]
+    assert set(wanted) <= set(after)
+    assert "raw readings kept from 2026-09-01 (UTC); rollups kept whole" in said
+    assert second.exit_code == 0
+    assert second.output.splitlines() == ["raw readings kept from 2026-09-01 (UTC); "
+                                          "rollups kept whole"]
