@@ -29,9 +29,11 @@ from connectors.base import SourceFormatError
 from connectors.registry import UnknownConnectorError, get_connector
 from connectors.runner import RunReport, SourceBusy, run_source, store_error_line
 from dashboard.settings import Settings
+from dashboard.store.partitions import maintain_store
 
 STORE_RETRY = timedelta(minutes=1)  # a source whose store was down is tried again this soon,
 # then after twice as long each time it is still down (never later than its schedule)
+MAINTAIN_EVERY = timedelta(days=1)  # the one-box loop maintains the store this often
 log = logging.getLogger(__name__)
 
 
@@ -190,14 +192,18 @@ def run_forever(
     sleep: Callable[[float], None] = time.sleep,
     rounds: int | None = None,
 ) -> None:
-    """Run each enabled source whenever it is due (its ``every_minutes``); ``rounds`` bounds
-    the loop (tests), None runs until interrupted."""
+    """Run each enabled source whenever it is due (its ``every_minutes``), and maintain
+    the store daily (``citylens db maintain``); ``rounds`` bounds the loop (tests), None
+    runs until interrupted."""
     entries = scheduled(entries)
     due = {e.id: clock() for e in entries}
     store_failures = dict.fromkeys(due, 0)
     done = 0
+    maintained: datetime | None = None
     while rounds is None or done < rounds:
         now = clock()
+        if maintained is None or now - maintained >= MAINTAIN_EVERY:
+            maintained = now if _maintain(engine, settings) else maintained
         for entry in entries:
             if due[entry.id] <= now:
                 done_run = run_entry(engine, settings, entry)
@@ -206,6 +212,19 @@ def run_forever(
         done += 1
         if due and (rounds is None or done < rounds):
             sleep(max(1.0, (min(due.values()) - clock()).total_seconds()))
+
+
+def _maintain(engine: Engine, settings: Settings) -> bool:
+    """The store's maintenance, logged; False when the store could not do it (tried again
+    on the next round)."""
+    try:
+        done = maintain_store(engine, settings)
+    except SQLAlchemyError as error:
+        log.warning("store maintenance failed: %s", store_error_line(error))
+        return False
+    for line in done.lines():
+        log.info("store maintenance: %s", line)
+    return True
 
 
 def next_wait(entry: SourceEntry, done_run: RunReport, store_failures: dict[str, int]

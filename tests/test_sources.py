@@ -194,3 +194,48 @@ def test_a_cron_schedule_is_checked_and_used(tmp_path: Path) -> None:
                                                      "cron": bad}]}), encoding="utf-8")
         with pytest.raises(SourceFormatError, match=reason):
             load_sources(path)
+
+
+def test_the_loop_maintains_the_store_once_a_day(fresh_engine: Engine, tmp_path, open311_file,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-box loop applies the retention of raw readings (and, on PostgreSQL, makes
+    the partitions ahead) when it starts and then daily, as the scheduler does for workers."""
+    import pandas as pd
+    from sqlalchemy import insert
+
+    import connectors.sources as sources
+    from dashboard.model import Asset, Observation
+    from dashboard.store.observations import ingest_observations
+    from dashboard.store.partitions import kept_from
+
+    settings = Settings(now=datetime(2026, 11, 23, tzinfo=timezone.utc), raw_retention_months=1)
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(Asset), [{"id": "urn:ngsi-ld:Device:loop:1", "type": "Device",
+                                      "domain": "environment"}])
+        pk = conn.execute(select(Asset.pk)).scalar_one()
+        ingest_observations(conn, pd.DataFrame({
+            "asset_pk": pk, "metric": "batteryLevel", "value": 50.0,
+            "time": [int(datetime(2026, m, 15, tzinfo=timezone.utc).timestamp())
+                     for m in (8, 9, 10, 11)]}), settings.timezone)
+    calls = []
+
+    def counted(engine: Engine, given: Settings):
+        calls.append(given.current_time())
+        return real(engine, given)
+
+    real = sources.maintain_store
+    monkeypatch.setattr(sources, "maintain_store", counted)
+    path = _write(tmp_path, f"sources:\n  - {{id: r, kind: open311, every_minutes: 360, "
+                            f"location: {open311_file}}}\n")
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+
+    def sleep(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    run_forever(fresh_engine, settings, load_sources(path), lambda r: None,
+                clock=lambda: now[0], sleep=sleep, rounds=9)  # 6-hourly rounds: 2 days
+    assert len(calls) == 3  # at start, a day on, two days on
+    with fresh_engine.connect() as conn:
+        times = conn.execute(select(Observation.time).order_by(Observation.time)).scalars()
+        assert [datetime.fromtimestamp(t, timezone.utc).month for t in times] == [10, 11]
+        assert kept_from(conn) == int(datetime(2026, 10, 1, tzinfo=timezone.utc).timestamp())
