@@ -27,6 +27,7 @@ from dashboard.store.partitions import (
     kept_from,
     maintain,
     partition_months,
+    partition_span,
 )
 from dashboard.store.reassign import rebuild_rollups
 from dashboard.store.schema import _config, upgrade_store
@@ -306,3 +307,21 @@ def test_the_maintain_command_says_what_it_did(tmp_path, monkeypatch: pytest.Mon
     assert second.exit_code == 0
     assert second.output.splitlines() == ["raw readings kept from 2026-09-01 (UTC); "
                                           "rollups kept whole"]
+
+
+def test_a_backfill_can_have_its_months_made_first(pg: Engine, sqlite_engine: Engine) -> None:
+    """The demo city (and any import of history) makes its months' partitions before it
+    ingests, so its readings never wait in the default partition."""
+    first, last = datetime(2025, 1, 5, tzinfo=timezone.utc), datetime(2025, 3, 2,
+                                                                       tzinfo=timezone.utc)
+    with pg.begin() as conn:
+        made = partition_span(conn, first, last)
+        again = partition_span(conn, first, last)
+    assert made == ["observations_2025_01", "observations_2025_02", "observations_2025_03"]
+    assert again == []
+    readings = _fill(pg, first, last)
+    with pg.connect() as conn:
+        placed = _rows_by_partition(conn)
+    assert DEFAULT not in placed and sum(placed.values()) == len(readings)
+    with sqlite_engine.begin() as conn:
+        assert partition_span(conn, first, last) == []  # one table: nothing to make

@@ -36,6 +36,7 @@ from dashboard.demo.transit_live import FEEDS, write_realtime
 from dashboard.demo.users import add_demo_users
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, init_store, unit_of_work
+from dashboard.store.partitions import partition_span
 from dashboard.store.version import get_meta, set_meta
 
 Progress = Callable[[str], None]
@@ -253,6 +254,8 @@ def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
                        "`citylens sources run --config` this file to ingest them again.\n"
                        + yaml.safe_dump({"sources": feeds.in_run_order(entries)},
                                         sort_keys=False), encoding="utf-8")
+    with unit_of_work(engine) as conn:  # PostgreSQL: each month's readings to its partition
+        partition_span(conn, start_dt, end_dt)
     say(f"feeds written to {folder}; ingesting them through the connectors")
     ingest(engine, settings, sources, say)
     citizen_count = len(citizens.ids)

@@ -120,6 +120,21 @@ def add_partition(conn: Connection, month: date) -> int:
     return int(moved)
 
 
+def partition_span(conn: Connection, first: datetime, last: datetime) -> list[str]:
+    """Make the partitions of every month from ``first`` to ``last`` that are missing (a
+    backfill of history, the demo city's year, goes straight to its months); returns their
+    names. Nothing on a store that is not partitioned."""
+    if not is_partitioned(conn):
+        return []
+    have, month, made = set(partition_months(conn)), month_of(first), []
+    while month <= month_of(last):
+        if month not in have:
+            add_partition(conn, month)
+            made.append(partition_name(month))
+        month = shift(month, 1)
+    return made
+
+
 def kept_from(conn: Connection) -> int:
     """Epoch second before which raw readings have been dropped (0: none ever were)."""
     value = conn.execute(select(Meta.value).where(Meta.key == KEPT_FROM)).scalar()
