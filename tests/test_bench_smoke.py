@@ -40,6 +40,7 @@ SMOKE = {
     "csv_export.py": ["--rows", "2000"],
     "mqtt_ingest.py": ["--messages", "200", "--repeat", "1"],
     "scale_out.py": ["--rows", "500", "--sources", "2", "--workers", "1", "--messages", "100"],
+    "partitions.py": ["--assets", "4", "--months", "4", "--step-minutes", "360", "--repeat", "1"],
     "live.py": ["--seconds", "2", "--clients", "1", "--every", "1", "--batch", "10",
                 "--workers", "1"],
 }
