@@ -163,3 +163,11 @@ def test_sqlite_page_cache_follows_the_setting(tmp_path, monkeypatch) -> None:
     assert cache_of("small.db") == -16_000
     monkeypatch.setenv("CITYLENS_SQLITE_CACHE_MB", "lots")
     assert cache_of("bad.db") == -64_000
+
+
+def test_a_batch_of_blank_values_stores_nothing(conn: Connection) -> None:
+    inside, _ = _assets(conn)
+    blank = pd.DataFrame({"asset_pk": [inside], "metric": "no2", "time": [T0],
+                          "value": [float("nan")]})
+    assert ingest_observations(conn, blank, TZ) == ingest_observations(conn, blank.iloc[:0], TZ)
+    assert conn.execute(select(func.count()).select_from(Observation)).scalar() == 0

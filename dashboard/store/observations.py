@@ -229,11 +229,20 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
     if frame.empty:
         return IngestResult(0, 0, 0)
     batch = _prepare(conn, frame, tz)
+    if batch.empty:  # every value was blank
+        return IngestResult(0, 0, 0)
+    if conn.dialect.name == "postgresql":
+        # Planned and run once per batch: compiling them (JIT) costs more than it saves,
+        # the more so with a scan per monthly partition.
+        conn.execute(text("SET LOCAL jit = off"))
     _create_stage(conn)
     _load_stage(conn, batch)
+    # The batch's time span, written into the statements so that PostgreSQL plans them
+    # against the monthly partitions of that span only (integers computed here).
+    span = f"BETWEEN {int(batch['time'].min())} AND {int(batch['time'].max())}"
     match = (
         f"FROM observations o WHERE o.asset_pk = {STAGE}.asset_pk AND o.metric = {STAGE}.metric "
-        f"AND o.time = {STAGE}.time"
+        f"AND o.time = {STAGE}.time AND o.time {span}"
     )
     conn.execute(
         text(
@@ -264,7 +273,7 @@ def ingest_observations(conn: Connection, frame: pd.DataFrame, tz: str) -> Inges
                 "UPDATE observations SET value = s.value FROM "
                 f"(SELECT asset_pk, metric, time, value FROM {STAGE} WHERE state = 2) AS s "
                 "WHERE observations.asset_pk = s.asset_pk AND observations.metric = s.metric "
-                "AND observations.time = s.time"
+                f"AND observations.time = s.time AND observations.time {span}"
             )
         )
         _recompute_changed_buckets(conn, tz, raw_from)
