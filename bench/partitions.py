@@ -35,9 +35,9 @@ stores are loaded side by side in it). The schemas are dropped at the end, also 
         [--batch 50000] [--weeks 50] [--days 20] [--repeat 5] [--pg-url URL] [--no-jit]
         [--json]
 
-``--no-jit`` opens both stores' sessions with ``jit=off`` (PostgreSQL's default, on,
-JIT-compiles ingest's stage lookup, whose plan on the partitioned table holds a scan per
-partition). With ``--json`` the progress and table go to stderr, a JSON document to stdout.
+``--no-jit`` opens both stores' sessions with ``jit=off``, for the queries too (ingest turns
+JIT off for its own transactions: compiling its stage lookup cost more than it saved). With
+``--json`` the progress and table go to stderr, a JSON document to stdout.
 
 The plain store is made at head and downgraded with Alembic to 0008_one_running_run; the
 tables of later revisions that today's ingest writes besides observations (such as
@@ -235,6 +235,15 @@ def facts(engine: Engine) -> tuple[int, int, int]:
     return int(rows or 0), int(size or 0), int(parts or 0)
 
 
+def rollup_facts(engine: Engine) -> tuple[int, int]:
+    """Rollup rows and their bytes on disk (table and primary key): what the pages read,
+    and what the retention keeps."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM rollups")).scalar()
+        size = conn.execute(text("SELECT pg_total_relation_size('rollups')")).scalar()
+    return int(rows or 0), int(size or 0)
+
+
 def passes(engines: dict[str, Engine], repeat: int,
            each: Callable[[Connection], Any]) -> dict[str, dict[str, Any]]:
     """``each(conn)`` ``repeat`` times on every store (stores alternate within a pass):
@@ -408,10 +417,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, engine in engines.items():
             vacuum_s = vacuum(engine, analyze=True)
             rows, size, parts = facts(engine)
+            rollup_rows, rollup_bytes = rollup_facts(engine)
             stored[name] = {"ingest": ingest[name], "rows": rows, "bytes": size,
                             "bytes_per_reading": size / max(rows, 1), "partitions": parts,
-                            "vacuum_analyze_s": vacuum_s}
-            say(f"  {name}: {rows:,} readings, {size / 2**20:,.1f} MB, {parts} partitions")
+                            "vacuum_analyze_s": vacuum_s, "rollup_rows": rollup_rows,
+                            "rollup_bytes": rollup_bytes}
+            say(f"  {name}: {rows:,} readings, {size / 2**20:,.1f} MB, {parts} partitions; "
+                f"{rollup_rows:,} rollup rows, {rollup_bytes / max(rollup_rows, 1):,.0f} "
+                "bytes a row")
         assert all(s["rows"] == total for s in stored.values()), "a store lost readings"
         found = queries(engines, pks[0], args.months, args, say)
         kept = retention(engines, args.months)
