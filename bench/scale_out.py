@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench.mqtt_ingest import publish, start_broker  # noqa: E402
 from dashboard.model import FeedRun, Observation  # noqa: E402
 from dashboard.store import init_store, make_engine  # noqa: E402
+from dashboard.store.partitions import partition_span  # noqa: E402
 
 CLI = [sys.executable, "-c", "import sys, app; app.main(sys.argv[1:])"]  # citylens
 PG_URL = os.environ.get("CITYLENS_TEST_PG_URL",
@@ -93,6 +94,8 @@ def fresh_schema(base_url: str) -> Iterator[str]:
     url = f"{base_url}?options={quote('-csearch_path=' + schema)}"
     engine = make_engine(url)
     init_store(engine)
+    with engine.begin() as conn:  # the readings' month has its partition, as a live month has
+        partition_span(conn, FIRST, FIRST + timedelta(days=27))
     engine.dispose()
     try:
         yield url
