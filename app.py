@@ -23,6 +23,7 @@ import flask
 from cachetools import LRUCache
 
 from dashboard.api import register_api
+from dashboard.api.open311_server import register_open311
 from dashboard.auth.web import install as install_auth
 from dashboard.settings import Settings, get_settings
 from layouts import SETTINGS_KEY
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
         register_notifications(app.server, settings)
     register_api(app.server, settings)
+    register_open311(app.server, settings)
     _import_pages_and_callbacks()
     _adopt_page_callbacks(app)
 

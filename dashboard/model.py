@@ -237,6 +237,9 @@ class Service(Base):
     domain: Mapped[str] = mapped_column(String(40), default="services")
     sla_hours: Mapped[float | None]
     online: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Open311 attribute definitions (variable, code, datatype, required, description, order,
+    # values), served by GET services/{code}; empty: the service needs none.
+    attributes: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class ServiceRequest(Base):
@@ -263,6 +266,9 @@ class ServiceRequest(Base):
     district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"))
     citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
     source_id: Mapped[str | None] = mapped_column(String(100))
+    # What residents wrote (description, address, status notes) is public only once a
+    # member of staff approved it: "approved"; None or anything else keeps it private.
+    moderation: Mapped[str | None] = mapped_column(String(10))
 
 
 class Citizen(Base):

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # in seconds (doubling, with jitter; a server's Retry-After is honoured). 0: no waits.
     retry_attempts: int = 4
     retry_base_seconds: float = 0.5
+    # The Open311 server's jurisdiction_id (e.g. "santander.es"): a call naming another is
+    # refused; empty: any is accepted (a server of one jurisdiction need not name it).
+    open311_jurisdiction: str = ""
     # Bearer token that NGSI brokers must send to POST /ngsi/notify/<source>; empty: no endpoint.
     notify_token: str = ""
     # The source ids that notifications may write to (comma-separated or a JSON list, e.g.

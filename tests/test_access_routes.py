@@ -130,7 +130,8 @@ def test_every_callback_for_each_role_including_forged_requests(
 def test_api_is_public_and_answers_everyone(clients: dict[str, Any]) -> None:
     for role, client in clients.items():
         for path in ("/api/v1/openapi.json", "/api/v1/kpis", "/api/v1/alerts",
-                     "/api/v1/service-requests?page_size=5", "/api/v1/districts"):
+                     "/api/v1/service-requests?page_size=5", "/api/v1/districts",
+                     "/open311/v2/services.json", "/open311/v2/requests.xml"):
             assert client.get(path).status_code == 200, (role, path)
 
 
