@@ -118,6 +118,14 @@ class CityLensDash(dash.Dash):
         return config
 
 
+def _store_posted(settings: Settings, rows: dict[str, list[dict[str, Any]]]) -> str | None:
+    """A request posted to the Open311 server, stored by the connectors' path (loaded on
+    the first post: a web worker loads no connector until it must)."""
+    from connectors.open311_intake import store_posted
+
+    return store_posted(settings, rows)
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """A configured CityLens Dash app (pages, callbacks, assets, settings)."""
     settings = settings or get_settings()
@@ -141,7 +149,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
         register_notifications(app.server, settings)
     register_api(app.server, settings)
-    register_open311(app.server, settings)
+    register_open311(app.server, settings, store=_store_posted)
     _import_pages_and_callbacks()
     _adopt_page_callbacks(app)
 

@@ -247,6 +247,7 @@ class ServiceRequest(Base):
     __table_args__ = (
         Index("ix_sr_district_requested", "district_id", "requested_at"),
         Index("ix_sr_district_closed", "district_id", "closed_at"),
+        Index("ux_sr_token", "token", unique=True),
     )
     id: Mapped[str] = mapped_column(String(100), primary_key=True)  # service_request_id
     service_code: Mapped[str] = mapped_column(String(60), index=True)
@@ -269,6 +270,21 @@ class ServiceRequest(Base):
     # What residents wrote (description, address, status notes) is public only once a
     # member of staff approved it: "approved"; None or anything else keeps it private.
     moderation: Mapped[str | None] = mapped_column(String(10))
+    # The token a request posted to the Open311 server is followed by (GET tokens/{token})
+    token: Mapped[str | None] = mapped_column(String(40))
+    # Answers to the service's Open311 attributes ({code: [values]}), never published
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ApiKey(Base):
+    """A key that an app posts Open311 requests with: its name and the key's SHA-256 (the
+    key itself is shown once, when issued, and never stored)."""
+
+    __tablename__ = "api_keys"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class Citizen(Base):

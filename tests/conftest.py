@@ -314,3 +314,23 @@ def kpi_windows(now: datetime, tz: str) -> list[str]:
             local_days_spec(today - timedelta(days=40), today - timedelta(days=3), tz, now),
             custom_spec(now - timedelta(days=10, hours=5), now - timedelta(hours=2), now)]
 
+
+
+@pytest.fixture
+def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``citylens`` commands (``CliRunner``) on an embedded store in ``tmp_path`` of their
+    own: the environment set and the process's settings read afresh, before and after.
+    Yields ``run(*args)``, which invokes ``dashboard.cli.app``."""
+    from typer.testing import CliRunner
+
+    from dashboard.cli import app
+    from dashboard.settings import get_settings
+
+    monkeypatch.setenv("CITYLENS_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CITYLENS_DATABASE_URL", "")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        yield lambda *args: runner.invoke(app, list(args))
+    finally:
+        get_settings.cache_clear()

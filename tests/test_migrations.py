@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, func, inspect, select, text
-from typer.testing import CliRunner
 
 from dashboard.model import Base
 from dashboard.settings import Settings
@@ -196,25 +196,14 @@ def test_every_revision_downgrades_and_upgrades_again(empty_engine: Engine) -> N
     assert _schema_differences(empty_engine) == []
 
 
-def test_the_command_line_upgrades_and_tells_the_revision(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard.cli import app
-    from dashboard.settings import get_settings
-
-    monkeypatch.setenv("CITYLENS_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("CITYLENS_DATABASE_URL", "")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    try:
-        behind = runner.invoke(app, ["db", "current"])
-        assert behind.exit_code == 1 and "empty store" in behind.output
-        done = runner.invoke(app, ["db", "upgrade"])
-        assert done.exit_code == 0 and head_revision() in done.output
-        now = runner.invoke(app, ["db", "current"])
-        assert now.exit_code == 0
-        assert re.search(rf"store at {head_revision()}; this CityLens needs", now.output)
-    finally:
-        get_settings.cache_clear()
+def test_the_command_line_upgrades_and_tells_the_revision(cli_store: Any) -> None:
+    behind = cli_store("db", "current")
+    assert behind.exit_code == 1 and "empty store" in behind.output
+    done = cli_store("db", "upgrade")
+    assert done.exit_code == 0 and head_revision() in done.output
+    now = cli_store("db", "current")
+    assert now.exit_code == 0
+    assert re.search(rf"store at {head_revision()}; this CityLens needs", now.output)
 
 
 def test_an_unversioned_store_that_already_has_the_sign_in_tables_is_adopted(

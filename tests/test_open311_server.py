@@ -3,9 +3,11 @@ filters and errors in JSON and XML, read back by a third-party client from PyPI
 (``georeport``) over real HTTP; nothing personal and nothing unmoderated published."""
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ import xmltodict
 from flask import Flask
 from flask.testing import FlaskClient
 from georeport import GeoReport
-from sqlalchemy import insert
+from sqlalchemy import insert, select, text
 from werkzeug.serving import make_server
 
 from dashboard.api.open311_server import register_open311
@@ -246,3 +248,174 @@ def test_the_app_serves_it_to_anyone(settings: Settings) -> None:
     rules = {rule.rule for rule in server.url_map.iter_rules()}
     assert {"/open311/v2/<name>", "/open311/v2/services/<path:name>",
             "/open311/v2/requests/<path:name>"} <= rules
+
+
+# ---- posting -----------------------------------------------------------------------------
+
+SQUARE = {"type": "Polygon", "coordinates": [[[-3.9, 43.4], [-3.7, 43.4], [-3.7, 43.5],
+                                              [-3.9, 43.5], [-3.9, 43.4]]]}
+
+
+@pytest.fixture
+def posting(tmp_path: Path) -> Iterator[tuple[FlaskClient, Settings, str]]:
+    """A store of its own that apps may post to: (client, settings, a live api_key)."""
+    from connectors.open311_intake import store_posted
+    from dashboard.auth.api_keys import issue_key
+
+    settings = Settings(var_dir=tmp_path, database_url="", redis_url=None, now=NOW)
+    engine = get_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        conn.execute(insert(District), [{"id": "d1", "name": "Centro", "geometry": SQUARE}])
+        conn.execute(insert(Service), [
+            {"service_code": "pothole", "service_name": "Pothole", "department": "Obras",
+             "sla_hours": 72, "attributes": POTHOLE_ATTRIBUTES}])
+        key = issue_key(conn, "City app")
+    server = Flask("citylens-open311-post-test")
+    register_open311(server, settings, store=store_posted)
+    yield server.test_client(), settings, key
+    engine.dispose()
+
+
+GOOD_POST = {"service_code": "pothole", "lat": "43.46123", "long": "-3.80456",
+             "description": "Deep hole by the bus stop, my car got damaged",
+             "attribute[DEPTH]": "deep", "email": "Ana.Ruiz@example.es",
+             "first_name": "Ana", "last_name": "Ruiz", "phone": "+34 600 111 222"}
+
+
+def _stored(settings: Settings, request_id: str) -> dict[str, Any]:
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        row = conn.execute(select(ServiceRequest).where(ServiceRequest.id == request_id)
+                           ).first()
+        assert row is not None
+        return dict(row._mapping)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_app_posts_a_request_and_follows_it(posting: Any, fmt: str) -> None:
+    client, settings, key = posting
+    answer = client.post(f"/open311/v2/requests.{fmt}", data={**GOOD_POST, "api_key": key})
+    assert answer.status_code == 201, answer.data
+    body = answer.get_json() if fmt == "json" else [
+        xmltodict.parse(answer.data)["service_requests"]["request"]]
+    posted = body[0]
+    assert set(posted) == {"service_request_id", "token", "service_notice", "account_id"}
+    request_id, token = posted["service_request_id"], posted["token"]
+    assert re.fullmatch(r"CL-20261123-[0-9A-F]{8}", request_id)
+    for personal in ("Ana", "Ruiz", "example.es", "600 111", "bus stop"):
+        assert personal not in answer.get_data(as_text=True)
+    stored = _stored(settings, request_id)
+    assert (stored["channel"], stored["status"], stored["moderation"]) == ("app", "open",
+                                                                         "pending")
+    assert stored["district_id"] == "d1" and stored["department"] == "Obras"
+    assert stored["expected_at"] == NOW + timedelta(hours=72)
+    assert stored["attributes"] == {"DEPTH": ["deep"]}
+    assert stored["source_id"] == "open311-server"
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        resident = conn.execute(select(Citizen).where(Citizen.id == stored["citizen_id"])
+                                ).first()
+    assert resident is not None
+    assert (resident.name, resident.email, resident.phone) == ("Ana Ruiz",
+                                                               "Ana.Ruiz@example.es",
+                                                               "+34 600 111 222")
+    followed = client.get(f"/open311/v2/requests/{request_id}.json").get_json()[0]
+    assert followed["status"] == "open" and followed["description"] == ""  # not moderated
+    assert followed["lat"] == 43.461 and followed["service_code"] == "pothole"
+    by_token = client.get(f"/open311/v2/tokens/{token}.{fmt}")
+    assert by_token.status_code == 200 and request_id in by_token.get_data(as_text=True)
+    listed = client.get("/open311/v2/requests.json").get_data(as_text=True)
+    assert request_id in listed
+    for personal in ("Ana", "Ruiz", "example.es", "600 111", "bus stop"):
+        assert personal not in listed
+
+
+def test_one_resident_is_one_record_whatever_they_leave_blank(posting: Any) -> None:
+    client, settings, key = posting
+    first = client.post("/open311/v2/requests.json", data={**GOOD_POST, "api_key": key})
+    again = client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "pothole", "address_string": "Calle Burgos 3",
+        "attribute[DEPTH]": "shallow", "email": "ana.ruiz@EXAMPLE.es"})
+    anonymous = client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "pothole", "lat": "43.45", "long": "-3.82",
+        "attribute[DEPTH]": "shallow"})
+    assert (first.status_code, again.status_code, anonymous.status_code) == (201, 201, 201)
+    ids = [a.get_json()[0]["service_request_id"] for a in (first, again, anonymous)]
+    residents = [_stored(settings, i)["citizen_id"] for i in ids]
+    assert residents[0] == residents[1] and residents[0].startswith("o311-")
+    assert residents[2] is None
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        kept = conn.execute(select(Citizen.name, Citizen.phone)
+                            .where(Citizen.id == residents[0])).one()
+    assert tuple(kept) == ("Ana Ruiz", "+34 600 111 222")  # not blanked by the second post
+
+
+@pytest.mark.parametrize(("change", "status", "says"), [
+    ({"api_key": None}, 403, "api_key is missing, unknown or revoked"),
+    ({"api_key": "not-a-key"}, 403, "api_key is missing, unknown or revoked"),
+    ({"service_code": "graffiti"}, 400, "'graffiti' is not a service of this city"),
+    ({"attribute[DEPTH]": None}, 400, "attribute[DEPTH] is required"),
+    ({"attribute[DEPTH]": "bottomless"}, 400, "'bottomless' is not one of deep, shallow"),
+    ({"attribute[COLOUR]": "red"}, 400, "attribute[COLOUR]: this service has no such"),
+    ({"lat": None, "long": None}, 400, "a location is required"),
+    ({"long": None}, 400, "lat and long go together"),
+    ({"lat": "north"}, 400, "lat: 'north' is not a number"),
+    ({"lat": "123"}, 400, "is not a lat in degrees"),
+    ({"email": "ana at home"}, 400, "is not an e-mail address"),
+    ({"media_url": "javascript:alert(1)"}, 400, "media_url: an https:// address"),
+    ({"description": "x" * 4001}, 400, "description: at most 4000 characters"),
+    ({"description": "a\x00b"}, 400, "control characters"),
+    ({"jurisdiction_id": "elsewhere.es"}, 404, "jurisdiction_id"),
+])
+def test_a_post_that_is_wrong_is_refused_in_one_line_and_stores_nothing(
+        posting: Any, change: dict[str, str | None], status: int, says: str) -> None:
+    client, settings, key = posting
+    if change.get("jurisdiction_id"):
+        settings.open311_jurisdiction = "santander.es"
+    data = {k: v for k, v in {**GOOD_POST, "api_key": key, **change}.items() if v is not None}
+    for fmt in ("json", "xml"):
+        answer = client.post(f"/open311/v2/requests.{fmt}", data=data)
+        assert answer.status_code == status, answer.data
+        text = answer.get_data(as_text=True)
+        assert says in (answer.get_json()[0]["description"] if fmt == "json" else text)
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        assert conn.execute(select(ServiceRequest.id)).first() is None
+
+
+def test_a_revoked_key_posts_no_more_and_a_body_too_large_is_refused(posting: Any) -> None:
+    from dashboard.auth.api_keys import revoke_key
+
+    client, settings, key = posting
+    huge = client.post("/open311/v2/requests.json",
+                       data={**GOOD_POST, "api_key": key, "description": "x" * 70_000})
+    assert huge.status_code == 413 and huge.get_json()[0]["code"] == 413
+    with get_engine(settings.resolved_database_url).begin() as conn:
+        assert revoke_key(conn, "City app")
+    refused = client.post("/open311/v2/requests.json", data={**GOOD_POST, "api_key": key})
+    assert refused.status_code == 403
+
+
+def test_unknown_tokens_and_posts_elsewhere_are_not_found(posting: Any) -> None:
+    client, _, key = posting
+    assert client.get("/open311/v2/tokens/nope.json").status_code == 404
+    assert client.post("/open311/v2/services.json", data={"api_key": key}).status_code == 404
+
+
+def test_the_command_line_issues_lists_and_revokes_keys(cli_store: Any) -> None:
+    from dashboard.auth.api_keys import key_owner
+    from dashboard.settings import get_settings
+
+    issued = cli_store("apikeys", "add", "FixMyStreet")
+    twice = cli_store("apikeys", "add", "FixMyStreet")
+    listed = cli_store("apikeys", "list", "--json")
+    revoked = cli_store("apikeys", "revoke", "FixMyStreet")
+    again = cli_store("apikeys", "revoke", "FixMyStreet")
+    engine = get_engine(get_settings().resolved_database_url)
+    assert issued.exit_code == 0
+    key = issued.stdout.strip().splitlines()[0]
+    assert len(key) >= 40
+    assert twice.exit_code == 2 and "already a key named 'FixMyStreet'" in twice.output
+    assert key not in listed.stdout and '"name": "FixMyStreet"' in listed.stdout
+    assert revoked.exit_code == 0 and again.exit_code == 2
+    with engine.connect() as conn:
+        assert key_owner(conn, key) is None
+        stored = conn.execute(text("SELECT key_hash FROM api_keys")).scalar()
+    assert stored != key and len(stored) == 64

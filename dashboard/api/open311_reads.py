@@ -126,3 +126,17 @@ def find_requests(conn: Connection, *, ids: Sequence[str] = (), codes: Sequence[
             stmt = stmt.where(sr.requested_at <= end)
     stmt = stmt.order_by(sr.requested_at.desc(), sr.id).limit(limit)
     return [request_item(row) for row in conn.execute(stmt)]
+
+
+def service_facts(conn: Connection, code: str) -> dict[str, Any] | None:
+    """What a posted request of service ``code`` takes from it (None: no such service)."""
+    row = conn.execute(select(Service.service_code, Service.service_name, Service.department,
+                              Service.group, Service.sla_hours, Service.attributes)
+                       .where(Service.service_code == code)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def request_of_token(conn: Connection, token: str) -> str | None:
+    """The id of the request posted with ``token`` (through its unique index)."""
+    found = conn.execute(select(ServiceRequest.id).where(ServiceRequest.token == token)).first()
+    return str(found.id) if found is not None else None

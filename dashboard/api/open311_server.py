@@ -1,8 +1,9 @@
 """CityLens as an Open311 GeoReport v2 server, so that existing 311 apps and clients can
-read the city's services and requests: ``/open311/v2/services.{json,xml}``,
-``services/{code}.{json,xml}`` (attribute definitions), ``requests.{json,xml}`` (the
-standard's filters: ``service_request_id``, ``service_code``, ``start_date``,
-``end_date``, ``status``) and ``requests/{id}.{json,xml}``, with ``jurisdiction_id``.
+read the city's services and requests, and post new ones: ``/open311/v2/services.{json,xml}``,
+``services/{code}.{json,xml}`` (attribute definitions), ``requests.{json,xml}`` (GET with
+the standard's filters ``service_request_id``, ``service_code``, ``start_date``,
+``end_date``, ``status``; POST with an ``api_key`` from ``citylens apikeys add``),
+``requests/{id}.{json,xml}`` and ``tokens/{token}.{json,xml}``, with ``jurisdiction_id``.
 
 Exactly the standard's field names, status values (open, closed) and error list
 (``[{"code": 400, "description": "..."}]``, in the format asked for). Public: what it
@@ -17,13 +18,29 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from dashboard.api.open311_formats import FORMATS, error, respond
-from dashboard.api.open311_reads import find_requests, service_definition, service_list
+from dashboard.api.open311_intake import (
+    StorePosted,
+    check_answers,
+    parse_submission,
+    request_rows,
+)
+from dashboard.api.open311_reads import (
+    find_requests,
+    request_of_token,
+    service_definition,
+    service_facts,
+    service_list,
+)
+from dashboard.auth.api_keys import key_owner
 from dashboard.auth.access import EVERYONE
 from dashboard.auth.web import roles_required
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
 SETTINGS_KEY = "CITYLENS_OPEN311_SETTINGS"
+STORE_KEY = "CITYLENS_OPEN311_STORE"
+MAX_POST_BYTES = 64 * 1024  # a form of text fields (photos go by media_url)
+CHANNEL = "app"  # requests posted with an api_key come from an app
 STATUSES = ("open", "closed")
 DEFAULT_SPAN = timedelta(days=90)  # the standard's default and longest range
 MAX_REQUESTS = 1000  # a list answers at most this many requests, newest first
@@ -69,7 +86,7 @@ def _settings() -> Settings:
 
 
 def _check_jurisdiction(settings: Settings) -> None:
-    given = request.args.get("jurisdiction_id")
+    given = request.values.get("jurisdiction_id")
     if given and settings.open311_jurisdiction and given != settings.open311_jurisdiction:
         raise Open311Error(404, f"unknown jurisdiction_id {given!r}: this server is "
                                 f"{settings.open311_jurisdiction!r}")
@@ -167,7 +184,58 @@ def one_request(name: str) -> Response:
     return respond(fmt, "service_requests", found)
 
 
-def register_open311(server: Flask, settings: Settings) -> None:
-    """Serve the Open311 GeoReport v2 endpoints on ``server`` with ``settings``."""
+@blueprint.post("/<name>")
+@PUBLIC  # machine to machine: the api_key below is the check
+def post_request(name: str) -> Response:
+    """``POST requests.{fmt}``: a new service request from an app with an ``api_key``;
+    answers its ``service_request_id`` and ``token`` (201)."""
+    request.max_content_length = MAX_POST_BYTES
+    stem, fmt, settings, engine = _resource(name)
+    store: StorePosted | None = current_app.config.get(STORE_KEY)
+    if stem != "requests" or store is None:
+        raise Open311Error(404, f"no such resource to post to: {name!r}")
+    with engine.connect() as conn:
+        if key_owner(conn, request.values.get("api_key")) is None:
+            raise Open311Error(403, "api_key is missing, unknown or revoked: ask the city "
+                                    "for one")
+        try:
+            submission = parse_submission(request.form)
+        except ValueError as error:
+            raise Open311Error(400, str(error)) from None
+        service = service_facts(conn, submission.service_code)
+    if service is None:
+        raise Open311Error(400, f"service_code {submission.service_code!r} is not a service "
+                                "of this city (see services.json)")
+    try:
+        answers = check_answers(service["attributes"] or [], submission.answers)
+    except ValueError as error:
+        raise Open311Error(400, str(error)) from None
+    rows = request_rows(submission, service, answers, settings.current_time(), CHANNEL)
+    refusal = store(settings, rows)
+    if refusal:
+        raise Open311Error(400, refusal)
+    posted = rows["service_requests"][0]
+    return respond(fmt, "service_requests", [{
+        "service_request_id": posted["id"], "token": posted["token"], "service_notice": "",
+        "account_id": ""}], 201)
+
+
+@blueprint.get("/tokens/<path:name>")
+@PUBLIC
+def one_token(name: str) -> Response:
+    """``tokens/{token}.{fmt}``: the id of the request posted with the token."""
+    token, fmt, _, engine = _resource(name)
+    with engine.connect() as conn:
+        found = request_of_token(conn, token)
+    if found is None:
+        raise Open311Error(404, f"no service request posted with token {token!r}")
+    return respond(fmt, "service_requests", [{"service_request_id": found, "token": token}])
+
+
+def register_open311(server: Flask, settings: Settings, store: StorePosted | None = None
+                     ) -> None:
+    """Serve the Open311 GeoReport v2 endpoints on ``server`` with ``settings``; with
+    ``store`` (the connectors' way of storing a posted request) apps may post too."""
     server.config[SETTINGS_KEY] = settings
+    server.config[STORE_KEY] = store
     server.register_blueprint(blueprint)
