@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # in seconds (doubling, with jitter; a server's Retry-After is honoured). 0: no waits.
     retry_attempts: int = 4
     retry_base_seconds: float = 0.5
+    # Public writes (a service request posted to the Open311 server) allowed per client
+    # address and per api_key ("N per minute|hour|day"); counted in Redis when configured.
+    public_write_rate_per_address: str = "10 per minute"
+    public_write_rate_per_key: str = "600 per minute"
     # The Open311 server's jurisdiction_id (e.g. "santander.es"): a call naming another is
     # refused; empty: any is accepted (a server of one jurisdiction need not name it).
     open311_jurisdiction: str = ""

@@ -419,3 +419,58 @@ def test_the_command_line_issues_lists_and_revokes_keys(cli_store: Any) -> None:
         assert key_owner(conn, key) is None
         stored = conn.execute(text("SELECT key_hash FROM api_keys")).scalar()
     assert stored != key and len(stored) == 64
+
+
+def _poster(settings: Settings) -> FlaskClient:
+    from connectors.open311_intake import store_posted
+
+    server = Flask("citylens-open311-limits-test")
+    register_open311(server, settings, store=store_posted)
+    return server.test_client()
+
+
+def _post_from(client: FlaskClient, key: str, address: str, fmt: str = "json") -> Any:
+    return client.post(f"/open311/v2/requests.{fmt}", data={**GOOD_POST, "api_key": key},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_posts_are_limited_per_address_and_per_api_key(posting: Any) -> None:
+    _, settings, key = posting
+    limited = settings.model_copy(update={"public_write_rate_per_address": "3 per minute",
+                                          "public_write_rate_per_key": "5 per minute"})
+    client = _poster(limited)
+    answers = [_post_from(client, key, "203.0.113.7").status_code for _ in range(4)]
+    assert answers == [201, 201, 201, 429]
+    refused = _post_from(client, key, "203.0.113.7", "xml")
+    assert refused.status_code == 429 and b"<code>429</code>" in refused.data
+    assert b"more than 3 per 1 minute from this address" in refused.data
+    others = [_post_from(client, key, f"198.51.100.{n}").status_code for n in range(3)]
+    assert others == [201, 201, 429]  # the app's key: 5 stored in all, then refused
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        assert len(conn.execute(select(ServiceRequest.id)).all()) == 5
+
+
+def test_with_redis_the_limit_is_shared_by_every_worker(posting: Any) -> None:
+    """Two web workers (two servers) count in the same Redis; a Redis that is down lets
+    residents through rather than refusing them."""
+    import uuid
+
+    from tests.conftest import service_missing
+
+    _, settings, key = posting
+    shared = settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0",
+                                         "public_write_rate_per_address": "2 per minute"})
+    try:
+        import redis
+
+        redis.Redis.from_url(shared.redis_url, socket_timeout=1).ping()
+    except Exception as error:  # noqa: BLE001
+        service_missing("Redis at 127.0.0.1:6379", error)
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    one, two = _poster(shared), _poster(shared)
+    answers = [_post_from(client, key, address).status_code for client in (one, two, one)]
+    assert answers == [201, 201, 429]
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0",
+                                       "public_write_rate_per_address": "1 per minute"})
+    client = _poster(down)
+    assert [_post_from(client, key, address).status_code for _ in range(2)] == [201, 201]

@@ -31,6 +31,7 @@ from dashboard.api.open311_reads import (
     service_facts,
     service_list,
 )
+from dashboard.api.post_limits import WriteLimits
 from dashboard.auth.api_keys import key_owner
 from dashboard.auth.access import EVERYONE
 from dashboard.auth.web import roles_required
@@ -39,6 +40,7 @@ from dashboard.store import get_engine
 
 SETTINGS_KEY = "CITYLENS_OPEN311_SETTINGS"
 STORE_KEY = "CITYLENS_OPEN311_STORE"
+LIMITS_KEY = "CITYLENS_OPEN311_LIMITS"
 MAX_POST_BYTES = 64 * 1024  # a form of text fields (photos go by media_url)
 CHANNEL = "app"  # requests posted with an api_key come from an app
 STATUSES = ("open", "closed")
@@ -194,10 +196,14 @@ def post_request(name: str) -> Response:
     store: StorePosted | None = current_app.config.get(STORE_KEY)
     if stem != "requests" or store is None:
         raise Open311Error(404, f"no such resource to post to: {name!r}")
+    limits: WriteLimits = current_app.config[LIMITS_KEY]
+    _within(limits.by_address(request.remote_addr))
     with engine.connect() as conn:
-        if key_owner(conn, request.values.get("api_key")) is None:
+        app_name = key_owner(conn, request.values.get("api_key"))
+        if app_name is None:
             raise Open311Error(403, "api_key is missing, unknown or revoked: ask the city "
                                     "for one")
+        _within(limits.by_app(app_name))
         try:
             submission = parse_submission(request.form)
         except ValueError as error:
@@ -220,6 +226,11 @@ def post_request(name: str) -> Response:
         "account_id": ""}], 201)
 
 
+def _within(passed: str | None) -> None:
+    if passed:
+        raise Open311Error(429, f"too many requests posted: {passed}; try again later")
+
+
 @blueprint.get("/tokens/<path:name>")
 @PUBLIC
 def one_token(name: str) -> Response:
@@ -238,4 +249,5 @@ def register_open311(server: Flask, settings: Settings, store: StorePosted | Non
     ``store`` (the connectors' way of storing a posted request) apps may post too."""
     server.config[SETTINGS_KEY] = settings
     server.config[STORE_KEY] = store
+    server.config[LIMITS_KEY] = WriteLimits.of(settings, "open311-post")
     server.register_blueprint(blueprint)
