@@ -17,6 +17,7 @@ from dash import dcc, html
 from dashboard.auth import DEPARTMENT_HEAD
 from dashboard.auth.access import STAFF
 from dashboard.auth.web import current_principal
+from dashboard.queries.moderation import state_label
 from dashboard.queries.request_detail import NEAR_METRES, request_detail
 from dashboard.queries.services import channel_options
 from layouts import current_settings, domain_label, exact_time, ids
@@ -104,6 +105,27 @@ def _asset_part(detail: dict[str, Any]) -> Any:
                    f", {asset['metres']} m from the reported spot."], id=pid("asset"))
 
 
+def publication(detail: dict[str, Any]) -> Any:
+    """Whether what the resident wrote is published, and the buttons that decide it (only
+    when the request has such text)."""
+    if not any(detail.get(k) for k in ("description", "address", "status_notes")):
+        return None
+    return html.Div(className="request-publication", id=pid("publication"), children=[
+        html.H3("Open data", className="request-publication__title"),
+        html.P(["The description, address and notes are published (Open311, open-data API) "
+                "only once a member of staff approves them: ",
+                html.Strong(state_label(detail.get("moderation")), id=pid("moderation"))]),
+        html.Div(className="request-publication__actions", children=[
+            html.Button("Approve for publication", id=pid("approve"), n_clicks=0,
+                        className="c360-button c360-button--small"),
+            html.Button("Keep private", id=pid("reject"), n_clicks=0,
+                        className="c360-button c360-button--small request-publication__keep"),
+        ]),
+        html.Div(id=pid("moderation-note"), role="status", **{"aria-live": "polite"}),
+        dcc.Store(id=pid("request-id"), data=detail["id"]),
+    ])
+
+
 def request_view(detail: dict[str, Any], tz: str,
                  channels: dict[str, str] | None = None) -> html.Div:
     """The whole page for one request's ``request_detail`` (``channels``: id -> name)."""
@@ -139,6 +161,7 @@ def request_view(detail: dict[str, Any], tz: str,
                 html.Blockquote(detail["description"], className="request-description")
                 if detail.get("description") else None,
                 _asset_part(detail),
+                publication(detail),
             ]),
             html.Section(className="card", **{"aria-label": "Timeline"}, children=[
                 html.H2("Timeline", className="card__title"),

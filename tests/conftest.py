@@ -334,3 +334,21 @@ def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield lambda *args: runner.invoke(app, list(args))
     finally:
         get_settings.cache_clear()
+
+
+@contextmanager
+def clicked(component_id: str | dict[str, Any], clicks: int = 1) -> Iterator[None]:
+    """Run a callback as Dash does when ``component_id`` was clicked (its ``ctx``)."""
+    import json
+
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    name = component_id if isinstance(component_id, str) else json.dumps(
+        component_id, sort_keys=True, separators=(",", ":"))
+    token = context_value.set(AttributeDict(
+        triggered_inputs=[{"prop_id": f"{name}.n_clicks", "value": clicks}]))
+    try:
+        yield
+    finally:
+        context_value.reset(token)

@@ -5,19 +5,15 @@ is filled the way ingest fills it), on SQLite and PostgreSQL; plus the tiny demo
 """
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dash import no_update
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection, Engine, func, select
 
@@ -32,7 +28,7 @@ from dashboard.model import AuditEntry, Case, Citizen, ServiceRequest, citizen_s
 from dashboard.queries import citizen360 as c360
 from dashboard.settings import Settings
 from dashboard.store import get_engine
-from tests.conftest import TINY_NOW, acting_as, router_body
+from tests.conftest import TINY_NOW, acting_as, clicked, router_body
 from tests.tree import by_id, text_of, walk, with_class
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
@@ -130,19 +126,6 @@ def ids(results: list[dict[str, Any]]) -> list[str]:
 def audit_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
-
-
-@contextmanager
-def clicked(component_id: str | dict[str, Any], clicks: int = 1) -> Iterator[None]:
-    """Run a callback as Dash does when ``component_id`` was clicked (its ``ctx``)."""
-    name = component_id if isinstance(component_id, str) else json.dumps(
-        component_id, sort_keys=True, separators=(",", ":"))
-    token = context_value.set(AttributeDict(
-        triggered_inputs=[{"prop_id": f"{name}.n_clicks", "value": clicks}]))
-    try:
-        yield
-    finally:
-        context_value.reset(token)
 
 
 # --- search key and storing --------------------------------------------------------------

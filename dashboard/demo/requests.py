@@ -23,7 +23,8 @@ MAX_PER_DAY = 999
 def service_rows(config: CityConfig) -> list[dict[str, Any]]:
     """Rows for the ``services`` table (the Open311 catalogue)."""
     return [
-        {"service_code": s.code, "service_name": s.name, "description": s.descriptions[0],
+        {"service_code": s.code, "service_name": s.name,
+         "description": f"{s.name} ({s.group}); lo atiende {s.department}.",
          "department": s.department, "group": s.group, "domain": s.domain,
          "sla_hours": s.sla_hours, "online": True}
         for s in config.services

@@ -93,6 +93,7 @@ def request_detail(settings: Settings, request_id: str,
     Shape: {"id", "service_code", "service_name", "group", "department", "domain",
     "description", "status", "open", "status_notes", "channel", "requested_at",
     "updated_at", "closed_at", "expected_at", "sla_hours", "sla": {...}, "timeline": [...],
+    "moderation" (None, "pending", "approved" or "rejected"),
     "address", "lat", "lon", "district_id", "district_name", "asset": {...} | None}.
     """
     now = settings.current_time()
@@ -117,6 +118,7 @@ def request_detail(settings: Settings, request_id: str,
             "department": sr["department"], "domain": domain, "description": sr["description"],
             "status": sr["status"], "open": sr["closed_at"] is None and sr["status"] != "closed",
             "status_notes": sr["status_notes"], "channel": sr["channel"],
+            "moderation": sr["moderation"],
             "requested_at": sr["requested_at"].isoformat(),
             "updated_at": sr["updated_at"].isoformat() if sr["updated_at"] else None,
             "closed_at": sr["closed_at"].isoformat() if sr["closed_at"] else None,
