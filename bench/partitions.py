@@ -25,7 +25,10 @@ then once more at NOW. Then ``VACUUM ANALYZE`` on both (what autovacuum would do
 6. retention of the 3 oldest months: plain ``DELETE`` in one transaction then ``VACUUM``
    (timed apart); partitioned ``maintain`` with ``--months - 3`` months of retention (its
    horizon checked with ``retention_horizon``), which drops whole partitions: seconds, rows
-   deleted, bytes given back to the file system.
+   deleted, bytes given back to the file system;
+7. what is left of the plain store upgraded to this release (``upgrade_store``: migration
+   0009 copies every reading into its month's partition, 0010 fills ``latest_readings``):
+   seconds, readings per second.
 
 Queries are the median of ``--repeat`` passes, both stores in each pass, the same random
 picks (seed 7) for both; their answers are checked equal. Peak RSS is this process's (both
@@ -72,6 +75,7 @@ from dashboard.model import Asset, Base, District  # noqa: E402
 from dashboard.queries.asset_series import resample  # noqa: E402
 from dashboard.store import init_store, make_engine  # noqa: E402
 from dashboard.store.observations import ingest_observations  # noqa: E402
+from dashboard.store.schema import upgrade_store  # noqa: E402
 from dashboard.store.partitions import (  # noqa: E402
     DEFAULT,
     epoch,
@@ -342,6 +346,21 @@ def retention(engines: dict[str, Engine], months: int) -> dict[str, dict[str, An
     return out
 
 
+def upgrade_plain(engine: Engine) -> dict[str, Any]:
+    """Measure 7: the previous release's store (what is left of it after measure 6)
+    upgraded to this release, whose migration 0009 copies every reading into its month's
+    partition (and 0010 fills ``latest_readings``): seconds and readings per second."""
+    with engine.begin() as conn:  # made from the models for ingest; the migrations make them
+        conn.execute(text("DROP TABLE IF EXISTS latest_readings, api_keys"))
+    rows, _, _ = facts(engine)
+    started = time.perf_counter()
+    upgrade_store(engine)
+    seconds = time.perf_counter() - started
+    after, _, parts = facts(engine)
+    assert after == rows and parts > 0, "the upgrade lost readings or made no partition"
+    return {"rows": rows, "seconds": seconds, "per_s": rows / seconds, "partitions": parts}
+
+
 def table(result: dict[str, Any]) -> list[str]:
     """The printed table: a row a measure, a column a store, partitioned / plain."""
     plain, part = result["stores"][PLAIN], result["stores"][PARTITIONED]
@@ -368,6 +387,9 @@ def table(result: dict[str, Any]) -> list[str]:
         ("  MB given back to the disk", r[PLAIN]["bytes_freed"] / mb,
          r[PARTITIONED]["bytes_freed"] / mb, ",.1f"),
     ]
+    u = result["upgrade"]
+    rows += [("7 upgrade to this release, s", u["seconds"], None, ",.1f"),
+             ("  readings copied per s", u["per_s"], None, ",.0f")]
     head = f"{'measure':<34} {PLAIN:>14} {PARTITIONED:>20} {'part./plain':>12}"
     lines = [head, "-" * len(head)]
     for label, left, right, unit in rows:
@@ -428,12 +450,13 @@ def main(argv: list[str] | None = None) -> int:
         assert all(s["rows"] == total for s in stored.values()), "a store lost readings"
         found = queries(engines, pks[0], args.months, args, say)
         kept = retention(engines, args.months)
+        upgraded = upgrade_plain(engines[PLAIN])
     finally:
         stores.drop()
     result = {"assets": args.assets, "months": args.months, "step_minutes": args.step_minutes,
               "readings": total, "repeat": args.repeat, "now": NOW.isoformat(),
               "jit": "off" if args.no_jit else "server default",
-              "stores": stored, "queries": found, "retention": kept,
+              "stores": stored, "queries": found, "retention": kept, "upgrade": upgraded,
               "peak_rss_mb": peak_rss_mb()}
     say("")
     for line in table(result):
