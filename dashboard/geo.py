@@ -18,6 +18,26 @@ KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON_EQUATOR = 111.320
 
 
+EARTH_METRES = 6_371_000.0
+DEGREE_METRES = 111_320.0  # of latitude, about
+
+
+def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    dlat, dlon = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
+    a = (math.sin(dlat / 2) ** 2
+         + math.cos(math.radians(lat1)) * math.cos(math.radians(lat2)) * math.sin(dlon / 2) ** 2)
+    return 2 * EARTH_METRES * math.asin(math.sqrt(a))
+
+
+def box_around(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east) of a box that holds every point within ``metres`` of
+    (lat, lon): a filter an index can use before the exact distance."""
+    dlat = metres / DEGREE_METRES
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
 def area_km2(geometry: Any) -> float:
     """Area of a lon/lat (Multi)Polygon in km², by a local equirectangular projection
     (well under 1 % off at city scale)."""

@@ -274,6 +274,10 @@ class ServiceRequest(Base):
     token: Mapped[str | None] = mapped_column(String(40))
     # Answers to the service's Open311 attributes ({code: [values]}), never published
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # An open request of the same service close by when this one came in (a possible
+    # duplicate), and what staff made of it: "suspected", "confirmed" or "rejected".
+    duplicate_of: Mapped[str | None] = mapped_column(String(100))
+    duplicate_state: Mapped[str | None] = mapped_column(String(10))
 
 
 class ApiKey(Base):

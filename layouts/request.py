@@ -17,6 +17,8 @@ from dash import dcc, html
 from dashboard.auth import DEPARTMENT_HEAD
 from dashboard.auth.access import STAFF
 from dashboard.auth.web import current_principal
+from dashboard.links import request_href
+from dashboard.queries.duplicates import DUPLICATE_METRES, DUPLICATE_STATES
 from dashboard.queries.moderation import state_label
 from dashboard.queries.request_detail import NEAR_METRES, request_detail
 from dashboard.queries.services import channel_options
@@ -105,25 +107,47 @@ def _asset_part(detail: dict[str, Any]) -> Any:
                    f", {asset['metres']} m from the reported spot."], id=pid("asset"))
 
 
+def decision_box(part: str, title: str, sentence: list[Any],
+                 buttons: tuple[tuple[str, str], tuple[str, str]]) -> html.Div:
+    """A box that says what staff decided (``sentence``, ending with the state) and the two
+    buttons that decide it (``(id suffix, label)``: the first says yes); its note below."""
+    (yes_id, yes), (no_id, no) = buttons
+    return html.Div(className="request-publication", id=pid(part), children=[
+        html.H3(title, className="request-publication__title"),
+        html.P(sentence),
+        html.Div(className="request-publication__actions", children=[
+            html.Button(yes, id=pid(yes_id), n_clicks=0,
+                        className="c360-button c360-button--small"),
+            html.Button(no, id=pid(no_id), n_clicks=0,
+                        className="c360-button c360-button--small request-publication__keep"),
+        ]),
+        html.Div(id=pid(f"{part}-note"), role="status", **{"aria-live": "polite"}),
+    ])
+
+
+def duplicate_part(detail: dict[str, Any]) -> Any:
+    """The open request this one may repeat, and the buttons that settle it."""
+    original = detail.get("duplicate_of")
+    if not original:
+        return None
+    state = DUPLICATE_STATES.get(detail.get("duplicate_state") or "", "Possible duplicate")
+    return decision_box("duplicate", "Possible duplicate", [
+        "When it came in, request ", dcc.Link(original, href=request_href(original)),
+        f" of the same service was open within {DUPLICATE_METRES:.0f} m: ",
+        html.Strong(state, id=pid("duplicate-state"))],
+        (("duplicate-confirm", "Same problem"), ("duplicate-reject", "Not a duplicate")))
+
+
 def publication(detail: dict[str, Any]) -> Any:
     """Whether what the resident wrote is published, and the buttons that decide it (only
     when the request has such text)."""
     if not any(detail.get(k) for k in ("description", "address", "status_notes")):
         return None
-    return html.Div(className="request-publication", id=pid("publication"), children=[
-        html.H3("Open data", className="request-publication__title"),
-        html.P(["The description, address and notes are published (Open311, open-data API) "
-                "only once a member of staff approves them: ",
-                html.Strong(state_label(detail.get("moderation")), id=pid("moderation"))]),
-        html.Div(className="request-publication__actions", children=[
-            html.Button("Approve for publication", id=pid("approve"), n_clicks=0,
-                        className="c360-button c360-button--small"),
-            html.Button("Keep private", id=pid("reject"), n_clicks=0,
-                        className="c360-button c360-button--small request-publication__keep"),
-        ]),
-        html.Div(id=pid("moderation-note"), role="status", **{"aria-live": "polite"}),
-        dcc.Store(id=pid("request-id"), data=detail["id"]),
-    ])
+    return decision_box("publication", "Open data", [
+        "The description, address and notes are published (Open311, open-data API) only "
+        "once a member of staff approves them: ",
+        html.Strong(state_label(detail.get("moderation")), id=pid("moderation"))],
+        (("approve", "Approve for publication"), ("reject", "Keep private")))
 
 
 def request_view(detail: dict[str, Any], tz: str,
@@ -136,6 +160,7 @@ def request_view(detail: dict[str, Any], tz: str,
                 if detail.get("sla_hours") else "none in the catalogue")
     taken = format_hours(detail["sla"]["hours"])
     return html.Div(className="page request-page", id=pid("page"), children=[
+        dcc.Store(id=pid("request-id"), data=detail["id"]),
         html.Div(className="page-head", children=[html.Div([
             html.Nav(dcc.Link("← Service requests", href=_services_link(detail)),
                      className="domain-back", **{"aria-label": "Breadcrumb"}),
@@ -161,6 +186,7 @@ def request_view(detail: dict[str, Any], tz: str,
                 html.Blockquote(detail["description"], className="request-description")
                 if detail.get("description") else None,
                 _asset_part(detail),
+                duplicate_part(detail),
                 publication(detail),
             ]),
             html.Section(className="card", **{"aria-label": "Timeline"}, children=[

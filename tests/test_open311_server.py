@@ -474,3 +474,46 @@ def test_with_redis_the_limit_is_shared_by_every_worker(posting: Any) -> None:
                                        "public_write_rate_per_address": "1 per minute"})
     client = _poster(down)
     assert [_post_from(client, key, address).status_code for _ in range(2)] == [201, 201]
+
+
+def _post_at(client: FlaskClient, key: str, lat: float, lon: float, code: str = "pothole"
+             ) -> dict[str, Any]:
+    answer = client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": code, "lat": f"{lat:.6f}", "long": f"{lon:.6f}",
+        "attribute[DEPTH]": "deep"})
+    assert answer.status_code == 201, answer.data
+    return answer.get_json()[0]
+
+
+def test_a_request_near_an_open_one_of_its_service_is_marked_a_possible_duplicate(
+        posting: Any) -> None:
+    """Constructed cases around one open pothole: 30 m away (marked, the nearest of two),
+    80 m away (not), another service at the same spot (not), and near a closed one (not)."""
+    client, settings, key = posting
+    lat, lon = 43.4600, -3.8100
+    metre = 1 / 111_320  # of latitude
+    first = _post_at(client, key, lat, lon)
+    assert first["service_notice"] == ""
+    second = _post_at(client, key, lat + 45 * metre, lon)  # 45 m north: repeats the first
+    near = _post_at(client, key, lat + 15 * metre, lon)  # 15 m: the first is nearest (15 m)
+    far = _post_at(client, key, lat - 80 * metre, lon)
+    with get_engine(settings.resolved_database_url).begin() as conn:
+        conn.execute(insert(Service).values(service_code="graffiti", service_name="Graffiti",
+                                            department="Limpieza", attributes=[]))
+    other = client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "graffiti", "lat": f"{lat:.6f}",
+        "long": f"{lon:.6f}"}).get_json()[0]
+    found = {name: _stored(settings, posted["service_request_id"])
+             for name, posted in (("second", second), ("near", near), ("far", far),
+                                  ("other", other))}
+    first_id = first["service_request_id"]
+    assert (found["second"]["duplicate_of"], found["second"]["duplicate_state"]) == (
+        first_id, "suspected")
+    assert f"request {first_id}, 45 m away, is open" in second["service_notice"]
+    assert found["near"]["duplicate_of"] == first_id and "15 m away" in near["service_notice"]
+    assert found["far"]["duplicate_of"] is None and far["service_notice"] == ""
+    assert found["other"]["duplicate_of"] is None
+    with get_engine(settings.resolved_database_url).begin() as conn:
+        conn.execute(ServiceRequest.__table__.update().values(status="closed", closed_at=NOW))
+    after_closing = _post_at(client, key, lat, lon)
+    assert _stored(settings, after_closing["service_request_id"])["duplicate_of"] is None

@@ -41,7 +41,9 @@ def store(tmp_path: Path, tiny_app: Any) -> Iterator[Settings]:
             {"id": f"R-{n}", "service_code": code, "service_name": code, "department": dept,
              "description": text, "address": "Calle Sol 4" if text else "", "status": "open",
              "channel": "app", "requested_at": NOW, "district_id": "d1",
-             "moderation": "pending" if text else None}
+             "moderation": "pending" if text else None,
+             "duplicate_of": "R-0" if n == 2 else None,
+             "duplicate_state": "suspected" if n == 2 else None}
             for n, (code, dept, text) in enumerate([
                 ("pothole", "Obras", "Big hole in front of number 4"),
                 ("litter", "Limpieza", "Bags left by my neighbour"),
@@ -131,3 +133,27 @@ def test_only_staff_of_the_requests_department_decide(
     with acting_as(DEPARTMENT_HEAD, departments=("Limpieza",)):
         state, _ = _decide("approve", "R-1")
     assert state == "Published"
+
+
+def test_staff_settle_a_possible_duplicate_from_the_page(store: Settings) -> None:
+    from callbacks.request import settle_duplicate
+    from layouts.request import pid
+
+    page = _page(store, "R-2")
+    said = " ".join(text_of(by_id(page, pid("duplicate"))).split())
+    assert "request R-0 of the same service was open within 50 m" in said
+    assert text_of(by_id(page, pid("duplicate-state"))) == "Possible duplicate"
+    assert pid("duplicate") not in {getattr(n, "id", None) for n in walk(_page(store, "R-0"))}
+    with acting_as(DEPARTMENT_HEAD, departments=("Limpieza",)), \
+            clicked(pid("duplicate-confirm")):
+        _, refused = settle_duplicate(1, None, "R-2")
+    assert text_of(refused) == "no service request 'R-2' that you may see"
+    with acting_as(OFFICIAL), clicked(pid("duplicate-confirm")):
+        state, _ = settle_duplicate(1, None, "R-2")
+        _, unmarked = settle_duplicate(1, None, "R-0")
+    assert state == "Duplicate (confirmed)"
+    assert text_of(unmarked) == "request 'R-0' is not marked as a possible duplicate"
+    with acting_as(OFFICIAL), clicked(pid("duplicate-reject")):
+        state, _ = settle_duplicate(None, 1, "R-2")
+    assert state == "Not a duplicate"
+    assert text_of(by_id(_page(store, "R-2"), pid("duplicate-state"))) == "Not a duplicate"

@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from dashboard.auth import DEPARTMENT_HEAD, OFFICIAL
 from dashboard.links import request_href
-from dashboard.queries.request_detail import NEAR_METRES, metres_between, request_detail
+from dashboard.geo import metres_between
+from dashboard.queries.request_detail import NEAR_METRES, request_detail
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 from tests.conftest import acting_as, sign_in

@@ -22,6 +22,7 @@ from typing import Any
 from dashboard.settings import Settings
 
 PENDING = "pending"
+SUSPECTED = "suspected"  # dashboard.queries.duplicates
 MAX_TEXT = {"description": 4000, "address_string": 300, "first_name": 100, "last_name": 100,
             "email": 200, "phone": 40, "device_id": 100, "account_id": 100, "media_url": 500}
 ATTRIBUTE = re.compile(r"^attribute\[([^\]]{1,100})\](\[\])?$")
@@ -157,9 +158,10 @@ def new_request_id(now: datetime) -> str:
 
 
 def request_rows(submission: Submission, service: Mapping[str, Any], answers: dict[str, Any],
-                 now: datetime, channel: str) -> Rows:
+                 now: datetime, channel: str, repeats: str | None = None) -> Rows:
     """The unified model's rows of a checked submission of ``service`` (code, name,
-    department, group, sla_hours): the request, and its resident when they left a contact."""
+    department, group, sla_hours): the request (marked as possibly repeating the open
+    request ``repeats``), and its resident when they left a contact."""
     resident = citizen_id_for(submission.email, submission.phone)
     sla = service.get("sla_hours")
     request = {
@@ -170,6 +172,7 @@ def request_rows(submission: Submission, service: Mapping[str, Any], answers: di
         "updated_at": now, "expected_at": now + timedelta(hours=float(sla)) if sla else None,
         "lat": submission.lat, "lon": submission.lon, "address": submission.address,
         "citizen_id": resident, "moderation": PENDING, "attributes": answers or None,
+        "duplicate_of": repeats, "duplicate_state": SUSPECTED if repeats else None,
     }
     rows: Rows = {"service_requests": [request]}
     if resident:

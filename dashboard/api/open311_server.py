@@ -33,6 +33,7 @@ from dashboard.api.open311_reads import (
 )
 from dashboard.api.post_limits import WriteLimits
 from dashboard.auth.api_keys import key_owner
+from dashboard.queries.duplicates import nearest_open_request
 from dashboard.auth.access import EVERYONE
 from dashboard.auth.web import roles_required
 from dashboard.settings import Settings
@@ -209,6 +210,8 @@ def post_request(name: str) -> Response:
         except ValueError as error:
             raise Open311Error(400, str(error)) from None
         service = service_facts(conn, submission.service_code)
+        nearby = nearest_open_request(conn, submission.service_code, submission.lat,
+                                      submission.lon)
     if service is None:
         raise Open311Error(400, f"service_code {submission.service_code!r} is not a service "
                                 "of this city (see services.json)")
@@ -216,13 +219,16 @@ def post_request(name: str) -> Response:
         answers = check_answers(service["attributes"] or [], submission.answers)
     except ValueError as error:
         raise Open311Error(400, str(error)) from None
-    rows = request_rows(submission, service, answers, settings.current_time(), CHANNEL)
+    rows = request_rows(submission, service, answers, settings.current_time(), CHANNEL,
+                        nearby[0] if nearby else None)
     refusal = store(settings, rows)
     if refusal:
         raise Open311Error(400, refusal)
     posted = rows["service_requests"][0]
     return respond(fmt, "service_requests", [{
-        "service_request_id": posted["id"], "token": posted["token"], "service_notice": "",
+        "service_request_id": posted["id"], "token": posted["token"],
+        "service_notice": (f"Possibly already reported nearby: request {nearby[0]}, "
+                           f"{nearby[1]} m away, is open" if nearby else ""),
         "account_id": ""}], 201)
 
 

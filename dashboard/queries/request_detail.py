@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dashboard.geo import box_around, metres_between
 from dashboard.links import asset_href
 from dashboard.model import Asset, District, Service
 from dashboard.model import ServiceRequest as SR
@@ -22,15 +22,6 @@ from dashboard.queries.base import ASSETS, REQUESTS, cached
 from dashboard.settings import Settings
 
 NEAR_METRES = 150.0  # an asset further than this from the request is not "its" asset
-EARTH_METRES = 6_371_000.0
-_DEGREE_METRES = 111_320.0
-
-
-def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    dlat, dlon = radians(lat2 - lat1), radians(lon2 - lon1)
-    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlon / 2) ** 2
-    return 2 * EARTH_METRES * asin(sqrt(a))
 
 
 def _nearest_asset(conn: Connection, domain: str | None, lat: float | None,
@@ -39,11 +30,10 @@ def _nearest_asset(conn: Connection, domain: str | None, lat: float | None,
     database reads only the assets around the spot)."""
     if not domain or lat is None or lon is None:
         return None
-    dlat = NEAR_METRES / _DEGREE_METRES
-    dlon = dlat / max(cos(radians(lat)), 0.01)
+    south, north, west, east = box_around(lat, lon, NEAR_METRES)
     stmt = (select(Asset.id, Asset.name, Asset.type, Asset.lat, Asset.lon)
-            .where(Asset.domain == domain, Asset.lat.between(lat - dlat, lat + dlat),
-                   Asset.lon.between(lon - dlon, lon + dlon)))
+            .where(Asset.domain == domain, Asset.lat.between(south, north),
+                   Asset.lon.between(west, east)))
     best: dict[str, Any] | None = None
     for asset_id, name, kind, a_lat, a_lon in conn.execute(stmt):
         if a_lat is None or a_lon is None:
@@ -93,7 +83,8 @@ def request_detail(settings: Settings, request_id: str,
     Shape: {"id", "service_code", "service_name", "group", "department", "domain",
     "description", "status", "open", "status_notes", "channel", "requested_at",
     "updated_at", "closed_at", "expected_at", "sla_hours", "sla": {...}, "timeline": [...],
-    "moderation" (None, "pending", "approved" or "rejected"),
+    "moderation" (None, "pending", "approved" or "rejected"), "duplicate_of",
+    "duplicate_state" (None, "suspected", "confirmed" or "rejected"),
     "address", "lat", "lon", "district_id", "district_name", "asset": {...} | None}.
     """
     now = settings.current_time()
@@ -118,7 +109,8 @@ def request_detail(settings: Settings, request_id: str,
             "department": sr["department"], "domain": domain, "description": sr["description"],
             "status": sr["status"], "open": sr["closed_at"] is None and sr["status"] != "closed",
             "status_notes": sr["status_notes"], "channel": sr["channel"],
-            "moderation": sr["moderation"],
+            "moderation": sr["moderation"], "duplicate_of": sr["duplicate_of"],
+            "duplicate_state": sr["duplicate_state"],
             "requested_at": sr["requested_at"].isoformat(),
             "updated_at": sr["updated_at"].isoformat() if sr["updated_at"] else None,
             "closed_at": sr["closed_at"].isoformat() if sr["closed_at"] else None,
