@@ -21,6 +21,7 @@ from dash import ALL, Input, Output, State, no_update
 
 from callbacks.common import register_period_range, register_url_sync
 from dashboard.links import request_href
+from dashboard.queries.hotspots import HOTSPOT_FIELDS, hotspots
 from dashboard.queries.services import breakdowns, channel_options, headline, oldest_open
 from dashboard.queries.services_trend_map import (
     map_export,
@@ -45,6 +46,7 @@ from layouts.services_parts import (
     PAGE,
     breakdown_children,
     headline_cards,
+    hotspot_table,
     oldest_table,
     pid,
     trend_children,
@@ -95,6 +97,7 @@ def update_headline(district: str | None, department: str | None, period: str | 
 @dash.callback(
     Output(pid("trend"), "children"),
     Output(pid("breakdowns"), "children"),
+    Output(pid("hotspots"), "children"),
     *SCOPE,
     Input(pid("period"), "value"),
     Input(pid("live"), "data"),
@@ -102,14 +105,17 @@ def update_headline(district: str | None, department: str | None, period: str | 
 )
 def update_period_views(district: str | None, department: str | None, service: str | None,
                         channel: str | None, period: str | None,
-                        _live: str | None = None) -> tuple[Any, Any]:
-    """Trend chart (and its table) and the four breakdowns for the scope and period."""
+                        _live: str | None = None) -> tuple[Any, Any, Any]:
+    """Trend chart (and its table), the four breakdowns and the hotspots for the scope and
+    period."""
     settings = current_settings()
     view = view_of(settings, district, department, period, None, service, channel)
     trend = request_trend(settings, view.scope, view.filters.period)
     return (trend_children(trend, view.filename("trend")),
             breakdown_children(breakdowns(settings, view.scope, view.filters.period),
-                               view.narrowed_to))
+                               view.narrowed_to),
+            hotspot_table(hotspots(settings, view.scope, view.filters.period),
+                          view.narrowed_to))
 
 
 @dash.callback(
@@ -152,6 +158,9 @@ def export_file(what: str, view: ServicesView) -> dict[str, Any] | None:
     if what == "oldest":
         rows = oldest_open(settings, **scope.params(), limit=OLDEST_LIMIT)
         return csv_file(rows, OLDEST_FIELDS, view.filename("oldest-open") + ".csv")
+    if what == "hotspots":
+        return csv_file(hotspots(settings, scope, period), HOTSPOT_FIELDS,
+                        view.filename("hotspots") + ".csv")
     if what == "map":
         return geojson_file(map_export(request_map(settings, scope)),
                             view.filename("open-requests") + ".geojson")

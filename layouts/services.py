@@ -18,6 +18,7 @@ from dash import dcc, html
 from dashboard.auth.access import STAFF
 from dashboard.periods import is_custom, period_label
 from dashboard.queries import district_options
+from dashboard.queries.hotspots import hotspots
 from dashboard.queries.services import (
     RequestScope,
     breakdowns,
@@ -42,6 +43,7 @@ from layouts.services_parts import (
     PAGE,
     breakdown_children,
     headline_cards,
+    hotspot_table,
     oldest_table,
     period_text,
     pid,
@@ -197,6 +199,17 @@ def layout(**query: Any) -> html.Div:
             html.Div(oldest_table(oldest_open(settings, **view.scope.params(),
                                               limit=OLDEST_LIMIT), channels, view.narrowed_to),
                      id=pid("oldest")),
+        ]),
+        html.Section(className="card sr-section", children=[
+            html.Div([html.Div([
+                html.H2("Hotspots", className="card__title"),
+                html.P("Places where requests repeat in the period: three or more in one "
+                       "hexagonal cell of about 350 m (H3), told by the address most of them "
+                       "give. Fixing the cause there saves the next reports.",
+                       className="section-hint")]),
+                export_button(PAGE, "hotspots", "CSV")], className="sr-card-head"),
+            html.Div(hotspot_table(hotspots(settings, view.scope, f.period),
+                                   view.narrowed_to), id=pid("hotspots")),
         ]),
     ])
 

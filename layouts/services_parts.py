@@ -265,3 +265,34 @@ def oldest_table(rows: list[dict[str, Any]], channel_names: dict[str, str],
     return html.Div(html.Table([html.Caption("Oldest open requests", className="visually-hidden"),
                                 head, html.Tbody(body)], className="data-table sr-oldest"),
                     className="table-scroll")
+
+
+HOTSPOTS_SHOWN = 15
+
+
+def hotspot_table(rows: list[dict[str, Any]],
+                  district_href: Callable[[str], str] = district_page) -> Any:
+    """Places with repeated requests (the first ``HOTSPOTS_SHOWN``; the CSV has all): the
+    address most of them give (residents' text, shown as text), how many, how many still
+    open, the leading services, the district."""
+    if not rows:
+        return html.Div("No place has three or more requests in this period and these "
+                        "filters.", className="empty-note")
+    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
+        "Place", "Requests", "Open", "Services", "District")]))
+    body = []
+    for row in rows[:HOTSPOTS_SHOWN]:
+        district: Any = row["district_name"]
+        if row.get("district_id"):
+            district = dcc.Link(row["district_name"], href=district_href(row["district_id"]))
+        body.append(html.Tr([
+            html.Th(row["place"], scope="row", title=f"H3 cell {row['cell']}"),
+            html.Td(f"{row['requests']:,}", className="num"),
+            html.Td(f"{row['open']:,}", className="num"),
+            html.Td(row["services"]), html.Td(district)]))
+    more = (html.P(f"The {HOTSPOTS_SHOWN} busiest of {len(rows):,} places; the CSV lists "
+                   "them all.", className="section-hint")
+            if len(rows) > HOTSPOTS_SHOWN else None)
+    return html.Div([html.Table([html.Caption("Hotspots", className="visually-hidden"),
+                                 head, html.Tbody(body)], className="data-table sr-hotspots"),
+                     more], className="table-scroll")

@@ -168,7 +168,7 @@ def test_a_brush_on_the_services_trend_filters_the_page(in_app: None,
     want = expected_summary(raw(tiny_city), first.replace(tzinfo=zone),
                             last.replace(tzinfo=zone))
     assert want["received"] > 0 and f"{want['received']:,}" in text_of(cards)
-    trend, _ = update_period_views("", "", "", "", spec)
+    trend, _, _ = update_period_views("", "", "", "", spec)
     assert "per day" in text_of(trend)
     # the shared link opens the same range, with the picker showing its days
     head, _, tail = spec.partition("/")

@@ -160,7 +160,7 @@ def test_changing_the_district_updates_map_and_oldest(in_app: None, tiny_city: S
     assert districts == {"Puertochico"}  # every row's district, and each request's own page
     assert {h for h in links.values() if h.startswith("/request/")} == {
         f"/request/{t}" for t in links if t.startswith("SR-")}
-    trend, tables = update_period_views("santander-02", "", "", "", "7d")
+    trend, tables, _ = update_period_views("santander-02", "", "", "", "7d")
     district_table = tables[2]
     assert "Puertochico" in text_of(district_table)
     assert "Centro" not in text_of(district_table)
@@ -310,7 +310,7 @@ def test_district_links_narrow_this_page_to_the_district(in_app: None,
                and "channel=phone" in h for h in links), links
     assert not any(str(getattr(n, "href", "")).startswith("/district/") for n in walk(tree)
                    if isinstance(n, dcc.Link))
-    _, breakdowns_now = update_period_views("", "", "", "", "90d")
+    _, breakdowns_now, _ = update_period_views("", "", "", "", "90d")
     hrefs = [n.href for n in walk(breakdowns_now) if isinstance(n, dcc.Link)]
     assert hrefs and all(h.startswith("/services?district=") and "period=90d" in h
                          for h in hrefs), hrefs
