@@ -32,10 +32,10 @@ from dashboard.api.open311_reads import (
     service_list,
 )
 from dashboard.api.post_limits import WriteLimits
-from dashboard.auth.api_keys import key_owner
-from dashboard.queries.duplicates import nearest_open_request
 from dashboard.auth.access import EVERYONE
+from dashboard.auth.api_keys import key_owner
 from dashboard.auth.web import roles_required
+from dashboard.queries.duplicates import nearest_open_request
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
