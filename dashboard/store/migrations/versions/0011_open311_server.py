@@ -54,6 +54,4 @@ def downgrade() -> None:
         batch.drop_column("token")
         batch.drop_column("moderation")
     with op.batch_alter_table("services") as batch:
-        batch.drop_column("duplicate_state")
-        batch.drop_column("duplicate_of")
         batch.drop_column("attributes")
