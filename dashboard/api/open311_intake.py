@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dashboard.queries.duplicates import SUSPECTED
 from dashboard.settings import Settings
 
 PENDING = "pending"
-SUSPECTED = "suspected"  # dashboard.queries.duplicates
 MAX_TEXT = {"description": 4000, "address_string": 300, "first_name": 100, "last_name": 100,
             "email": 200, "phone": 40, "device_id": 100, "account_id": 100, "media_url": 500}
 ATTRIBUTE = re.compile(r"^attribute\[([^\]]{1,100})\](\[\])?$")

@@ -4,14 +4,13 @@ staff confirm or reject that from the request's page. Read through the service's
 a box around the spot, then the exact distance."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, select, update
 
-from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL
+from dashboard.auth.access import STAFF
 from dashboard.auth.users import Principal
 from dashboard.geo import box_around, metres_between
 from dashboard.model import ServiceRequest as SR
+from dashboard.queries.moderation import staff_request
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, get_engine
 
@@ -49,15 +48,12 @@ def decide_duplicate(settings: Settings, who: Principal, request_id: str,
     """Staff confirm ("confirm") or reject ("reject") that a request repeats the one it was
     marked as possibly repeating; returns the new state. PermissionError, LookupError (no
     such request for them, or none marked) or ValueError; nothing is written then."""
-    if who.role not in (DEPARTMENT_HEAD, OFFICIAL, ADMIN):
+    if who.role not in STAFF:
         raise PermissionError("only staff decide on duplicates")
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}")
     with get_engine(settings.resolved_database_url).begin() as conn:
-        row: Any = conn.execute(select(SR.department, SR.duplicate_of)
-                                .where(SR.id == request_id)).first()
-        if row is None or (who.role == DEPARTMENT_HEAD and row.department not in who.departments):
-            raise LookupError(f"no service request {request_id!r} that you may see")
+        row = staff_request(conn, who, request_id, SR.duplicate_of)
         if not row.duplicate_of:
             raise LookupError(f"request {request_id!r} is not marked as a possible duplicate")
         conn.execute(update(SR).where(SR.id == request_id)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from typing import Any
 
-from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, audit
+from sqlalchemy import Connection, Engine, select, update
+
+from dashboard.auth import DEPARTMENT_HEAD, audit
+from dashboard.auth.access import STAFF
 from dashboard.auth.users import Principal
 from dashboard.model import ServiceRequest
 from dashboard.settings import Settings
@@ -17,7 +20,6 @@ from dashboard.store import bump_data_version, get_engine
 DECISIONS = {"approve": ("approved", "approved the resident's text for publication"),
              "reject": ("rejected", "kept the resident's text private")}
 STATES = {"approved": "Published", "rejected": "Kept private", "pending": "Awaiting moderation"}
-MODERATORS = (DEPARTMENT_HEAD, OFFICIAL, ADMIN)
 
 
 def state_label(moderation: str | None) -> str:
@@ -25,22 +27,28 @@ def state_label(moderation: str | None) -> str:
     return STATES.get(moderation or "", "Not published (never moderated)")
 
 
+def staff_request(conn: Connection, who: Principal, request_id: str, *columns: Any) -> Any:
+    """``columns`` of request ``request_id`` for a staff decision: LookupError when there
+    is no such request, or it belongs to none of a department head's departments."""
+    row = conn.execute(select(ServiceRequest.department, *columns)
+                       .where(ServiceRequest.id == request_id)).first()
+    if row is None or (who.role == DEPARTMENT_HEAD and row.department not in who.departments):
+        raise LookupError(f"no service request {request_id!r} that you may see")
+    return row
+
+
 def moderate_request(engine: Engine, who: Principal, request_id: str, decision: str,
                      now: datetime) -> str:
     """Record ``decision`` ("approve" or "reject") on request ``request_id``; returns its
     new state. PermissionError for someone who may not moderate, LookupError for a request
     they may not see, ValueError for another decision; nothing is written then."""
-    if who.role not in MODERATORS:
+    if who.role not in STAFF:
         raise PermissionError("only staff moderate what residents wrote")
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}")
     state, reason = DECISIONS[decision]
     with engine.begin() as conn:
-        department = conn.execute(select(ServiceRequest.department)
-                                  .where(ServiceRequest.id == request_id)).scalar()
-        if department is None or (who.role == DEPARTMENT_HEAD
-                                  and department not in who.departments):
-            raise LookupError(f"no service request {request_id!r} that you may see")
+        staff_request(conn, who, request_id)
         conn.execute(update(ServiceRequest).where(ServiceRequest.id == request_id)
                      .values(moderation=state))
         audit.record(conn, who, "moderate", request_id, reason, now)
