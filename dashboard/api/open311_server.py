@@ -18,24 +18,18 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from dashboard.api.open311_formats import FORMATS, error, respond
-from dashboard.api.open311_intake import (
-    StorePosted,
-    check_answers,
-    parse_submission,
-    request_rows,
-)
+from dashboard.api.filing import file_request
+from dashboard.api.open311_intake import StorePosted, parse_submission
 from dashboard.api.open311_reads import (
     find_requests,
     request_of_token,
     service_definition,
-    service_facts,
     service_list,
 )
 from dashboard.api.post_limits import WriteLimits
 from dashboard.auth.access import EVERYONE
 from dashboard.auth.api_keys import key_owner
 from dashboard.auth.web import roles_required
-from dashboard.queries.duplicates import nearest_open_request
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
@@ -201,32 +195,16 @@ def post_request(name: str) -> Response:
     _within(limits.by_address(request.remote_addr))
     with engine.connect() as conn:
         app_name = key_owner(conn, request.values.get("api_key"))
-        if app_name is None:
-            raise Open311Error(403, "api_key is missing, unknown or revoked: ask the city "
-                                    "for one")
-        _within(limits.by_app(app_name))
-        try:
-            submission = parse_submission(request.form)
-        except ValueError as error:
-            raise Open311Error(400, str(error)) from None
-        service = service_facts(conn, submission.service_code)
-        nearby = nearest_open_request(conn, submission.service_code, submission.lat,
-                                      submission.lon)
-    if service is None:
-        raise Open311Error(400, f"service_code {submission.service_code!r} is not a service "
-                                "of this city (see services.json)")
+    if app_name is None:
+        raise Open311Error(403, "api_key is missing, unknown or revoked: ask the city for one")
+    _within(limits.by_app(app_name))
     try:
-        answers = check_answers(service["attributes"] or [], submission.answers)
+        filed = file_request(settings, engine, store, parse_submission(request.form), CHANNEL)
     except ValueError as error:
         raise Open311Error(400, str(error)) from None
-    rows = request_rows(submission, service, answers, settings.current_time(), CHANNEL,
-                        nearby[0] if nearby else None)
-    refusal = store(settings, rows)
-    if refusal:
-        raise Open311Error(400, refusal)
-    posted = rows["service_requests"][0]
+    nearby = filed.nearby
     return respond(fmt, "service_requests", [{
-        "service_request_id": posted["id"], "token": posted["token"],
+        "service_request_id": filed.request_id, "token": filed.token,
         "service_notice": (f"Possibly already reported nearby: request {nearby[0]}, "
                            f"{nearby[1]} m away, is open" if nearby else ""),
         "account_id": ""}], 201)
