@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from connectors.base import Mapped
 from connectors.storing import store_batch
-from dashboard.model import Citizen
+from dashboard.model import Citizen, RequestPhoto
 from dashboard.settings import Settings
 from dashboard.store import get_engine, unit_of_work
 
@@ -35,10 +35,13 @@ def _keep_known(conn: Any, citizens: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def store_posted(settings: Settings, rows: dict[str, list[dict[str, Any]]]) -> str | None:
-    """Store one posted request (and its resident); the refusal's reason, or None."""
+    """Store one posted request (and its resident, and its photo in ``request_photos``,
+    already cleaned by ``dashboard.photos``); the refusal's reason, or None."""
     engine = get_engine(settings.resolved_database_url)
     with unit_of_work(engine) as conn:
         citizens = _keep_known(conn, rows.get("citizens", []))
         mapped = Mapped(service_requests=rows["service_requests"], citizens=citizens)
         _, refused = store_batch(conn, settings, [(rows, mapped)], SOURCE_ID)
+        if not refused and rows.get("request_photos"):
+            conn.execute(insert(RequestPhoto), rows["request_photos"])
     return refused[0][1] if refused else None  # a refused record stored nothing

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -278,6 +279,21 @@ class ServiceRequest(Base):
     # duplicate), and what staff made of it: "suspected", "confirmed" or "rejected".
     duplicate_of: Mapped[str | None] = mapped_column(String(100))
     duplicate_state: Mapped[str | None] = mapped_column(String(10))
+
+
+class RequestPhoto(Base):
+    """The one photo a resident attached to a request, re-encoded without metadata
+    (``dashboard.photos``); public only once the request is approved."""
+
+    __tablename__ = "request_photos"
+    request_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("service_requests.id", ondelete="CASCADE"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int]
+    height: Mapped[int]
+    bytes: Mapped[int]
+    received_at: Mapped[datetime]
 
 
 class ApiKey(Base):

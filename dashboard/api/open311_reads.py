@@ -5,17 +5,20 @@ Published as open data, so a request carries no personal data: never the residen
 what a resident wrote (description, address, status notes) only once a member of staff
 approved it (``moderation = 'approved'``); locations are rounded to ~100 m as in
 ``/api/v1``. Request lists are read through the ``requested_at`` index, newest first.
+A request's ``media_url`` is its resident's photo (``dashboard.api.media``), given only
+once the request is approved.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, select
 
 from dashboard.api.reads import PUBLISHED_DECIMALS
-from dashboard.model import Service, ServiceRequest
+from dashboard.model import RequestPhoto, Service, ServiceRequest
 
 APPROVED = "approved"
 REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name",
@@ -24,6 +27,7 @@ REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name"
                   "address_id", "zipcode", "lat", "long", "media_url")
 SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type",
                   "keywords", "group")
+MEDIA_PATH = "/open311/v2/media/{}.jpg"  # served by dashboard.api.media
 ATTRIBUTE_FIELDS = ("variable", "code", "datatype", "required", "datatype_description",
                     "order", "description")
 
@@ -82,8 +86,19 @@ def _rounded(value: float | None) -> float | str:
     return round(value, PUBLISHED_DECIMALS) if value is not None else ""
 
 
-def request_item(row: Any) -> dict[str, Any]:
-    """One request in the standard's fields, as published (see the module's docstring)."""
+def media_url(base_url: str, request_id: str) -> str:
+    """The URL of request ``request_id``'s public photo under ``base_url`` (the server's
+    root URL, e.g. Flask's ``request.url_root``; "": a path from the root)."""
+    return base_url.rstrip("/") + MEDIA_PATH.format(quote(request_id, safe=""))
+
+
+def _media(row: Any, base_url: str) -> str:
+    return media_url(base_url, row.id) if row.photo_id and row.moderation == APPROVED else ""
+
+
+def request_item(row: Any, base_url: str = "") -> dict[str, Any]:
+    """One request in the standard's fields, as published (see the module's docstring);
+    ``media_url`` under ``base_url`` when the row has a photo (``photo_id``)."""
     return {"service_request_id": row.id, "status": row.status,
             "status_notes": _published(row.status_notes, row.moderation),
             "service_name": row.service_name or "", "service_code": row.service_code,
@@ -94,7 +109,7 @@ def request_item(row: Any) -> dict[str, Any]:
             "expected_datetime": _w3c(row.expected_at),
             "address": _published(row.address, row.moderation), "address_id": "",
             "zipcode": "", "lat": _rounded(row.lat), "long": _rounded(row.lon),
-            "media_url": ""}
+            "media_url": _media(row, base_url)}
 
 
 REQUEST_COLUMNS = (ServiceRequest.id, ServiceRequest.status, ServiceRequest.status_notes,
@@ -107,12 +122,14 @@ REQUEST_COLUMNS = (ServiceRequest.id, ServiceRequest.status, ServiceRequest.stat
 
 def find_requests(conn: Connection, *, ids: Sequence[str] = (), codes: Sequence[str] = (),
                   statuses: Sequence[str] = (), start: datetime | None = None,
-                  end: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+                  end: datetime | None = None, limit: int = 1000,
+                  base_url: str = "") -> list[dict[str, Any]]:
     """Requests as published, newest first: those of ``ids`` (which override every other
     filter), or those requested in [start, end] of ``codes`` and ``statuses`` (any when
-    empty), at most ``limit``."""
+    empty), at most ``limit``; photo URLs under ``base_url`` (see ``media_url``)."""
     sr = ServiceRequest
-    stmt = select(*REQUEST_COLUMNS)
+    stmt = (select(*REQUEST_COLUMNS, RequestPhoto.request_id.label("photo_id"))
+            .outerjoin(RequestPhoto, RequestPhoto.request_id == sr.id))
     if ids:
         stmt = stmt.where(sr.id.in_(list(ids)))
     else:
@@ -125,7 +142,7 @@ def find_requests(conn: Connection, *, ids: Sequence[str] = (), codes: Sequence[
         if end is not None:
             stmt = stmt.where(sr.requested_at <= end)
     stmt = stmt.order_by(sr.requested_at.desc(), sr.id).limit(limit)
-    return [request_item(row) for row in conn.execute(stmt)]
+    return [request_item(row, base_url) for row in conn.execute(stmt)]
 
 
 def service_facts(conn: Connection, code: str) -> dict[str, Any] | None:
