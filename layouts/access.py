@@ -65,11 +65,28 @@ def callback_roles_by_key(app: dash.Dash) -> dict[str, tuple[str, ...]]:
             for key in app.callback_map if key != ROUTER_OUTPUT}
 
 
+def large_callbacks_by_key(app: dash.Dash) -> dict[str, int]:
+    """The callbacks of ``app`` that pages let carry more than a callback's usual bytes (a
+    file): ``callback_bytes`` maps a component-id prefix to bytes; a callback is allowed
+    the most only when every id it writes has such a prefix (the smallest of theirs)."""
+    declared = {prefix: int(size) for page in dash.page_registry.values()
+                for prefix, size in (page.get("callback_bytes") or {}).items()}
+    found = {}
+    for key in app.callback_map:
+        outputs = callback_output_ids(key)
+        sizes = [max(((p, n) for p, n in declared.items() if cid.startswith(p)),
+                     key=lambda pn: len(pn[0]), default=(None, 0))[1] for cid in outputs]
+        if outputs and all(sizes):
+            found[key] = min(sizes)
+    return found
+
+
 def access_rules(app: dash.Dash) -> AccessRules:
     """The guard's rules for ``app`` (call after its pages and callbacks are registered)."""
     return AccessRules(page_roles=functools.partial(page_roles, app),
                        callback_roles=callback_roles_by_key(app).get,
-                       router_output=ROUTER_OUTPUT)
+                       router_output=ROUTER_OUTPUT,
+                       large_callbacks=large_callbacks_by_key(app))
 
 
 def refusal() -> html.Div:

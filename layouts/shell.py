@@ -13,6 +13,7 @@ from dashboard.auth.users import Principal
 from dashboard.auth.web import csrf_token, current_principal
 from dashboard.i18n import choose_language
 from layouts import current_settings, ids
+from layouts.resident import is_resident_path, resident_language
 
 APP_NAME = "CityLens"
 ROLE_LABELS = {OFFICIAL: "Official", DEPARTMENT_HEAD: "Department head", ADMIN: "Administrator"}
@@ -23,10 +24,12 @@ LANGUAGE = "en"  # the language of the interface (WCAG 3.1.1: screen readers pic
 @dash.hooks.index()
 def _document_language(index: str) -> str:
     """Declare the page's language on ``<html>`` (Dash's index has no ``lang``): the
-    kiosk's chosen language there, English elsewhere."""
+    kiosk's chosen language there, the resident's on their pages, English elsewhere."""
     lang = LANGUAGE
     if has_request_context() and request.path.rstrip("/") == KIOSK_PATH:
         lang = choose_language(request.args.get("lang"), None, current_settings().kiosk_language)
+    elif has_request_context() and is_resident_path(request.path):
+        lang = resident_language(request.args.get("lang"))
     return index.replace("<html>", f'<html lang="{lang}">', 1)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import dash
 import pytest
+from dash.exceptions import CallbackException
 
 from dashboard.auth import ADMIN, DEPARTMENT_HEAD, OFFICIAL, PUBLIC
 from dashboard.auth.guard import ROLES_ATTR
@@ -30,6 +31,8 @@ EXPECTED_PAGES = {
     "/alerts": STAFF, "/feeds": STAFF, "/insights": STAFF,
     "/citizen360": {OFFICIAL, DEPARTMENT_HEAD}, "/admin/audit": {ADMIN},
     "/kiosk": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
+    "/report": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
+    "/track/<token>": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
 }
 # Components whose callbacks are narrower than their page's.
 NARROWER = {"feeds-quarantine": {ADMIN}}
@@ -98,7 +101,7 @@ def _roles_for(cid: str | dict[str, Any]) -> set[str]:
             "services": "/services", "request": "/request/<request_id>",
             "alerts": "/alerts", "feeds": "/feeds",
             "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit",
-            "kiosk": "/kiosk"}
+            "kiosk": "/kiosk", "report": "/report"}
     key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)
     return EXPECTED_PAGES[page[key]]
 
@@ -118,7 +121,10 @@ def test_every_callback_for_each_role_including_forged_requests(
         body = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
                 "inputs": [], "state": [], "changedPropIds": []}
         for role, client in clients.items():
-            status = client.post("/_dash-update-component", json=body).status_code
+            try:
+                status = client.post("/_dash-update-component", json=body).status_code
+            except CallbackException:  # Dash refused the empty inputs: past the guard
+                status = 500
             if role in allowed:
                 assert status not in (401, 403), (role, dep["output"])
             else:

@@ -44,7 +44,9 @@ def test_security_headers_on_pages_data_and_sign_in(tiny_app: Any) -> None:
         assert "frame-ancestors 'self'" in csp and "default-src 'self'" in csp, path
         script_src = csp.split("script-src")[1].split(";")[0]
         assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
-        assert "geolocation=()" in headers["Permissions-Policy"]
+        policy = headers["Permissions-Policy"]
+        assert "camera=()" in policy and "microphone=()" in policy
+        assert "geolocation=(self)" in policy  # the report form's "Use my location" only
         assert headers["X-Frame-Options"] == "SAMEORIGIN"
         assert "Strict-Transport-Security" not in headers  # not behind HTTPS here
 

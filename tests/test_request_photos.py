@@ -229,8 +229,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (Residuos y Limpieza) rejected; plus an approved one without a photo."""
     from app import create_app
     from connectors.open311_intake import store_posted
-    from dashboard.api.media import register_media
-
     settings = _store(tmp_path_factory.mktemp("photos"))
     engine = get_engine(settings.resolved_database_url)
     photo = clean_photo(_camera_jpeg())
@@ -247,7 +245,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                            ("bare", "approve")):
         moderate_request(engine, MAYOR, ids[name], decision, NOW)
     app = create_app(settings)
-    register_media(app.server)
     yield {"settings": settings, "engine": engine, "server": app.server, "ids": ids,
            "photo": photo}
 
@@ -273,7 +270,7 @@ def _assert_photo(answer: Any, city: dict[str, Any], cache: str) -> None:
 
 
 def test_the_public_sees_a_photo_only_once_its_request_is_approved(city: dict[str, Any]) -> None:
-    _assert_photo(_public(city, "approved"), city, "public, max-age=300")
+    _assert_photo(_public(city, "approved"), city, "public, no-cache")
     for name in ("pending", "rejected", "bare"):
         assert _public(city, name).status_code == 404, name
     assert _client(city).get("/open311/v2/media/no-such-request.jpg").status_code == 404

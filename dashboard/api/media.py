@@ -25,7 +25,7 @@ from dashboard.queries.photos import Photo, public_photo, staff_photo
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
-PUBLIC_CACHE = "public, max-age=300"
+PUBLIC_CACHE = "public, no-cache"  # revalidated: a photo staff withdraw goes at once
 STAFF_CACHE = "private, no-store"
 
 blueprint = Blueprint("media", __name__)

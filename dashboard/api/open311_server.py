@@ -36,7 +36,7 @@ from dashboard.store import get_engine
 SETTINGS_KEY = "CITYLENS_OPEN311_SETTINGS"
 STORE_KEY = "CITYLENS_OPEN311_STORE"
 LIMITS_KEY = "CITYLENS_OPEN311_LIMITS"
-MAX_POST_BYTES = 64 * 1024  # a form of text fields (photos go by media_url)
+MAX_POST_BYTES = 64 * 1024  # a form of text fields (an app's photo goes by media_url)
 CHANNEL = "app"  # requests posted with an api_key come from an app
 STATUSES = ("open", "closed")
 DEFAULT_SPAN = timedelta(days=90)  # the standard's default and longest range
@@ -153,7 +153,7 @@ def collection(name: str) -> Response:
     start, end = (None, None) if ids else _span(settings.current_time())
     with engine.connect() as conn:
         found = find_requests(conn, ids=ids, codes=codes, statuses=statuses, start=start,
-                              end=end, limit=MAX_REQUESTS)
+                              end=end, limit=MAX_REQUESTS, base_url=request.url_root)
     return respond(fmt, "service_requests", found)
 
 
@@ -175,7 +175,7 @@ def one_request(name: str) -> Response:
     """``requests/{id}.{fmt}``: one request, as a list of one (as the standard has it)."""
     request_id, fmt, _, engine = _resource(name)
     with engine.connect() as conn:
-        found = find_requests(conn, ids=[request_id], limit=1)
+        found = find_requests(conn, ids=[request_id], limit=1, base_url=request.url_root)
     if not found:
         raise Open311Error(404, f"no service request {request_id!r}")
     return respond(fmt, "service_requests", found)

@@ -15,8 +15,8 @@ without the role -> 403. The pages and callbacks check again where their data is
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,6 +50,14 @@ class AccessRules:
     page_roles: Callable[[str], tuple[str, ...] | None]
     callback_roles: Callable[[str], tuple[str, ...] | None]
     router_output: str
+    # Callbacks that carry a file (a resident's photo) may be larger: key -> bytes.
+    large_callbacks: Mapping[str, int] = field(default_factory=dict)
+
+    def body_limit(self, key: str | None = None) -> int:
+        """The most bytes the callback ``key`` may be sent (any callback: None)."""
+        if key is None:
+            return max([MAX_REQUEST_BYTES, *self.large_callbacks.values()])
+        return self.large_callbacks.get(key, MAX_REQUEST_BYTES)
 
 
 def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -91,13 +99,14 @@ def _not_found() -> Response:
     return Response(not_found_html(), status=404, mimetype="text/html")
 
 
-def callback_body() -> dict[str, Any] | None:
+def callback_body(limit: int = MAX_REQUEST_BYTES) -> dict[str, Any] | None:
     """The callback request's JSON object, or None when it is not one (malformed, nested
-    too deep to parse). Over ``MAX_REQUEST_BYTES``: 413, before any parsing, with or without
-    a Content-Length (Werkzeug stops reading a chunked body at the app's
-    ``MAX_CONTENT_LENGTH``, one byte more, without saying so: the length tells)."""
-    if len(request.get_data(cache=True)) > MAX_REQUEST_BYTES:
-        raise RequestEntityTooLarge(f"a callback request is at most {MAX_REQUEST_BYTES} bytes")
+    too deep to parse). Over ``limit`` bytes: 413, before any parsing, with or without a
+    Content-Length (Werkzeug stops reading a chunked body at the request's
+    ``max_content_length``, one byte more, without saying so: the length tells)."""
+    request.max_content_length = limit + 1
+    if len(request.get_data(cache=True)) > limit:
+        raise RequestEntityTooLarge(f"a callback request is at most {limit} bytes")
     try:
         body = request.get_json(silent=True)
     except RecursionError:
@@ -106,10 +115,13 @@ def callback_body() -> dict[str, Any] | None:
 
 
 def _callback_ok(who: Principal, rules: AccessRules) -> bool:
-    body = callback_body()
+    body = callback_body(rules.body_limit())
     output = body.get("output") if body else None
     if body is None or not isinstance(output, str):
         return False
+    if len(request.get_data(cache=True)) > rules.body_limit(output):
+        raise RequestEntityTooLarge(f"a callback request is at most "
+                                    f"{rules.body_limit(output)} bytes")
     if output == rules.router_output:
         inputs = body.get("inputs")
         first = inputs[0] if isinstance(inputs, list) and inputs else None

@@ -4,7 +4,9 @@
   scripts (Dash's renderer start and clientside callbacks), no plugins, no framing by other
   sites (``frame-ancestors 'self'``), forms and connections to the app only; images may
   also come from the configured map tile server.
-- Permissions-Policy: no camera, microphone, location, payment or USB for any page.
+- Permissions-Policy: no camera, microphone, payment or USB for any page; the location
+  only for the app's own pages (the report form asks for it when the resident taps "Use
+  my location").
 - HSTS (a year) when ``CITYLENS_SECURE_COOKIES`` is on (behind HTTPS); no HTTPS redirect
   here, the TLS proxy in front does that.
 - nosniff, same-origin referrers, SAMEORIGIN frame options for older browsers.
@@ -20,8 +22,8 @@ from flask_talisman import Talisman
 from dashboard.settings import Settings
 
 PERMISSIONS = {feature: "()" for feature in (
-    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth",
-    "interest-cohort", "browsing-topics")}
+    "camera", "microphone", "payment", "usb", "serial", "bluetooth", "interest-cohort",
+    "browsing-topics")} | {"geolocation": "(self)"}
 YEAR = 365 * 24 * 3600
 
 

@@ -1,0 +1,108 @@
+"""Sending the public form ``/report``: the checks a form needs before the request is filed
+like any other (``dashboard.api.filing``): the trap field robots fill, the rate limits per
+address, the photo (decoded, checked and re-encoded without its metadata). A refusal says
+what went wrong as a ``kind`` the page words in the resident's language, with the detail
+in English for the log. No Dash here."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from dashboard.api.filing import Filed, file_request
+from dashboard.api.open311_intake import StorePosted, parse_submission
+from dashboard.api.post_limits import WriteLimits
+from dashboard.photos import PhotoRefused, clean_photo, decode_data_url
+from dashboard.settings import Settings
+from dashboard.store import get_engine
+
+log = logging.getLogger(__name__)
+LIMITS_KEY = "CITYLENS_REPORT_LIMITS"
+ROBOT, TOO_MANY, NO_SERVICE, NO_PLACE, PHOTO, INVALID = (
+    "robot", "too_many", "no_service", "no_place", "photo", "invalid")
+
+
+class ReportRefused(ValueError):
+    """Why a report was not filed: ``kind`` (one of the names above) and the detail."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class ReportFields:
+    """What the form holds when sent."""
+
+    service_code: str | None
+    lat: float | None = None
+    lon: float | None = None
+    address: str = ""
+    description: str = ""
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    photo: str | None = None  # the upload as a data: URL
+    trap: str = ""  # the field people never see and robots fill
+
+
+def report_limits(config: dict[str, Any], settings: Settings) -> WriteLimits:
+    """The form's write limits, made once per app (kept in its ``config``)."""
+    limits = config.get(LIMITS_KEY)
+    if not isinstance(limits, WriteLimits):
+        limits = config[LIMITS_KEY] = WriteLimits.of(settings, "report-form")
+    return limits
+
+
+def _form(fields: ReportFields) -> MultiDict[str, str]:
+    form: MultiDict[str, str] = MultiDict({
+        "service_code": fields.service_code or "", "address_string": fields.address,
+        "description": fields.description, "first_name": fields.name,
+        "email": fields.email, "phone": fields.phone,
+        "lat": "" if fields.lat is None else repr(fields.lat),
+        "long": "" if fields.lon is None else repr(fields.lon)})
+    for code, values in fields.answers.items():
+        for value in values:
+            form.add(f"attribute[{code}][]", value)
+    return form
+
+
+def _photo_rows(photo: str | None, settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    if not photo:
+        return {}
+    try:
+        clean = clean_photo(decode_data_url(photo))
+    except PhotoRefused as refused:
+        raise ReportRefused(PHOTO, str(refused)) from None
+    return {"request_photos": [{"media_type": clean.media_type, "content": clean.content,
+                                "width": clean.width, "height": clean.height,
+                                "bytes": len(clean.content),
+                                "received_at": settings.current_time()}]}
+
+
+def send_report(settings: Settings, store: StorePosted | None, limits: WriteLimits,
+                client: str | None, fields: ReportFields, channel: str) -> Filed:
+    """File the form's report from ``client`` (its address) by ``channel`` (web, kiosk);
+    ReportRefused when it is not filed (nothing is stored then)."""
+    if fields.trap.strip():
+        log.info("report form: trap field filled from %s; nothing stored", client)
+        raise ReportRefused(ROBOT, "the field left for robots was filled")
+    if store is None:
+        raise ReportRefused(INVALID, "this server does not take reports")
+    passed = limits.by_address(client)
+    if passed:
+        raise ReportRefused(TOO_MANY, f"too many reports: {passed}")
+    if not fields.service_code:
+        raise ReportRefused(NO_SERVICE, "no service chosen")
+    if (fields.lat is None or fields.lon is None) and not fields.address.strip():
+        raise ReportRefused(NO_PLACE, "no place: neither a spot on the map nor words")
+    extra = _photo_rows(fields.photo, settings)
+    try:
+        submission = parse_submission(_form(fields))
+        return file_request(settings, get_engine(settings.resolved_database_url), store,
+                            submission, channel, extra)
+    except ValueError as error:
+        raise ReportRefused(INVALID, str(error)) from None
