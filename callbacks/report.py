@@ -14,6 +14,7 @@ from dashboard.api.report_form import (
     INVALID,
     NO_PLACE,
     NO_SERVICE,
+    OUTSIDE,
     PHOTO,
     ROBOT,
     TOO_MANY,
@@ -131,6 +132,7 @@ def refusal_text(kind: str, lang: str) -> str:
         NO_SERVICE: _("Choose what the problem is (part 1)."),
         NO_PLACE: _("Say where it is: use your location, tap the map or write the street "
                     "(part 2)."),
+        OUTSIDE: _("That spot is outside the city's districts: tap inside them."),
         PHOTO: _("The photo could not be used: send a JPEG, PNG or WebP picture of up to "
                  "8 MB, or none."),
         TOO_MANY: _("Too many reports were sent from here just now: try again in a while."),

@@ -9,7 +9,7 @@ departments handle (anything else reads as "not found", saying nothing of it).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import dash
 from dash import dcc, html
@@ -141,13 +141,26 @@ def duplicate_part(detail: dict[str, Any]) -> Any:
 def publication(detail: dict[str, Any]) -> Any:
     """Whether what the resident wrote is published, and the buttons that decide it (only
     when the request has such text)."""
-    if not any(detail.get(k) for k in ("description", "address", "status_notes")):
+    if not any(detail.get(k) for k in ("description", "address", "status_notes", "photo")):
         return None
     return decision_box("publication", "Open data", [
-        "The description, address and notes are published (Open311, open-data API) only "
-        "once a member of staff approves them: ",
+        "The description, address, notes and photo are published (Open311, open-data API, "
+        "the resident's tracking page) only once a member of staff approves them: ",
         html.Strong(state_label(detail.get("moderation")), id=pid("moderation"))],
         (("approve", "Approve for publication"), ("reject", "Keep private")))
+
+
+def photo_part(detail: dict[str, Any]) -> html.Figure | None:
+    """The photo the resident sent (served to staff who may see this request)."""
+    photo = detail.get("photo")
+    if not photo:
+        return None
+    return html.Figure(className="request-photo", children=[
+        html.Img(src=f"/staff/request-photo/{quote(detail['id'], safe='')}.jpg",
+                 alt="Photo the resident sent with the request", width=photo["width"],
+                 height=photo["height"], className="request-photo__img"),
+        html.Figcaption("Sent with the request; its location and camera details were "
+                        "removed when it arrived.")])
 
 
 def request_view(detail: dict[str, Any], tz: str,
@@ -185,6 +198,7 @@ def request_view(detail: dict[str, Any], tz: str,
                 ]),
                 html.Blockquote(detail["description"], className="request-description")
                 if detail.get("description") else None,
+                photo_part(detail),
                 _asset_part(detail),
                 duplicate_part(detail),
                 publication(detail),

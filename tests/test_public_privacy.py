@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dashboard.settings import Settings
+from tests.conftest import router_body
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +108,46 @@ def test_the_public_cannot_reach_personal_callbacks(tiny_app: Any) -> None:
         body = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0],
                 "inputs": [], "state": [], "changedPropIds": []}
         assert client.post("/_dash-update-component", json=body).status_code == 401, key
+
+
+def _routed(client: Any, path: str, search: str) -> str:
+    body = router_body(path)
+    body["inputs"][1]["value"] = search
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True)
+
+
+def test_the_residents_pages_send_nothing_personal(tiny_app: Any, tiny_city: Settings,
+                                                   personal: list[str]) -> None:
+    """The report form, the tracking page of a hundred requests (none approved: their text
+    stays private), "already reported nearby" beside open requests, and the Open311
+    server's lists in both formats."""
+    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    requests = db.execute("SELECT id, service_code, lat, lon, status FROM service_requests "
+                          "WHERE lat IS NOT NULL ORDER BY requested_at DESC LIMIT 100").fetchall()
+    db.close()
+    client = tiny_app.server.test_client()  # never signed in
+    bodies = [_routed(client, "/report", f"?lang={lang}") for lang in ("es", "en")]
+    bodies += [_routed(client, f"/track/{request_id}", "?lang=en")
+               for request_id, *_rest in requests]
+    for _id, code, lat, lon, _status in [r for r in requests if r[4] == "open"][:20]:
+        answer = client.post("/_dash-update-component", json={
+            "output": "report-nearby.children",
+            "outputs": {"id": "report-nearby", "property": "children"},
+            "inputs": [{"id": "report-service", "property": "value", "value": code},
+                       {"id": "report-spot", "property": "data",
+                        "value": {"lat": lat + 0.0001, "lon": lon}}],
+            "state": [{"id": "report-lang", "property": "data", "value": "en"}],
+            "changedPropIds": ["report-spot.data"]})
+        assert answer.status_code == 200
+        bodies.append(answer.get_data(as_text=True))
+    assert sum("Already reported nearby" in body for body in bodies) >= 10
+    for path in ("/open311/v2/services.json", "/open311/v2/services.xml",
+                 "/open311/v2/requests.json", "/open311/v2/requests.xml"):
+        bodies.append(client.get(path).get_data(as_text=True))
+    assert sum("Your report" in body for body in bodies) == len(requests)
+    for body in bodies:
+        leaks = [value for value in personal if value in body]
+        assert not leaks, f"a resident's page exposes {leaks[:3]}"
+        assert "cit-0" not in body

@@ -47,9 +47,9 @@ def file_request(settings: Settings, engine: Engine, store: StorePosted,
         service = service_facts(conn, submission.service_code)
         nearby = nearest_open_request(conn, submission.service_code, submission.lat,
                                       submission.lon)
-    if service is None:
+    if service is None or not service["online"]:
         raise ValueError(f"service_code {submission.service_code!r} is not a service of "
-                         "this city")
+                         "this city that takes requests online")
     answers = check_answers(service["attributes"] or [], submission.answers)
     rows = request_rows(submission, service, answers, settings.current_time(), channel,
                         nearby[0] if nearby else None)

@@ -148,7 +148,8 @@ def find_requests(conn: Connection, *, ids: Sequence[str] = (), codes: Sequence[
 def service_facts(conn: Connection, code: str) -> dict[str, Any] | None:
     """What a posted request of service ``code`` takes from it (None: no such service)."""
     row = conn.execute(select(Service.service_code, Service.service_name, Service.department,
-                              Service.group, Service.sla_hours, Service.attributes)
+                              Service.group, Service.sla_hours, Service.attributes,
+                              Service.online)
                        .where(Service.service_code == code)).first()
     return dict(row._mapping) if row is not None else None
 

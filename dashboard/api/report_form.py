@@ -15,13 +15,15 @@ from dashboard.api.filing import Filed, file_request
 from dashboard.api.open311_intake import StorePosted, parse_submission
 from dashboard.api.post_limits import WriteLimits
 from dashboard.photos import PhotoRefused, clean_photo, decode_data_url
+from dashboard.queries import district_outlines
+from dashboard.queries.resident_report import district_at
 from dashboard.settings import Settings
 from dashboard.store import get_engine
 
 log = logging.getLogger(__name__)
 LIMITS_KEY = "CITYLENS_REPORT_LIMITS"
-ROBOT, TOO_MANY, NO_SERVICE, NO_PLACE, PHOTO, INVALID = (
-    "robot", "too_many", "no_service", "no_place", "photo", "invalid")
+ROBOT, TOO_MANY, NO_SERVICE, NO_PLACE, OUTSIDE, PHOTO, INVALID = (
+    "robot", "too_many", "no_service", "no_place", "outside", "photo", "invalid")
 
 
 class ReportRefused(ValueError):
@@ -83,6 +85,13 @@ def _photo_rows(photo: str | None, settings: Settings) -> dict[str, list[dict[st
                                 "received_at": settings.current_time()}]}
 
 
+def outside_the_city(settings: Settings, lat: float, lon: float) -> bool:
+    """Whether the spot lies outside every district (a city without districts yet has no
+    outside: every spot is taken)."""
+    return bool(district_outlines(settings)["features"]) and \
+        district_at(settings, lat, lon) is None
+
+
 def send_report(settings: Settings, store: StorePosted | None, limits: WriteLimits,
                 client: str | None, fields: ReportFields, channel: str) -> Filed:
     """File the form's report from ``client`` (its address) by ``channel`` (web, kiosk);
@@ -99,6 +108,9 @@ def send_report(settings: Settings, store: StorePosted | None, limits: WriteLimi
         raise ReportRefused(NO_SERVICE, "no service chosen")
     if (fields.lat is None or fields.lon is None) and not fields.address.strip():
         raise ReportRefused(NO_PLACE, "no place: neither a spot on the map nor words")
+    if fields.lat is not None and fields.lon is not None and outside_the_city(
+            settings, fields.lat, fields.lon):
+        raise ReportRefused(OUTSIDE, "the spot is outside every district of the city")
     extra = _photo_rows(fields.photo, settings)
     try:
         submission = parse_submission(_form(fields))

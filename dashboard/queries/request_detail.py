@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from dashboard.geo import box_around, metres_between
 from dashboard.links import asset_href
-from dashboard.model import Asset, District, Service
+from dashboard.model import Asset, District, RequestPhoto, Service
 from dashboard.model import ServiceRequest as SR
 from dashboard.queries.base import ASSETS, REQUESTS, cached
 from dashboard.settings import Settings
@@ -85,15 +85,19 @@ def request_detail(settings: Settings, request_id: str,
     "updated_at", "closed_at", "expected_at", "sla_hours", "sla": {...}, "timeline": [...],
     "moderation" (None, "pending", "approved" or "rejected"), "duplicate_of",
     "duplicate_state" (None, "suspected", "confirmed" or "rejected"),
-    "address", "lat", "lon", "district_id", "district_name", "asset": {...} | None}.
+    "address", "lat", "lon", "district_id", "district_name", "asset": {...} | None,
+    "photo": {"width", "height"} | None (the resident's photo, for staff)}.
     """
     now = settings.current_time()
 
     def compute(conn: Connection) -> dict[str, Any] | None:
         row = conn.execute(
             select(*SR.__table__.columns, Service.sla_hours, Service.domain,
-                   Service.group.label("service_group"), District.name.label("district_name"))
+                   Service.group.label("service_group"), District.name.label("district_name"),
+                   RequestPhoto.width.label("photo_width"),
+                   RequestPhoto.height.label("photo_height"))
             .outerjoin(Service, Service.service_code == SR.service_code)
+            .outerjoin(RequestPhoto, RequestPhoto.request_id == SR.id)
             .outerjoin(District, District.id == SR.district_id)
             .where(SR.id == request_id)).first()
         if row is None:
@@ -122,6 +126,8 @@ def request_detail(settings: Settings, request_id: str,
             "address": sr["address"], "lat": sr["lat"], "lon": sr["lon"],
             "district_id": sr["district_id"], "district_name": district_name,
             "asset": _nearest_asset(conn, domain, sr["lat"], sr["lon"]),
+            "photo": ({"width": sr["photo_width"], "height": sr["photo_height"]}
+                      if sr["photo_width"] else None),
         }
 
     params = {"id": request_id, "departments": sorted(departments) if departments is not None
