@@ -440,3 +440,93 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Survey(Base):
+    """A consultation: questions in each language (``dashboard.consultations``), for the
+    whole city or one district, open between two moments."""
+
+    __tablename__ = "surveys"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # a slug
+    title: Mapped[dict[str, str]] = mapped_column(JSON)  # {lang: text}
+    intro: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    department: Mapped[str] = mapped_column(String(100), default="")
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"))
+    opens_at: Mapped[datetime] = mapped_column(index=True)
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    questions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+
+
+class SurveyAnswer(Base):
+    """One device's answers to a survey (no personal data: the device is a keyed hash of
+    a random cookie), the choices and numbers; free text is kept apart for moderation."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (Index("ux_survey_device", "survey_id", "device", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    device: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    submitted_at: Mapped[datetime]
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)  # {question id: [keys] | number}
+
+
+class SurveyText(Base):
+    """A free-text answer, seen by nobody but moderating staff until approved."""
+
+    __tablename__ = "survey_texts"
+    __table_args__ = (Index("ix_survey_text_state", "survey_id", "moderation"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    answer_id: Mapped[int] = mapped_column(ForeignKey("survey_answers.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    moderation: Mapped[str] = mapped_column(String(10), default="pending")
+
+
+# ---- the commitments tracker (issue 19): its imports kept with it, at the end -------------
+from datetime import date  # noqa: E402
+
+from sqlalchemy import Date  # noqa: E402
+
+COMMITMENT_STATUSES = ("planned", "under_way", "done", "delayed", "cancelled")
+
+
+class Commitment(Base):
+    """A project or pledge of the city, kept by staff (``dashboard.commitments``): titles
+    per language, the department answering for it, a district (None: the whole city), the
+    planned dates, status, % complete, milestones ``[{title: {lang: text}, due: ISO date,
+    done_on: ISO date | None}]`` and the ids of the KPIs it should move."""
+
+    __tablename__ = "commitments"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # a slug
+    title: Mapped[dict[str, Any]] = mapped_column(JSON)  # {lang: text}
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    district_id: Mapped[str | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    budget_eur: Mapped[float | None] = mapped_column(Float)
+    spent_eur: Mapped[float | None] = mapped_column(Float)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # planned
+    status: Mapped[str] = mapped_column(String(20))  # COMMITMENT_STATUSES
+    percent_complete: Mapped[float] = mapped_column(Float, default=0.0)  # 0..100
+    kpis: Mapped[list[str]] = mapped_column(JSON, default=list)
+    milestones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class CommitmentProgress(Base):
+    """A commitment's % complete and status as staff set them at ``at``: one row per
+    change, the history its public page draws."""
+
+    __tablename__ = "commitment_progress"
+    commitment_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("commitments.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    percent_complete: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(300), default="")

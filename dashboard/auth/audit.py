@@ -1,6 +1,7 @@
-"""The audit log: every read (and export) of a citizen's personal record, and every
-decision to publish or keep private what a resident wrote on a request, with who, in which
-role, when, which citizen or request and why. The app only ever appends to it."""
+"""The audit log: every read (and export) of a citizen's personal record, every decision
+to publish or keep private what a resident wrote on a request, and every change to the
+city's commitments, with who, in which role, when, which citizen, request or commitment
+and why. The app only ever appends to it."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,7 +13,7 @@ from dashboard.auth.users import Principal
 from dashboard.model import AuditEntry
 
 MIN_REASON = 5
-ACTIONS = ("view_profile", "export_profile", "search", "moderate")
+ACTIONS = ("view_profile", "export_profile", "search", "moderate", "consultation", "commitment")
 
 
 def record(conn: Connection, who: Principal, action: str, subject: str, reason: str,
