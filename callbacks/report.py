@@ -186,15 +186,3 @@ clientside_callback(  # a screen reader hears the thank-you (focus moves to its 
     Output(pid("send-result"), "title"), Input(pid("send-result"), "children"),
     prevent_initial_call=True)
 
-
-clientside_callback(  # dcc.Upload's file input has no name of its own: give it its button's
-    """function (lang) {
-        var input = document.querySelector("#report-photo input[type=file]");
-        var button = document.querySelector("#report-photo .report-button");
-        if (input && button) {
-            input.setAttribute("aria-label", button.textContent);
-            input.setAttribute("aria-describedby", "report-photo-hint");
-        }
-        return window.dash_clientside.no_update;
-    }""",
-    Output(pid("photo"), "className"), Input(pid("lang"), "data"))
