@@ -33,6 +33,7 @@ EXPECTED_PAGES = {
     "/kiosk": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
     "/report": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
     "/track/<token>": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
+    "/consultations": STAFF, "/consultations/<survey_id>": STAFF,
 }
 # Components whose callbacks are narrower than their page's.
 NARROWER = {"feeds-quarantine": {ADMIN}}
@@ -101,7 +102,7 @@ def _roles_for(cid: str | dict[str, Any]) -> set[str]:
             "services": "/services", "request": "/request/<request_id>",
             "alerts": "/alerts", "feeds": "/feeds",
             "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit",
-            "kiosk": "/kiosk", "report": "/report"}
+            "kiosk": "/kiosk", "report": "/report", "consultations": "/consultations"}
     key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)
     return EXPECTED_PAGES[page[key]]
 

@@ -24,6 +24,7 @@ from dashboard.demo.assets import AssetGroup, asset_rows, build_assets
 from dashboard.demo.citizens import Citizens, build_citizens, citizen_rows
 from dashboard.demo.clock import DAY, HOUR, Context
 from dashboard.demo.config import CityConfig, Scale, load_config
+from dashboard.demo.consultations import add_demo_consultations
 from dashboard.demo.feeds_telemetry import TelemetryExport
 from dashboard.demo.geography import District, build_districts
 from dashboard.demo.models_utility import lamp_broken
@@ -265,6 +266,7 @@ def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
                                            "end": end_dt.isoformat(),
                                            "feeds": str(folder)}))
         add_demo_users(conn, [d.id for d in districts])
+        participation += add_demo_consultations(conn, settings, end_dt, seed)
         bump_data_version(conn)
     summary = DemoSummary(
         scale=scale, seed=seed, districts=len(districts),
