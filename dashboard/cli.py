@@ -20,6 +20,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from dashboard.cli_apikeys import apikeys_app
+from dashboard.cli_commitments import commitments_app
 from dashboard.cli_consultations import consultations_app
 from dashboard.cli_db import db_app
 from dashboard.cli_users import audit, users_app
@@ -39,6 +40,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(commitments_app, name="commitments")
 app.add_typer(consultations_app, name="consultations")
 app.command("audit")(audit)
 

@@ -19,7 +19,7 @@ from layouts.tables import html_table
 PAGE = "audit"
 LIMIT = 500
 ACTION_LABELS = {"view_profile": "Opened a profile", "export_profile": "Downloaded a profile",
-                 "search": "Searched"}
+                 "search": "Searched", "commitment": "Changed a commitment"}
 
 
 def pid(name: str) -> str:

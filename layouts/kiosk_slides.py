@@ -30,7 +30,7 @@ from layouts.kiosk_map import air_map
 Slide = tuple[str, list[Any]]
 
 
-def _status_words(status: str | None, lang: str) -> tuple[str, str]:
+def status_words(status: str | None, lang: str) -> tuple[str, str]:
     """(mark, words) of a target status, in plain words."""
     _ = gettext_for(lang)
     return {"on": ("✓", _("On target")), "near": ("!", _("Close to target")),
@@ -41,7 +41,7 @@ def _status_words(status: str | None, lang: str) -> tuple[str, str]:
 UNIT_WORDS = {"L/day": N_("L/day"), "days": N_("days"), "/1,000": N_("per 1,000")}
 
 
-def _value(value: float | None, unit: str, decimals: int, lang: str) -> str:
+def kpi_value(value: float | None, unit: str, decimals: int, lang: str) -> str:
     if value is None:
         return "–"
     if unit == "%":
@@ -84,15 +84,15 @@ def city_slide(data: dict[str, Any], lang: str, settings: Settings) -> Slide | N
     score = head["city_score"]
     if score["value"] is None and not head["kpis"]:
         return None  # a city whose data has not arrived yet
-    mark, words = _status_words(score["status"], lang)
+    mark, words = status_words(score["status"], lang)
     tiles = []
     for kpi in head["kpis"][:10]:  # landscape shows the first 8 (assets/kiosk.css)
-        kmark, kwords = _status_words(kpi["status"], lang)
-        target = _value(kpi["target"], kpi["unit"], kpi["decimals"], lang)
+        kmark, kwords = status_words(kpi["status"], lang)
+        target = kpi_value(kpi["target"], kpi["unit"], kpi["decimals"], lang)
         tiles.append(html.Li(className=f"kiosk-kpi kiosk-kpi--{kpi['status'] or 'none'}",
                              children=[
             html.Span(text_in(kpi["name"], lang), className="kiosk-kpi__name"),
-            html.Span(_value(kpi["value"], kpi["unit"], kpi["decimals"], lang),
+            html.Span(kpi_value(kpi["value"], kpi["unit"], kpi["decimals"], lang),
                       className="kiosk-kpi__value"),
             html.Span([html.Span(kmark, className="kiosk-mark", **{"aria-hidden": "true"}),
                        f" {kwords} · " + _("target {target}").format(target=target)],

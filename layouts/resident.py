@@ -13,12 +13,16 @@ from flask import has_request_context, request
 from dashboard.i18n import available_languages, choose_language, gettext_for, language_name
 from layouts import current_settings
 
-RESIDENT_PATHS = ("/report", "/track")  # a path here or under it is a resident's page
+# A path here or under it is a resident's page.
+RESIDENT_PATHS = ("/report", "/track", "/participate", "/commitments")
+STAFF_PATHS = ("/commitments/manage",)  # staff pages (in English) under a resident's path
 
 
 def is_resident_path(path: str) -> bool:
     """Whether ``path`` opens a resident's page (it speaks the resident's language)."""
     path = "/" + path.strip("/")
+    if path in STAFF_PATHS:
+        return False
     return any(path == p or path.startswith(p + "/") for p in RESIDENT_PATHS)
 
 

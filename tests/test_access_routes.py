@@ -34,6 +34,9 @@ EXPECTED_PAGES = {
     "/report": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
     "/track/<token>": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
     "/consultations": STAFF, "/consultations/<survey_id>": STAFF,
+    "/participate": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
+    "/participate/<survey_id>": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
+    "/commitments": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN}, "/commitments/manage": STAFF,
 }
 # Components whose callbacks are narrower than their page's.
 NARROWER = {"feeds-quarantine": {ADMIN}}
@@ -102,7 +105,9 @@ def _roles_for(cid: str | dict[str, Any]) -> set[str]:
             "services": "/services", "request": "/request/<request_id>",
             "alerts": "/alerts", "feeds": "/feeds",
             "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit",
-            "kiosk": "/kiosk", "report": "/report", "consultations": "/consultations"}
+            "kiosk": "/kiosk", "report": "/report", "consultations": "/consultations",
+            "participate": "/participate/<survey_id>",
+            "commitments-manage": "/commitments/manage"}
     key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)
     return EXPECTED_PAGES[page[key]]
 

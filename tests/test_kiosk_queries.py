@@ -438,7 +438,8 @@ def test_kiosk_data_of_the_tiny_city_is_json_and_anonymous(tiny_city: Settings,
     dumped = json.dumps(data, ensure_ascii=False)
     assert json.loads(dumped) == data
     assert set(data) == {"version", "district", "generated_at", "source_language", "headline",
-                         "air", "parking", "transit", "notices", "catalogue", "progress"}
+                         "air", "parking", "transit", "notices", "catalogue", "progress",
+                         "commitments"}
     assert data["source_language"] == "es"
     leaks = [value for value in personal if value in dumped]
     assert not leaks, f"the kiosk exposes {leaks[:3]}"

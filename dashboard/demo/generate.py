@@ -23,6 +23,7 @@ from dashboard.demo import feeds
 from dashboard.demo.assets import AssetGroup, asset_rows, build_assets
 from dashboard.demo.citizens import Citizens, build_citizens, citizen_rows
 from dashboard.demo.clock import DAY, HOUR, Context
+from dashboard.demo.commitments import add_demo_commitments
 from dashboard.demo.config import CityConfig, Scale, load_config
 from dashboard.demo.consultations import add_demo_consultations
 from dashboard.demo.feeds_telemetry import TelemetryExport
@@ -267,6 +268,7 @@ def generate_demo(engine: Engine, settings: Settings, *, ingest: IngestFeeds,
                                            "feeds": str(folder)}))
         add_demo_users(conn, [d.id for d in districts])
         participation += add_demo_consultations(conn, settings, end_dt, seed)
+        add_demo_commitments(conn, settings, end_dt)
         bump_data_version(conn)
     summary = DemoSummary(
         scale=scale, seed=seed, districts=len(districts),

@@ -19,6 +19,7 @@ DISTRICTS = ("districts",)
 ASSETS = ("assets", "districts")  # asset records: name, type, status, place
 ALERTS = ("alerts", "assets", "districts")
 REQUESTS = ("requests", "districts")  # service requests and the service catalogue
+COMMITMENTS = ("commitments", "districts")  # the city's commitments and their progress
 
 
 EVERY_WRITE = "*"  # what a read that names no scope depends on

@@ -294,11 +294,16 @@ def requests_progress(settings: Settings) -> dict[str, Any]:
 def kiosk_data(settings: Settings, window: str = "week",
                district: str | None = None) -> dict[str, Any]:
     """Everything the kiosk shows, read once per data version by the page; a kiosk placed
-    in a district (``district``) shows that district's notices and the city-wide ones."""
+    in a district (``district``) shows that district's notices and commitments and the
+    city-wide ones."""
+    # imported here: the commitments' read model names departments with this module's names_of
+    from dashboard.queries.commitments import kiosk_commitments
+
     return {"version": data_version_of(settings), "district": district,
             "generated_at": settings.current_time().isoformat(),
             "source_language": source_language(settings),
             "headline": headline(settings, window), "air": air_now(settings),
             "parking": parking_now(settings), "transit": transit_now(settings),
             "notices": notices_now(settings, district), "catalogue": service_catalogue(settings),
-            "progress": requests_progress(settings)}
+            "progress": requests_progress(settings),
+            "commitments": kiosk_commitments(settings, district)}

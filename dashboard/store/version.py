@@ -6,8 +6,9 @@
   ``domain:<domain>`` (its assets, readings, last-seen times), ``assets`` (asset records
   themselves), ``alerts``, ``districts``, ``requests`` (service requests and the service
   catalogue), ``cases``, ``citizens``, ``participation``, ``notices``, ``feeds`` (runs and
-  quarantine). A read cached with scopes keys only on those, so a batch of waste readings
-  leaves service requests, district shapes and other domains cached.
+  quarantine), ``commitments`` (the city's commitments and their progress). A read
+  cached with scopes keys only on those, so a batch of waste readings leaves service
+  requests, district shapes and other domains cached.
 - A write that names no scope bumps the ``data_epoch``, which every scoped read also keys
   on: whatever nobody scoped invalidates everything (the safe default).
 
