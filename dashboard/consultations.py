@@ -115,7 +115,7 @@ def check_survey(data: Mapping[str, Any], source: str, districts: set[str]) -> d
         raise ValueError("two questions share an id")
     languages = sorted({source, *(str(x) for x in data.get("languages") or [])})
     return {"id": survey_id, "title": _texts(data.get("title"), "title", source),
-            "intro": _texts(data.get("intro") or {source: " "}, "intro", source),
+            "intro": _texts(data["intro"], "intro", source) if data.get("intro") else {},
             "department": str(data.get("department") or ""), "district_id": district,
             "opens_at": opens, "closes_at": closes, "languages": languages,
             "questions": questions}

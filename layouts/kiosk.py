@@ -24,6 +24,7 @@ from dashboard.settings import Settings
 from layouts import clean_query, current_settings, ids
 from layouts.kiosk_civic import notices_slide, progress_slide, services_slide
 from layouts.kiosk_commitments import commitments_slide
+from layouts.kiosk_participate import participate_slide
 from layouts.kiosk_report import report_slide
 from layouts.kiosk_slides import (
     Slide,
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 # The slides in the order they rotate.
 SLIDES: list[Callable[[dict[str, Any], str, Settings], Slide | None]] = [
     city_slide, air_slide, parking_slide, transit_slide, notices_slide, services_slide,
-    report_slide, progress_slide, commitments_slide,
+    report_slide, participate_slide, progress_slide, commitments_slide,
 ]
 
 

@@ -45,7 +45,7 @@ def language_links(lang: str, path: str, query: dict[str, str]) -> html.Nav:
     return html.Nav(links, className="resident-langs", **{"aria-label": _("Language")})
 
 
-def resident_page(lang: str, path: str, query: dict[str, str], title: str,
+def resident_page(lang: str, path: str, query: dict[str, str], title: Any,
                   children: list[Any], page_class: str) -> html.Div:
     """A resident's page: the bar, the page's ``<h1>`` and its content, in ``lang``."""
     _ = gettext_for(lang)
