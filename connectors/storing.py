@@ -37,6 +37,7 @@ from dashboard.model import (
 from dashboard.settings import Settings
 from dashboard.store import bump_data_version, upsert
 from dashboard.store.partitions import retention_horizon
+from dashboard.store.request_duplicates import find_duplicates, mark_duplicates
 from dashboard.store.request_rollups import RequestTracker, rebuild_request_rollups
 from dashboard.store.upsert import table_of
 
@@ -343,6 +344,13 @@ def _absent_assets(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[st
     return [row for row in rows if row["id"] not in known]
 
 
+def _new_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The possible duplicates among the requests of ``rows`` not stored yet."""
+    known = {found.id for found in rows_with_ids(
+        conn, ServiceRequest.id, (row["id"] for row in rows), ServiceRequest.id)}
+    return find_duplicates(conn, [row for row in rows if row["id"] not in known])
+
+
 def _service_domains(conn: Connection, codes: list[str]) -> dict[str, str]:
     stmt = select(Service.service_code, Service.domain).where(
         Service.service_code.in_(bindparam("codes", expanding=True)))
@@ -357,7 +365,9 @@ def _upsert_in_step(conn: Connection, settings: Settings, entity: str, table: Ta
     if kind is not None:
         tracker = RequestTracker(kind, settings.timezone, [row["id"] for row in rows])
         tracker.before(conn)
+        repeats = _new_duplicates(conn, rows) if entity == "service_requests" else {}
         upsert(conn, table, rows, key, update=update)
+        mark_duplicates(conn, repeats)
         tracker.after(conn)
         return
     if entity == "services" and "domain" in rows[0]:

@@ -33,14 +33,14 @@ def nearest_open_request(conn: Connection, service_code: str, lat: float | None,
             .where(SR.service_code == service_code, SR.status == "open",
                    SR.closed_at.is_(None), SR.lat.between(south, north),
                    SR.lon.between(west, east)))
-    best: tuple[str, int] | None = None
+    best: tuple[str, float] | None = None
     for request_id, r_lat, r_lon in conn.execute(stmt):
         if r_lat is None or r_lon is None:
             continue
         metres = metres_between(lat, lon, r_lat, r_lon)
         if metres <= within and (best is None or metres < best[1]):
-            best = (str(request_id), round(metres))
-    return best
+            best = (str(request_id), metres)  # compared exactly, rounded once chosen
+    return (best[0], round(best[1])) if best else None
 
 
 def decide_duplicate(settings: Settings, who: Principal, request_id: str,
