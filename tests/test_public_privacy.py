@@ -3,6 +3,7 @@ route (JSON and CSV, every page), the sign-in form and Dash's shell, scanned for
 resident's name, e-mail and phone and every request's free text."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -53,11 +54,19 @@ def test_no_public_response_contains_personal_data(tiny_app: Any, personal: list
     for path in _public_paths(client):
         response = client.get(path)
         assert response.status_code in (200, 400), (path, response.status_code)
-        body = response.get_data(as_text=True)
+        body = readable(response)
         leaks = [value for value in personal if value in body]
         assert not leaks, f"{path} exposes {leaks[:3]}"
         scanned += len(body)
     assert scanned > 100_000  # the scan really read the data
+
+
+def readable(response: Any) -> str:
+    """An answer as text; JSON with its characters as they are (Dash writes "ñ" as "\\u00f1",
+    which a search for a resident's words would never find)."""
+    if not response.is_json:
+        return str(response.get_data(as_text=True))
+    return json.dumps(response.get_json(), ensure_ascii=False)
 
 
 def _kiosk_responses(client: Any) -> list[str]:
@@ -80,7 +89,7 @@ def _kiosk_responses(client: Any) -> list[str]:
                       {"id": "kiosk-district", "property": "data", "value": None}],
             "changedPropIds": ["kiosk-version.data"]})
         assert routed.status_code == 200 and redrawn.status_code == 200
-        bodies += [routed.get_data(as_text=True), redrawn.get_data(as_text=True)]
+        bodies += [readable(routed), readable(redrawn)]
     return bodies
 
 
@@ -115,7 +124,7 @@ def _routed(client: Any, path: str, search: str) -> str:
     body["inputs"][1]["value"] = search
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, path
-    return response.get_data(as_text=True)
+    return readable(response)
 
 
 def test_the_residents_pages_send_nothing_personal(tiny_app: Any, tiny_city: Settings,
@@ -141,13 +150,36 @@ def test_the_residents_pages_send_nothing_personal(tiny_app: Any, tiny_city: Set
             "state": [{"id": "report-lang", "property": "data", "value": "en"}],
             "changedPropIds": ["report-spot.data"]})
         assert answer.status_code == 200
-        bodies.append(answer.get_data(as_text=True))
+        bodies.append(readable(answer))
     assert sum("Already reported nearby" in body for body in bodies) >= 10
     for path in ("/open311/v2/services.json", "/open311/v2/services.xml",
                  "/open311/v2/requests.json", "/open311/v2/requests.xml"):
-        bodies.append(client.get(path).get_data(as_text=True))
+        bodies.append(readable(client.get(path)))
     assert sum("Your report" in body for body in bodies) == len(requests)
     for body in bodies:
         leaks = [value for value in personal if value in body]
         assert not leaks, f"a resident's page exposes {leaks[:3]}"
         assert "cit-0" not in body
+
+
+def test_consultations_and_commitments_publish_no_private_text(
+        tiny_app: Any, tiny_city: Settings, personal: list[str]) -> None:
+    """The consultations' pages (every one, both languages), the commitments' page and the
+    kiosk carry no resident's data and no free-text answer staff have not approved."""
+    db = sqlite3.connect(tiny_city.resolved_database_url.removeprefix("sqlite:///"))
+    surveys = [i for (i,) in db.execute("SELECT id FROM surveys")]
+    private = [t for (t,) in db.execute(
+        "SELECT text FROM survey_texts WHERE moderation != 'approved'")]
+    approved = [t for (t,) in db.execute(
+        "SELECT text FROM survey_texts WHERE moderation = 'approved'")]
+    db.close()
+    assert surveys and private and approved  # the demo city has them all
+    client = tiny_app.server.test_client()
+    bodies = [_routed(client, path, f"?lang={lang}") for lang in ("es", "en")
+              for path in ["/participate", "/commitments",
+                           *(f"/participate/{survey_id}" for survey_id in surveys)]]
+    bodies += _kiosk_responses(client)
+    assert any(text in body for text in approved for body in bodies)  # results are shown
+    for body in bodies:
+        leaks = [value for value in personal + private if value in body]
+        assert not leaks, f"a public page exposes {leaks[:3]}"
