@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 
 from connectors.base import Mapped, Plausible
 from connectors.storing_refs import MissingReference, check_references, rows_with_ids
-from dashboard.geo import DistrictIndex
+from dashboard.geo import DistrictIndex, hotspot_cell
 from dashboard.ingest import ingest_observation_batch
 from dashboard.kpis.definitions import ValueRanges, load_plausible_ranges, plausible_range
 from dashboard.model import (
@@ -314,6 +314,9 @@ def store_batch(
             if entity in LOCATED:
                 index = index or DistrictIndex.load(conn)
                 _with_districts(rows, index)
+            if entity == "service_requests" and "lat" in rows[0]:
+                for row in rows:
+                    row["h3_cell"] = hotspot_cell(row.get("lat"), row.get("lon"))
             if entity in MERGED_JSON and MERGED_JSON[entity] in rows[0]:
                 _merge_stored_json(conn, table, rows, MERGED_JSON[entity])
             _upsert_in_step(conn, settings, entity, table, rows, key, update=not placeholder)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import h3
 import numpy as np
 import shapely
 from shapely.geometry import shape
@@ -18,8 +19,11 @@ KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON_EQUATOR = 111.320
 
 
+HOTSPOT_RESOLUTION = 9  # H3 cells about 350 m across (0.1 km²): a street corner's scale
 EARTH_METRES = 6_371_000.0
-DEGREE_METRES = 111_320.0  # of latitude, about
+# A degree of latitude on the sphere ``metres_between`` measures on (111,195 m), a hair
+# short so that a box made with it always holds the circle it stands for.
+DEGREE_METRES = math.radians(1) * EARTH_METRES * 0.999
 
 
 def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -28,6 +32,13 @@ def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     a = (math.sin(dlat / 2) ** 2
          + math.cos(math.radians(lat1)) * math.cos(math.radians(lat2)) * math.sin(dlon / 2) ** 2)
     return 2 * EARTH_METRES * math.asin(math.sqrt(a))
+
+
+def hotspot_cell(lat: float | None, lon: float | None) -> str | None:
+    """The H3 cell a place falls in, at the hotspots' resolution (None: no place)."""
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    return str(h3.latlng_to_cell(lat, lon, HOTSPOT_RESOLUTION))
 
 
 def box_around(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:

@@ -249,6 +249,7 @@ class ServiceRequest(Base):
         Index("ix_sr_district_requested", "district_id", "requested_at"),
         Index("ix_sr_district_closed", "district_id", "closed_at"),
         Index("ux_sr_token", "token", unique=True),
+        Index("ix_sr_cell_requested", "h3_cell", "requested_at"),
     )
     id: Mapped[str] = mapped_column(String(100), primary_key=True)  # service_request_id
     service_code: Mapped[str] = mapped_column(String(60), index=True)
@@ -279,6 +280,9 @@ class ServiceRequest(Base):
     # duplicate), and what staff made of it: "suspected", "confirmed" or "rejected".
     duplicate_of: Mapped[str | None] = mapped_column(String(100))
     duplicate_state: Mapped[str | None] = mapped_column(String(10))
+    # The H3 cell of its place (``dashboard.geo.HOTSPOT_RESOLUTION``), kept at ingest: the
+    # hotspots of a period are a GROUP BY on it.
+    h3_cell: Mapped[str | None] = mapped_column(String(16))
 
 
 class RequestPhoto(Base):

@@ -10,7 +10,9 @@ import h3
 import pytest
 from sqlalchemy import insert
 
-from dashboard.model import District, ServiceRequest
+from connectors.base import Mapped
+from connectors.storing import store_batch
+from dashboard.model import District
 from dashboard.queries.hotspots import HOTSPOT_FIELDS, RESOLUTION, hotspots
 from dashboard.queries.services import RequestScope
 from dashboard.settings import Settings
@@ -52,7 +54,9 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     add(MARKET, "pothole", "Obras", "Plaza del Mercado 1", days=200)  # outside 90 days
     with get_engine(settings.resolved_database_url).begin() as conn:
         conn.execute(insert(District), [{"id": "d1", "name": "Centro", "geometry": SQUARE}])
-        conn.execute(insert(ServiceRequest), rows)
+        stored, refused = store_batch(conn, settings, [({}, Mapped(service_requests=rows))],
+                                      "test")  # as every connector stores: cells kept
+    assert stored == 1 and not refused
     return settings
 
 

@@ -140,6 +140,25 @@ def test_upgrading_fills_the_request_rollups_as_ingest_keeps_them(
     assert filled == kept_at_ingest
 
 
+def _cells(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT id, h3_cell FROM service_requests")).all())
+
+
+def test_upgrading_fills_the_requests_cells_as_ingest_keeps_them(
+        empty_engine: Engine, tiny_city: Settings) -> None:
+    """0015 fills the H3 cell of every located request of an older store: the same cells
+    the tiny city's connectors kept while it was generated."""
+    _create_legacy_store(empty_engine)
+    tiny = make_engine(tiny_city.resolved_database_url)
+    _copy_tiny_city(tiny, empty_engine)
+    kept_at_ingest = _cells(tiny)
+    tiny.dispose()
+    upgrade_store(empty_engine)
+    assert sum(cell is not None for cell in kept_at_ingest.values()) > 100
+    assert _cells(empty_engine) == kept_at_ingest
+
+
 def test_an_even_older_store_gets_the_citizen_search_column_filled(
         empty_engine: Engine) -> None:
     """Stores from before Citizen 360 lacked ``citizens.search_text`` (added in place then)."""
