@@ -58,6 +58,7 @@
     function navigated() {
         mark();
         closeMenu();
+        fit();
     }
 
     var push = window.history.pushState;
@@ -67,9 +68,27 @@
         return result;
     };
     window.addEventListener("popstate", navigated);
+    // Below 1280 px the stylesheet folds the navigation behind "Menu"; above, it folds too
+    // whenever the links do not fit beside the account (a long user name, more pages).
+    var FOLDS_ANYWAY = window.matchMedia("(max-width: 1279px)");
+
+    function fit() {
+        var header = document.getElementById("shell-header");
+        var nav = document.getElementById("shell-nav");
+        if (!header || !nav) {
+            return;
+        }
+        header.classList.remove("is-folded");
+        if (!FOLDS_ANYWAY.matches && nav.scrollWidth > nav.clientWidth + 1) {
+            header.classList.add("is-folded");
+        }
+    }
+
+    window.addEventListener("resize", fit);
     // The header is drawn by React after load: watch until its links exist, then stop.
     var watcher = new MutationObserver(function () {
         if (mark()) {
+            fit();
             watcher.disconnect();
         }
     });

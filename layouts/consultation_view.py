@@ -106,7 +106,7 @@ def moderation_list(settings: Settings, found: dict[str, Any],
             html.Button("Keep private", id=text_button(t["id"], "reject"), n_clicks=0,
                         type="button", className="c360-button c360-button--small "
                                                   "request-publication__keep",
-                        **{"aria-label": f"Keep answer {t['id']} private"}),
+                        **{"aria-label": f"Keep private: answer {t['id']}"}),
         ]),
     ]) for t in waiting]
     return [html.P(count, className="consultations-queue__count", id=pid("queue-count")),

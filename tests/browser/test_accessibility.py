@@ -29,11 +29,8 @@ EXCLUDE = [
 # Third-party internals that wrap our own content (labels, option texts): only the one
 # rule is waived on them, every other rule still applies. (rule id, CSS selector)
 WAIVED = [
-    # dcc.RadioItems (Dash 4) renders a role=listbox with no prop to name it (our wrapping
-    # role=group names it) ...
-    ("aria-input-field-name", ".dash-radioitems[role=listbox]"),
-    # ... and each option as a <label role=option> around its focusable radio input.
-    ("nested-interactive", ".dash-radioitems > .dash-options-list-option[role=option]"),
+    # (dcc.RadioItems' and dcc.Checklist's listbox/option roles around real inputs are
+    # removed by assets/option_lists.js: no waiver needed.)
     # dcc.DatePickerRange (Dash 4) puts aria-expanded on its role-less wrapper <div>.
     ("aria-allowed-attr", ".dash-datepicker-input-wrapper"),
 ]

@@ -401,3 +401,33 @@ def test_a_department_head_updates_their_commitment(browser, served: Served) -> 
         assert_clean(page)
     finally:
         context.close()
+
+
+def test_a_navigation_too_long_for_its_line_folds_behind_the_menu(browser,
+                                                                  server_url: str) -> None:
+    """A department head's longer name and role leave the links less room: wherever they
+    would be cut, they fold behind "Menu" instead (assets/nav.js); where they fit, not."""
+    context = signed_in_context(browser, server_url, "mobility.head",
+                                viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        watch_errors(page)
+        _open_staff(page, f"{server_url}/consultations", ".consultations-table")
+        toggle = page.locator("#shell-menu-toggle")
+        for width in (1280, 1366, 1440, 1600, 1920):
+            page.set_viewport_size({"width": width, "height": 800})
+            # the resize event (and the script's fit) comes before the next frames
+            page.evaluate("new Promise(done => requestAnimationFrame("
+                          "() => requestAnimationFrame(done)))")
+            if toggle.is_visible():  # folded: every link is behind the menu
+                toggle.click()
+                expect(page.locator("#shell-nav").get_by_role("link", name="Commitments")
+                       ).to_be_visible()
+                page.keyboard.press("Escape")
+            else:  # on one line: nothing cut
+                assert page.evaluate(NAV_FITS), width
+                assert page.evaluate(NAV_CUT) == [], width
+        assert not toggle.is_visible()  # 1920 px hold every link
+        assert_clean(page)
+    finally:
+        context.close()
