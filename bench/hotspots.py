@@ -138,9 +138,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--var-dir", default="", help="where its SQLite store is made "
+                        "(default: a temporary folder)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.var_dir or None) as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'hotspots.db'}"
         results = run(url, args.requests, args.repeat)
     if args.json:

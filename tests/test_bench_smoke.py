@@ -43,6 +43,8 @@ SMOKE = {
     "partitions.py": ["--assets", "4", "--months", "4", "--step-minutes", "360", "--repeat", "1"],
     "live.py": ["--seconds", "2", "--clients", "1", "--every", "1", "--batch", "10",
                 "--workers", "1"],
+    "request_duplicates.py": ["--open", "3000", "--batch", "200", "--repeat", "1"],
+    "hotspots.py": ["--requests", "3000", "--repeat", "1"],
 }
 
 
