@@ -65,7 +65,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, insert, inspect, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -134,8 +134,9 @@ class Stores:
         self.admin.dispose()
 
 
-def make_plain(engine: Engine) -> None:
-    """The store at head, downgraded to 0008: observations one plain table again."""
+def make_plain(engine: Engine) -> list[str]:
+    """The store at head, downgraded to 0008: observations one plain table again. Returns
+    the later revisions' tables made from the models (ingest writes some of them)."""
     from alembic import command
 
     from dashboard.store.schema import _config
@@ -143,9 +144,11 @@ def make_plain(engine: Engine) -> None:
     init_store(engine)
     with engine.begin() as conn:
         command.downgrade(_config(conn), PLAIN_REVISION)
-    with engine.begin() as conn:  # later revisions' other tables, which ingest writes too
+    with engine.begin() as conn:
+        at_0008 = set(inspect(conn).get_table_names())
         Base.metadata.create_all(conn, checkfirst=True)
         assert not is_partitioned(conn), "the downgraded store still has partitions"
+    return sorted(set(Base.metadata.tables) - at_0008)
 
 
 def add_city(engine: Engine, assets: int) -> list[int]:
@@ -346,12 +349,13 @@ def retention(engines: dict[str, Engine], months: int) -> dict[str, dict[str, An
     return out
 
 
-def upgrade_plain(engine: Engine) -> dict[str, Any]:
+def upgrade_plain(engine: Engine, later_tables: list[str]) -> dict[str, Any]:
     """Measure 7: the previous release's store (what is left of it after measure 6)
     upgraded to this release, whose migration 0009 copies every reading into its month's
     partition (and 0010 fills ``latest_readings``): seconds and readings per second."""
     with engine.begin() as conn:  # made from the models for ingest; the migrations make them
-        conn.execute(text("DROP TABLE IF EXISTS latest_readings, api_keys"))
+        conn.execute(text("DROP TABLE IF EXISTS "
+                          + ", ".join(f'"{t}"' for t in later_tables) + " CASCADE"))
     rows, _, _ = facts(engine)
     started = time.perf_counter()
     upgrade_store(engine)
@@ -425,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     stores = Stores(args.pg_url, "-cjit=off" if args.no_jit else "")
     try:
         engines = {PLAIN: stores.new("plain"), PARTITIONED: stores.new("parts")}
-        make_plain(engines[PLAIN])
+        later_tables = make_plain(engines[PLAIN])
         init_store(engines[PARTITIONED])
         pks = [add_city(engine, args.assets) for engine in engines.values()]
         assert pks[0] == pks[1], "the two stores numbered their assets differently"
@@ -450,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         assert all(s["rows"] == total for s in stored.values()), "a store lost readings"
         found = queries(engines, pks[0], args.months, args, say)
         kept = retention(engines, args.months)
-        upgraded = upgrade_plain(engines[PLAIN])
+        upgraded = upgrade_plain(engines[PLAIN], later_tables)
     finally:
         stores.drop()
     result = {"assets": args.assets, "months": args.months, "step_minutes": args.step_minutes,
