@@ -16,15 +16,7 @@ from dashboard.queries.kiosk import source_language
 from layouts import current_settings
 from layouts.participate_survey import ANSWER, DEVICE_COOKIE, pid
 
-LIMITS_KEY = "CITYLENS_SURVEY_LIMITS"
 COOKIE_DAYS = 400  # the longest a browser keeps a cookie
-
-
-def _limits() -> WriteLimits:
-    limits = current_app.config.get(LIMITS_KEY)
-    if not isinstance(limits, WriteLimits):
-        limits = current_app.config[LIMITS_KEY] = WriteLimits.of(current_settings(), "survey")
-    return limits
 
 
 def _device_token() -> str:
@@ -55,7 +47,8 @@ def send(_clicks: int | None, values: list[Any], email: str | None, consent: lis
         return no_update, False, _("Your answers could not be sent.")
     if email and "yes" not in (consent or []):
         return no_update, False, _("Tick the box to agree, or leave the e-mail empty.")
-    if _limits().by_address(request.remote_addr):
+    if WriteLimits.kept_in(current_app.config, settings, "survey").by_address(
+            request.remote_addr):
         return no_update, False, _("Too many answers were sent from here just now: try "
                                    "again in a while.")
     try:

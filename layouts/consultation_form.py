@@ -19,7 +19,7 @@ from dashboard.queries.departments import department_options
 from dashboard.queries.kiosk import source_language
 from dashboard.settings import Settings
 from layouts.consultation_parts import STAFF_LANG, pid
-from layouts.consultation_results import named
+from layouts.resident import named
 
 OTHER_LANG = "en"  # the second language of a consultation written here
 KIND_NAMES = {"single": "One choice", "multiple": "Several choices", "scale": "Scale",

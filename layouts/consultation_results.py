@@ -7,13 +7,8 @@ from typing import Any
 
 from dash import html
 
-from dashboard.i18n import format_number, format_percent, gettext_for, text_and_language
-
-
-def named(value: dict[str, str] | str, lang: str) -> html.Span:
-    """A text kept in several languages, marked with its language when not ``lang``."""
-    text, in_lang = text_and_language(value, lang)
-    return html.Span(text, **({"lang": in_lang} if in_lang and in_lang != lang else {}))
+from dashboard.i18n import format_number, format_percent, gettext_for
+from layouts.resident import named
 
 
 def bar(label: Any, count: int, total: int, lang: str) -> html.Li:

@@ -30,7 +30,8 @@ from layouts.consultation_parts import (
     state_badge,
     text_button,
 )
-from layouts.consultation_results import named, results_view
+from layouts.consultation_results import results_view
+from layouts.resident import named
 from layouts.export import download, export_button
 
 CSV_FIELDS = ("survey_id", "question_id", "question", "kind", "option", "label", "count",

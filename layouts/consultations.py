@@ -30,7 +30,7 @@ from layouts.consultation_parts import (
     state_badge,
     survey_href,
 )
-from layouts.consultation_results import named
+from layouts.resident import named
 
 STATES = {"": "All", OPEN: "Open", UPCOMING: "Upcoming", CLOSED: "Closed"}
 

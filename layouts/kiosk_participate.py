@@ -12,7 +12,8 @@ from flask import has_request_context, request
 from dashboard.i18n import gettext_for
 from dashboard.queries.consultations import survey_results, surveys_for
 from dashboard.settings import Settings
-from layouts.consultation_results import named, question_result
+from layouts.consultation_results import question_result
+from layouts.resident import named
 from layouts.kiosk_report import qr_image
 from layouts.kiosk_slides import Slide, slide_head
 from layouts.participate import when_line

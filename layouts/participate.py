@@ -15,8 +15,7 @@ from dashboard.queries import district_options
 from dashboard.queries.consultations import surveys_for
 from dashboard.settings import Settings
 from layouts import clean_query, current_settings
-from layouts.consultation_results import named
-from layouts.resident import resident_language, resident_page
+from layouts.resident import named, resident_language, resident_page
 
 PAGE = "participate"
 

@@ -18,9 +18,9 @@ from dashboard.i18n import gettext_for
 from dashboard.queries.consultations import has_answered, survey, survey_results
 from dashboard.settings import Settings
 from layouts import clean_query, current_settings, ids
-from layouts.consultation_results import named, results_view
+from layouts.consultation_results import results_view
 from layouts.participate import when_line
-from layouts.resident import resident_language, resident_page
+from layouts.resident import named, resident_language, resident_page
 
 PAGE = "participate"
 ANSWER = "participate-answer"  # pattern-matching id of the field answering one question

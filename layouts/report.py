@@ -23,7 +23,7 @@ from dashboard.queries import district_outlines
 from dashboard.queries.resident_report import report_services
 from dashboard.settings import Settings
 from layouts import clean_query, current_settings, ids
-from layouts.resident import resident_language, resident_page
+from layouts.resident import named, resident_language, resident_page
 
 PAGE = "report"
 SEND = "report-send-"  # the callback that sends the form (it may carry a photo)
@@ -37,13 +37,6 @@ MAX_DESCRIPTION = 4000
 def pid(name: str) -> str:
     """A component id of the report form."""
     return ids.page_id(PAGE, name)
-
-
-def named(value: dict[str, str], lang: str) -> html.Span:
-    """A name kept in several languages, marked with its own language when it is not
-    ``lang`` (screen readers switch voice)."""
-    text, in_lang = text_and_language(value, lang)
-    return html.Span(text, **({"lang": in_lang} if in_lang and in_lang != lang else {}))
 
 
 def service_options(groups: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:

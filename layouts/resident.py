@@ -10,7 +10,13 @@ from urllib.parse import urlencode
 from dash import html
 from flask import has_request_context, request
 
-from dashboard.i18n import available_languages, choose_language, gettext_for, language_name
+from dashboard.i18n import (
+    available_languages,
+    choose_language,
+    gettext_for,
+    language_name,
+    text_and_language,
+)
 from layouts import current_settings
 
 # A path here or under it is a resident's page.
@@ -30,6 +36,13 @@ def resident_language(requested: str | None = None) -> str:
     """``?lang=``, else the best of the browser's languages, else the city's (the kiosk's)."""
     accept = request.headers.get("Accept-Language") if has_request_context() else None
     return choose_language(requested, accept, current_settings().kiosk_language)
+
+
+def named(value: dict[str, str] | str, lang: str) -> html.Span:
+    """A text kept in several languages, in ``lang`` when it has it, marked with its own
+    language when it is another (screen readers switch voice)."""
+    text, in_lang = text_and_language(value, lang)
+    return html.Span(text, **({"lang": in_lang} if in_lang and in_lang != lang else {}))
 
 
 def language_links(lang: str, path: str, query: dict[str, str]) -> html.Nav:

@@ -14,8 +14,7 @@ from dashboard.i18n import format_datetime, gettext_for
 from dashboard.queries.tracking import tracked_request
 from dashboard.settings import Settings
 from layouts import clean_query, current_settings
-from layouts.report import named
-from layouts.resident import resident_language, resident_page
+from layouts.resident import named, resident_language, resident_page
 
 
 def _row(term: str, value: Any) -> list[Any]:

@@ -6,7 +6,9 @@ through (a short timeout; logged), as the sign-in limit does."""
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
@@ -37,6 +39,16 @@ class WriteLimits:
         return cls(MovingWindowRateLimiter(storage), scope,
                    parse(settings.public_write_rate_per_address),
                    parse(settings.public_write_rate_per_key))
+
+    @classmethod
+    def kept_in(cls, config: MutableMapping[str, Any], settings: Settings,
+                scope: str) -> WriteLimits:
+        """The limits of ``scope``, made once per app and kept in its ``config``."""
+        key = f"CITYLENS_WRITE_LIMITS_{scope}"
+        limits = config.get(key)
+        if not isinstance(limits, cls):
+            limits = config[key] = cls.of(settings, scope)
+        return limits
 
     def by_address(self, address: str | None) -> str | None:
         """Count a write from ``address``: None within the limit, else what was passed."""

@@ -21,7 +21,6 @@ from dashboard.settings import Settings
 from dashboard.store import get_engine
 
 log = logging.getLogger(__name__)
-LIMITS_KEY = "CITYLENS_REPORT_LIMITS"
 ROBOT, TOO_MANY, NO_SERVICE, NO_PLACE, OUTSIDE, PHOTO, INVALID = (
     "robot", "too_many", "no_service", "no_place", "outside", "photo", "invalid")
 
@@ -53,10 +52,7 @@ class ReportFields:
 
 def report_limits(config: dict[str, Any], settings: Settings) -> WriteLimits:
     """The form's write limits, made once per app (kept in its ``config``)."""
-    limits = config.get(LIMITS_KEY)
-    if not isinstance(limits, WriteLimits):
-        limits = config[LIMITS_KEY] = WriteLimits.of(settings, "report-form")
-    return limits
+    return WriteLimits.kept_in(config, settings, "report-form")
 
 
 def _form(fields: ReportFields) -> MultiDict[str, str]:
