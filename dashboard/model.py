@@ -250,6 +250,8 @@ class ServiceRequest(Base):
         Index("ix_sr_district_closed", "district_id", "closed_at"),
         Index("ux_sr_token", "token", unique=True),
         Index("ix_sr_cell_requested", "h3_cell", "requested_at"),
+        # the notifier finds the requests whose SLA due time has just passed
+        Index("ix_sr_expected", "expected_at"),
     )
     id: Mapped[str] = mapped_column(String(100), primary_key=True)  # service_request_id
     service_code: Mapped[str] = mapped_column(String(60), index=True)
@@ -415,6 +417,12 @@ class User(Base):
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where briefings and notifications go, in which language, and how often the briefing
+    # comes ("daily", "weekly", "monthly" or "off"); no e-mail address, no e-mail.
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    briefing: Mapped[str] = mapped_column(String(10), default="weekly",
+                                          server_default="weekly")
 
 
 class SignInSession(Base):
@@ -534,3 +542,123 @@ class CommitmentProgress(Base):
     percent_complete: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(String(300), default="")
+
+
+class Subscription(Base):
+    """What a user asked to hear about (an alert rule, a KPI crossing its target, a
+    district, a department, optionally narrowed to a district) and how: in the app only,
+    by e-mail or by webhook, at most one message per ``throttle_minutes``."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ux_subscription", "username", "kind", "target", "district_id",
+                            "channel", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(
+        String(100), ForeignKey("users.username", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # alert_rule | kpi | district | department
+    target: Mapped[str] = mapped_column(String(100))
+    district_id: Mapped[str] = mapped_column(String(64), default="")  # "": the whole city
+    channel: Mapped[str] = mapped_column(String(10))  # in_app | email | webhook
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    throttle_minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class NotificationEvent(Base):
+    """Something worth telling: an alert raised or cleared (written at ingest, in the
+    ingest's transaction), a request past its SLA, a KPI crossing its target. ``key``
+    makes each event happen once whoever notices it; ``matched_at`` is set once the
+    event was matched to the subscriptions."""
+
+    __tablename__ = "notification_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    matched_at: Mapped[datetime | None] = mapped_column(index=True)
+    rule: Mapped[str | None] = mapped_column(String(120))
+    kpi: Mapped[str | None] = mapped_column(String(100))
+    district_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(100))
+    domain: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Notification(Base):
+    """An event in a user's in-app list (once per user, however many subscriptions
+    matched it), read or not."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ux_notification", "username", "event_id", unique=True),
+                      Index("ix_notification_user_time", "username", "created_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(
+        String(100), ForeignKey("users.username", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_events.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """One message sent (or being tried) by e-mail or webhook: a single event, a digest of
+    several, or a briefing; its attempts, next try and last error make the delivery log.
+    ``dedupe_key`` holds a briefing to one per user and period whoever sends it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # single | digest | briefing
+    channel: Mapped[str] = mapped_column(String(10))  # email | webhook
+    destination: Mapped[str] = mapped_column(String(320))  # address, or webhook host
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(10))  # pending|sending|sent|retrying|failed
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DeliveryItem(Base):
+    """An event waiting to go out on one e-mail or webhook subscription; ``delivery_id``
+    is the message that carried it (None: still waiting, gathered into the next one)."""
+
+    __tablename__ = "delivery_items"
+    __table_args__ = (Index("ux_delivery_item", "subscription_id", "event_id", unique=True),
+                      Index("ix_delivery_item_waiting", "subscription_id", "delivery_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_events.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class KpiState(Base):
+    """A KPI's last known standing against its target for a place ("" = the city), so a
+    crossing is noticed once."""
+
+    __tablename__ = "kpi_states"
+    kpi: Mapped[str] = mapped_column(String(100), primary_key=True)
+    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))  # on | near | off
+    changed_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """A named job held by one process until ``expires_at`` (the notifier's cycle: several
+    schedulers may run, one works at a time)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
