@@ -223,6 +223,14 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
                                   debug=settings.debug)
 
 
+def render_briefing(briefing: dict[str, Any], public_url: str) -> Any:
+    """The briefing renderer (``layouts.briefing_pdf``: Plotly charts, Chromium's PDF),
+    loaded when the first briefing is rendered, not when a command starts."""
+    from layouts.briefing_pdf import render_briefing as render
+
+    return render(briefing, public_url)
+
+
 def main(args: list[str] | None = None) -> None:
     """The ``citylens`` command line: the core's commands and the connectors' groups, with
     the demo's ingest (connectors) and ``serve`` (this app) wired in."""
@@ -230,7 +238,9 @@ def main(args: list[str] | None = None) -> None:
     from connectors.demo import ingest_feeds
     from connectors.simulator import start_simulator
     from dashboard import cli
+    from dashboard.notify.renderer import use_renderer
 
+    use_renderer(render_briefing)
     register_commands(cli.app)
     cli.run(cli.app, cli.Wiring(ingest_demo=ingest_feeds, serve=serve,
                                 simulate=start_simulator), args)

@@ -32,6 +32,7 @@ from dashboard.store.partitions import maintain_store
 
 TASK = "citylens.run_source"
 MAINTAIN_TASK = "citylens.maintain_store"
+NOTIFY_TASK = "citylens.notify"
 MAINTAIN_AT = crontab(hour=3, minute=17)  # daily, in the city's quiet hours (its time zone)
 WAIT_SECONDS = 5.0  # a task whose source is busy, or waits for others, tries again this soon
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ def beat_schedule(entries: list[SourceEntry], sources_file: Path) -> dict[str, A
                                "args": (entry.id, str(sources_file.resolve()))}
         for entry in scheduled(entries)}
     schedule["store:maintain"] = {"task": MAINTAIN_TASK, "schedule": MAINTAIN_AT}
+    schedule["notify"] = {"task": NOTIFY_TASK,
+                          "schedule": timedelta(seconds=get_settings().notify_every_seconds),
+                          "options": {"expires": get_settings().notify_every_seconds}}
     return schedule
 
 
@@ -156,3 +160,22 @@ def maintain_store_task(self: Task) -> list[str]:
     for line in done.lines():
         log.info("store maintenance: %s", line)
     return done.lines()
+
+
+@app.task(name=NOTIFY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+def notify_task() -> str:
+    """A notifier round on a worker (``dashboard.notify.cycle``): under the store's lease,
+    so two workers, or two schedulers' sends, never run one at the same time."""
+    from dashboard.notify.cycle import notify_once
+    from dashboard.notify.renderer import installed_renderer
+
+    settings = get_settings()
+    try:
+        line = notify_once(get_engine(settings.resolved_database_url), settings,
+                           installed_renderer()).line()
+    except SQLAlchemyError as error:
+        line = f"notifier round failed: {store_error_line(error)}"
+        log.warning("%s", line)
+        return line
+    log.info("%s", line)
+    return line

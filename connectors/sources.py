@@ -192,14 +192,17 @@ def run_forever(
     sleep: Callable[[float], None] = time.sleep,
     rounds: int | None = None,
 ) -> None:
-    """Run each enabled source whenever it is due (its ``every_minutes``), and maintain
-    the store daily (``citylens db maintain``); ``rounds`` bounds the loop (tests), None
-    runs until interrupted."""
+    """Run each enabled source whenever it is due (its ``every_minutes``), maintain the
+    store daily (``citylens db maintain``) and run the notifier every
+    ``notify_every_seconds`` (subscriptions' messages, briefings); ``rounds`` bounds the
+    loop (tests), None runs until interrupted."""
     entries = scheduled(entries)
     due = {e.id: clock() for e in entries}
     store_failures = dict.fromkeys(due, 0)
     done = 0
     maintained: datetime | None = None
+    notify_every = timedelta(seconds=settings.notify_every_seconds)
+    notify_at = clock()
     while rounds is None or done < rounds:
         now = clock()
         if maintained is None or now - maintained >= MAINTAIN_EVERY:
@@ -209,9 +212,23 @@ def run_forever(
                 done_run = run_entry(engine, settings, entry)
                 report(done_run)
                 due[entry.id] = now + next_wait(entry, done_run, store_failures)
+        if clock() >= notify_at:
+            _notify(engine, settings)
+            notify_at = clock() + notify_every
         done += 1
-        if due and (rounds is None or done < rounds):
-            sleep(max(1.0, (min(due.values()) - clock()).total_seconds()))
+        if rounds is None or done < rounds:
+            sleep(max(1.0, (min([*due.values(), notify_at]) - clock()).total_seconds()))
+
+
+def _notify(engine: Engine, settings: Settings) -> None:
+    """A notifier round, logged; a store or delivery problem waits for the next one."""
+    from dashboard.notify.cycle import notify_once
+    from dashboard.notify.renderer import installed_renderer
+
+    try:
+        log.info("%s", notify_once(engine, settings, installed_renderer()).line())
+    except SQLAlchemyError as error:
+        log.warning("notifier round failed: %s", store_error_line(error))
 
 
 def _maintain(engine: Engine, settings: Settings) -> bool:

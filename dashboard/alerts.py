@@ -2,7 +2,8 @@
 
 For each rule and asset, the staged values are walked in time order: crossing the
 threshold raises an alert (one open alert per asset and rule, its value the peak of the
-episode); returning within bounds clears it. Alerts open before the batch continue.
+episode); returning within bounds clears it. Alerts open before the batch continue. Each
+raise and clear is also recorded as a notification event, in the same transaction.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
 
 from dashboard.kpis.definitions import AlertRule
 from dashboard.model import Alert
+from dashboard.notify.events import ALERT_CLEARED, ALERT_RAISED, AlertChange, record_alert_changes
 from dashboard.store.frames import rows_frame
 from dashboard.store.observations import STAGE
 
@@ -80,6 +82,7 @@ def evaluate_alerts(conn: Connection, rules: Sequence[AlertRule]) -> int:
     if not rules:
         return 0
     changed = 0
+    told: list[AlertChange] = []
     for rule in rules:
         part = _staged(conn, rule).sort_values(["asset_pk", "time"])
         if part.empty:
@@ -102,22 +105,32 @@ def evaluate_alerts(conn: Connection, rules: Sequence[AlertRule]) -> int:
                 changed += 1
                 if raised is None:  # continues the alert that was open before the batch
                     assert existing is not None  # only an open alert is continued
+                    value = max(existing.value, peak) if np.isfinite(peak) else existing.value
                     conn.execute(
                         update(Alert)
                         .where(Alert.id == existing.id)
-                        .values(
-                            value=max(existing.value, peak) if np.isfinite(peak)
-                            else existing.value,
-                            cleared_at=_dt(cleared) if cleared is not None else None,
-                        )
+                        .values(value=value,
+                                cleared_at=_dt(cleared) if cleared is not None else None)
                     )
+                    if cleared is not None:
+                        told.append(AlertChange(existing.id, ALERT_CLEARED, _dt(cleared),
+                                                asset_pk, rule.rule_id, rule.metric,
+                                                rule.severity, value, district))
                     continue
-                conn.execute(
+                alert_id = conn.execute(
                     insert(Alert).values(
                         asset_pk=asset_pk, metric=rule.metric, rule=rule.rule_id,
                         severity=rule.severity, raised_at=_dt(raised), value=peak,
                         cleared_at=_dt(cleared) if cleared is not None else None,
                         district_id=district,
-                    )
-                )
+                    ).returning(Alert.id)
+                ).scalar_one()
+                told.append(AlertChange(alert_id, ALERT_RAISED, _dt(raised), asset_pk,
+                                        rule.rule_id, rule.metric, rule.severity, peak,
+                                        district))
+                if cleared is not None:
+                    told.append(AlertChange(alert_id, ALERT_CLEARED, _dt(cleared), asset_pk,
+                                            rule.rule_id, rule.metric, rule.severity, peak,
+                                            district))
+    record_alert_changes(conn, told)
     return changed

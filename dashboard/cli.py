@@ -23,6 +23,7 @@ from dashboard.cli_apikeys import apikeys_app
 from dashboard.cli_commitments import commitments_app
 from dashboard.cli_consultations import consultations_app
 from dashboard.cli_db import db_app
+from dashboard.cli_notify import briefing_app, notify_app
 from dashboard.cli_users import audit, users_app
 from dashboard.settings import Settings, get_settings
 
@@ -42,6 +43,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(commitments_app, name="commitments")
 app.add_typer(consultations_app, name="consultations")
+app.add_typer(briefing_app, name="briefing")
+app.add_typer(notify_app, name="notify")
 app.command("audit")(audit)
 
 

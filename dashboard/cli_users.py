@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -20,7 +20,7 @@ def _engine() -> Any:
     return engine
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -69,6 +69,31 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             if user["sign_in_waits_until"] else "active")
         bound = ", ".join(user["departments"] + user["districts"])
         typer.echo(f"{user['username']:<24} {user['role']:<16} {state:<10} {bound}".rstrip())
+
+
+@users_app.command("set")
+def set_(
+    name: Annotated[str, typer.Argument()],
+    email: Annotated[str | None, typer.Option(
+        help="Where briefings and e-mail notifications go ('' removes it).")] = None,
+    language: Annotated[str | None, typer.Option(help="en | es")] = None,
+    briefing: Annotated[str | None, typer.Option(
+        help="daily | weekly | monthly | off")] = None,
+) -> None:
+    """Set a user's e-mail address, language and briefing frequency."""
+    from dashboard.auth.users import load_principal
+    from dashboard.notify.subscriptions import set_preferences
+
+    with _engine().connect() as conn:
+        who = load_principal(conn, name.strip().lower())
+    if who is None:
+        _fail(f"no user {name!r}")
+    try:
+        set_preferences(get_settings(), who, email=email, language=language,
+                        briefing=briefing)
+    except ValueError as error:
+        _fail(str(error))
+    typer.echo(f"updated {who.username}")
 
 
 @users_app.command("disable")

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -108,13 +108,42 @@ class Settings(BaseSettings):
     # The source ids that notifications may write to (comma-separated or a JSON list, e.g.
     # "air-push,traffic-push"); a POST to any other source is a 404. Empty: none may.
     notify_sources: Annotated[list[str], NoDecode] = []
+    # Where links in e-mails, webhooks and briefings point: the address staff open
+    # CityLens at (behind the city's proxy, its public https address).
+    public_url: str = "http://127.0.0.1:8050"
+    # E-mail (briefings and subscriptions): the SMTP server; no host, no e-mail is sent
+    # (deliveries wait in the log as failed with the reason). TLS: "starttls", "ssl" or "".
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: Literal["", "starttls", "ssl"] = ""
+    smtp_from: str = "CityLens <citylens@localhost>"
+    smtp_timeout_seconds: float = Field(default=15, gt=0)
+    # Webhooks go to public https addresses; hosts listed here (comma-separated) may also
+    # be plain http or on a private network (a chat server inside the city's network).
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    # Notifications: an event waits this long for others to join it in one message (a
+    # storm of alerts becomes one digest); a new subscription's default interval between
+    # two messages; tries of a failing delivery (waits double from the backoff).
+    notify_gather_seconds: int = Field(default=60, ge=0)
+    notify_throttle_minutes: int = Field(default=60, ge=0)
+    delivery_attempts: int = Field(default=6, ge=1)
+    delivery_backoff_seconds: float = Field(default=60, ge=0)
+    notify_every_seconds: int = Field(default=30, ge=1)
+    notify_kpi_window: str = "week"
+    notify_keep_days: int = Field(default=90, ge=1)
+    # The briefing goes out after this local hour: daily for the day before, weekly on
+    # Mondays for the week before, monthly on the 1st for the month before.
+    briefing_hour: int = Field(default=7, ge=0, le=23)
 
     @field_validator("redis_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
 
-    @field_validator("notify_sources", mode="before")
+    @field_validator("notify_sources", "webhook_allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``"a, b"`` -> ``["a", "b"]``; a JSON list (``'["a", "b"]'``) is read as JSON."""

@@ -88,9 +88,33 @@ sources:
     def sleep(seconds: float) -> None:
         now[0] += timedelta(seconds=seconds)
 
-    run_forever(fresh_engine, Settings(), load_sources(path), lambda r: ran.append(r.source),
+    quiet = Settings(notify_every_seconds=10**6)  # the notifier's rounds: the test below
+    run_forever(fresh_engine, quiet, load_sources(path), lambda r: ran.append(r.source),
                 clock=lambda: now[0], sleep=sleep, rounds=4)
     assert ran == ["fast", "slow", "fast", "fast", "fast"]
+
+
+def test_the_loop_runs_the_notifier_between_sources(fresh_engine: Engine, tmp_path,
+                                                    open311_file, monkeypatch) -> None:
+    """The one-box loop is where notifications and briefings go out: a notifier round
+    every ``notify_every_seconds``, its sleep woken for it between two source runs."""
+    import connectors.sources as sources
+
+    path = _write(tmp_path, f"""
+sources:
+  - {{id: slow, kind: open311, every_minutes: 60, location: {open311_file}}}
+""")
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    rounds_at: list[datetime] = []
+    monkeypatch.setattr(sources, "_notify", lambda engine, settings: rounds_at.append(now[0]))
+
+    def sleep(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    run_forever(fresh_engine, Settings(notify_every_seconds=600), load_sources(path),
+                lambda r: None, clock=lambda: now[0], sleep=sleep, rounds=8)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert rounds_at == [start + timedelta(minutes=10 * n) for n in range(8)]
 
 
 def test_the_loop_carries_on_when_the_store_is_down(tmp_path, open311_file) -> None:
@@ -113,8 +137,8 @@ sources:
         slept.append(seconds)
         now[0] += timedelta(seconds=seconds)
 
-    run_forever(down, Settings(), load_sources(path), reports.append, clock=lambda: now[0],
-                sleep=sleep, rounds=5)
+    run_forever(down, Settings(notify_every_seconds=10**6), load_sources(path),
+                reports.append, clock=lambda: now[0], sleep=sleep, rounds=5)
     assert [r.source for r in reports] == ["a", "b"] * 5
     assert all(r.status == "failed" and r.failure == "store" for r in reports)
     assert all(r.error.startswith("store unavailable: ") and "\n" not in r.error
@@ -147,7 +171,7 @@ sources:
     def sleep(seconds: float) -> None:
         now[0] += timedelta(seconds=seconds)
 
-    run_forever(fresh_engine, Settings(), load_sources(path), reports.append,
+    run_forever(fresh_engine, Settings(notify_every_seconds=10**6), load_sources(path), reports.append,
                 clock=lambda: now[0], sleep=sleep, rounds=2)
     assert [(r.source, r.status) for r in reports] == [("a", "failed"), ("b", "ok"),
                                                        ("a", "failed"), ("b", "ok")]
@@ -208,7 +232,8 @@ def test_the_loop_maintains_the_store_once_a_day(fresh_engine: Engine, tmp_path,
     from dashboard.store.observations import ingest_observations
     from dashboard.store.partitions import kept_from
 
-    settings = Settings(now=datetime(2026, 11, 23, tzinfo=timezone.utc), raw_retention_months=1)
+    settings = Settings(now=datetime(2026, 11, 23, tzinfo=timezone.utc), raw_retention_months=1,
+                        notify_every_seconds=10**6)
     with fresh_engine.begin() as conn:
         conn.execute(insert(Asset), [{"id": "urn:ngsi-ld:Device:loop:1", "type": "Device",
                                       "domain": "environment"}])

@@ -110,6 +110,7 @@ def list_users(conn: Connection, now: datetime | None = None) -> list[dict[str, 
         found.append({"username": u.username, "role": u.role,
                       "departments": list(u.departments or []),
                       "districts": list(u.districts or []), "disabled": bool(u.disabled),
+                      "email": u.email, "language": u.language, "briefing": u.briefing,
                       "sign_in_waits_until": waits.isoformat() if waits else None})
     return found
 

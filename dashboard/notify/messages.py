@@ -1,0 +1,136 @@
+"""The words of a notification: one event, or a digest of several, in the user's
+language; as an e-mail (text and HTML) and as a webhook's JSON (``text`` is what chat
+tools' incoming webhooks show; ``citylens`` carries the same facts for programs). No
+resident's personal data: requests are named by number and service only."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dashboard.i18n import gettext_for, ngettext_for, text_in
+from dashboard.i18n.formats import format_number
+from dashboard.kpis import load_alert_rules
+from dashboard.links import asset_href, request_href
+from dashboard.notify.events import (
+    ALERT_CLEARED,
+    ALERT_RAISED,
+    KPI_OFF_TARGET,
+    KPI_ON_TARGET,
+    SLA_BREACHED,
+)
+from dashboard.settings import Settings
+
+LISTED = 100  # a digest lists this many events, then says how many more
+SEVERITY_WORDS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
+
+
+def _link(settings: Settings, path: str) -> str:
+    return settings.public_url.rstrip("/") + path
+
+
+def _when(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def describe(event: Any, settings: Settings, lang: str,
+             rule_texts: Mapping[str, Any]) -> dict[str, Any]:
+    """One event as {"title", "link", "when", "kind", "severity", "district"}."""
+    _ = gettext_for(lang)
+    payload: dict[str, Any] = event.payload or {}
+    district = payload.get("district_name") or event.district_id or ""
+    where = f" ({district})" if district else ""
+    if event.kind in (ALERT_RAISED, ALERT_CLEARED):
+        rule = text_in(rule_texts.get(event.rule, event.rule), lang)
+        asset = payload.get("asset_name") or payload.get("asset_id") or "?"
+        value = format_number(payload.get("value"), lang, 1)
+        if event.kind == ALERT_RAISED:
+            title = _("{severity}: {rule} at {asset}{where}, {value}").format(
+                severity=_(SEVERITY_WORDS.get(event.severity or "", "Alert")), rule=rule,
+                asset=asset, where=where, value=value)
+        else:
+            title = _("Cleared: {rule} at {asset}{where}").format(rule=rule, asset=asset,
+                                                                  where=where)
+        path = asset_href(payload["asset_id"]) if payload.get("asset_id") else "/alerts"
+    elif event.kind == SLA_BREACHED:
+        title = _("Request {number} ({service}) passed its due time{where}").format(
+            number=payload.get("request_id"), service=payload.get("service_name") or
+            payload.get("service_code"), where=where)
+        path = request_href(str(payload.get("request_id")))
+    elif event.kind in (KPI_OFF_TARGET, KPI_ON_TARGET):
+        name = text_in(payload.get("name"), lang)
+        value = format_number(payload.get("value"), lang, int(payload.get("decimals") or 1))
+        target = format_number(payload.get("target"), lang,
+                               int(payload.get("decimals") or 1))
+        unit = payload.get("unit") or ""
+        place = district or _("the city")
+        template = (_("{kpi} is back on target in {place}: {value} {unit} (target {target})")
+                    if event.kind == KPI_ON_TARGET else
+                    _("{kpi} is off target in {place}: {value} {unit} (target {target})"))
+        title = template.format(kpi=name, place=place, value=value, unit=unit,
+                                target=target).replace("  ", " ")
+        path = f"/?district={event.district_id}" if event.district_id else "/"
+    else:
+        title, path = event.kind, "/"
+    return {"title": title, "link": _link(settings, path), "kind": event.kind,
+            "when": _when(event.occurred_at, settings), "severity": event.severity,
+            "district": event.district_id, "occurred_at": event.occurred_at.isoformat()}
+
+
+def subscription_words(sub: Any, lang: str, names: Mapping[str, str]) -> str:
+    """What a subscription is to, in words: "department waste", "KPI air_no2 in Centro"."""
+    _ = gettext_for(lang)
+    what = {"alert_rule": _("alert rule"), "kpi": _("KPI"), "district": _("district"),
+            "department": _("department")}.get(sub.kind, sub.kind)
+    words = f"{what} {names.get(sub.target, sub.target)}"
+    if sub.district_id:
+        words += " · " + names.get(sub.district_id, sub.district_id)
+    return words
+
+
+def compose(events: Sequence[Any], sub: Any, settings: Settings, lang: str,
+            names: Mapping[str, str]) -> dict[str, Any]:
+    """The message for ``events`` (one: that event; several: a digest) on subscription
+    ``sub``: {"subject", "text", "html", "webhook"}."""
+    _ = gettext_for(lang)
+    ngettext = ngettext_for(lang)
+    rules = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
+    items = [describe(e, settings, lang, rules) for e in events]
+    about = subscription_words(sub, lang, names)
+    if len(items) == 1:
+        subject = "CityLens: " + items[0]["title"]
+        heading = items[0]["title"]
+    else:
+        subject = "CityLens: " + ngettext("{n} notification about {about}",
+                                          "{n} notifications about {about}",
+                                          len(items)).format(n=len(items), about=about)
+        heading = subject[len("CityLens: "):]
+    shown, more = items[:LISTED], len(items) - LISTED
+    manage = _link(settings, "/notifications")
+    why = _("You get this because you subscribed to {about}. Manage your subscriptions: "
+            "{link}").format(about=about, link=manage)
+    lines = [heading, ""] + [f"- {i['when']} {i['title']}\n  {i['link']}" for i in shown]
+    if more > 0:
+        lines.append(ngettext("… and {n} more", "… and {n} more", more).format(n=more))
+    text = "\n".join(lines + ["", why]) + "\n"
+    rows = "".join(f'<li><span style="color:#555">{escape(i["when"])}</span> '
+                   f'<a href="{escape(i["link"])}">{escape(i["title"])}</a></li>'
+                   for i in shown)
+    if more > 0:
+        rows += f"<li>{escape(ngettext('… and {n} more', '… and {n} more', more))}"\
+                .format(n=more) + "</li>"
+    html = (f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+            f"<title>{escape(subject)}</title></head>"
+            f'<body style="font-family:Arial,sans-serif;color:#1a1a1a">'
+            f"<h1 style=\"font-size:18px\">{escape(heading)}</h1><ul>{rows}</ul>"
+            f'<p style="color:#555;font-size:13px">{escape(why)}</p></body></html>')
+    chat = "\n".join([f"*{heading}*"] + [f"• {i['title']} <{i['link']}>" for i in shown]
+                     + ([f"… +{more}"] if more > 0 else []))
+    webhook = {"text": chat,
+               "citylens": {"kind": "digest" if len(items) > 1 else "single",
+                            "subscription": {"kind": sub.kind, "target": sub.target,
+                                             "district": sub.district_id or None},
+                            "count": len(items), "events": items}}
+    return {"subject": subject, "text": text, "html": html, "webhook": webhook}
