@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import service_missing
 
@@ -148,3 +149,82 @@ class SidePostgres:
         except RuntimeError:
             pass  # already stopped
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class SideSmtp:
+    """An SMTP server of the test's own: aiosmtpd in a separate process on a free port,
+    writing every message it accepts into a Maildir (``messages()`` reads them back)."""
+
+    def __init__(self, directory: Path) -> None:
+        import sys
+
+        self.maildir = directory / "maildir"
+        for part in ("cur", "new", "tmp"):
+            (self.maildir / part).mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+             "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def messages(self) -> list[Any]:
+        """Every message received so far, oldest first, as ``email.message.EmailMessage``."""
+        import mailbox
+        from email import policy
+        from email.parser import BytesParser
+
+        box = mailbox.Maildir(self.maildir, create=False)
+        parser = BytesParser(policy=policy.default)
+        found = [(key, parser.parsebytes(box.get_bytes(key))) for key in box.keys()]
+        paths = {key: (self.maildir / box._toc[key]).stat().st_mtime_ns  # noqa: SLF001
+                 for key, _ in found}
+        return [message for key, message in sorted(found, key=lambda item: paths[item[0]])]
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class WebhookReceiver:
+    """A local HTTP server that records every JSON POST it gets; ``fail_next`` makes the
+    next N answers 503 (a chat server having a bad minute), ``refuse`` answers 404."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[Any] = []
+        self.headers: list[dict[str, str]] = []
+        self.fail_next = 0
+        self.refuse = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if receiver.refuse:
+                    self.send_response(404)
+                elif receiver.fail_next > 0:
+                    receiver.fail_next -= 1
+                    self.send_response(503)
+                else:
+                    receiver.bodies.append(json.loads(body))
+                    receiver.headers.append(dict(self.headers))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks/T000/secret-part"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

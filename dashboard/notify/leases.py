@@ -7,7 +7,7 @@ import os
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.model import Lease
@@ -31,20 +31,13 @@ def take_lease(engine: Engine, name: str, holder: str, now: datetime,
         if taken:
             return True
     try:
-        with engine.begin() as conn:
-            return bool(upsert(conn, Lease, [{"name": name, "holder": holder,
-                                              "expires_at": until}], update=False)) and \
-                _held(engine, name, holder)
+        with engine.begin() as conn:  # the first time: made, unless another made it first
+            upsert(conn, Lease, [{"name": name, "holder": holder, "expires_at": until}],
+                   update=False)
+            return bool(conn.execute(select(Lease.holder).where(Lease.name == name)
+                                     ).scalar() == holder)
     except IntegrityError:
         return False
-
-
-def _held(engine: Engine, name: str, holder: str) -> bool:
-    from sqlalchemy import select
-
-    with engine.connect() as conn:
-        return conn.execute(select(Lease.holder).where(Lease.name == name)
-                            ).scalar() == holder
 
 
 def give_up_lease(engine: Engine, name: str, holder: str, now: datetime) -> None:
