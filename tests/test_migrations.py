@@ -273,3 +273,24 @@ def test_one_running_run_per_source_keeps_the_newest_of_an_older_store(
     with pytest.raises(IntegrityError), empty_engine.begin() as conn:
         conn.execute(text("INSERT INTO feed_runs (source_id, started, status, records_in, "
                           "stored, quarantined) VALUES ('a', '2026-02-01', 'running', 0, 0, 0)"))
+
+
+def test_users_of_an_older_store_keep_everything_and_get_a_weekly_briefing_in_english(
+        empty_engine: Engine) -> None:
+    """0016 adds e-mail, language and briefing to users: a 0015 store's users keep their
+    rows and sign-in hashes, with no e-mail (so nothing is sent until one is given)."""
+    from alembic import command
+
+    from dashboard.store.schema import _config
+
+    with empty_engine.begin() as conn:
+        command.upgrade(_config(conn), "0015_request_cells")
+        conn.execute(text("INSERT INTO users (username, password_hash, role, departments, "
+                          "districts, disabled) VALUES ('mayor', 'h$1', 'official', '[]', "
+                          "'[]', false)"))
+    upgrade_store(empty_engine)
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT username, password_hash, email, language, briefing "
+                                "FROM users")).one()
+    assert tuple(row) == ("mayor", "h$1", None, "en", "weekly")
+    assert _schema_differences(empty_engine) == []
