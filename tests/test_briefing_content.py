@@ -239,3 +239,11 @@ def test_the_text_speaks_each_language(briefings: dict[tuple[str, str], dict[str
         assert kpi["name"] in spanish and f"{URL}{kpi['link']}" in spanish
     head = briefing_text(briefings["waste.head", "es"], URL)
     assert "Residuos y Limpieza" in head and "PUNTUACIÓN DE SUS DEPARTAMENTOS" in head
+
+
+def test_a_naive_now_is_utc(tiny_city: Settings,
+                            briefings: dict[tuple[str, str], dict[str, Any]]) -> None:
+    naive = build_briefing(tiny_city, Principal("mayor", OFFICIAL), frequency="weekly",
+                           language="en", now=TINY_NOW.replace(tzinfo=None))
+    assert naive["period"] == briefings["mayor", "en"]["period"]
+    assert naive["score"] == briefings["mayor", "en"]["score"]

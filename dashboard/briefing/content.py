@@ -11,7 +11,7 @@ assets, departments and districts: never a resident's personal data.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -170,6 +170,7 @@ def build_briefing(settings: Settings, who: Principal, *, frequency: str, langua
                          f"{', '.join(FREQUENCIES)}")
     lang = choose_language(language, default="en")
     now = now or settings.current_time()
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)  # naive means UTC
     tz = settings.timezone
     departments, districts = _scope(settings, who)
     first, last = briefing_period(frequency, now, tz)

@@ -121,7 +121,7 @@ def _alert_lines(alerts: dict[str, Any], url: str, lang: str, tz: str) -> list[s
                   + _("since {moment}").format(moment=moment_text(alert["raised_at"], lang, tz)),
                   f"    {absolute(url, alert['link'])}"]
     for district in alerts["districts"]:
-        lines.append("  " + _("{district}: {raised} raised, {active} active now").format(
+        lines.append("  " + _("{district}: raised {raised}, active now {active}").format(
             district=district["name"], raised=format_number(sum(district["raised"].values()),
                                                             lang),
             active=format_number(sum(district["active"].values()), lang)))
