@@ -92,22 +92,23 @@ def subscription_words(sub: Any, lang: str, names: Mapping[str, str]) -> str:
 
 def compose(events: Sequence[Any], sub: Any, settings: Settings, lang: str,
             names: Mapping[str, str]) -> dict[str, Any]:
-    """The message for ``events`` (one: that event; several: a digest) on subscription
-    ``sub``: {"subject", "text", "html", "webhook"}."""
+    """The message for ``events`` (one: that event; several: a digest listing the first
+    ``LISTED``) on subscription ``sub``: {"subject", "text", "html", "webhook"}."""
     _ = gettext_for(lang)
     ngettext = ngettext_for(lang)
     rules = {r.rule_id: r.rule for r in load_alert_rules(settings.kpis_file)}
-    items = [describe(e, settings, lang, rules) for e in events]
+    count = len(events)
+    items = [describe(e, settings, lang, rules) for e in events[:LISTED]]
     about = subscription_words(sub, lang, names)
-    if len(items) == 1:
+    if count == 1:
         subject = "CityLens: " + items[0]["title"]
         heading = items[0]["title"]
     else:
         subject = "CityLens: " + ngettext("{n} notification about {about}",
                                           "{n} notifications about {about}",
-                                          len(items)).format(n=len(items), about=about)
+                                          count).format(n=count, about=about)
         heading = subject[len("CityLens: "):]
-    shown, more = items[:LISTED], len(items) - LISTED
+    shown, more = items, count - len(items)
     manage = _link(settings, "/notifications")
     why = _("You get this because you subscribed to {about}. Manage your subscriptions: "
             "{link}").format(about=about, link=manage)
@@ -129,8 +130,8 @@ def compose(events: Sequence[Any], sub: Any, settings: Settings, lang: str,
     chat = "\n".join([f"*{heading}*"] + [f"• {i['title']} <{i['link']}>" for i in shown]
                      + ([f"… +{more}"] if more > 0 else []))
     webhook = {"text": chat,
-               "citylens": {"kind": "digest" if len(items) > 1 else "single",
+               "citylens": {"kind": "digest" if count > 1 else "single",
                             "subscription": {"kind": sub.kind, "target": sub.target,
                                              "district": sub.district_id or None},
-                            "count": len(items), "events": items}}
+                            "count": count, "events": items}}  # the first LISTED
     return {"subject": subject, "text": text, "html": html, "webhook": webhook}
