@@ -103,7 +103,6 @@ def results(
     found = survey_results(get_settings(), survey_id, staff=True)
     if found is None:
         _fail(f"no consultation {survey_id!r}")
-        return
     if as_json:
         sys.stdout.write(json.dumps(found, ensure_ascii=False) + "\n")
         return
