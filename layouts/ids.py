@@ -6,6 +6,8 @@ tests rely on are fixed by the issue (``city-score``, ``district-filter``,
 """
 from __future__ import annotations
 
+from typing import Any
+
 # --- shell (every page) ---------------------------------------------------------------
 SHELL_HEADER = "shell-header"
 SHELL_NAV = "shell-nav"
@@ -83,3 +85,35 @@ def page_id(page: str, name: str) -> str:
 def export_button(page: str, what: str) -> dict[str, str]:
     """Pattern-matching id of one export button of a page (``what`` names the export)."""
     return {"type": EXPORT_TYPE, "page": page, "what": what}
+
+# --- notifications (/notifications), its "Notify me" buttons, the unread count ----------
+# The page's own ids come from ``page_id(NOTIFICATIONS, ...)``; these are used elsewhere too.
+NOTIFICATIONS = "notifications"
+NOTIFICATIONS_UNREAD = "notifications-unread"  # the count in the staff navigation's link
+NOTIFICATIONS_UNREAD_TICK = "notifications-unread-tick"  # dcc.Interval: re-read it (60 s)
+NOTIFY_ME_TYPE = "notifications-notify-me"  # a "Notify me" button on any staff page
+NOTIFY_STATUS_TYPE = "notifications-notify-status"  # what that button's click did
+NOTIFICATION_ITEM_TYPE = "notifications-item"  # "Mark read" / "Mark unread" of one item
+SUBSCRIPTION_REMOVE_TYPE = "notifications-remove"  # "Remove" of one subscription
+DELIVERIES = "deliveries"  # the delivery log (/deliveries): ``page_id(DELIVERIES, ...)``
+
+
+def notify_me(kind: Any, target: Any, district: Any = "") -> dict[str, Any]:
+    """Pattern-matching id of the "Notify me" button for one thing to subscribe to (any
+    argument may be a wildcard, ``MATCH`` or ``ALL``, as in the other factories)."""
+    return {"type": NOTIFY_ME_TYPE, "kind": kind, "target": target, "district": district}
+
+
+def notify_status(kind: Any, target: Any, district: Any = "") -> dict[str, Any]:
+    """Pattern-matching id of where that button says what its click did."""
+    return {"type": NOTIFY_STATUS_TYPE, "kind": kind, "target": target, "district": district}
+
+
+def notification_item(notification_id: Any, to: Any) -> dict[str, Any]:
+    """Pattern-matching id of one notification's button marking it ``to`` read|unread."""
+    return {"type": NOTIFICATION_ITEM_TYPE, "id": notification_id, "to": to}
+
+
+def subscription_remove(subscription_id: Any) -> dict[str, Any]:
+    """Pattern-matching id of one subscription's "Remove" button."""
+    return {"type": SUBSCRIPTION_REMOVE_TYPE, "id": subscription_id}

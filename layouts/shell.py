@@ -18,6 +18,8 @@ from layouts.resident import is_resident_path, resident_language
 APP_NAME = "CityLens"
 ROLE_LABELS = {OFFICIAL: "Official", DEPARTMENT_HEAD: "Department head", ADMIN: "Administrator"}
 KIOSK_PATH = "/kiosk"
+NOTIFICATIONS_PATH = "/notifications"  # its link carries the unread count
+UNREAD_EVERY_MS = 60_000
 LANGUAGE = "en"  # the language of the interface (WCAG 3.1.1: screen readers pick their voice)
 
 
@@ -50,9 +52,19 @@ def nav_links(pages: list[dict[str, Any]] | None = None,
         if (page.get("hidden") or page.get("path") is None or page.get("path_template")
                 or "<" in page.get("path", "") or not allowed(who, page.get("roles") or ())):
             continue
-        links.append(dcc.Link(page.get("name", page["path"]), href=page.get("relative_path",
+        name: Any = page.get("name", page["path"])
+        if page.get("path") == NOTIFICATIONS_PATH:  # its unread count comes by a callback
+            name = html.Span(name, id=ids.NOTIFICATIONS_UNREAD)
+        links.append(dcc.Link(name, href=page.get("relative_path",
                               page["path"]), className="nav__link"))
     return links
+
+
+def unread_tick(links: list[Any]) -> list[Any]:
+    """The timer that has the navigation's unread count read again, when it shows one."""
+    if not any(getattr(link, "href", None) == NOTIFICATIONS_PATH for link in links):
+        return []
+    return [dcc.Interval(id=ids.NOTIFICATIONS_UNREAD_TICK, interval=UNREAD_EVERY_MS)]
 
 
 def account(who: Principal) -> html.Div:
@@ -78,6 +90,7 @@ def header(pages: list[dict[str, Any]] | None = None,
     """The top bar: brand on the left, page navigation and the account on the right; on a
     phone both fold behind a "Menu" button (``assets/nav.js`` opens it)."""
     who = current_principal() if who is None else who
+    links = nav_links(pages, who)
     return html.Header(id=ids.SHELL_HEADER, className="shell-header", children=[
         html.Div(className="shell-header__inner", children=[
             dcc.Link([_logo(), html.Span(APP_NAME, className="brand__name")], href="/",
@@ -87,10 +100,10 @@ def header(pages: list[dict[str, Any]] | None = None,
                         className="menu-toggle", **{"aria-expanded": "false",
                                                     "aria-controls": ids.SHELL_MENU}),
             html.Div(id=ids.SHELL_MENU, className="shell-menu", children=[
-                html.Nav(nav_links(pages, who), id=ids.SHELL_NAV, className="nav",
-                         **{"aria-label": "Pages"}),
+                html.Nav(links, id=ids.SHELL_NAV, className="nav", **{"aria-label": "Pages"}),
                 account(who),
             ]),
+            *unread_tick(links),
         ]),
     ])
 
