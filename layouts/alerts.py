@@ -42,6 +42,7 @@ from layouts.components import alerts_elsewhere
 from layouts.export import download, export_button, graph_config, safe_name
 from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters, shown_period
 from layouts.live import live_watch
+from layouts.notify_button import rule_notifications
 from layouts.tables import data_grid, grid_columns, sorted_by, table_alternative
 
 PAGE = "alerts"
@@ -217,6 +218,7 @@ def body(settings: Settings, filters: PageFilters, state: str, domain: str | Non
                       rows, label="Alerts", export_name=f"{name}.csv",
                       export_columns=EXPORT_COLUMNS),
         ]),
+        rule_notifications(settings, scope, filters.district),
     ]
 
 

@@ -149,14 +149,15 @@ def freshness(iso: str | None, now: datetime, tz: str, prefix: str = "as of") ->
 
 def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
              now: datetime | None = None, tz: str = "UTC",
-             domain_href: str | None = None, place: str = "the city") -> html.Div:
+             domain_href: str | None = None, place: str = "the city",
+             notify: Any = None) -> html.Div:
     """One KPI: value and unit, target, trend, sparkline, freshness; coloured by status.
 
     The trend compares with the previous window or, when the KPI carries ``year_ago``
     (``queries.district.with_year_ago``), with the same window a year before.
     With ``domain_href`` the domain label links to that (domain page) URL. A KPI with
     nothing to read in its ``place`` ("this district", "the city") says so (``no_source``)
-    instead of a freshness and "Stale"."""
+    instead of a freshness and "Stale". ``notify`` (a "Notify me" button) ends its foot."""
     now = now or datetime.now(timezone.utc)
     status = status_of(kpi.get("score"))
     decimals = int(kpi.get("decimals", 1))
@@ -171,6 +172,8 @@ def kpi_card(kpi: dict[str, Any], lang: str = "en", *, window: str = "week",
     if kpi.get("stale"):
         foot.append(html.Span("Stale", className="tag tag--stale",
                               title="Newest data is older than expected for this KPI"))
+    if notify is not None:
+        foot.append(notify)
     return html.Div(
         id=ids.kpi_card(kpi["id"]),
         className=f"kpi-card kpi-card--{status}",

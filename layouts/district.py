@@ -42,6 +42,7 @@ from layouts.district_sections import (
 from layouts.export import download, export_button
 from layouts.filters import PageFilters, filter_bar, kpi_window_of, read_filters, shown_period
 from layouts.live import live_watch
+from layouts.notify_button import notify_me
 from layouts.services_parts import format_hours, oldest_table
 
 PAGE = "district"
@@ -267,6 +268,7 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
             html.Div([
                 html.H1(profile["name"], id=pid("title"), className="page-head__title"),
                 html.P(facts, id=pid("facts"), className="district-facts"),
+                notify_me("district", district, label="Notify me about this district"),
                 html.P(parts["subtitle"], id=pid("subtitle"), className="page-head__subtitle"),
             ]),
             html.Div([html.Label("Go to district", htmlFor=pid("switch"),

@@ -49,6 +49,7 @@ from layouts.domain_parts import (
 from layouts.export import download, export_button, safe_name
 from layouts.filters import PageFilters, filter_bar, kpi_window_of, read_filters
 from layouts.live import live_watch
+from layouts.notify_button import kpi_notify
 
 # Hidden parts stay laid out off-screen (a Leaflet map cannot start in a zero-size box).
 PARKED = "domain-parked"
@@ -90,8 +91,10 @@ def kpi_cards(settings: Settings, domain: str, filters: PageFilters) -> list[Any
                 if k.get("domain") == domain]
     if filters.compare == "year":
         kpis = with_year_ago(settings, window, filters.district, kpis, department)
+    where = place_name(settings, filters.district)
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
-                      place="this district" if filters.district else "the city") for k in kpis]
+                      place="this district" if filters.district else "the city",
+                      notify=kpi_notify(k, filters.district, where)) for k in kpis]
     return cards or [html.P("No KPIs are defined for this domain (data/kpis.yaml).",
                             className="empty-note")]
 

@@ -45,6 +45,7 @@ from layouts.components import (
 )
 from layouts.filters import department_choices, range_picker
 from layouts.live import live_watch
+from layouts.notify_button import kpi_notify
 
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
@@ -133,7 +134,8 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
         kpis = with_year_ago(settings, window, data["district"], kpis, department)
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
                       domain_href=f"/domain/{k['domain']}{query}",
-                      place="this district" if data["district"] else "the city")
+                      place="this district" if data["district"] else "the city",
+                      notify=kpi_notify(k, data["district"], place))
              for k in kpis]
     return badge, cards
 

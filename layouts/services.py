@@ -37,6 +37,7 @@ from layouts import clean_query, current_settings
 from layouts.export import download, export_button, safe_name
 from layouts.filters import PageFilters, filter_bar, read_filters
 from layouts.live import live_watch
+from layouts.notify_button import department_notify
 from layouts.services_map import map_note, requests_map
 from layouts.services_parts import (
     HINT,
@@ -163,6 +164,7 @@ def layout(**query: Any) -> html.Div:
             html.H1("Service requests", className="page-head__title"),
             html.P(subtitle(settings, view, heads), id=pid("subtitle"),
                    className="page-head__subtitle"),
+            html.Div(department_notify(settings, f.department, f.district), id=pid("notify")),
         ])]),
         html.Div(controls(settings, view), className="sr-controls"),
         html.P(HINT, className="section-hint sr-hint"),
