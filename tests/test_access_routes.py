@@ -37,7 +37,7 @@ EXPECTED_PAGES = {
     "/participate": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
     "/participate/<survey_id>": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN},
     "/commitments": {PUBLIC, OFFICIAL, DEPARTMENT_HEAD, ADMIN}, "/commitments/manage": STAFF,
-    "/notifications": STAFF,
+    "/notifications": STAFF, "/deliveries": {ADMIN},
 }
 # Components whose callbacks are narrower than their page's.
 NARROWER = {"feeds-quarantine": {ADMIN}}
@@ -108,7 +108,8 @@ def _roles_for(cid: str | dict[str, Any]) -> set[str]:
             "insights": "/insights", "citizen360": "/citizen360", "audit": "/admin/audit",
             "kiosk": "/kiosk", "report": "/report", "consultations": "/consultations",
             "participate": "/participate/<survey_id>",
-            "commitments-manage": "/commitments/manage", "notifications": "/notifications"}
+            "commitments-manage": "/commitments/manage", "notifications": "/notifications",
+            "deliveries": "/deliveries"}
     key = max((k for k in page if name == k or name.startswith(k + "-")), key=len)
     return EXPECTED_PAGES[page[key]]
 
