@@ -21,6 +21,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -253,11 +254,18 @@ class Simulator:
         return run_source(self.engine, self.settings, connector, "demo-live-requests")
 
     def run(self, stop: threading.Event) -> None:
-        """Tick every ``every`` seconds until ``stop`` is set; a failed tick is logged and
-        the next one tries again."""
+        """Tick every ``every`` seconds until ``stop`` is set, and run the notifier every
+        ``notify_every_seconds`` (in-app notifications come to life in the demo; no
+        briefing is sent from it); a failed tick is logged and the next one tries again."""
+        from dashboard.notify.cycle import notify_once
+
+        notified = time.monotonic()
         while not stop.wait(self.every):
             try:
                 self.tick(self.settings.current_time())
+                if time.monotonic() - notified >= self.settings.notify_every_seconds:
+                    notified = time.monotonic()
+                    notify_once(self.engine, self.settings, None)
             except Exception:  # the demo keeps serving whatever a tick met
                 log.exception("the demo simulator's tick failed")
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, func, select, text
 
-from dashboard.model import FeedRun
+from dashboard.model import FeedRun, Lease
 from tests.conftest import CITYLENS_CLI, pg_store, service_missing, sqlite_store
 from tests.test_kill_ingest import csv_export, first_rows_stored, snapshot
 
@@ -160,6 +160,8 @@ def _two_workers_and_the_scheduler(tmp_path: Path, queue: str, processes: Any, u
                 FeedRun.status.in_(("ok", "partial")))).scalars())
     group.stop()
     assert ran == ids, f"never ran: {sorted(ids - ran)}\n{group.log('w1')[-3000:]}"
+    with engine.connect() as conn:  # the scheduler sent the notifier's rounds too
+        assert conn.execute(select(Lease.holder).where(Lease.name == "notifier")).scalar()
 
     with engine.connect() as conn:
         runs = conn.execute(select(FeedRun.source_id, FeedRun.started, FeedRun.finished,

@@ -18,7 +18,7 @@ from dashboard.auth.users import Principal
 from dashboard.briefing import FREQUENCIES, BriefingRenderer, RenderedBriefing
 from dashboard.model import Delivery, User
 from dashboard.notify.deliveries import PENDING, Sender
-from dashboard.notify.email import build_message, send_message
+from dashboard.notify.email import EmailNotConfigured, build_message, send_message
 from dashboard.settings import Settings
 from dashboard.store.upsert import upsert
 
@@ -70,7 +70,10 @@ def _at(day: date, hour: int, tz: ZoneInfo) -> datetime:
 
 def schedule_briefings(conn: Connection, settings: Settings, now: datetime) -> int:
     """A delivery for each staff user's latest due briefing not yet made; returns how many
-    were sent to the store (the ones already there are left as they are)."""
+    were sent to the store (the ones already there are left as they are). Without an SMTP
+    server there is no briefing to make."""
+    if not settings.smtp_host:
+        return 0
     users = conn.execute(select(User.username, User.email, User.briefing, User.language)
                          .where(User.disabled.is_(False), User.briefing != "off",
                                 User.email.is_not(None), User.role.in_(STAFF_ROLES))).all()
@@ -116,6 +119,8 @@ def briefing_sender(engine: Engine, renderer: BriefingRenderer) -> Sender:
     """How a due briefing delivery is sent: built, rendered, e-mailed with its PDF."""
 
     def send(settings: Settings, delivery: Any) -> None:
+        if not settings.smtp_host:  # before Chromium is started for nothing
+            raise EmailNotConfigured("no SMTP server configured (CITYLENS_SMTP_HOST)")
         payload: dict[str, Any] = delivery.payload
         rendered = render_for(engine, settings, renderer, delivery.username,
                               payload.get("frequency"),
