@@ -382,3 +382,16 @@ def test_delivery_rows_keep_no_webhook_secret(fresh_engine: Engine, city: Settin
     with fresh_engine.connect() as conn:
         stored = [str(v) for row in conn.execute(select(Delivery)) for v in row]
     assert not any("secret-part" in v for v in stored)
+
+
+def test_a_new_subscriber_is_told_from_subscribing_on_not_of_the_past(
+        fresh_engine: Engine, city: Settings) -> None:
+    """Events the notifier had not matched yet (it was down, or never ran) are not poured
+    onto a subscription made after them."""
+    _fill(fresh_engine, range(5), T0)
+    subscribe(city, MAYOR, "department", "Residuos")
+    _round(fresh_engine, city, T0 + timedelta(seconds=5))
+    assert unread_count(city, MAYOR) == 0
+    _fill(fresh_engine, range(5, 7), T0 + timedelta(seconds=10))
+    _round(fresh_engine, city, T0 + timedelta(seconds=15))
+    assert unread_count(city, MAYOR) == 2

@@ -80,7 +80,7 @@ def _subscribers(conn: Connection, settings: Settings
                  ) -> tuple[list[Sub], dict[str, Reach]]:
     subs = conn.execute(
         select(Subscription.id, Subscription.username, Subscription.kind, Subscription.target,
-               Subscription.district_id, Subscription.channel)
+               Subscription.district_id, Subscription.channel, Subscription.created_at)
         .join(User, User.username == Subscription.username)
         .where(User.disabled.is_(False))).all()
     users = conn.execute(select(User.username, User.role, User.departments, User.districts)
@@ -102,14 +102,17 @@ class Sub:
     target: str
     district_id: str
     channel: str
+    created_at: datetime
 
 
 def match_events(conn: Connection, settings: Settings, now: datetime) -> int:
-    """Match up to ``BATCH`` unmatched events, oldest first; returns how many."""
+    """Match up to ``BATCH`` unmatched events, oldest first, to the subscriptions made
+    before each event was recorded; returns how many."""
     events = conn.execute(
         select(NotificationEvent.id, NotificationEvent.kind, NotificationEvent.rule,
                NotificationEvent.kpi, NotificationEvent.district_id,
-               NotificationEvent.department, NotificationEvent.domain)
+               NotificationEvent.department, NotificationEvent.domain,
+               NotificationEvent.created_at)
         .where(NotificationEvent.matched_at.is_(None))
         .order_by(NotificationEvent.id).limit(BATCH)).all()
     if not events:
@@ -121,6 +124,8 @@ def match_events(conn: Connection, settings: Settings, now: datetime) -> int:
     waiting: list[tuple[int, int, datetime]] = []
     for event in events:
         for sub in candidates.for_event(event):
+            if sub.created_at > event.created_at:  # from subscribing on, not before
+                continue
             if not subscription_matches(sub, event, domains_of):
                 continue
             if not reach.get(sub.username, NOTHING).covers(event):
