@@ -116,17 +116,9 @@ def compose(events: Sequence[Any], sub: Any, settings: Settings, lang: str,
     if more > 0:
         lines.append(ngettext("… and {n} more", "… and {n} more", more).format(n=more))
     text = "\n".join(lines + ["", why]) + "\n"
-    rows = "".join(f'<li><span style="color:#555">{escape(i["when"])}</span> '
-                   f'<a href="{escape(i["link"])}">{escape(i["title"])}</a></li>'
-                   for i in shown)
-    if more > 0:
-        rows += f"<li>{escape(ngettext('… and {n} more', '… and {n} more', more))}"\
-                .format(n=more) + "</li>"
-    html = (f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
-            f"<title>{escape(subject)}</title></head>"
-            f'<body style="font-family:Arial,sans-serif;color:#1a1a1a">'
-            f"<h1 style=\"font-size:18px\">{escape(heading)}</h1><ul>{rows}</ul>"
-            f'<p style="color:#555;font-size:13px">{escape(why)}</p></body></html>')
+    more_line = (ngettext("… and {n} more", "… and {n} more", more).format(n=more)
+                 if more > 0 else "")
+    html = _html(lang, subject, heading, shown, more_line, about, manage)
     chat = "\n".join([f"*{heading}*"] + [f"• {i['title']} <{i['link']}>" for i in shown]
                      + ([f"… +{more}"] if more > 0 else []))
     webhook = {"text": chat,
@@ -135,3 +127,53 @@ def compose(events: Sequence[Any], sub: Any, settings: Settings, lang: str,
                                              "district": sub.district_id or None},
                             "count": count, "events": items}}  # the first LISTED
     return {"subject": subject, "text": text, "html": html, "webhook": webhook}
+
+
+LABEL_COLOURS = {"critical": "#b3261e", "warning": "#8a5300", "cleared": "#1b5e20",
+                 "on": "#1b5e20", "off": "#b3261e", "due": "#8a5300"}
+
+
+def label(item: dict[str, Any], lang: str) -> tuple[str, str]:
+    """A short word for what happened (always written, never colour alone) and its colour."""
+    _ = gettext_for(lang)
+    kind = item["kind"]
+    if kind == ALERT_RAISED:
+        severity = item.get("severity") or "warning"
+        return _(SEVERITY_WORDS.get(severity, "Warning")), LABEL_COLOURS.get(severity, "#444")
+    return {ALERT_CLEARED: (_("Cleared"), LABEL_COLOURS["cleared"]),
+            SLA_BREACHED: (_("Past due"), LABEL_COLOURS["due"]),
+            KPI_OFF_TARGET: (_("Off target"), LABEL_COLOURS["off"]),
+            KPI_ON_TARGET: (_("On target"), LABEL_COLOURS["on"])}.get(kind, (kind, "#444"))
+
+
+def _html(lang: str, subject: str, heading: str, shown: Sequence[dict[str, Any]],
+          more_line: str, about: str, manage: str) -> str:
+    """The e-mail's HTML: a table of what happened, each row linked, in inline styles that
+    e-mail clients keep."""
+    _ = gettext_for(lang)
+    cell = "padding:6px 8px;border-bottom:1px solid #dde3ea;vertical-align:top"
+    rows = []
+    for item in shown:
+        word, colour = label(item, lang)
+        rows.append(
+            f'<tr><td style="{cell};white-space:nowrap;color:#444">{escape(item["when"])}</td>'
+            f'<td style="{cell};white-space:nowrap"><strong style="color:{colour}">'
+            f"{escape(word)}</strong></td>"
+            f'<td style="{cell}"><a href="{escape(item["link"])}" style="color:#0b4f8a">'
+            f"{escape(item['title'])}</a></td></tr>")
+    if more_line:
+        rows.append(f'<tr><td colspan="3" style="{cell}">{escape(more_line)}</td></tr>')
+    return (
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        f"<title>{escape(subject)}</title></head>"
+        '<body style="margin:0;font-family:Arial,Helvetica,sans-serif;color:#1a1a1a">'
+        '<div style="background:#12355b;color:#fff;padding:14px 20px;font-size:13px;'
+        'letter-spacing:.05em">CITYLENS</div>'
+        '<div style="padding:8px 20px 20px">'
+        f'<h1 style="font-size:19px;margin:12px 0">{escape(heading)}</h1>'
+        '<table role="presentation" style="border-collapse:collapse;font-size:14px;'
+        f'width:100%">{"".join(rows)}</table>'
+        f'<p style="color:#555;font-size:13px;margin-top:16px">'
+        f"{escape(_('You get this because you subscribed to {about}.').format(about=about))} "
+        f'<a href="{escape(manage)}" style="color:#0b4f8a">'
+        f"{escape(_('Manage your subscriptions'))}</a></p></div></body></html>")
