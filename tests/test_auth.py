@@ -248,3 +248,19 @@ def test_command_line_users_and_audit(tmp_path: Path) -> None:
     code, out = run("audit", "--citizen", "c-9", "--json")
     assert code == 0 and json.loads(out)[0]["username"] == "mayor"
     assert json.loads(run("audit", "--user", "ana", "--json")[1]) == []
+    # where briefings go, in which language, how often (issue 20)
+    run("users", "add", "carla", "--role", "official", "--password-stdin",
+        stdin=PASSWORD + "\n")
+    code, out = run("users", "set", "carla", "--email", "carla@city.example", "--language",
+                    "es", "--briefing", "monthly")
+    assert code == 0 and "updated carla" in out
+    carla = next(u for u in json.loads(run("users", "list", "--json")[1])
+                 if u["username"] == "carla")
+    assert (carla["email"], carla["language"], carla["briefing"]) == (
+        "carla@city.example", "es", "monthly")
+    code, out = run("users", "set", "carla", "--email", "carla at city")
+    assert code == 2 and out.count("\n") == 1 and "not an e-mail address" in out
+    assert run("users", "set", "nobody", "--language", "es")[0] == 2
+    assert json.loads(run("notify", "log", "--json")[1]) == []
+    code, out = run("briefing", "send", "--user", "carla", "--dry-run")
+    assert code == 2 and "no briefing renderer" in out  # the core alone cannot render
