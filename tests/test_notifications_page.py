@@ -88,13 +88,15 @@ def _rows(settings: Settings, table: Any, **where: Any) -> list[Any]:
 
 
 def _tell(settings: Settings, *events: dict[str, Any]) -> None:
-    """Record events as the notifier does and match them to the subscriptions."""
+    """Record events as the notifier does and match them to the subscriptions (recorded
+    now: a subscription hears of what is recorded after it was made)."""
     from dashboard.notify.events import record_events
     from dashboard.notify.matching import match_events
 
+    recorded = datetime.now(timezone.utc)
     with get_engine(settings.resolved_database_url).begin() as conn:
-        record_events(conn, list(events), now=NOW)
-        match_events(conn, settings, NOW)
+        record_events(conn, list(events), now=recorded)
+        match_events(conn, settings, recorded)
 
 
 def _alert(n: int, district: str = "d1", rule: str = BINS_FULL,
