@@ -81,10 +81,13 @@ def target_names(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 def unread_words(count: int) -> list[Any]:
-    """The navigation link's words: "Notifications (3)", read out "... (3) unread"."""
+    """The bell's words: the unread count shown beside it ("3"), the whole read out as
+    "Notifications, 3 unread"; only "Notifications" (read out) when none is unread."""
     if count <= 0:
-        return ["Notifications"]
-    return [f"Notifications ({count})", html.Span(" unread", className="visually-hidden")]
+        return [html.Span("Notifications", className="visually-hidden")]
+    return [html.Span("Notifications, ", className="visually-hidden"),
+            html.Span(str(count), className="account__count"),
+            html.Span(" unread", className="visually-hidden")]
 
 
 # ---- the in-app list -----------------------------------------------------------------------

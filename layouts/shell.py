@@ -52,28 +52,41 @@ def nav_links(pages: list[dict[str, Any]] | None = None,
         if (page.get("hidden") or page.get("path") is None or page.get("path_template")
                 or "<" in page.get("path", "") or not allowed(who, page.get("roles") or ())):
             continue
-        name: Any = page.get("name", page["path"])
-        if page.get("path") == NOTIFICATIONS_PATH:  # its unread count comes by a callback
-            name = html.Span(name, id=ids.NOTIFICATIONS_UNREAD)
-        links.append(dcc.Link(name, href=page.get("relative_path",
-                              page["path"]), className="nav__link"))
+        if page.get("path") == NOTIFICATIONS_PATH:  # the bell beside the account instead
+            continue
+        links.append(dcc.Link(page.get("name", page["path"]), href=page.get(
+            "relative_path", page["path"]), className="nav__link"))
     return links
 
 
-def unread_tick(links: list[Any]) -> list[Any]:
-    """The timer that has the navigation's unread count read again, when it shows one."""
-    if not any(getattr(link, "href", None) == NOTIFICATIONS_PATH for link in links):
+def _may_read_notifications(who: Principal, pages: list[dict[str, Any]] | None) -> bool:
+    pages = list(dash.page_registry.values()) if pages is None else pages
+    return any(page.get("path") == NOTIFICATIONS_PATH and allowed(who, page.get("roles") or ())
+               for page in pages)
+
+
+def inbox(who: Principal, pages: list[dict[str, Any]] | None = None) -> list[Any]:
+    """The bell linking to ``/notifications``, its unread count beside it (named
+    "Notifications, 3 unread"; filled and kept fresh by a callback), and the timer that
+    has the count read again; nothing for whoever may not read notifications."""
+    if not who.signed_in or not _may_read_notifications(who, pages):
         return []
-    return [dcc.Interval(id=ids.NOTIFICATIONS_UNREAD_TICK, interval=UNREAD_EVERY_MS)]
+    return [dcc.Link([html.Img(src="/assets/bell.svg", alt="", className="account__bell"),
+                      html.Span(html.Span("Notifications", className="visually-hidden"),
+                                id=ids.NOTIFICATIONS_UNREAD)],
+                     href=NOTIFICATIONS_PATH, className="account__inbox"),
+            dcc.Interval(id=ids.NOTIFICATIONS_UNREAD_TICK, interval=UNREAD_EVERY_MS)]
 
 
-def account(who: Principal) -> html.Div:
-    """Who is signed in, in which role, and a sign-out button (a form posting to
-    ``/logout`` with the session's anti-forgery token); "Sign in" for the public."""
+def account(who: Principal, pages: list[dict[str, Any]] | None = None) -> html.Div:
+    """Who is signed in, in which role, their notifications' bell, and a sign-out button
+    (a form posting to ``/logout`` with the session's anti-forgery token); "Sign in" for
+    the public."""
     if not who.signed_in:
         return html.Div(html.A("Sign in", href="/login", className="account__signin"),
                         id=ids.SHELL_ACCOUNT, className="account")
     return html.Div(id=ids.SHELL_ACCOUNT, className="account", children=[
+        *inbox(who, pages),
         html.Span([html.Span(who.username, className="account__name"),
                    html.Span(ROLE_LABELS.get(who.role, who.role), className="account__role")],
                   className="account__who"),
@@ -90,7 +103,6 @@ def header(pages: list[dict[str, Any]] | None = None,
     """The top bar: brand on the left, page navigation and the account on the right; on a
     phone both fold behind a "Menu" button (``assets/nav.js`` opens it)."""
     who = current_principal() if who is None else who
-    links = nav_links(pages, who)
     return html.Header(id=ids.SHELL_HEADER, className="shell-header", children=[
         html.Div(className="shell-header__inner", children=[
             dcc.Link([_logo(), html.Span(APP_NAME, className="brand__name")], href="/",
@@ -100,10 +112,10 @@ def header(pages: list[dict[str, Any]] | None = None,
                         className="menu-toggle", **{"aria-expanded": "false",
                                                     "aria-controls": ids.SHELL_MENU}),
             html.Div(id=ids.SHELL_MENU, className="shell-menu", children=[
-                html.Nav(links, id=ids.SHELL_NAV, className="nav", **{"aria-label": "Pages"}),
-                account(who),
+                html.Nav(nav_links(pages, who), id=ids.SHELL_NAV, className="nav",
+                         **{"aria-label": "Pages"}),
+                account(who, pages),
             ]),
-            *unread_tick(links),
         ]),
     ])
 

@@ -99,9 +99,9 @@ def _open(page: Any, url: str, ready: str) -> None:
 
 
 def _count_says(page: Any, unread: int) -> None:
-    """The navigation's link says the unread count (its words are there folded or not)."""
+    """The bell says the unread count (its words are there folded or not)."""
     expect(page.locator("#notifications-unread")).to_have_text(
-        f"Notifications ({unread}) unread" if unread else "Notifications")
+        f"Notifications, {unread} unread" if unread else "Notifications")
 
 
 def test_the_mayor_follows_a_district_and_reads_what_came(browser, server_url: str,
