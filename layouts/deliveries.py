@@ -57,7 +57,7 @@ def deliveries_table(settings: Settings, status: str | None, user: str | None) -
     found = delivery_log(settings, user=user or None, status=status or None, limit=LIMIT)
     if not found:
         return html.P("No deliveries match.", className="empty-note", role="status")
-    caption = (f"{len(found)} deliveries, newest first"
+    caption = (f"{len(found)} {'delivery' if len(found) == 1 else 'deliveries'}, newest first"
                + (f" (the newest {LIMIT})" if len(found) == LIMIT else ""))
     return html.Table([
         html.Caption(caption),
