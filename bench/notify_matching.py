@@ -7,8 +7,8 @@ match. Both ways' notifications and waiting deliveries are checked equal before 
 is compared. Then the messages are gathered (``deliveries.gather``: a digest per
 subscription). Prints the median times, peak memory and the ratio.
 
-    .venv/bin/python bench/notify_matching.py [--users 2000] [--subscriptions 5000]
-        [--events 20000] [--repeat 3] [--database-url URL] [--json]
+    .venv/bin/python bench/notify_matching.py [--users 200] [--subscriptions 600]
+        [--events 5000] [--repeat 3] [--database-url URL] [--json]
 """
 from __future__ import annotations
 
@@ -178,9 +178,9 @@ def run(url: str, users: int, subscriptions: int, events: int, repeat: int) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--subscriptions", type=int, default=5000)
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--subscriptions", type=int, default=600)
+    parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--var-dir", default="", help="where its SQLite store is made "

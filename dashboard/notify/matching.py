@@ -120,24 +120,32 @@ def match_events(conn: Connection, settings: Settings, now: datetime) -> int:
     subs, reach = _subscribers(conn, settings)
     domains_of = {d["id"]: set(d["domains"]) for d in department_options(settings)}
     candidates = SubscriptionIndex(subs, domains_of)
-    told: list[tuple[str, int, datetime]] = []
-    waiting: list[tuple[int, int, datetime]] = []
+    told: list[tuple[str, int]] = []
+    waiting: list[tuple[int, int]] = []
+    # A storm's events share a few shapes (kind, rule, place, domain...): who wants an
+    # event is worked out once per shape, then only each subscription's age is compared.
+    wanted_by: dict[tuple[Any, ...], list[Sub]] = {}
     for event in events:
-        for sub in candidates.for_event(event):
+        shape = (event.kind, event.rule, event.kpi, event.district_id, event.department,
+                 event.domain)
+        wanting = wanted_by.get(shape)
+        if wanting is None:
+            wanting = wanted_by[shape] = [
+                sub for sub in candidates.for_event(event)
+                if subscription_matches(sub, event, domains_of)
+                and reach.get(sub.username, NOTHING).covers(event)]
+        for sub in wanting:
             if sub.created_at > event.created_at:  # from subscribing on, not before
                 continue
-            if not subscription_matches(sub, event, domains_of):
-                continue
-            if not reach.get(sub.username, NOTHING).covers(event):
-                continue
-            told.append((sub.username, event.id, now))
+            told.append((sub.username, event.id))
             if sub.channel != "in_app":
-                waiting.append((sub.id, event.id, now))
+                waiting.append((sub.id, event.id))
     # new rows only: these events were never matched (the lease, and matched_at set in
     # this same transaction)
-    bulk_insert(conn, Notification, ("username", "event_id", "created_at"),
-                dict.fromkeys(told))
-    bulk_insert(conn, DeliveryItem, ("subscription_id", "event_id", "created_at"), waiting)
+    bulk_insert(conn, Notification, ("username", "event_id"), dict.fromkeys(told),
+                constants={"created_at": now})
+    bulk_insert(conn, DeliveryItem, ("subscription_id", "event_id"), waiting,
+                constants={"created_at": now})
     conn.execute(update(NotificationEvent)
                  .where(NotificationEvent.id.in_(bindparam("ids", expanding=True)))
                  .values(matched_at=now), {"ids": [e.id for e in events]})

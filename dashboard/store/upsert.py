@@ -3,7 +3,7 @@ inserts of rows known to be new by the dialect's fastest path."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, cast
@@ -95,16 +95,20 @@ def _driver_value(value: Any, on_sqlite: bool) -> Any:
 
 
 def bulk_insert(conn: Connection, target: Table | type[DeclarativeBase],
-                columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+                columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                constants: Mapping[str, Any] | None = None) -> int:
     """Insert many plain rows by the dialect's fastest path (COPY on PostgreSQL, the
     driver's executemany on SQLite), bypassing SQLAlchemy's per-row work: for rows known
-    to be new (a unique index still refuses a duplicate, as an error). Returns the rows."""
+    to be new (a unique index still refuses a duplicate, as an error). ``rows`` hold plain
+    values (ints, strings) of ``columns``; ``constants`` (e.g. a shared creation time) are
+    converted once and added to every row. Returns the rows."""
     table = table_of(target)
     on_sqlite = conn.dialect.name == "sqlite"
-    prepared = [tuple(_driver_value(v, on_sqlite) for v in row) for row in rows]
+    fixed = tuple(_driver_value(v, on_sqlite) for v in (constants or {}).values())
+    prepared = [(*row, *fixed) for row in rows] if fixed else [tuple(row) for row in rows]
     if not prepared:
         return 0
-    names = ", ".join(columns)
+    names = ", ".join([*columns, *(constants or {})])
     raw = conn.connection.driver_connection
     assert raw is not None  # an open Connection always has its driver's connection
     if conn.dialect.name == "postgresql":
@@ -115,6 +119,6 @@ def bulk_insert(conn: Connection, target: Table | type[DeclarativeBase],
     else:
         cursor = raw.cursor()
         cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES "
-                           f"({', '.join('?' for _ in columns)})", prepared)
+                           f"({', '.join('?' for _ in prepared[0])})", prepared)
         cursor.close()
     return len(prepared)
