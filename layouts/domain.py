@@ -46,7 +46,7 @@ from layouts.domain_parts import (
     state_legend,
     summary_children,
 )
-from layouts.export import download, export_button, safe_name
+from layouts.export import download, export_button
 from layouts.filters import PageFilters, filter_bar, kpi_window_of, read_filters
 from layouts.live import live_watch
 from layouts.notify_button import kpi_notify
