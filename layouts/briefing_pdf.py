@@ -4,7 +4,9 @@ its document printed to an A4 PDF, both in one headless Chromium driven by Playw
 No network at all: plotly.js is the copy bundled with the plotly package, put inline in
 the page; images travel as data URIs; every request the pages would make is aborted.
 ``render_briefing`` is the ``BriefingRenderer`` (one browser per call); a
-``BriefingPrinter`` keeps one browser for many briefings::
+``BriefingPrinter`` keeps one browser for many briefings, driven from a thread of its own
+(Playwright's sync API refuses a thread with a running asyncio loop, such as a caller's
+own Playwright session or an async server)::
 
     with BriefingPrinter() as printer:
         for content in briefings:
@@ -15,8 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import plotly.offline
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
@@ -40,6 +45,7 @@ DRAW = """async (figure) => {
     Plotly.purge(chart);
     await Plotly.newPlot(chart, figure.data, figure.layout, {staticPlot: true});
 }"""
+T = TypeVar("T")
 FOOTER = ("<div style=\"font-size:8px;color:#52606d;width:100%;padding:0 11mm;"
           "font-family:Arial,sans-serif;display:flex;justify-content:space-between\">"
           "<span>{title}</span><span><span class=\"pageNumber\"></span> / "
@@ -74,6 +80,14 @@ class BriefingPrinter:
         self._contexts: list[BrowserContext] = []
         self._charts: Page | None = None
         self._printer: Page | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="briefing-printer")
+        self._thread_id = self._thread.submit(threading.get_ident).result()
+
+    def _run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` on the printer's own thread (where its browser lives)."""
+        if threading.get_ident() == self._thread_id:
+            return work(*args)
+        return self._thread.submit(work, *args).result()
 
     def __enter__(self) -> BriefingPrinter:
         self.open()
@@ -86,6 +100,9 @@ class BriefingPrinter:
     def open(self) -> None:
         """Start the browser: a page with plotly.js for the charts and a page without
         script for the document."""
+        self._run(self._open)
+
+    def _open(self) -> None:
         if self._browser is not None:
             return
         self._playwright = sync_playwright().start()
@@ -98,7 +115,7 @@ class BriefingPrinter:
                                      wait_until="load")
             self._printer = self._context(java_script_enabled=False).new_page()
         except Exception:
-            self.close()
+            self._close()
             raise
 
     def _context(self, **options: Any) -> BrowserContext:
@@ -109,7 +126,12 @@ class BriefingPrinter:
         return context
 
     def close(self) -> None:
-        """Close the browser and Playwright (safe to call twice)."""
+        """Close the browser and Playwright, and the printer's thread (safe to call
+        twice)."""
+        self._run(self._close)
+        self._thread.shutdown(wait=True)
+
+    def _close(self) -> None:
         for context in self._contexts:
             context.close()
         self._contexts.clear()
@@ -121,8 +143,11 @@ class BriefingPrinter:
 
     def chart_images(self, briefing: dict[str, Any]) -> dict[str, bytes]:
         """Every chart of the briefing as PNG bytes, by name."""
+        return self._run(self._chart_images, briefing)
+
+    def _chart_images(self, briefing: dict[str, Any]) -> dict[str, bytes]:
         if self._charts is None:
-            self.open()
+            self._open()
         assert self._charts is not None
         images = {}
         for name, figure in briefing_figures(briefing).items():
@@ -132,8 +157,11 @@ class BriefingPrinter:
 
     def pdf(self, html: str, title: str) -> bytes:
         """The document ``html`` printed on A4, numbered pages."""
+        return self._run(self._pdf, html, title)
+
+    def _pdf(self, html: str, title: str) -> bytes:
         if self._printer is None:
-            self.open()
+            self._open()
         assert self._printer is not None
         self._printer.set_content(html, wait_until="load")
         return self._printer.pdf(
