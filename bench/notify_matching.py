@@ -45,7 +45,6 @@ from dashboard.notify.scope import NOTHING
 from dashboard.queries.departments import department_options
 from dashboard.settings import Settings
 from dashboard.store import get_engine, init_store
-from dashboard.store.upsert import bulk_insert
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
 DOMAINS = ["waste", "environment", "mobility", "lighting", "water", "parking"]
@@ -151,7 +150,8 @@ def naive_match_events(conn: Any, settings: Settings, now: datetime) -> int:
         return 0
     subs, reach = matching._subscribers(conn, settings)  # noqa: SLF001 - the same inputs
     domains_of = {d["id"]: set(d["domains"]) for d in department_options(settings)}
-    told, waiting = [], []
+    told: list[tuple[str, int]] = []
+    waiting: list[tuple[int, int]] = []
     for event in events:
         for sub in subs:
             if (sub.created_at <= event.created_at
@@ -160,12 +160,7 @@ def naive_match_events(conn: Any, settings: Settings, now: datetime) -> int:
                 told.append((sub.username, event.id))
                 if sub.channel != "in_app":
                     waiting.append((sub.id, event.id))
-    bulk_insert(conn, Notification, ("username", "event_id"), dict.fromkeys(told),
-                constants={"created_at": now})
-    bulk_insert(conn, DeliveryItem, ("subscription_id", "event_id"), waiting,
-                constants={"created_at": now})
-    conn.execute(update(NotificationEvent).where(NotificationEvent.id.in_(
-        [e.id for e in events])).values(matched_at=now))
+    matching.record_matches(conn, [e.id for e in events], told, waiting, now)
     return len(events)
 
 

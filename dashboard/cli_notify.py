@@ -51,12 +51,13 @@ def send(
     """Send a briefing now (outside the schedule), or render one to a PDF (--dry-run)."""
     from sqlalchemy import select
 
+    from dashboard.briefing import FREQUENCIES
     from dashboard.model import User
     from dashboard.notify.briefings import queue_briefing_now, render_for
     from dashboard.notify.deliveries import send_due
 
     settings, engine, renderer = get_settings(), _engine(), _renderer()
-    if frequency not in (None, "daily", "weekly", "monthly"):
+    if frequency is not None and frequency not in FREQUENCIES:
         _fail("--frequency must be daily, weekly or monthly")
     if dry_run or out is not None:
         if user is None:
@@ -71,7 +72,6 @@ def send(
         typer.echo(f"{rendered.subject}: {len(rendered.pdf):,} bytes of PDF in {target}")
         if dry_run:
             return
-    from dashboard.briefing import FREQUENCIES
     from dashboard.notify.briefings import briefing_sender
 
     with engine.connect() as conn:
@@ -84,7 +84,7 @@ def send(
     for name in names:
         try:
             queued.append(queue_briefing_now(engine, settings, name, now,
-                                             frequency if frequency in FREQUENCIES else None))
+                                             frequency))
         except (LookupError, ValueError) as error:
             _fail(str(error))
     counts = send_due(engine, settings, now, {"briefing": briefing_sender(engine, renderer)},

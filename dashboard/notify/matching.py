@@ -140,14 +140,21 @@ def match_events(conn: Connection, settings: Settings, now: datetime) -> int:
             told.append((sub.username, event.id))
             if sub.channel != "in_app":
                 waiting.append((sub.id, event.id))
-    # new rows only: these events were never matched (the lease, and matched_at set in
-    # this same transaction)
+    record_matches(conn, [e.id for e in events], told, waiting, now)
+    return len(events)
+
+
+def record_matches(conn: Connection, event_ids: list[int], told: list[tuple[str, int]],
+                   waiting: list[tuple[int, int]], now: datetime) -> None:
+    """Write what matching found: in-app notifications (``told``: user, event; once each),
+    events waiting on e-mail and webhook subscriptions (subscription, event), and the
+    events marked matched. New rows only: these events were never matched (the lease, and
+    ``matched_at`` set in this same transaction)."""
     bulk_insert(conn, Notification, ("username", "event_id"), dict.fromkeys(told),
                 constants={"created_at": now})
     bulk_insert(conn, DeliveryItem, ("subscription_id", "event_id"), waiting,
                 constants={"created_at": now})
     conn.execute(update(NotificationEvent)
                  .where(NotificationEvent.id.in_(bindparam("ids", expanding=True)))
-                 .values(matched_at=now), {"ids": [e.id for e in events]})
-    return len(events)
+                 .values(matched_at=now), {"ids": event_ids})
 

@@ -11,11 +11,12 @@ from sqlalchemy import delete, select, update
 from dashboard.auth.users import Principal
 from dashboard.i18n import available_languages
 from dashboard.kpis import load_alert_rules, load_kpis
-from dashboard.model import District, Subscription, User
+from dashboard.model import Subscription, User
 from dashboard.notify import BRIEFING_CHOICES, CHANNELS, KINDS
 from dashboard.notify.email import valid_address
 from dashboard.notify.scope import reach_of
 from dashboard.notify.webhooks import check_webhook_url
+from dashboard.queries import district_options
 from dashboard.queries.departments import department_options
 from dashboard.settings import Settings
 from dashboard.store import get_engine
@@ -32,8 +33,7 @@ def _signed_in(who: Principal) -> None:
 
 
 def _district_ids(settings: Settings) -> set[str]:
-    with get_engine(settings.resolved_database_url).connect() as conn:
-        return set(conn.execute(select(District.id)).scalars())
+    return {d["id"] for d in district_options(settings)}  # the read model, cached
 
 
 def _check_target(settings: Settings, who: Principal, kind: str, target: str) -> None:
