@@ -92,16 +92,28 @@ def _reassign(engine: Any, settings: Any) -> dict[str, Any]:
 
 @districts_app.command("load")
 def districts_load(
-    file: Annotated[str, typer.Argument(help="A GeoJSON FeatureCollection of polygons.")],
+    file: Annotated[str, typer.Argument(
+        help="GeoJSON, Shapefile (.shp or zipped) or GeoPackage of polygons.")],
     name_field: Annotated[str, typer.Option(help="Property that names each district.")] = "name",
     id_field: Annotated[str | None, typer.Option(help="Property with the district id.")] = None,
     population_field: Annotated[str | None, typer.Option(help="Property with population.")] = None,
+    layer: Annotated[str | None, typer.Option(
+        help="GeoPackage layer, or Shapefile in a zip, to read.")] = None,
+    crs: Annotated[str | None, typer.Option(
+        help="The file's coordinate system (EPSG:25830), when it declares none or a wrong "
+             "one.")] = None,
+    parent_field: Annotated[str | None, typer.Option(
+        help="Property naming each district's municipality (or borough).")] = None,
+    municipality: Annotated[str | None, typer.Option(
+        help="The municipality every district of the file belongs to.")] = None,
     source_id: SourceId = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Load district boundaries; every located asset and request is assigned again."""
+    """Load district boundaries, reprojected to WGS84; every located asset and request is
+    assigned again."""
     config = {"location": file, "name_field": name_field, "id_field": id_field,
-              "population_field": population_field}
+              "population_field": population_field, "layer": layer, "crs": crs,
+              "parent_field": parent_field, "municipality": municipality}
     _run("districts", config, source_id or "districts", as_json, full=True, after=_reassign)
 
 

@@ -1,11 +1,14 @@
-"""District geometry: assigning located things to districts (point-in-polygon, shapely)."""
+"""District geometry: assigning located things to districts (a point-in-polygon spatial
+join, geopandas), distances and label points."""
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import geopandas as gpd
 import h3
 import numpy as np
 import shapely
@@ -15,9 +18,9 @@ from sqlalchemy import Connection, select
 
 from dashboard.model import District
 
-KM_PER_DEG_LAT = 110.574
-KM_PER_DEG_LON_EQUATOR = 111.320
-
+WGS84 = "EPSG:4326"
+# From this many districts on, one spatial join beats testing each district's polygon.
+JOIN_FROM_DISTRICTS = 64
 
 HOTSPOT_RESOLUTION = 9  # H3 cells about 350 m across (0.1 km²): a street corner's scale
 EARTH_METRES = 6_371_000.0
@@ -49,15 +52,6 @@ def box_around(lat: float, lon: float, metres: float) -> tuple[float, float, flo
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
-def area_km2(geometry: Any) -> float:
-    """Area of a lon/lat (Multi)Polygon in km², by a local equirectangular projection
-    (well under 1 % off at city scale)."""
-    lat0 = geometry.centroid.y
-    scale_x = KM_PER_DEG_LON_EQUATOR * math.cos(math.radians(lat0))
-    projected = shapely.transform(geometry, lambda xy: xy * np.array([scale_x, KM_PER_DEG_LAT]))
-    return float(projected.area)
-
-
 def label_point(geometry: dict[str, Any] | None) -> list[float] | None:
     """Where a district's map label goes, as [lat, lon]: the pole of inaccessibility of its
     largest part (the inside point farthest from its edges; a centroid can fall outside a
@@ -80,7 +74,7 @@ def label_point(geometry: dict[str, Any] | None) -> list[float] | None:
     return [round(pole.y, 6), round(pole.x / scale_x, 6)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DistrictIndex:
     """The districts' polygons, ready for vectorised point-in-polygon lookups."""
 
@@ -110,15 +104,39 @@ class DistrictIndex:
     def assign(
         self, lats: Sequence[float | None], lons: Sequence[float | None]
     ) -> list[str | None]:
-        """The district id containing each point (None outside every district or unlocated)."""
+        """The district id containing each point (None outside every district or unlocated);
+        a point on two overlapping districts gets the first.
+
+        Many districts (a metropolis' neighbourhoods): one geopandas spatial join, the
+        districts in an STR-tree. A few: each district's polygon against every point
+        (``shapely.contains_xy``, no point objects made), which is faster below
+        ``JOIN_FROM_DISTRICTS`` (bench/district_assign.py measures both)."""
         lat = np.array([np.nan if v is None else v for v in lats], dtype=float)
         lon = np.array([np.nan if v is None else v for v in lons], dtype=float)
-        found: list[str | None] = [None] * len(lat)
-        located = np.isfinite(lat) & np.isfinite(lon)
-        for district_id, polygon in zip(self.ids, self.polygons, strict=True):
-            inside = np.zeros(len(lat), dtype=bool)
-            inside[located] = shapely.contains_xy(polygon, lon[located], lat[located])
-            for index in np.flatnonzero(inside):
-                if found[index] is None:
-                    found[index] = district_id
-        return found
+        found = np.full(len(lat), None, dtype=object)
+        located = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+        if not self.ids or not len(located):
+            return list(found)
+        if len(self.ids) < JOIN_FROM_DISTRICTS:
+            taken = np.zeros(len(located), dtype=bool)
+            xs, ys = lon[located], lat[located]
+            for district_id, polygon in zip(self.ids, self.polygons, strict=True):
+                inside = shapely.contains_xy(polygon, xs, ys)
+                found[located[inside & ~taken]] = district_id
+                taken |= inside
+            return list(found)
+        points = gpd.GeoDataFrame(
+            {"point": located}, geometry=gpd.points_from_xy(lon[located], lat[located]),
+            crs=WGS84)
+        joined = gpd.sjoin(points, self.frame, how="inner", predicate="within")
+        first = joined.sort_values(["point", "order"]).drop_duplicates("point")
+        found[first["point"].to_numpy()] = first["district"].to_numpy()
+        return list(found)
+
+    @cached_property
+    def frame(self) -> gpd.GeoDataFrame:
+        """The districts as a GeoDataFrame with its spatial index built (once)."""
+        frame = gpd.GeoDataFrame({"district": list(self.ids), "order": range(len(self.ids))},
+                                 geometry=list(self.polygons), crs=WGS84)
+        frame.sindex.query(shapely.box(0, 0, 0, 0))  # builds the STR-tree now
+        return frame

@@ -75,6 +75,10 @@ class District(Base):
     area_km2: Mapped[float] = mapped_column(Float, default=0.0)
     centroid_lat: Mapped[float | None]
     centroid_lon: Mapped[float | None]
+    # The parent area (a municipality or borough) of a metropolitan deployment's district;
+    # None for a single city's districts.
+    municipality_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    municipality_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class Source(Base):

@@ -45,6 +45,7 @@ SMOKE = {
                 "--workers", "1"],
     "request_duplicates.py": ["--open", "3000", "--batch", "200", "--repeat", "1"],
     "hotspots.py": ["--requests", "3000", "--repeat", "1"],
+    "district_assign.py": ["--points", "2000", "--districts", "80", "--repeat", "1"],
     "notify_matching.py": ["--users", "20", "--subscriptions", "40", "--events", "200",
                            "--repeat", "1"],
 }

@@ -10,7 +10,7 @@ from shapely.geometry import MultiPoint, Point, Polygon, mapping
 from shapely.geometry.base import BaseMultipartGeometry
 
 from dashboard.demo.config import CityConfig
-from dashboard.geo import area_km2
+from dashboard.district_shapes import area_km2
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
+from dashboard.district_shapes import display_outlines
 from dashboard.geo import label_point
 from dashboard.kpis import compute_kpi_table, load_alert_rules, load_kpis, window_for
 from dashboard.kpis.definitions import KpiDefinition
@@ -182,9 +183,11 @@ def district_scores(settings: Settings, window: str, kpi: str | None,
     def compute(conn: Connection) -> list[dict[str, Any]]:
         rows = conn.execute(
             select(District.id, District.name, District.population, District.geometry)
-        )
-        return [{"id": i, "name": n, "population": p, "geometry": g, "label_at": label_point(g)}
-                for i, n, p, g in rows]
+        ).all()
+        outlines = display_outlines([g for *_, g in rows])
+        return [{"id": i, "name": n, "population": p, "geometry": outline,
+                 "label_at": label_point(g)}
+                for (i, n, p, g), outline in zip(rows, outlines, strict=True)]
 
     features = []
     for district in _cached(settings, "district_shapes", {}, compute, DISTRICTS):
@@ -216,9 +219,11 @@ def district_outlines(settings: Settings) -> dict[str, Any]:
 
     def compute(conn: Connection) -> dict[str, Any]:
         stmt = select(District.id, District.name, District.geometry).order_by(District.id)
+        rows = [row for row in conn.execute(stmt) if row.geometry]
+        outlines = display_outlines([g for *_, g in rows])
         return {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": i, "geometry": g, "properties": {"id": i, "name": n}}
-            for i, n, g in conn.execute(stmt) if g]}
+            {"type": "Feature", "id": i, "geometry": outline, "properties": {"id": i, "name": n}}
+            for (i, n, _), outline in zip(rows, outlines, strict=True)]}
 
     return _cached(settings, "district_outlines", {}, compute, DISTRICTS)
 
