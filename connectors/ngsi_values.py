@@ -23,6 +23,7 @@ from typing import Any
 from shapely.geometry import shape
 
 from connectors.values import coordinate, parse_time
+from dashboard.units import UNIT_CODES
 
 MAX_DEPTH = 32  # nesting of a structured attribute value
 _OFFSET_AND_Z = re.compile(r"([+-]\d\d:?\d\d)Z$")  # "2010-04-15T06:37:38-08:00Z" (seen)
@@ -90,16 +91,6 @@ NUMBER_KINDS = frozenset({"Number", "Integer", "Float", "Double", "number", "int
 STATIC_NUMBERS = frozenset({"laneId", "lanternHeight", "powerRating", "binCapacity",
                             "binMaxLoad", "binRecommendedLoad", "binFullnessThreshold",
                             "numberOfLanes", "floor"})
-
-# UN/CEFACT Recommendation 20 codes (NGSI unitCode) seen in city data -> symbols.
-UNIT_CODES: dict[str, str] = {
-    "GQ": "µg/m3", "GP": "mg/m3", "59": "ppm", "61": "ppb", "CEL": "°C", "FAH": "°F",
-    "KEL": "K", "P1": "%", "MTS": "m/s", "KMH": "km/h", "MTR": "m", "CMT": "cm", "MMT": "mm",
-    "KTM": "km", "WTT": "W", "KWT": "kW", "MAW": "MW", "WHR": "Wh", "KWH": "kWh", "VLT": "V",
-    "AMP": "A", "SEC": "s", "MIN": "min", "HUR": "h", "2N": "dB", "A97": "hPa", "BAR": "bar",
-    "PAL": "Pa", "KGM": "kg", "TNE": "t", "LTR": "l", "MTQ": "m3", "MQH": "m3/h", "LUX": "lx",
-    "DD": "°", "C62": "1", "H87": "pieces",
-}
 
 
 def unit_symbol(code: Any) -> str | None:

@@ -11,6 +11,16 @@ DISPLAY: dict[str, tuple[float, str]] = {"ratio": (100.0, "%")}
 SPELLING = {"µg/m3": "µg/m³", "ug/m3": "µg/m³", "μg/m3": "µg/m³", "μg/m³": "µg/m³",
             "mg/m3": "mg/m³", "m3": "m³", "m3/h": "m³/h", "Cel": "°C", "CEL": "°C",
             "dBA": "dB(A)", "db(A)": "dB(A)"}
+# UN/CEFACT Recommendation 20 codes (NGSI unitCode) seen in city data -> the symbols
+# stored (the NGSI connector reads codes with it, the NGSI-LD server writes them back).
+UNIT_CODES: dict[str, str] = {
+    "GQ": "µg/m3", "GP": "mg/m3", "59": "ppm", "61": "ppb", "CEL": "°C", "FAH": "°F",
+    "KEL": "K", "P1": "%", "MTS": "m/s", "KMH": "km/h", "MTR": "m", "CMT": "cm", "MMT": "mm",
+    "KTM": "km", "WTT": "W", "KWT": "kW", "MAW": "MW", "WHR": "Wh", "KWH": "kWh", "VLT": "V",
+    "AMP": "A", "SEC": "s", "MIN": "min", "HUR": "h", "2N": "dB", "A97": "hPa", "BAR": "bar",
+    "PAL": "Pa", "KGM": "kg", "TNE": "t", "LTR": "l", "MTQ": "m3", "MQH": "m3/h", "LUX": "lx",
+    "DD": "°", "C62": "1", "H87": "pieces",
+}
 # Measures people know by their symbols.
 METRIC_LABELS = {"no2": "NO₂", "o3": "O₃", "pm10": "PM10", "pm25": "PM2.5", "pm1": "PM1",
                  "so2": "SO₂", "co": "CO", "co2": "CO₂", "nh3": "NH₃", "LAeq": "Noise (LAeq)",
