@@ -24,6 +24,7 @@ from cachetools import LRUCache
 
 from dashboard.api import register_api
 from dashboard.api.media import register_media
+from dashboard.api.ngsi_ld import register_ngsi_ld
 from dashboard.api.open311_server import register_open311
 from dashboard.auth.web import install as install_auth
 from dashboard.settings import Settings, get_settings
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
         register_notifications(app.server, settings)
     register_api(app.server, settings)
+    register_ngsi_ld(app.server, settings)
     register_open311(app.server, settings, store=_store_posted)
     register_media(app.server)
     _import_pages_and_callbacks()
