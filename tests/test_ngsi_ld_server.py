@@ -504,6 +504,9 @@ def test_one_entity_and_errors(client: FlaskClient) -> None:
                          headers={"Accept": "application/geo+json"}).get_json()
     assert feature["type"] == "Feature" and feature["id"] == STATION
     bad(client, "/entities/urn:ngsi-ld:Nothing:1", 404, "ResourceNotFound")
+    bad(client, "/entities/urn:ngsi-ld:Nothing:%00", 404, "ResourceNotFound")
+    bad(client, "/temporal/entities/urn:ngsi-ld:Nothing:%00", 404, "ResourceNotFound")
+    bad(client, "/entities", id="urn:x\x00")
     bad(client, "/entities", 400)  # no filter at all
     bad(client, "/nothing", 404, "ResourceNotFound")
     refused = client.post(f"{LD}/entities", json={"id": "x", "type": "T"})

@@ -69,6 +69,8 @@ class Args:
                 raise NgsiLdError(f"unknown parameter {name!r}; accepted: {', '.join(allowed)}")
             if len(args.getlist(name)) > 1:
                 raise NgsiLdError(f"parameter {name!r} given more than once")
+            if "\x00" in args[name]:
+                raise NgsiLdError(f"parameter {name!r} contains a NUL character")
 
     def text(self, name: str) -> str | None:
         """The value, or None when absent or empty."""

@@ -126,6 +126,8 @@ def entity_page(conn: Connection, settings: Settings, query: EntityQuery, offset
 def entity_by_id(conn: Connection, settings: Settings,
                  entity_id: str) -> dict[str, Any] | None:
     """The entity with this id (an asset or a KPI), or None."""
+    if "\x00" in entity_id:  # no id holds one (PostgreSQL refuses it in a query)
+        return None
     if entity_id.startswith(KPI_PREFIX):
         return next((e for e in kpi_entities(settings) if e["id"] == entity_id), None)
     row = conn.execute(select(*ASSET_COLUMNS).where(Asset.id == entity_id)).first()
