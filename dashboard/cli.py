@@ -24,6 +24,7 @@ from dashboard.cli_commitments import commitments_app
 from dashboard.cli_consultations import consultations_app
 from dashboard.cli_db import db_app
 from dashboard.cli_notify import briefing_app, notify_app
+from dashboard.cli_opendata import opendata_app
 from dashboard.cli_users import audit, users_app
 from dashboard.settings import Settings, get_settings
 
@@ -45,6 +46,7 @@ app.add_typer(commitments_app, name="commitments")
 app.add_typer(consultations_app, name="consultations")
 app.add_typer(briefing_app, name="briefing")
 app.add_typer(notify_app, name="notify")
+app.add_typer(opendata_app, name="opendata")
 app.command("audit")(audit)
 
 
@@ -208,6 +210,9 @@ def _demo_users(url: str, *, ensure: bool) -> None:
 @app.command()
 def kpis(
     district: Annotated[str | None, typer.Option(help="District id; default the city.")] = None,
+    municipality: Annotated[str | None, typer.Option(
+        help="Municipality id (a metropolitan deployment): its KPIs, or with --district "
+             "one of its districts")] = None,
     window: Annotated[str, typer.Option(help="day | week | month | quarter | year")] = "week",
     period: Annotated[str | None, typer.Option(
         help="24h | 7d | 30d | 90d | 12m, or a range of local dates 2026-10-01/2026-10-31 "
@@ -226,7 +231,7 @@ def kpis(
     try:
         if period is not None:
             window = kpi_window(period, settings.current_time(), settings.timezone)
-        data = queries.overview(settings, district, window, department)
+        data = queries.overview(settings, district, window, department, municipality)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -236,14 +241,23 @@ def kpis(
         for kpi in data["kpis"]
     ]
     if as_json:
-        _print({"district": district, "department": department, "window": window,
+        _print({"district": district, "municipality": municipality,
+                "department": department, "window": window,
                 "window_start": data["window_start"],
                 "window_end": data["window_end"], **queries.score_fields(data["city_score"]),
                 "kpis": rows})
         return
-    for line in kpi_lines(data, rows, lang, _place_name(settings, district), department,
-                          window):
+    place = _place_name(settings, district) or _municipality_name(settings, municipality)
+    for line in kpi_lines(data, rows, lang, place, department, window):
         typer.echo(line)
+
+
+def _municipality_name(settings: Settings, municipality: str | None) -> str | None:
+    """The municipality's name, or None for the whole city."""
+    from dashboard import queries
+
+    names = {m["id"]: m["name"] for m in queries.municipality_options(settings)}
+    return names.get(municipality or "", municipality)
 
 
 def _place_name(settings: Settings, district: str | None) -> str | None:

@@ -294,3 +294,24 @@ def test_users_of_an_older_store_keep_everything_and_get_a_weekly_briefing_in_en
                                 "FROM users")).one()
     assert tuple(row) == ("mayor", "h$1", None, "en", "weekly")
     assert _schema_differences(empty_engine) == []
+
+
+def test_districts_of_an_older_store_keep_everything_and_belong_to_no_municipality(
+        empty_engine: Engine) -> None:
+    """0017 adds each district's parent area: a 0016 store's districts keep their rows,
+    geometry and population, and have none (a single city)."""
+    from alembic import command
+
+    from dashboard.store.schema import _config
+
+    square = '{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}'
+    with empty_engine.begin() as conn:
+        command.upgrade(_config(conn), "0016_subscriptions")
+        conn.execute(text("INSERT INTO districts (id, name, geometry, population, area_km2) "
+                          "VALUES ('centro', 'Centro', :g, 1200, 5.2)"), {"g": square})
+    upgrade_store(empty_engine)
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT id, name, population, area_km2, municipality_id, "
+                                "municipality_name FROM districts")).one()
+    assert tuple(row) == ("centro", "Centro", 1200, 5.2, None, None)
+    assert _schema_differences(empty_engine) == []

@@ -136,14 +136,17 @@ def source_type(kpi: KpiDefinition) -> str | None:
     return kpi.metric.split(".", 1)[0]
 
 
-def places_with_assets(conn: Connection, types: set[str]) -> dict[str, set[str | None]]:
-    """For each asset type, the districts with at least one such asset, and None (the city)
-    when there is one anywhere. One indexed query."""
+def places_with_assets(conn: Connection, types: set[str],
+                       within: Sequence[str] | None = None) -> dict[str, set[str | None]]:
+    """For each asset type, the districts with at least one such asset, and None (the city,
+    or the districts ``within``) when there is one anywhere there. One indexed query."""
     found: dict[str, set[str | None]] = {t: set() for t in types}
     if not types:
         return found
-    rows = conn.execute(select(Asset.type, Asset.district_id).where(Asset.type.in_(types))
-                        .distinct())
+    stmt = select(Asset.type, Asset.district_id).where(Asset.type.in_(types))
+    if within is not None:
+        stmt = stmt.where(Asset.district_id.in_(within))
+    rows = conn.execute(stmt.distinct())
     for kind, district in rows:
         found[kind].update({None, district})
     return found
@@ -160,25 +163,31 @@ def compute_kpi_table(
     window: Window,
     now: datetime,
     department: str | None = None,
+    within: Sequence[str] | None = None,
 ) -> KpiTable:
     """Compute every KPI for the city and each district over ``window``; with
     ``department``, its request and case KPIs count that department's requests and cases
-    only (sensor KPIs are the same for every department)."""
+    only (sensor KPIs are the same for every department). With ``within`` (a
+    municipality's districts), of those districts only: ``places[None]`` is then their
+    whole, computed as the city is from its districts."""
     populations = district_populations(conn)
+    inside = None if within is None else tuple(sorted(within))
+    if inside is not None:
+        populations = {d: p for d, p in populations.items() if d in set(inside)}
     by_source: dict[str, list[KpiDefinition]] = {}
     for kpi in kpis:
         by_source.setdefault(kpi.source, []).append(kpi)
     raw: dict[str, SourceResult] = {}
     raw.update(rollup_results(
-        conn, by_source.get("rollups", []), window, populations, int(now.timestamp())
+        conn, by_source.get("rollups", []), window, populations, int(now.timestamp()), inside
     ))
     now_epoch = int(now.timestamp())
     raw.update(request_results(conn, by_source.get("service_requests", []), window, populations,
-                               now_epoch, department))
+                               now_epoch, department, inside))
     raw.update(case_results(conn, by_source.get("cases", []), window, populations, now_epoch,
-                            department))
+                            department, inside))
     kinds = {k.id: source_type(k) for k in kpis}
-    located = places_with_assets(conn, {t for t in kinds.values() if t})
+    located = places_with_assets(conn, {t for t in kinds.values() if t}, inside)
 
     def has_source(kpi: KpiDefinition, key: str | None) -> bool:
         kind = kinds[kpi.id]

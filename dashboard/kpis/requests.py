@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, TextClause, bindparam, func, select, text
 
 from dashboard.kpis.coverage import Coverage, span_coverage
 from dashboard.kpis.definitions import KpiDefinition
@@ -122,7 +122,8 @@ class Span:
 @dataclass(frozen=True)
 class Rollups:
     """Reads one kind's rollups (``requests`` or ``cases``) at one grain, for one domain
-    (None: every domain) and one department (None: every department)."""
+    (None: every domain), one department (None: every department) and the districts
+    ``within`` (None: the whole city; a municipality's districts)."""
 
     conn: Connection
     kind: str
@@ -130,6 +131,7 @@ class Rollups:
     domain: str | None
     tz: str
     department: str | None = None
+    within: tuple[str, ...] | None = None
 
     def _where(self, grain: str | None = None) -> tuple[str, dict[str, Any]]:
         where = "kind = :kind AND grain = :grain"
@@ -140,7 +142,15 @@ class Rollups:
         if self.department is not None:
             where += " AND department = :department"
             params["department"] = self.department
+        if self.within is not None:
+            where += " AND district_id IN :within"
+            params["within"] = list(self.within)
         return where, params
+
+    def _sql(self, statement: str) -> TextClause:
+        sql = text(statement)
+        return sql.bindparams(bindparam("within", expanding=True)) if self.within is not None \
+            else sql
 
     def sums(self, start: int, end: int, by_day_from: int | None = None
              ) -> list[tuple[int, str, np.ndarray, int | None]]:
@@ -156,7 +166,7 @@ class Rollups:
             slot = "bucket"
         measures = ", ".join(f"SUM({m})" for m in MEASURES)
         group = "district_id" if by_day_from is None else f"{slot}, district_id"
-        rows = self.conn.execute(text(
+        rows = self.conn.execute(self._sql(
             f"SELECT {slot} AS slot, district_id, {measures}, MAX(latest) FROM request_rollups "
             f"WHERE {where} AND bucket >= :start AND bucket < :end GROUP BY {group}"
         ), {**params, "start": start, "end": end}).all()
@@ -176,7 +186,7 @@ class Rollups:
             if start is not None:
                 where += " AND bucket >= :start"
                 params["start"] = start
-            for district, due_open, overdue in self.conn.execute(text(
+            for district, due_open, overdue in self.conn.execute(self._sql(
                 f"SELECT district_id, SUM(due_open_delta), SUM(overdue_delta) "
                 f"FROM request_rollups WHERE {where} AND bucket < :end GROUP BY district_id"
             ), {**params, "end": end}):
@@ -194,7 +204,7 @@ class Rollups:
         chosen = [f"{columns[b]} AS {b}" for b in by]
         keys = ", ".join(by)
         partition = f"PARTITION BY {keys} " if by else ""
-        rows = self.conn.execute(text(
+        rows = self.conn.execute(self._sql(
             f"WITH h AS (SELECT {''.join(c + ', ' for c in chosen)}bin, "
             f"CAST(SUM(count) AS BIGINT) AS c FROM request_durations WHERE {where} "
             f"AND bucket >= :start AND bucket < :end "
@@ -351,6 +361,7 @@ def _results(
     feed_start: float | None,
     now: int,
     department: str | None,
+    within: tuple[str, ...] | None = None,
 ) -> dict[str, SourceResult]:
     current = Span.of(window, feed_start, now)
     previous = Span.of(window.previous(), feed_start, now)
@@ -362,7 +373,7 @@ def _results(
         if domain not in readings:
             wanted = {k.aggregation for k in kpis if (k.filter.get("domain") or None) == domain}
             readings[domain] = _read(Rollups(conn, kind, window.grain, domain, window.tz,
-                                             department), window, now,
+                                             department, within), window, now,
                                      overdue="share_open_overdue" in wanted,
                                      medians="median_days_to_close" in wanted)
         reading = readings[domain]
@@ -425,6 +436,7 @@ def request_results(
     populations: dict[str, int],
     now: int | None = None,
     department: str | None = None,
+    within: tuple[str, ...] | None = None,
 ) -> dict[str, SourceResult]:
     """Values of the service-request KPIs for the window and its previous one, over the
     time the request feed covers (from its first request, up to ``now``); with
@@ -433,7 +445,7 @@ def request_results(
         return {}
     start = feed_start(conn, ServiceRequest.requested_at)
     return _results(conn, "requests", kpis, window, populations, start,
-                    window.end if now is None else now, department)
+                    window.end if now is None else now, department, within)
 
 
 def case_results(
@@ -443,6 +455,7 @@ def case_results(
     populations: dict[str, int],
     now: int | None = None,
     department: str | None = None,
+    within: tuple[str, ...] | None = None,
 ) -> dict[str, SourceResult]:
     """Values of the case (procedure) KPIs: resolution times of cases closed in the window
     (of one department's cases with ``department``)."""
@@ -450,4 +463,4 @@ def case_results(
         return {}
     start = feed_start(conn, Case.closed_at)
     return _results(conn, "cases", kpis, window, populations, start,
-                    window.end if now is None else now, department)
+                    window.end if now is None else now, department, within)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import BindParameter, Connection, bindparam, text
 
 from dashboard.kpis.coverage import Coverage, span_coverage
 from dashboard.kpis.definitions import KpiDefinition
@@ -53,8 +53,11 @@ def rollup_results(
     window: Window,
     populations: dict[str, int],
     now: int | None = None,
+    within: tuple[str, ...] | None = None,
 ) -> dict[str, SourceResult]:
-    """Values of the rollup-based KPIs for the window, its previous one, and sparklines.
+    """Values of the rollup-based KPIs for the window, its previous one, and sparklines;
+    with ``within``, of those districts only (a municipality), whose whole is the place
+    ``None``.
 
     A place's data covers the window from its first reading (since the previous window's
     start) to the end of its newest reading's bucket, or ``now`` while it keeps reporting
@@ -66,16 +69,19 @@ def rollup_results(
     if not metrics:
         return {}
     previous = window.previous()
-    rows = conn.execute(
-        text(
-            "SELECT metric, district_id, bucket, count, sum FROM rollups "
-            "WHERE metric IN :metrics AND grain = :grain AND bucket >= :start AND bucket < :end "
-            "AND count > 0"
-        ).bindparams(bindparam("metrics", expanding=True)),
-        {"metrics": metrics, "grain": window.grain, "start": previous.start, "end": window.end},
-    ).all()
+    sql = ("SELECT metric, district_id, bucket, count, sum FROM rollups "
+           "WHERE metric IN :metrics AND grain = :grain AND bucket >= :start AND bucket < :end "
+           "AND count > 0")
+    params: dict[str, Any] = {"metrics": metrics, "grain": window.grain,
+                              "start": previous.start, "end": window.end}
+    binds: list[BindParameter[Any]] = [bindparam("metrics", expanding=True)]
+    if within is not None:
+        sql += " AND district_id IN :within"
+        params["within"] = list(within)
+        binds.append(bindparam("within", expanding=True))
+    rows = conn.execute(text(sql).bindparams(*binds), params).all()
     frame = rows_frame(rows, ["metric", "district", "bucket", "count", "sum"])
-    fresh = _freshness(conn, metrics, window.end)
+    fresh = _freshness(conn, metrics, window.end, within)
     width = 86400 if window.grain == "day" else 3600
     now = window.end if now is None else min(now, window.end)
     results: dict[str, SourceResult] = {}
@@ -131,26 +137,32 @@ def _place_values(
     ]
 
 
-def _freshness(conn: Connection, metrics: list[str], end: int) -> dict[str, dict[Any, int]]:
-    """Newest data time per metric (key None: the city) and district, from hour rollups.
+def _freshness(conn: Connection, metrics: list[str], end: int,
+               within: tuple[str, ...] | None = None) -> dict[str, dict[Any, int]]:
+    """Newest data time per metric (key None: the city, or the districts ``within``) and
+    district, from hour rollups.
 
     Two index lookups per metric: the newest hour overall, then each district's newest
     hour within the 48 hours before it (older districts fall back to the window frame).
     """
     found: dict[str, dict[Any, int]] = {}
+    among = "" if within is None else " AND district_id IN :within"
+    binds: list[BindParameter[Any]] = [] if within is None else [
+        bindparam("within", expanding=True)]
+    extra = {} if within is None else {"within": list(within)}
     for metric in metrics:
         newest = conn.execute(
             text("SELECT MAX(bucket) FROM rollups WHERE metric = :m AND grain = 'hour' "
-                 "AND bucket < :end"),
-            {"m": metric, "end": end},
+                 f"AND bucket < :end{among}").bindparams(*binds),
+            {"m": metric, "end": end, **extra},
         ).scalar()
         if newest is None:
             continue
         rows = conn.execute(
             text("SELECT district_id, MAX(bucket) FROM rollups WHERE metric = :m "
-                 "AND grain = 'hour' AND bucket >= :since AND bucket < :end "
-                 "GROUP BY district_id"),
-            {"m": metric, "since": int(newest) - 48 * 3600, "end": end},
+                 f"AND grain = 'hour' AND bucket >= :since AND bucket < :end{among} "
+                 "GROUP BY district_id").bindparams(*binds),
+            {"m": metric, "since": int(newest) - 48 * 3600, "end": end, **extra},
         ).all()
         times = {d: int(b) + 3600 for d, b in rows if d}
         times[CITY] = int(newest) + 3600

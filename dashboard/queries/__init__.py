@@ -76,11 +76,43 @@ def kpi_catalogue(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def kpi_table(settings: Settings, window: str, department: str | None = None
-              ) -> dict[str, Any]:
+def municipality_options(settings: Settings) -> list[dict[str, Any]]:
+    """The municipalities (parent areas) of a metropolitan deployment, for selectors: id,
+    name, population and their districts' ids (sorted by name); empty for a single city."""
+
+    def compute(conn: Connection) -> list[dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        rows = conn.execute(select(District.municipality_id, District.municipality_name,
+                                   District.id, District.population)
+                            .where(District.municipality_id.is_not(None))
+                            .order_by(District.id))
+        for mid, name, district, population in rows:
+            entry = found.setdefault(str(mid), {"id": mid, "name": name or mid, "population": 0,
+                                           "districts": []})
+            entry["population"] += int(population or 0)
+            entry["districts"].append(district)
+        return sorted(found.values(), key=lambda m: m["name"])
+
+    return _cached(settings, "municipality_options", {}, compute, DISTRICTS)
+
+
+def municipality_districts(settings: Settings, municipality: str | None) -> list[str] | None:
+    """The district ids of ``municipality`` (None: the whole city); ValueError when it is
+    not one."""
+    if municipality is None:
+        return None
+    for option in municipality_options(settings):
+        if option["id"] == municipality:
+            return list(option["districts"])
+    raise ValueError(f"unknown municipality {municipality!r}")
+
+
+def kpi_table(settings: Settings, window: str, department: str | None = None,
+              municipality: str | None = None) -> dict[str, Any]:
     """Every KPI for the city (key "") and every district over ``window``, with scores;
     with ``department``, the KPIs that department answers for (``department_kpis``), its
-    request and case KPIs counting its own requests and cases, and scores of those KPIs.
+    request and case KPIs counting its own requests and cases, and scores of those KPIs;
+    with ``municipality``, for it (key "") and its districts only.
 
     Shape: {"window", "window_start", "window_end", "places": {district or "": {
     "score", "previous_score", "score_change", "kpis": [KpiValue dicts]}}}; the
@@ -91,6 +123,7 @@ def kpi_table(settings: Settings, window: str, department: str | None = None
     now = settings.current_time()
     window = _check_window(window, now)
     span = window_for(window, now, settings.timezone)
+    within = municipality_districts(settings, municipality)
     kpis = department_kpis(settings, department, load_kpis(settings.kpis_file))
     groups: dict[tuple[str, ...], list[KpiDefinition]] = {}
     for kpi in kpis:
@@ -101,12 +134,13 @@ def kpi_table(settings: Settings, window: str, department: str | None = None
 
         def compute(conn: Connection, members: list[KpiDefinition] = members,
                     narrowed: str | None = narrowed) -> dict[str, list[dict[str, Any]]]:
-            table = compute_kpi_table(conn, members, span, now, narrowed)
+            table = compute_kpi_table(conn, members, span, now, narrowed, within)
             return {(key or ""): [v.as_dict() for v in values]
                     for key, values in table.places.items()}
 
         params = {"window": window, "end": span.end, "kpis": [k.id for k in members],
-                  **({"department": narrowed} if narrowed else {})}
+                  **({"department": narrowed} if narrowed else {}),
+                  **({"municipality": municipality, "within": within} if within else {})}
         for place, values in _cached(settings, "kpi_group", params, compute, scopes).items():
             found.setdefault(place, {}).update((v["id"], v) for v in values)
     places = {}
@@ -118,22 +152,25 @@ def kpi_table(settings: Settings, window: str, department: str | None = None
 
 
 def overview(settings: Settings, district: str | None, window: str,
-             department: str | None = None) -> dict[str, Any]:
-    """The overview page's numbers for the city or one district.
+             department: str | None = None, municipality: str | None = None
+             ) -> dict[str, Any]:
+    """The overview page's numbers for the city, one municipality or one district.
 
     ``department`` keeps the KPIs that department answers for (``kpi_table``), and the
     score is then the CityScore of just those KPIs.
     """
-    table = kpi_table(settings, window, department)
+    table = kpi_table(settings, window, department, municipality)
     place = table["places"].get(district or "")
     if place is None:
-        raise ValueError(f"unknown district {district!r}")
+        where = f" of municipality {municipality!r}" if municipality else ""
+        raise ValueError(f"unknown district {district!r}{where}")
     kpis = place["kpis"]
     times = [k["as_of"] for k in kpis if k["as_of"]]
     return {
         "as_of": max(times) if times else None,
         "window": window,
         "district": district or None,
+        "municipality": municipality,
         "window_start": table["window_start"],
         "window_end": table["window_end"],
         "city_score": {
