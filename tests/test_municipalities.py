@@ -98,3 +98,14 @@ def test_the_command_line_reads_a_municipality_and_refuses_an_unknown_one(
     unknown = cli("kpis", "--municipality", "zurich")
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: unknown municipality 'zurich'"
+
+    from app import create_app
+
+    client = create_app(Settings(var_dir=tmp_path / "var", database_url="", redis_url=None,
+                                 now=TINY_NOW)).server.test_client()
+    api = client.get("/api/v1/kpis?municipality=bern").get_json()
+    assert api["municipality"] == "bern" and [k["id"] for k in api["kpis"]] == \
+        [k["id"] for k in data["kpis"]]
+    refused = client.get("/api/v1/kpis?municipality=zurich")
+    assert refused.status_code == 400 and refused.get_json()["error"]["parameter"] == \
+        "municipality"

@@ -156,12 +156,18 @@ KPI_FIELDS = ("id", "name", "domain", "unit", "target", "direction", "decimals",
 @api_v1.get("/kpis")
 @PUBLIC
 def kpis() -> Response:
-    """City score and every KPI for the city or one district (same as ``citylens kpis``);
-    with ``department``, the KPIs it answers for, its request KPIs counting its requests."""
+    """City score and every KPI for the city, one municipality or one district (same as
+    ``citylens kpis``); with ``department``, the KPIs it answers for, its request KPIs
+    counting its requests."""
     settings = _settings()
-    params = Params(request.args, ("district", "window", "period", "department", "lang",
-                                   "format"))
+    params = Params(request.args, ("district", "municipality", "window", "period",
+                                   "department", "lang", "format"))
     district = params.member("district", _districts(settings), "district")
+    municipalities = {m["id"]: m for m in queries.municipality_options(settings)}
+    municipality = params.member("municipality", municipalities, "municipality")
+    if municipality and district and district not in municipalities[municipality]["districts"]:
+        raise ApiError("district", f"district {district!r} is not in municipality "
+                                   f"{municipality!r}")
     department = params.member("department", {d["id"] for d in department_options(settings)},
                                "department")
     period = params.text("period")  # the pages' words or a range; older: window
@@ -174,7 +180,7 @@ def kpis() -> Response:
             raise ApiError("period", str(error)) from None
     lang = params.choice("lang", LANGS, "en")
     fmt = params.choice("format", FORMATS_JSON_CSV, "json")
-    data = queries.overview(settings, district, window, department)
+    data = queries.overview(settings, district, window, department, municipality)
     rows = [
         {**{k: v for k, v in kpi.items() if k != "spark"}, "name": kpi["name"].get(lang),
          "names": kpi["name"]}
@@ -182,10 +188,11 @@ def kpis() -> Response:
     ]
     if fmt == "csv":
         return _csv([{**r, **queries.coverage_columns(r["coverage"])} for r in rows], KPI_FIELDS,
-                    "-".join(part for part in ("kpis", district or "city",
+                    "-".join(part for part in ("kpis", district or municipality or "city",
                                                _file_part(department or ""),
                                                _file_part(window)) if part))
-    return jsonify({"district": district, "department": department, "window": window,
+    return jsonify({"district": district, "municipality": municipality,
+                    "department": department, "window": window,
                     "window_start": data["window_start"], "window_end": data["window_end"],
                     **queries.score_fields(data["city_score"]), "kpis": rows})
 

@@ -131,6 +131,7 @@ def _schemas() -> dict[str, Any]:
         "Kpis": {"type": "object",
                  "required": ["district", "window", "city_score", "kpis"],
                  "properties": {"district": _nullable("string"),
+                                "municipality": _nullable("string"),
                                 "department": _nullable("string"),
                                 "window": {"type": "string", "description":
                                            "A window name, or the custom range as "
@@ -193,8 +194,11 @@ def openapi_document() -> dict[str, Any]:
                                  "type": "object", "required": ["version"],
                                  "properties": {"version": {"type": "string"}}}}}),
             "/districts": _get("Districts (GeoJSON)", [], geojson),
-            "/kpis": _get("City score and KPIs for the city or a district", [
+            "/kpis": _get("City score and KPIs for the city, a municipality or a district", [
                 DISTRICT,
+                _query("municipality", {"type": "string"},
+                       "A municipality id of a metropolitan deployment (districts loaded "
+                       "with a parent area): its KPIs, from its districts."),
                 _query("window", {"type": "string", "enum": list(WINDOWS), "default": "week"},
                        "Time window (older name of period)."),
                 _query("period", {"type": "string"},
