@@ -137,6 +137,16 @@ class Settings(BaseSettings):
     # The briefing goes out after this local hour: daily for the day before, weekly on
     # Mondays for the week before, monthly on the 1st for the month before.
     briefing_hour: int = Field(default=7, ge=0, le=23)
+    # Open data (docs/opendata.md): the bulk files under var/opendata are refreshed this
+    # often (those whose data changed); the KPI file holds this many days. The catalogue
+    # (DCAT-AP) names the publisher, its kind (ADMS publisher type), a contact address
+    # (empty: the address of smtp_from) and the licence (EU licence vocabulary URI).
+    opendata_every_seconds: int = Field(default=3600, ge=60)
+    opendata_kpi_days: int = Field(default=366, ge=1)
+    opendata_publisher: str = "CityLens"
+    opendata_publisher_type: str = "http://purl.org/adms/publishertype/LocalAuthority"
+    opendata_contact_email: str = ""
+    opendata_license: str = "http://publications.europa.eu/resource/authority/licence/CC_BY_4_0"
 
     @field_validator("redis_url", mode="before")
     @classmethod
