@@ -26,6 +26,7 @@ from dashboard.api import register_api
 from dashboard.api.media import register_media
 from dashboard.api.ngsi_ld import register_ngsi_ld
 from dashboard.api.open311_server import register_open311
+from dashboard.api.opendata import register_opendata
 from dashboard.auth.web import install as install_auth
 from dashboard.settings import Settings, get_settings
 from layouts import SETTINGS_KEY
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         register_notifications(app.server, settings)
     register_api(app.server, settings)
     register_ngsi_ld(app.server, settings)
+    register_opendata(app.server, settings)
     register_open311(app.server, settings, store=_store_posted)
     register_media(app.server)
     _import_pages_and_callbacks()
