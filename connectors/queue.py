@@ -13,6 +13,7 @@ runs ``after`` while they are running or due.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from dashboard.store.partitions import maintain_store
 TASK = "citylens.run_source"
 MAINTAIN_TASK = "citylens.maintain_store"
 NOTIFY_TASK = "citylens.notify"
+OPENDATA_TASK = "citylens.opendata"
 MAINTAIN_AT = crontab(hour=3, minute=17)  # daily, in the city's quiet hours (its time zone)
 WAIT_SECONDS = 5.0  # a task whose source is busy, or waits for others, tries again this soon
 log = logging.getLogger(__name__)
@@ -61,7 +63,8 @@ def configure(settings: Settings, schedule: dict[str, Any] | None = None) -> Cel
 
 def beat_schedule(entries: list[SourceEntry], sources_file: Path) -> dict[str, Any]:
     """One beat entry per enabled source on a schedule (listeners run on their own):
-    ``citylens.run_source(id, file)``; and the store's daily maintenance."""
+    ``citylens.run_source(id, file)``; the store's daily maintenance, the notifier and
+    the open-data export."""
     schedule: dict[str, Any] = {
         f"source:{entry.id}": {"task": TASK, "schedule": entry.schedule(),
                                "args": (entry.id, str(sources_file.resolve()))}
@@ -70,6 +73,9 @@ def beat_schedule(entries: list[SourceEntry], sources_file: Path) -> dict[str, A
     schedule["notify"] = {"task": NOTIFY_TASK,
                           "schedule": timedelta(seconds=get_settings().notify_every_seconds),
                           "options": {"expires": get_settings().notify_every_seconds}}
+    every = get_settings().opendata_every_seconds
+    schedule["opendata"] = {"task": OPENDATA_TASK, "schedule": timedelta(seconds=every),
+                            "options": {"expires": every}}
     return schedule
 
 
@@ -170,11 +176,27 @@ def notify_task() -> str:
     from dashboard.notify.renderer import installed_renderer
 
     settings = get_settings()
+    return _logged_round("notifier round", lambda: notify_once(
+        get_engine(settings.resolved_database_url), settings, installed_renderer()).line())
+
+
+@app.task(name=OPENDATA_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+def opendata_task() -> str:
+    """An open-data export round on a worker (``dashboard.opendata.export_once``): the
+    datasets whose data changed, under the store's lease."""
+    from dashboard.opendata import export_once
+
+    settings = get_settings()
+    return _logged_round("open-data export", lambda: export_once(
+        get_engine(settings.resolved_database_url), settings).line())
+
+
+def _logged_round(what: str, run: Callable[[], str]) -> str:
+    """``run``'s one-line report, logged; a store that fails makes it a warning."""
     try:
-        line = notify_once(get_engine(settings.resolved_database_url), settings,
-                           installed_renderer()).line()
+        line = run()
     except SQLAlchemyError as error:
-        line = f"notifier round failed: {store_error_line(error)}"
+        line = f"{what} failed: {store_error_line(error)}"
         log.warning("%s", line)
         return line
     log.info("%s", line)

@@ -194,7 +194,9 @@ def run_forever(
 ) -> None:
     """Run each enabled source whenever it is due (its ``every_minutes``), maintain the
     store daily (``citylens db maintain``) and run the notifier every
-    ``notify_every_seconds`` (subscriptions' messages, briefings); ``rounds`` bounds the
+    ``notify_every_seconds`` (subscriptions' messages, briefings) and export the open data
+    (what changed) at the first round ``opendata_every_seconds`` after the last export (it
+    never wakes the loop itself); ``rounds`` bounds the
     loop (tests), None runs until interrupted."""
     entries = scheduled(entries)
     due = {e.id: clock() for e in entries}
@@ -203,6 +205,8 @@ def run_forever(
     maintained: datetime | None = None
     notify_every = timedelta(seconds=settings.notify_every_seconds)
     notify_at = clock()
+    opendata_every = timedelta(seconds=settings.opendata_every_seconds)
+    opendata_at = clock()
     while rounds is None or done < rounds:
         now = clock()
         if maintained is None or now - maintained >= MAINTAIN_EVERY:
@@ -215,6 +219,9 @@ def run_forever(
         if clock() >= notify_at:
             _notify(engine, settings)
             notify_at = clock() + notify_every
+        if clock() >= opendata_at:
+            _export_opendata(engine, settings)
+            opendata_at = clock() + opendata_every
         done += 1
         if rounds is None or done < rounds:
             sleep(max(1.0, (min([*due.values(), notify_at]) - clock()).total_seconds()))
@@ -229,6 +236,18 @@ def _notify(engine: Engine, settings: Settings) -> None:
         log.info("%s", notify_once(engine, settings, installed_renderer()).line())
     except SQLAlchemyError as error:
         log.warning("notifier round failed: %s", store_error_line(error))
+
+
+def _export_opendata(engine: Engine, settings: Settings) -> None:
+    """An open-data export round, logged; a store problem waits for the next one."""
+    from dashboard.opendata import export_once
+
+    try:
+        log.info("%s", export_once(engine, settings).line())
+    except SQLAlchemyError as error:
+        log.warning("open-data export failed: %s", store_error_line(error))
+    except OSError as error:  # the var folder full or unwritable: tried again next round
+        log.warning("open-data export failed: %s", error)
 
 
 def _maintain(engine: Engine, settings: Settings) -> bool:
