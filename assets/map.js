@@ -29,8 +29,9 @@
     function districtStyle(feature, context) {
         var hideout = hideoutOf(context);
         var props = feature.properties || {};
-        var selected = hideout.selected;
-        var dimmed = selected && props.id !== selected;  // the outline is its own layer
+        var selected = hideout.selected;  // a district id, or a municipality's ids
+        var dimmed = Array.isArray(selected) ? selected.indexOf(props.id) < 0
+            : (selected && props.id !== selected);  // the outline is its own layer
         return {
             fillColor: scoreColour(props.score, hideout),
             fillOpacity: dimmed ? 0.35 : 0.75,

@@ -51,8 +51,8 @@ from layouts.overview import (
     numbers_children,
     period_param,
     period_text,
-    place_name,
 )
+from layouts.places import Place, parse_place, place_districts, place_title, read_place
 
 RANGE = ids.page_id("overview", "range")  # the custom range picker (layouts.filters)
 
@@ -107,11 +107,20 @@ def period_after_pick(picked: bool, window: str | None, start_date: str | None,
     return no_update, no_update, no_update
 
 
+def _place(value: str | None) -> Place:
+    """The place the selector's value names (a forged one: the city)."""
+    settings = current_settings()
+    return read_place(value, queries.district_options(settings),
+                      queries.municipality_options(settings))
+
+
 def query_string(district: str | None, window: str | None, kpi: str | None,
                  department: str | None = None, compare: str | None = None) -> str:
-    """``?district=..&period=..&kpi=..&department=..&compare=..`` for the current selection
-    (empty parts left out): the period in the words every page's links use (``7d``)."""
-    params = {"district": district or None,
+    """``?district=..&period=..&kpi=..&department=..&compare=..`` (``municipality=..``
+    instead of the district for a municipality) for the current selection (empty parts
+    left out): the period in the words every page's links use (``7d``)."""
+    place = parse_place(district)
+    params = {"municipality": place.municipality, "district": place.district,
               "period": period_param(_window(window)),
               "kpi": kpi or None, "department": scoped_department(department),
               "compare": compare or None}
@@ -154,13 +163,17 @@ def update_numbers(district: str | None, window: str | None,
     redrawn too when the data changed (``_live``: the new data version)."""
     settings = current_settings()
     window = _window(window)
-    data = queries.overview(settings, district or None, window, scoped_department(department))
-    place = place_name(queries.district_options(settings), district)
+    chosen = _place(district)
+    data = queries.overview(settings, chosen.district, window, scoped_department(department),
+                            chosen.municipality)
+    place = place_title(chosen, queries.district_options(settings),
+                        queries.municipality_options(settings))
     badge, cards = numbers_children(settings, data, place, settings.current_time(),
                                     scoped_department(department),
                                     "year" if compare == "year" else None)
     subtitle = period_text(window, data["window_start"], data["window_end"], settings.timezone)
-    export = kpi_export_href(district or None, window, scoped_department(department))
+    export = kpi_export_href(chosen.district, window, scoped_department(department),
+                             chosen.municipality)
     return place, subtitle, badge, cards, export
 
 
@@ -180,10 +193,13 @@ def update_alerts(district: str | None, department: str | None = None,
     when the data changed."""
     settings = current_settings()
     domains = department_domains(settings, scoped_department(department))
-    alerts = queries.active_alerts(settings, district or None, ALERT_LIMIT, domains=domains)
+    chosen = _place(district)
+    covered = place_districts(chosen, queries.municipality_options(settings))
+    alerts = queries.active_alerts(settings, chosen.district, ALERT_LIMIT, domains=domains,
+                                   districts=covered if chosen.municipality else None)
     department = scoped_department(department)
-    query = drill_query(district or None, _window(window), department, compare or None)
-    elsewhere = alerts_elsewhere_of(settings, district or None, domains, _window(window),
+    query = drill_query(chosen.district, _window(window), department, compare or None)
+    elsewhere = alerts_elsewhere_of(settings, chosen.district, domains, _window(window),
                                     department, compare or None)
     return alerts_children(alerts, settings.current_time(), settings.timezone, query,
                            elsewhere)
@@ -221,15 +237,20 @@ def shade_districts(window: str | None, kpi: str | None,
     prevent_initial_call=True,
 )
 def select_district(district: str | None, window: str | None) -> tuple[Any, Any, Any]:
-    """Dim the others (a one-key ``Patch``), outline the district and fit the map to it."""
-    shapes = queries.district_scores(current_settings(), _window(window), None)
+    """Dim the others (a one-key ``Patch``), outline the district (or the municipality's
+    districts) and fit the map to it."""
+    settings = current_settings()
+    shapes = queries.district_scores(settings, _window(window), None)
     features = shapes["features"]
-    chosen = [f for f in features if f["properties"]["id"] == district]
+    place = _place(district)
+    covered = place_districts(place, queries.municipality_options(settings)) or []
+    chosen = [f for f in features if f["properties"]["id"] in covered]
+    selected: str | list[str] | None = covered if place.municipality else place.district
     hideout = Patch()
-    hideout["selected"] = district or None
+    hideout["selected"] = selected
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(features)
     viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
-    return hideout, selection_outline(shapes, district or None), viewport
+    return hideout, selection_outline(shapes, selected), viewport
 
 
 @dash.callback(
@@ -260,6 +281,7 @@ def load_assets(overlays: list[str] | None, district: str | None,
     layer off and on, or changing the window, never resends points.
     """
     shown = set(overlays or [])
+    district = _place(district).district  # a municipality's layers hold the whole city's
     place = district or ""
     loaded = dict(loaded or {})
     sent = False

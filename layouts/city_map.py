@@ -85,14 +85,17 @@ def label_districts(collection: dict[str, Any], decimals: int = 2) -> dict[str, 
     return {"type": "FeatureCollection", "features": features}
 
 
-def selection_outline(districts: dict[str, Any], selected: str | None) -> dict[str, Any]:
-    """The selected district alone (drawn above its neighbours as an outline)."""
+def selection_outline(districts: dict[str, Any], selected: str | list[str] | None
+                      ) -> dict[str, Any]:
+    """The selected district (or a municipality's districts) alone, drawn above its
+    neighbours as an outline."""
+    chosen = set(selected) if isinstance(selected, list) else {selected} if selected else set()
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": f["geometry"], "properties": {"id": f["properties"]["id"]}}
-        for f in districts.get("features", []) if selected and f["properties"]["id"] == selected]}
+        for f in districts.get("features", []) if f["properties"]["id"] in chosen]}
 
 
-def district_hideout(selected: str | None) -> dict[str, Any]:
+def district_hideout(selected: str | list[str] | None) -> dict[str, Any]:
     """What the district style function reads: class bounds, colours, the selection."""
     return {"bounds": [b for b, _, _ in SCORE_CLASSES[:-1]],
             "colors": [c for _, c, _ in SCORE_CLASSES],
@@ -123,7 +126,8 @@ def asset_layer(domain: str, collection: dict[str, Any] | None = None, *,
 
 
 def city_map(districts: dict[str, Any], domains: list[str], *,
-             selected: str | None, bounds: list[list[float]] | None, legend_title: str,
+             selected: str | list[str] | None, bounds: list[list[float]] | None,
+             legend_title: str,
              tile_url: str = "", tile_attribution: str = "") -> html.Div:
     """The city map: district polygons (the base map without tiles) and asset layers.
 

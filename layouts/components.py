@@ -247,8 +247,10 @@ def city_score_badge(score: dict[str, Any], *, place: str = "City", window: str 
 def filter_bar(districts: list[dict[str, Any]], district: str | None, window: str,
                departments: list[dict[str, str]] | None = None,
                department: str | None = None, compare: str | None = None,
-               range_picker: Any = None) -> html.Div:
-    """District selector (``district-filter``; "" = whole city), the department selector
+               range_picker: Any = None, places: list[dict[str, str]] | None = None
+               ) -> html.Div:
+    """District selector (``district-filter``; "" = whole city; ``places``: its options
+    when given, municipalities among them), the department selector
     (when its options ``departments`` are given), ``window-filter`` (and, when given, a
     custom range picker after it) and what the KPI cards compare with
     (``overview-compare``: "" = the previous window, "year" = a year before)."""
@@ -261,10 +263,12 @@ def filter_bar(districts: list[dict[str, Any]], district: str | None, window: st
     return folding(html.Div(id=ids.OVERVIEW_FILTERS, className="filter-bar", role="search",
                             children=[
         html.Div([
-            html.Label("District", htmlFor=ids.DISTRICT_FILTER, className="filter-bar__label"),
+            html.Label("District" if places is None else "Place", htmlFor=ids.DISTRICT_FILTER,
+                       className="filter-bar__label"),
             dcc.Dropdown(id=ids.DISTRICT_FILTER, value=district or "", clearable=False,
                          className="filter-bar__district", maxHeight=360,
-                         options=[{"label": "Whole city", "value": ""}]
+                         options=places if places is not None else
+                         [{"label": "Whole city", "value": ""}]
                          + [{"label": d["name"], "value": d["id"]} for d in districts]),
         ], className="filter-bar__field filter-bar__field--district"),
         *chosen_department,

@@ -46,17 +46,18 @@ from layouts.components import (
 from layouts.filters import department_choices, range_picker
 from layouts.live import live_watch
 from layouts.notify_button import kpi_notify
+from layouts.places import (
+    MUNICIPALITY,
+    place_districts,
+    place_options,
+    place_title,
+    read_place,
+)
 
 DEFAULT_WINDOW = "week"
 WINDOW_TITLES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days",
                  "quarter": "Last 90 days", "year": "Last 12 months"}
 ALERT_LIMIT = queries.OVERVIEW_ALERTS
-
-
-def place_name(districts: list[dict[str, Any]], district: str | None) -> str:
-    """The selected district's name, or "Whole city"."""
-    found = next((d["name"] for d in districts if d["id"] == district), None)
-    return found or "Whole city"
 
 
 def period_text(window: str, start: str | None, end: str | None, tz: str) -> str:
@@ -122,7 +123,8 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
     """The score badge and the KPI cards for one ``queries.overview`` answer; with
     ``compare="year"`` the cards compare with the same window a year before."""
     tz, window = settings.timezone, data["window"]
-    label = place if data["district"] else "City"
+    municipality = data.get("municipality") if not data["district"] else None
+    label = place if data["district"] or municipality else "City"
     if department:
         label = f"{label} · {department}"
     badge = city_score_badge(data["city_score"], place=label,
@@ -131,10 +133,12 @@ def numbers_children(settings: Settings, data: dict[str, Any], place: str,
     query = drill_query(data["district"], window, department, compare)
     kpis = data["kpis"]
     if compare == "year":
-        kpis = with_year_ago(settings, window, data["district"], kpis, department)
+        kpis = with_year_ago(settings, window, data["district"], kpis, department,
+                             municipality)
+    where = ("this district" if data["district"] else
+             "this municipality" if municipality else "the city")
     cards = [kpi_card(k, DEFAULT_LANG, window=window, now=now, tz=tz,
-                      domain_href=f"/domain/{k['domain']}{query}",
-                      place="this district" if data["district"] else "the city",
+                      domain_href=f"/domain/{k['domain']}{query}", place=where,
                       notify=kpi_notify(k, data["district"], place))
              for k in kpis]
     return badge, cards
@@ -181,31 +185,39 @@ def map_kpi_selector(catalogue: list[dict[str, Any]], kpi: str | None) -> html.D
 
 def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str | None = None,
            department: str | None = None, compare: str | None = None,
-           period: str | None = None, **_: Any) -> html.Div:
-    """The overview for ``?district=..&period=..&kpi=..&department=..&compare=year``
-    (unknown values ignored; ``period`` is 24h, 7d, 30d, 90d or 12m as on every page, and
-    the older ``window=week`` links still work); a department keeps only its domains' KPIs,
-    alerts and map shading."""
+           period: str | None = None, municipality: str | None = None,
+           **_: Any) -> html.Div:
+    """The overview for ``?district=..&period=..&kpi=..&department=..&compare=year``, or
+    ``?municipality=..`` in a metropolitan deployment (unknown values ignored; ``period``
+    is 24h, 7d, 30d, 90d or 12m as on every page, and the older ``window=week`` links still
+    work); a department keeps only its domains' KPIs, alerts and map shading."""
     settings = current_settings()
     now, tz = settings.current_time(), settings.timezone
     districts = queries.district_options(settings)
+    municipalities = queries.municipality_options(settings)
     departments = department_options(settings)
     catalogue = queries.kpi_catalogue(settings)
     district = clean_query(district, {d["id"] for d in districts}) or scoped_district(None)
+    chosen_place = read_place(district or (f"{MUNICIPALITY}{clean_query(municipality)}"
+                                           if clean_query(municipality) else None),
+                              districts, municipalities)
     window = chosen_window(period, settings) or chosen_window(window, settings) or DEFAULT_WINDOW
     kpi = clean_query(kpi, {k["id"] for k in catalogue})
     department = scoped_department(clean_query(department, {d["id"] for d in departments}))
     compare = clean_query(compare, {"year"})
     domains = department_domains(settings, department)
 
-    data = queries.overview(settings, district, window, department)
-    place = place_name(districts, district)
+    data = queries.overview(settings, district, window, department, chosen_place.municipality)
+    place = place_title(chosen_place, districts, municipalities)
     badge, cards = numbers_children(settings, data, place, now, department, compare)
-    alerts = queries.active_alerts(settings, district, ALERT_LIMIT, domains=domains)
+    covered = place_districts(chosen_place, municipalities)
+    alerts = queries.active_alerts(settings, district, ALERT_LIMIT, domains=domains,
+                                   districts=covered if chosen_place.municipality else None)
     elsewhere = alerts_elsewhere_of(settings, district, domains, window, department, compare)
     shapes = queries.district_scores(settings, window, kpi, department)
-    chosen = [f for f in shapes["features"] if f["properties"]["id"] == district]
+    chosen = [f for f in shapes["features"] if f["properties"]["id"] in (covered or [])]
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(shapes["features"])
+    selected = covered if chosen_place.municipality else district
     domains = sorted(queries.asset_domains(settings))  # one toggle per domain with assets
 
     return html.Div(id=ids.OVERVIEW_PAGE, className="page overview", children=[
@@ -219,8 +231,9 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                 html.P(period_text(window, data["window_start"], data["window_end"], tz),
                        id=ids.OVERVIEW_SUBTITLE, className="page-head__subtitle"),
             ]),
-            filter_bar(districts, district, window, department_choices(settings), department,
-                       compare, range_picker("overview", settings, window)),
+            filter_bar(districts, chosen_place.value, window, department_choices(settings),
+                       department, compare, range_picker("overview", settings, window),
+                       place_options(districts, municipalities) if municipalities else None),
         ]),
         html.Div(className="overview-top", children=[
             html.Section(badge, id=ids.OVERVIEW_SCORE_PANEL, className="card score-panel",
@@ -229,7 +242,7 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                 html.Div([html.H2("City map", className="card__title"),
                           map_kpi_selector(catalogue, kpi)], className="map-card__head"),
                 city_map(label_districts(shapes, kpi_decimals(data["kpis"], kpi)), domains,
-                         selected=district, bounds=bounds,
+                         selected=selected, bounds=bounds,
                          legend_title=legend_title(catalogue, kpi),
                          tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             ], **{"aria-label": "City map"}),
@@ -243,7 +256,8 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                       html.P("Each card compares the period with the previous one, or with "
                              "the same period a year before (Compare with); colour and badge "
                              "show the target status.", className="section-hint"),
-                      kpi_export_link(district, window, department)],
+                      kpi_export_link(district, window, department,
+                                      chosen_place.municipality)],
                      className="section-head"),
             html.Div(cards, id=ids.OVERVIEW_KPI_GRID, className="kpi-grid"),
         ]),
@@ -261,17 +275,22 @@ dash.register_page(__name__, path="/", name="Overview", title="CityLens · Overv
 WINDOW_NAMES = ("day", "week", "month", "quarter", "year")
 
 
-def kpi_export_href(district: str | None, window: str, department: str | None) -> str:
+def kpi_export_href(district: str | None, window: str, department: str | None,
+                    municipality: str | None = None) -> str:
     """The open-data API's CSV of the KPIs the cards show (raw values, units in their
     column, ISO 8601 times): same place, period and department."""
     when = {"window": window} if window in WINDOW_NAMES else {"period": window}
-    params = {"format": "csv", "district": district, **when, "department": department}
+    params = {"format": "csv", "district": district,
+              "municipality": None if district else municipality, **when,
+              "department": department}
     return "/api/v1/kpis?" + urlencode({k: v for k, v in params.items() if v})
 
 
-def kpi_export_link(district: str | None, window: str, department: str | None) -> html.A:
+def kpi_export_link(district: str | None, window: str, department: str | None,
+                    municipality: str | None = None) -> html.A:
     """The "↓ CSV" link of the KPI cards (a download of the API's answer)."""
     return html.A([html.Span("↓", **{"aria-hidden": "true"}), " CSV"],
                   id=ids.OVERVIEW_KPI_EXPORT, className="export-button",
-                  href=kpi_export_href(district, window, department), download="kpis.csv",
+                  href=kpi_export_href(district, window, department, municipality),
+                  download="kpis.csv",
                   title="Download the KPIs shown as CSV")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
@@ -109,3 +110,81 @@ def test_the_command_line_reads_a_municipality_and_refuses_an_unknown_one(
     refused = client.get("/api/v1/kpis?municipality=zurich")
     assert refused.status_code == 400 and refused.get_json()["error"]["parameter"] == \
         "municipality"
+
+
+@pytest.fixture(scope="module")
+def metro(tiny_city: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The tiny city as a metropolis: its first half of districts make the municipality
+    "Norte", the rest "Sur" (a copy of the store; the shared one stays a single city)."""
+    folder = tmp_path_factory.mktemp("metro")
+    url = _copy(tiny_city, folder)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        ids = sorted(conn.scalars(select(District.id)))
+        half = len(ids) // 2
+        conn.execute(update(District).where(District.id.in_(ids[:half]))
+                     .values(municipality_id="norte", municipality_name="Norte"))
+        conn.execute(update(District).where(District.id.in_(ids[half:]))
+                     .values(municipality_id="sur", municipality_name="Sur"))
+    engine.dispose()
+    return Settings(var_dir=folder, database_url=url, redis_url=None, now=TINY_NOW)
+
+
+@pytest.fixture(scope="module")
+def metro_app(metro: Settings) -> Any:
+    from app import create_app
+
+    return create_app(metro)
+
+
+def test_the_overview_chooses_a_municipality_and_mirrors_it_in_the_url(
+        metro: Settings, metro_app: Any) -> None:
+    from dashboard import queries
+    from tests.tree import by_id, text_of
+
+    with metro_app.server.app_context():
+        from callbacks.overview import select_district, sync_url, update_alerts, update_numbers
+        from layouts.overview import layout
+
+        norte = next(m for m in queries.municipality_options(metro) if m["id"] == "norte")
+        tree = layout(municipality="norte")
+        selector = by_id(tree, "district-filter")
+        assert selector.value == "municipality:norte"
+        labels = [o["label"] for o in selector.options]
+        assert labels[:2] == ["Whole city", "Norte (whole municipality)"]
+        assert sum(label.startswith("Norte · ") for label in labels) == len(norte["districts"])
+        assert by_id(tree, "overview-place-title").children == "Norte"
+        assert by_id(tree, "overview-district-layer").hideout["selected"] == norte["districts"]
+        outline = by_id(tree, "overview-selection-layer").data["features"]
+        assert sorted(f["properties"]["id"] for f in outline) == sorted(norte["districts"])
+        assert "Norte score" in text_of(by_id(tree, "city-score"))
+        assert "municipality=norte" in by_id(tree, "overview-kpi-export").href
+
+        title, _, _, cards, export = update_numbers("municipality:norte", "week", "")
+        expected = queries.overview(metro, None, "week", None, "norte")
+        city = queries.overview(metro, None, "week")
+        assert title == "Norte" and len(cards) == len(expected["kpis"])
+        assert [k["value"] for k in expected["kpis"]] != [k["value"] for k in city["kpis"]]
+        assert export.endswith("municipality=norte") or "municipality=norte&" in export
+        assert sync_url("municipality:norte", "week", "") == "?municipality=norte&period=7d"
+        hideout, outline, _ = select_district("municipality:norte", "week")
+        assert sorted(f["properties"]["id"] for f in outline["features"]) == \
+            sorted(norte["districts"])
+        alerts = text_of(update_alerts("municipality:norte"))
+        assert "Active alerts" in alerts
+        # a forged value is the whole city
+        assert update_numbers("municipality:atlantis", "week", "")[0] == "Whole city"
+        assert by_id(layout(municipality="atlantis"), "district-filter").value == ""
+
+
+def test_alerts_of_a_municipality_are_those_of_its_districts(metro: Settings) -> None:
+    from dashboard import queries
+
+    everything = queries.active_alerts(metro, None, 500)
+    found = []
+    for municipality in queries.municipality_options(metro):
+        mine = queries.active_alerts(metro, None, 500, districts=municipality["districts"])
+        assert mine == [a for a in everything if a["district_id"] in municipality["districts"]]
+        found += mine
+    assert everything and sorted(a["id"] for a in found) == \
+        sorted(a["id"] for a in everything if a["district_id"])

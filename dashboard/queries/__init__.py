@@ -309,9 +309,11 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
 def active_alerts(
     settings: Settings, district: str | None, limit: int = 20, *,
     domain: str | None = None, severity: str | None = None, domains: set[str] | None = None,
+    districts: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Open alerts, most severe and newest first, optionally of one domain (or of a
-    department's ``domains``) or severity."""
+    department's ``domains``) or severity, of one district or of ``districts`` (a
+    municipality's)."""
     severity_rank = case({"critical": 0, "warning": 1}, value=Alert.severity, else_=2)
 
     rules = load_alert_rules(settings.kpis_file)
@@ -331,6 +333,8 @@ def active_alerts(
         )
         if district:
             stmt = stmt.where(Alert.district_id == district)
+        if districts is not None:
+            stmt = stmt.where(Alert.district_id.in_(sorted(districts)))
         if domain:
             stmt = stmt.where(Asset.domain == domain)
         if severity:
@@ -345,5 +349,6 @@ def active_alerts(
         return [with_display(a, rule_units.get(a["rule"])) for a in found]
 
     params = {"district": district, "limit": limit, "domain": domain, "severity": severity,
-              "domains": sorted(domains) if domains is not None else None}
+              "domains": sorted(domains) if domains is not None else None,
+              **({"districts": sorted(districts)} if districts is not None else {})}
     return _cached(settings, "active_alerts", params, compute, ALERTS)

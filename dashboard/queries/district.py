@@ -17,7 +17,13 @@ from dashboard.kpis.coverage import COMPARABLE_FROM
 from dashboard.kpis.scoring import change_improving, kpi_change
 from dashboard.model import DOMAINS, Alert, Asset, District
 from dashboard.periods import a_year_before
-from dashboard.queries import active_alerts, district_scores, kpi_scopes, kpi_table
+from dashboard.queries import (
+    active_alerts,
+    district_scores,
+    kpi_scopes,
+    kpi_table,
+    municipality_districts,
+)
 from dashboard.queries.base import ALERTS, DISTRICTS, cached
 from dashboard.settings import Settings
 
@@ -50,27 +56,30 @@ def district_profile(settings: Settings, district: str) -> dict[str, Any] | None
     return cached(settings, "district_profile", {"district": district}, compute, DISTRICTS)
 
 
-def year_ago_values(settings: Settings, window: str, department: str | None = None
-                    ) -> dict[str, dict[str, float | None]]:
+def year_ago_values(settings: Settings, window: str, department: str | None = None,
+                    municipality: str | None = None) -> dict[str, dict[str, float | None]]:
     """Each place's KPI values over the same window one calendar year earlier.
 
     The KPI engine run on the window shifted back a year: ``{place or "": {kpi: value}}``,
     keeping only values whose window was covered enough to compare with; with
-    ``department``, its request and case KPIs count that department's own.
+    ``department``, its request and case KPIs count that department's own; with
+    ``municipality``, its districts and itself ("").
     """
     now = settings.current_time()
     span = window_for(window, now, settings.timezone)
     shifted = span.year_ago()
+    within = municipality_districts(settings, municipality)
 
     def compute(conn: Connection) -> dict[str, dict[str, float | None]]:
         table = compute_kpi_table(conn, load_kpis(settings.kpis_file), shifted,
-                                  a_year_before(now), department)
+                                  a_year_before(now), department, within)
         return {(key or ""): {v.id: v.value for v in values if _comparable(v.coverage)}
                 for key, values in table.places.items()}
 
     scopes = {s for k in load_kpis(settings.kpis_file) for s in kpi_scopes(k)}
-    params = {"window": window, "end": span.end, **({"department": department}
-                                                     if department else {})}
+    params = {"window": window, "end": span.end,
+              **({"department": department} if department else {}),
+              **({"municipality": municipality, "within": within} if within else {})}
     return cached(settings, "district_year_ago", params, compute, sorted(scopes))
 
 
@@ -107,12 +116,13 @@ def worst_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def with_year_ago(settings: Settings, window: str, district: str | None,
-                  kpis: Iterable[dict[str, Any]], department: str | None = None
-                  ) -> list[dict[str, Any]]:
-    """The KPI dicts of a place (None = the city) with ``year_ago`` (the value over the same
-    window a calendar year before, for ``department``'s requests when given) and its change
-    (``year_change``) added."""
-    before = year_ago_values(settings, window, department).get(district or "", {})
+                  kpis: Iterable[dict[str, Any]], department: str | None = None,
+                  municipality: str | None = None) -> list[dict[str, Any]]:
+    """The KPI dicts of a place (None = the city, or ``municipality`` when given) with
+    ``year_ago`` (the value over the same window a calendar year before, for
+    ``department``'s requests when given) and its change (``year_change``) added."""
+    before = year_ago_values(settings, window, department,
+                             None if district else municipality).get(district or "", {})
     return [{**kpi, **year_change(kpi, before.get(kpi["id"]))} for kpi in kpis]
 
 

@@ -1,0 +1,93 @@
+"""Places of the overview's place selector: the whole city, a municipality (in a
+metropolitan deployment, whose districts name their parent area) or one district.
+
+The selector's value is a district id, ``municipality:<id>``, or "" for the city; the
+URL carries ``?municipality=..`` or ``?district=..``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MUNICIPALITY = "municipality:"
+WHOLE_CITY = ""
+
+
+@dataclass(frozen=True)
+class Place:
+    """What the selector chose: a municipality, a district, or neither (the city)."""
+
+    municipality: str | None = None
+    district: str | None = None
+
+    @property
+    def value(self) -> str:
+        """The selector's value for this place."""
+        if self.district:
+            return self.district
+        return f"{MUNICIPALITY}{self.municipality}" if self.municipality else WHOLE_CITY
+
+
+def parse_place(value: str | None) -> Place:
+    """The place a selector value names, unchecked (for writing it back to the URL,
+    where the page checks it on reading)."""
+    if not value:
+        return Place()
+    if value.startswith(MUNICIPALITY):
+        return Place(municipality=value.removeprefix(MUNICIPALITY) or None)
+    return Place(district=value)
+
+
+def read_place(value: str | None, districts: list[dict[str, Any]],
+               municipalities: list[dict[str, Any]]) -> Place:
+    """The place a selector value (or a forged one) names; anything unknown is the city."""
+    if not value:
+        return Place()
+    if value.startswith(MUNICIPALITY):
+        wanted = value.removeprefix(MUNICIPALITY)
+        known = {m["id"] for m in municipalities}
+        return Place(municipality=wanted) if wanted in known else Place()
+    return Place(district=value) if value in {d["id"] for d in districts} else Place()
+
+
+def municipality_of(municipalities: list[dict[str, Any]], municipality: str | None
+                    ) -> dict[str, Any] | None:
+    """The ``queries.municipality_options`` entry of ``municipality`` (None: none)."""
+    return next((m for m in municipalities if m["id"] == municipality), None)
+
+
+def place_options(districts: list[dict[str, Any]], municipalities: list[dict[str, Any]]
+                  ) -> list[dict[str, str]]:
+    """"Whole city", then each municipality followed by its districts ("Getafe · Centro"),
+    then districts without one; a single city's selector lists its districts as before."""
+    options = [{"label": "Whole city", "value": WHOLE_CITY}]
+    names = {d["id"]: d["name"] for d in districts}
+    placed: set[str] = set()
+    for municipality in municipalities:
+        options.append({"label": f"{municipality['name']} (whole municipality)",
+                        "value": f"{MUNICIPALITY}{municipality['id']}"})
+        for district in sorted(municipality["districts"], key=lambda d: names.get(d, d)):
+            if district in names:
+                options.append({"label": f"{municipality['name']} · {names[district]}",
+                                "value": district})
+                placed.add(district)
+    options += [{"label": d["name"], "value": d["id"]} for d in districts
+                if d["id"] not in placed]
+    return options
+
+
+def place_title(place: Place, districts: list[dict[str, Any]],
+                municipalities: list[dict[str, Any]]) -> str:
+    """The chosen place's name: a district's, a municipality's, or "Whole city"."""
+    if place.district:
+        return next((d["name"] for d in districts if d["id"] == place.district), "Whole city")
+    chosen = municipality_of(municipalities, place.municipality)
+    return chosen["name"] if chosen else "Whole city"
+
+
+def place_districts(place: Place, municipalities: list[dict[str, Any]]) -> list[str] | None:
+    """The districts the place covers (None: the whole city)."""
+    if place.district:
+        return [place.district]
+    chosen = municipality_of(municipalities, place.municipality)
+    return list(chosen["districts"]) if chosen else None
