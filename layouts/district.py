@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import dash
@@ -238,6 +239,16 @@ def not_found(district: str | None) -> html.Div:
     ])
 
 
+def breadcrumbs(profile: dict[str, Any]) -> list[html.Li]:
+    """Overview › (the municipality, in a metropolis) › Districts › this district."""
+    crumbs = [html.Li(dcc.Link("Overview", href=f"/?district={quote(profile['id'])}"))]
+    if profile.get("municipality_id"):
+        crumbs.append(html.Li(dcc.Link(
+            profile["municipality_name"],
+            href=f"/?municipality={quote(profile['municipality_id'])}")))
+    return [*crumbs, html.Li("Districts"), html.Li(profile["name"])]
+
+
 def layout(district_id: str | None = None, **query: Any) -> html.Div:
     """The district page for ``/district/<district_id>?department=..&period=..&compare=..``."""
     settings = current_settings()
@@ -261,9 +272,8 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
         dcc.Store(id=pid("id"), data=district),
         live_watch(pid("live"), settings),
         download(PAGE),
-        html.Nav(html.Ol([html.Li(dcc.Link("Overview", href=f"/?district={district}")),
-                          html.Li("Districts"), html.Li(profile["name"])],
-                         className="breadcrumbs"), **{"aria-label": "Breadcrumb"}),
+        html.Nav(html.Ol(breadcrumbs(profile), className="breadcrumbs"),
+                 **{"aria-label": "Breadcrumb"}),
         html.Div(className="page-head", children=[
             html.Div([
                 html.H1(profile["name"], id=pid("title"), className="page-head__title"),

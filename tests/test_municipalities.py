@@ -188,3 +188,19 @@ def test_alerts_of_a_municipality_are_those_of_its_districts(metro: Settings) ->
         found += mine
     assert everything and sorted(a["id"] for a in found) == \
         sorted(a["id"] for a in everything if a["district_id"])
+
+
+def test_a_district_page_names_its_municipality_in_the_breadcrumbs(
+        metro: Settings, metro_app: Any) -> None:
+    from dashboard import queries
+    from tests.tree import text_of, walk
+
+    with metro_app.server.app_context():
+        from layouts.district import layout
+
+        norte = next(m for m in queries.municipality_options(metro) if m["id"] == "norte")
+        tree = layout(norte["districts"][0])
+        crumbs = [c for c in walk(tree) if getattr(c, "className", "") == "breadcrumbs"][0]
+        assert text_of(crumbs).startswith("Overview Norte Districts")
+        links = [c.href for c in walk(crumbs) if getattr(c, "href", None)]
+        assert "/?municipality=norte" in links

@@ -40,18 +40,22 @@ def rank_places(scores: Mapping[str, float | None]) -> dict[str, int]:
 
 
 def district_profile(settings: Settings, district: str) -> dict[str, Any] | None:
-    """Name, population, area (km²) and geometry of one district; None when unknown."""
+    """Name, population, area (km²), geometry and municipality (id and name, None in a
+    single city) of one district; None when unknown."""
 
     def compute(conn: Connection) -> dict[str, Any] | None:
         row = conn.execute(
             select(District.id, District.name, District.population, District.area_km2,
-                   District.geometry).where(District.id == district)
+                   District.geometry, District.municipality_id, District.municipality_name)
+            .where(District.id == district)
         ).first()
         if row is None:
             return None
-        did, name, population, area, geometry = row
+        did, name, population, area, geometry, municipality, municipality_name = row
         return {"id": did, "name": name, "population": int(population or 0),
-                "area_km2": float(area or 0.0), "geometry": geometry}
+                "area_km2": float(area or 0.0), "geometry": geometry,
+                "municipality_id": municipality,
+                "municipality_name": municipality_name or municipality}
 
     return cached(settings, "district_profile", {"district": district}, compute, DISTRICTS)
 
