@@ -204,3 +204,19 @@ def test_a_district_page_names_its_municipality_in_the_breadcrumbs(
         assert text_of(crumbs).startswith("Overview Norte Districts")
         links = [c.href for c in walk(crumbs) if getattr(c, "href", None)]
         assert "/?municipality=norte" in links
+
+
+def test_ngsi_ld_publishes_each_municipalitys_kpis(metro: Settings, metro_app: Any) -> None:
+    from dashboard import queries
+
+    client = metro_app.server.test_client()
+    answer = client.get("/ngsi-ld/v1/entities?type=KeyPerformanceIndicator&limit=1000"
+                        "&idPattern=.*:municipality:norte$&options=keyValues")
+    assert answer.status_code == 200
+    entities = {e["id"].split(":")[-3]: e for e in answer.get_json()}
+    expected = queries.overview(metro, None, "week", None, "norte")["kpis"]
+    assert set(entities) == {k["id"] for k in expected}
+    for kpi in expected:
+        entity = entities[kpi["id"]]
+        assert entity["area"] == "Norte"
+        assert entity.get("kpiValue") == kpi["value"]
