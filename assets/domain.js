@@ -13,7 +13,8 @@
 
     function domainDistrictStyle(feature, context) {
         var selected = hideoutOf(context).selected;
-        var mine = selected && (feature.properties || {}).id === selected;
+        var id = (feature.properties || {}).id;  // selected: a district, or a municipality's
+        var mine = Array.isArray(selected) ? selected.indexOf(id) >= 0 : selected && id === selected;
         return {
             fillColor: mine ? "#d7dee8" : "#e9edf2",
             fillOpacity: selected && !mine ? 0.55 : 0.9,

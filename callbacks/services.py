@@ -32,6 +32,7 @@ from dashboard.queries.services_trend_map import (
 from layouts import current_settings, ids
 from layouts.access import scoped_department
 from layouts.export import csv_file, geojson_file
+from layouts.places import map_selection
 from layouts.services import OLDEST_LIMIT, ServicesView, service_choices, subtitle, view_of
 from layouts.services_map import (
     district_data,
@@ -136,11 +137,12 @@ def update_backlog_views(district: str | None, department: str | None, service: 
     settings = current_settings()
     view = view_of(settings, district, department, None, None, service, channel)
     located = request_map(settings, view.scope)
-    bounds = map_view(located, view.filters.district)
+    selection = map_selection(settings, view.filters.district)
+    bounds = map_view(located, selection)
     viewport = {"bounds": bounds, "transition": "flyToBounds"} if bounds else no_update
     channels = {c["id"]: c["name"] for c in channel_options(settings)}
     oldest = oldest_open(settings, **view.scope.params(), limit=OLDEST_LIMIT)
-    return (district_data(located), district_hideout(located, view.filters.district),
+    return (district_data(located), district_hideout(located, selection),
             request_map_points(settings, view.scope), viewport, map_legend(located),
             map_note(located),
             oldest_table(oldest, channels, view.narrowed_to))

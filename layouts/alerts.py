@@ -15,7 +15,6 @@ from dashboard.auth.access import STAFF
 from dashboard.kpis.scoring import relative_change
 from dashboard.links import asset_href
 from dashboard.periods import Period, period_for
-from dashboard.queries import district_options
 from dashboard.queries.alerts import (
     SEVERITY_ORDER,
     STATES,
@@ -43,6 +42,7 @@ from layouts.export import download, export_button, graph_config, safe_name
 from layouts.filters import BRUSH_HINT, PageFilters, filter_bar, read_filters, shown_period
 from layouts.live import live_watch
 from layouts.notify_button import rule_notifications
+from layouts.places import place_name
 from layouts.tables import data_grid, grid_columns, sorted_by, table_alternative
 
 PAGE = "alerts"
@@ -247,8 +247,7 @@ def layout(**query: Any) -> html.Div:
 
 def subtitle(settings: Settings, filters: PageFilters) -> str:
     """``Whole city · all departments · thresholds from data/kpis.yaml``."""
-    place = next((d["name"] for d in district_options(settings) if d["id"] == filters.district),
-                 "Whole city")
+    place = place_name(settings, filters.district)
     department = filters.department or "all departments"
     return f"{place} · {department} · thresholds from data/kpis.yaml, raised and cleared at ingest"
 

@@ -37,6 +37,7 @@ from layouts import (
     domain_label,
     geo_bounds,
     ids,
+    places,
 )
 from layouts.components import kpi_card
 from layouts.domain_parts import (
@@ -71,9 +72,8 @@ def content_class(allowed: bool) -> str:
 
 
 def place_name(settings: Settings, district: str | None) -> str:
-    """The district's name, or "Whole city"."""
-    found = {d["id"]: d["name"] for d in queries.district_options(settings)}
-    return found.get(district or "", "Whole city")
+    """The place's name (a district's or a municipality's), or "Whole city"."""
+    return places.place_name(settings, district)
 
 
 def kpi_cards(settings: Settings, domain: str, filters: PageFilters) -> list[Any]:
@@ -159,7 +159,8 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
     empty when the user's department may not see the domain), the table sorted by the
     URL's ``sort``."""
     districts = district_shapes(settings)
-    chosen = [f for f in districts["features"] if f["properties"]["id"] == filters.district]
+    selection = places.map_selection(settings, filters.district)
+    chosen = places.selected_features(districts["features"], selection)
     bounds = geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(districts["features"])
     view = (domain_map_view(settings, domain, filters.district, bounds, initial_zoom(bounds))
             if allowed else empty_view())
@@ -169,7 +170,7 @@ def asset_sections(settings: Settings, domain: str, filters: PageFilters,
             html.Div([html.H2("Map of assets by latest state", className="card__title"),
                       html.Div(export_button(PAGE, "geojson", "GeoJSON"),
                                className="card-head__tools")], className="card-head"),
-            domain_map(districts, view, selected=filters.district, bounds=bounds,
+            domain_map(districts, view, selected=selection, bounds=bounds,
                        tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
             html.Div(state_legend(data["counts"]), id=pid("legend"), className="legend"),
             html.P(map_note(view), id=pid("map-note"), className="section-hint"),

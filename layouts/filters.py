@@ -30,11 +30,13 @@ from dashboard.periods import (
     period_for,
     period_label,
 )
-from dashboard.queries import district_options
+from dashboard.queries import district_options, municipality_options
 from dashboard.queries.departments import department_options
+from dashboard.queries.places import municipality_token, split_place
 from dashboard.settings import Settings
 from layouts import clean_query, ids
 from layouts.access import scoped_department, scoped_district
+from layouts.places import place_choices
 
 ALL_DISTRICTS, ALL_DEPARTMENTS, NO_COMPARISON = "", "", ""
 BRUSH_HINT = ("Drag across the chart to narrow the whole page to that time range; "
@@ -52,8 +54,10 @@ class PageFilters:
 
     def query(self, default_period: str = DEFAULT_PRESET, **extra: Any) -> str:
         """``?district=..&department=..&period=..&compare=..`` plus ``extra`` (empties dropped);
-        a custom range is written as ``from=..&to=..`` instead of ``period``."""
-        params = {**asdict(self), **extra}
+        a municipality is written as ``municipality=..``; a custom range as
+        ``from=..&to=..`` instead of ``period``."""
+        municipality, district = split_place(self.district)
+        params = {"municipality": municipality, **asdict(self), "district": district, **extra}
         if is_custom(self.period):
             params["from"], _, params["to"] = params.pop("period").partition("/")
         elif params.get("period") == default_period:
@@ -110,8 +114,13 @@ def read_filters(settings: Settings, query: dict[str, Any],
     districts = {d["id"] for d in district_options(settings)}
     departments = {d["id"] for d in department_options(settings)}
     district = clean_query(query.get("district"), districts)
+    municipality = clean_query(query.get("municipality"),
+                               {m["id"] for m in municipality_options(settings)})
+    if district is None and municipality is not None:
+        district = municipality_token(municipality)
+    chosen = "district" in query or "municipality" in query
     return PageFilters(
-        district=district if "district" in query else scoped_district(district),
+        district=district if chosen else scoped_district(district),
         department=scoped_department(clean_query(query.get("department"), departments)),
         period=read_period(settings, query, default_period, custom=custom),
         compare=clean_query(query.get("compare"), set(COMPARISONS)),
@@ -189,9 +198,11 @@ def filter_bar(page: str, settings: Settings, filters: PageFilters, *,
     fields: list[Any] = []
     if district:
         cid = ids.page_id(page, "district")
-        fields.append(_field("District", dcc.Dropdown(
+        places = place_choices(settings)  # municipalities, in a metropolitan deployment
+        fields.append(_field("District" if places is None else "Place", dcc.Dropdown(
             id=cid, value=filters.district or ALL_DISTRICTS, clearable=False, maxHeight=360,
-            options=[{"label": "Whole city", "value": ALL_DISTRICTS}]
+            options=places if places is not None else
+            [{"label": "Whole city", "value": ALL_DISTRICTS}]
             + [{"label": d["name"], "value": d["id"]} for d in district_options(settings)],
             className="filter-bar__district"), cid, "filter-bar__field--district"))
     if department:

@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from dashboard.kpis import load_alert_rules
 from dashboard.queries import district_options
+from dashboard.queries.places import split_place
 from dashboard.settings import Settings
 from layouts import SEVERITY_LABELS, ids, text
 from layouts.notification_parts import PATH, rule_options
@@ -91,6 +92,8 @@ def department_notify(settings: Settings, department: str | None,
 def kpi_notify(kpi: dict[str, Any], district: str | None, place: str = "") -> html.Span:
     """A KPI card's "Notify me": when the KPI crosses its target in ``district`` (its
     name ``place``), else for the whole city."""
+    if district and split_place(district)[0]:  # a municipality: follow the city's KPI
+        district, place = None, ""
     where = f" in {place}" if district and place else ""
     return notify_me("kpi", kpi["id"], district or "", about=f"{text(kpi['name'])}{where}",
                      compact=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-MUNICIPALITY = "municipality:"
+from dashboard.queries import district_options, municipality_options
+from dashboard.queries.places import MUNICIPALITY
+from dashboard.settings import Settings
+
 WHOLE_CITY = ""
 
 
@@ -91,3 +94,41 @@ def place_districts(place: Place, municipalities: list[dict[str, Any]]) -> list[
         return [place.district]
     chosen = municipality_of(municipalities, place.municipality)
     return list(chosen["districts"]) if chosen else None
+
+
+def place_name(settings: Settings, place: str | None) -> str:
+    """A page's place (a district id or ``municipality:<id>``) by its name; "Whole city"
+    for none or an unknown one."""
+    districts, municipalities = district_options(settings), municipality_options(settings)
+    return place_title(read_place(place, districts, municipalities), districts,
+                       municipalities)
+
+
+def place_choices(settings: Settings) -> list[dict[str, str]] | None:
+    """The place selector's options in a metropolitan deployment (``place_options``);
+    None in a single city (its district selector stays as it is)."""
+    municipalities = municipality_options(settings)
+    return place_options(district_options(settings), municipalities) if municipalities \
+        else None
+
+
+def place_ids(settings: Settings, place: str | None) -> list[str]:
+    """The districts a page's place covers ([] for the whole city)."""
+    municipalities = municipality_options(settings)
+    chosen = read_place(place, district_options(settings), municipalities)
+    return place_districts(chosen, municipalities) or []
+
+
+def map_selection(settings: Settings, place: str | None) -> str | list[str] | None:
+    """What a map highlights for a page's place: the district's id, the municipality's
+    district ids, or None (the whole city)."""
+    if place and place.startswith(MUNICIPALITY):
+        return place_ids(settings, place) or None
+    return place or None
+
+
+def selected_features(features: list[dict[str, Any]], selection: str | list[str] | None
+                      ) -> list[dict[str, Any]]:
+    """The district features a ``map_selection`` names."""
+    chosen = set(selection) if isinstance(selection, list) else {selection}
+    return [f for f in features if f["properties"]["id"] in chosen]

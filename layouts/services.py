@@ -17,7 +17,6 @@ from dash import dcc, html
 
 from dashboard.auth.access import STAFF
 from dashboard.periods import is_custom, period_label
-from dashboard.queries import district_options
 from dashboard.queries.hotspots import hotspots
 from dashboard.queries.services import (
     RequestScope,
@@ -38,6 +37,7 @@ from layouts.export import download, export_button, safe_name
 from layouts.filters import PageFilters, filter_bar, read_filters
 from layouts.live import live_watch
 from layouts.notify_button import department_notify
+from layouts.places import map_selection, place_name
 from layouts.services_map import map_note, requests_map
 from layouts.services_parts import (
     HINT,
@@ -113,8 +113,7 @@ def service_choices(settings: Settings, department: str | None) -> list[dict[str
 def subtitle(settings: Settings, view: ServicesView, data: dict[str, Any]) -> str:
     """``Whole city · All departments · Last 30 days (24 Oct – 23 Nov 2026)``."""
     f = view.filters
-    place = next((d["name"] for d in district_options(settings) if d["id"] == f.district),
-                 "Whole city")
+    place = place_name(settings, f.district)
     parts = [place, f.department or "All departments"]
     if view.service:
         parts.append(next((s["name"] for s in service_options(settings)
@@ -179,7 +178,8 @@ def layout(**query: Any) -> html.Div:
                     html.H2("Open requests on the map", className="card__title"),
                     html.P(map_note(located), id=pid("map-note"), className="section-hint")]),
                     export_button(PAGE, "map", "GeoJSON")], className="sr-card-head"),
-                requests_map(located, request_map_points(settings, scope), selected=f.district,
+                requests_map(located, request_map_points(settings, scope),
+                             selected=map_selection(settings, f.district),
                              tile_url=settings.tile_url,
                              tile_attribution=settings.tile_attribution),
             ]),

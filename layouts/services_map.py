@@ -18,6 +18,7 @@ from dashboard.geojson_transfer import FORMAT
 
 from layouts import SELECTED_MARGIN, format_number, geo_bounds
 from layouts.components import js
+from layouts.places import selected_features
 from layouts.services_parts import pid
 
 COUNT_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#c6dbef"]  # most open requests first
@@ -52,7 +53,8 @@ def district_data(result: dict[str, Any]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def district_hideout(result: dict[str, Any], selected: str | None) -> dict[str, Any]:
+def district_hideout(result: dict[str, Any], selected: str | list[str] | None
+                     ) -> dict[str, Any]:
     """What ``districtStyle`` reads: count classes when aggregated, a plain base otherwise."""
     if result["mode"] != "districts":
         return {"bounds": [], "colors": [BASE_FILL], "noData": BASE_FILL, "selected": selected}
@@ -61,10 +63,12 @@ def district_hideout(result: dict[str, Any], selected: str | None) -> dict[str, 
     return {"bounds": bounds, "colors": colours, "noData": BASE_FILL, "selected": selected}
 
 
-def map_view(result: dict[str, Any], selected: str | None) -> list[list[float]] | None:
-    """Bounds of the selected district (with a margin) or of every district."""
+def map_view(result: dict[str, Any], selected: str | list[str] | None
+             ) -> list[list[float]] | None:
+    """Bounds of the selected district or municipality (with a margin) or of every
+    district."""
     features = result["districts"]["features"]
-    chosen = [f for f in features if f["properties"]["id"] == selected]
+    chosen = selected_features(features, selected)
     return geo_bounds(chosen, SELECTED_MARGIN) if chosen else geo_bounds(features)
 
 
@@ -105,7 +109,7 @@ def map_note(result: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def requests_map(result: dict[str, Any], points: Any, *, selected: str | None,
+def requests_map(result: dict[str, Any], points: Any, *, selected: str | list[str] | None,
                  tile_url: str = "", tile_attribution: str = "") -> html.Div:
     """The map card's body: the Leaflet map and its legend; ``points`` is the encoded
     points layer (``queries.services_trend_map.request_map_points``)."""

@@ -220,3 +220,43 @@ def test_ngsi_ld_publishes_each_municipalitys_kpis(metro: Settings, metro_app: A
         entity = entities[kpi["id"]]
         assert entity["area"] == "Norte"
         assert entity.get("kpiValue") == kpi["value"]
+
+
+def test_the_staff_pages_filter_by_a_municipality(metro: Settings, metro_app: Any) -> None:
+    """Alerts, domain and services pages take ``?municipality=``: their selector offers it,
+    their subtitle names it, and every row they read lies in its districts."""
+    from dashboard import queries
+    from dashboard.periods import period_for
+    from dashboard.queries.alerts import alert_rows
+    from dashboard.queries.domain import domain_assets
+    from dashboard.queries.services import oldest_open
+    from layouts.filters import PageFilters, read_filters
+    from tests.tree import by_id, text_of
+
+    norte = next(m for m in queries.municipality_options(metro) if m["id"] == "norte")
+    inside = set(norte["districts"])
+    token = "municipality:norte"
+    with metro_app.server.app_context():
+        from layouts import alerts, domain, services
+
+        assert read_filters(metro, {"municipality": "norte"}).district == token
+        assert read_filters(metro, {"municipality": "atlantis"}).district is None
+        assert read_filters(metro, {"district": token}).district is None  # ids only there
+        assert PageFilters(district=token).query() == "?municipality=norte"
+
+        for tree, page in ((alerts.layout(municipality="norte"), "alerts"),
+                           (services.layout(municipality="norte"), "services"),
+                           (domain.layout("waste", municipality="norte"), "domain")):
+            selector = by_id(tree, f"{page}-district")
+            assert selector.value == token
+            assert {"label": "Norte (whole municipality)", "value": token} in selector.options
+            assert "Norte" in text_of(by_id(tree, f"{page}-subtitle"))
+
+        assets = domain_assets(metro, "waste", token)["assets"]
+        assert assets and {a["district_id"] for a in assets} <= inside
+        every = domain_assets(metro, "waste", None)["assets"]
+        assert len(assets) == sum(a["district_id"] in inside for a in every) < len(every)
+        requests = oldest_open(metro, district=token, limit=500)
+        assert requests and {r["district_id"] for r in requests} <= inside
+        rows = alert_rows(metro, period_for("30d", TINY_NOW), district=token)["rows"]
+        assert {r["district_id"] for r in rows} <= inside

@@ -27,6 +27,7 @@ from dashboard.queries.base import data_version_of
 from dashboard.queries.departments import counts_requests, department_kpis
 from dashboard.settings import Settings
 from dashboard.units import with_display
+from dashboard.queries.places import in_place, split_place
 
 # The fields of an alert, in the order the API's CSV gives them.
 ALERT_FIELDS = ("id", "asset_id", "asset_name", "domain", "metric", "rule", "severity",
@@ -159,6 +160,8 @@ def overview(settings: Settings, district: str | None, window: str,
     ``department`` keeps the KPIs that department answers for (``kpi_table``), and the
     score is then the CityScore of just those KPIs.
     """
+    in_token, district = split_place(district)  # a page's place may be a municipality
+    municipality = municipality or in_token
     table = kpi_table(settings, window, department, municipality)
     place = table["places"].get(district or "")
     if place is None:
@@ -289,7 +292,7 @@ def asset_layer(settings: Settings, domain: str, district: str | None) -> dict[s
             Asset.lon,
         ).where(Asset.domain == domain, Asset.lat.is_not(None), Asset.lon.is_not(None))
         if district:
-            stmt = stmt.where(Asset.district_id == district)
+            stmt = stmt.where(in_place(Asset.district_id, district))
         features = [
             {
                 "type": "Feature",
@@ -332,7 +335,7 @@ def active_alerts(
             .order_by(severity_rank, Alert.raised_at.desc(), Alert.id)
         )
         if district:
-            stmt = stmt.where(Alert.district_id == district)
+            stmt = stmt.where(in_place(Alert.district_id, district))
         if districts is not None:
             stmt = stmt.where(Alert.district_id.in_(sorted(districts)))
         if domain:

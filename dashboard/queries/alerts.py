@@ -16,6 +16,7 @@ from dashboard.periods import Period
 from dashboard.queries.base import ALERTS, cached
 from dashboard.settings import Settings
 from dashboard.units import with_display
+from dashboard.queries.places import in_place
 
 STATES = {"active": "Active now", "raised": "Raised in the period", "all": "Active or raised"}
 ALERT_ROW_FIELDS = ("id", "asset_id", "asset_name", "asset_type", "domain", "metric", "rule",
@@ -29,7 +30,7 @@ Columns = TypeVarTuple("Columns")  # a statement's column types, kept by _filter
 def _filtered(stmt: Select[*Columns], *, district: str | None, domains: set[str] | None,
               severity: str | None) -> Select[*Columns]:
     if district:
-        stmt = stmt.where(Alert.district_id == district)
+        stmt = stmt.where(in_place(Alert.district_id, district))
     if domains is not None:
         stmt = stmt.where(Asset.domain.in_(sorted(domains)))
     if severity:
@@ -148,7 +149,7 @@ def active_elsewhere(settings: Settings, district: str, *, domains: set[str] | N
         stmt = (select(Alert.district_id, District.name, count)
                 .join(Asset, Asset.pk == Alert.asset_pk)
                 .join(District, District.id == Alert.district_id)
-                .where(Alert.cleared_at.is_(None), Alert.district_id != district)
+                .where(Alert.cleared_at.is_(None), ~in_place(Alert.district_id, district))
                 .group_by(Alert.district_id, District.name)
                 .order_by(count.desc(), District.name))
         stmt = _filtered(stmt, district=None, domains=domains, severity=severity)

@@ -21,6 +21,7 @@ from dashboard.queries import kpi_table
 from dashboard.queries.base import COMMITMENTS, cached
 from dashboard.queries.kiosk import names_of, source_language
 from dashboard.settings import Settings
+from dashboard.queries.places import in_place
 
 KPI_WINDOW = "month"  # the window of the linked KPIs' current values
 KIOSK_LIMIT = 4
@@ -37,7 +38,7 @@ def _stored(conn: Connection, district: str | None, department: str | None
                    c.percent_complete, c.kpis, c.milestones, c.updated_at)
             .outerjoin(District, District.id == c.district_id).order_by(c.ends_on, c.id))
     if district:
-        stmt = stmt.where(or_(c.district_id == district, c.district_id.is_(None)))
+        stmt = stmt.where(or_(in_place(c.district_id, district), c.district_id.is_(None)))
     if department:
         stmt = stmt.where(c.department == department)
     found = [{"id": cid, "title": title, "summary": summary or {}, "department": dep,

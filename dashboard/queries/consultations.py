@@ -14,6 +14,7 @@ from dashboard.model import District, Survey, SurveyAnswer, SurveyText
 from dashboard.queries.base import DISTRICTS, cached
 from dashboard.settings import Settings
 from dashboard.store import get_engine
+from dashboard.queries.places import in_place
 
 SCOPES = (SCOPE, *DISTRICTS)
 MAX_TEXTS_SHOWN = 200
@@ -48,7 +49,7 @@ def surveys_for(settings: Settings, district: str | None = None,
     def compute(conn: Connection) -> list[dict[str, Any]]:
         where = []
         if district:
-            where.append(or_(Survey.district_id == district, Survey.district_id.is_(None)))
+            where.append(or_(in_place(Survey.district_id, district), Survey.district_id.is_(None)))
         if department:
             where.append(Survey.department == department)
         return _surveys(conn, now, *where)

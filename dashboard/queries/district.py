@@ -25,6 +25,7 @@ from dashboard.queries import (
     municipality_districts,
 )
 from dashboard.queries.base import ALERTS, DISTRICTS, cached
+from dashboard.queries.places import split_place
 from dashboard.settings import Settings
 
 REQUEST_SOURCE = "service_requests"
@@ -125,6 +126,8 @@ def with_year_ago(settings: Settings, window: str, district: str | None,
     """The KPI dicts of a place (None = the city, or ``municipality`` when given) with
     ``year_ago`` (the value over the same window a calendar year before, for
     ``department``'s requests when given) and its change (``year_change``) added."""
+    in_token, district = split_place(district)  # a page's place may be a municipality
+    municipality = municipality or in_token
     before = year_ago_values(settings, window, department,
                              None if district else municipality).get(district or "", {})
     return [{**kpi, **year_change(kpi, before.get(kpi["id"]))} for kpi in kpis]

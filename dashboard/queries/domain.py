@@ -35,6 +35,7 @@ from dashboard.queries import district_options
 from dashboard.queries.base import cached
 from dashboard.settings import Settings
 from dashboard.units import metric_label, shown, words
+from dashboard.queries.places import in_place
 
 FRESH_FOR = timedelta(hours=24)
 STATES = ("alert", "fault", "no data", "ok")  # most urgent first
@@ -142,7 +143,7 @@ def _open_alerts(conn: Connection, domain: str, district: str | None,
             .join(Asset, Asset.pk == Alert.asset_pk)
             .where(Alert.cleared_at.is_(None), Asset.domain == domain))
     if district:
-        stmt = stmt.where(Asset.district_id == district)
+        stmt = stmt.where(in_place(Asset.district_id, district))
     found: dict[int, list[dict[str, Any]]] = {}
     for pk, severity, rule in conn.execute(stmt):
         found.setdefault(pk, []).append({"severity": severity,
@@ -182,7 +183,7 @@ def domain_assets(settings: Settings, domain: str, district: str | None) -> dict
                 Asset.lon, Asset.status, Asset.last_seen)
         query = select(*cols).where(Asset.domain == domain)
         if district:
-            query = query.where(Asset.district_id == district)
+            query = query.where(in_place(Asset.district_id, district))
         found = conn.execute(query).all()
         readings: dict[int, dict[str, Reading | None]] = {}
         for kind in sorted({row.type for row in found}):
@@ -280,7 +281,7 @@ def alerts_raised(settings: Settings, domain: str, district: str | None,
         if start is not None:
             stmt = stmt.where(Alert.raised_at >= start)
         if district:
-            stmt = stmt.where(Asset.district_id == district)
+            stmt = stmt.where(in_place(Asset.district_id, district))
         return int(conn.execute(stmt).scalar_one())
 
     params = {"domain": domain, "district": district,

@@ -10,6 +10,7 @@ from dashboard.queries import district_outlines, overview
 from dashboard.queries.base import cached
 from dashboard.queries.departments import department_domains
 from dashboard.settings import Settings
+from dashboard.queries.places import in_place
 
 
 def domain_allowed(settings: Settings, domain: str, department: str | None) -> bool:
@@ -27,8 +28,8 @@ def domain_counts(settings: Settings, district: str | None) -> dict[str, dict[st
                   .join(Asset, Asset.pk == Alert.asset_pk)
                   .where(Alert.cleared_at.is_(None)).group_by(Asset.domain))
         if district:
-            assets = assets.where(Asset.district_id == district)
-            alerts = alerts.where(Asset.district_id == district)
+            assets = assets.where(in_place(Asset.district_id, district))
+            alerts = alerts.where(in_place(Asset.district_id, district))
         found = {d: {"assets": 0, "open_alerts": 0} for d in DOMAINS}
         for domain, count in conn.execute(assets):
             found.setdefault(domain, {"assets": 0, "open_alerts": 0})["assets"] = int(count)

@@ -33,6 +33,7 @@ from dashboard.queries.kiosk_transit import (
 )
 from dashboard.queries.services import hours_to_close
 from dashboard.settings import DATA_DIR, Settings
+from dashboard.queries.places import in_place
 
 __all__ = ["air_band", "air_now", "data_version_of", "headline", "kiosk_data", "load_kiosk",
            "names_of", "notices_now", "office_status", "parking_now",
@@ -157,7 +158,7 @@ def notices_now(settings: Settings, district: str | None = None,
                           case((is_event, Notice.starts_at), else_=None),
                           Notice.starts_at.desc(), Notice.id))
         if district:
-            stmt = stmt.where(or_(Notice.district_id == district, Notice.district_id.is_(None)))
+            stmt = stmt.where(or_(in_place(Notice.district_id, district), Notice.district_id.is_(None)))
         stmt = stmt.limit(NOTICE_LIMIT)
         return [{"id": i, "kind": kind, "title": title, "body": body,
                  "starts_at": start.isoformat(), "ends_at": end.isoformat() if end else None,

@@ -31,6 +31,7 @@ from dashboard.periods import Period, period_for
 from dashboard.queries import district_options
 from dashboard.queries.base import REQUESTS, cached
 from dashboard.settings import Settings
+from dashboard.queries.places import in_place
 
 SR = ServiceRequest
 DIMENSIONS: dict[str, str] = {  # breakdown id -> request column
@@ -55,7 +56,7 @@ class RequestScope:
         """SQL conditions on indexed columns (channel narrows rows the index found)."""
         found: list[Any] = []
         if self.district:
-            found.append(SR.district_id == self.district)
+            found.append(in_place(SR.district_id, self.district))
         if self.department:
             found.append(SR.department == self.department)
         if self.service:
