@@ -48,6 +48,7 @@ SMOKE = {
     "district_assign.py": ["--points", "2000", "--districts", "80", "--repeat", "1"],
     "notify_matching.py": ["--users", "20", "--subscriptions", "40", "--events", "200",
                            "--repeat", "1"],
+    "opendata_export.py": ["--rows", "2000"],
 }
 
 
