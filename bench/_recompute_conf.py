@@ -18,9 +18,10 @@ def post_fork(_server: Any, _worker: Any) -> None:
 
     def previous_way(naive: Any) -> Any:
         def results(conn: Any, kpis: Any, window: Any, populations: Any, now: Any = None,
-                    department: str | None = None) -> Any:
-            if department is not None:
-                raise NotImplementedError("the previous way had no department places")
+                    department: str | None = None, within: Any = None) -> Any:
+            if department is not None or within is not None:
+                raise NotImplementedError("the previous way had no department or "
+                                          "municipality places")
             return naive(conn, kpis, window, populations, now)
         return results
 

@@ -88,7 +88,8 @@ sources:
     def sleep(seconds: float) -> None:
         now[0] += timedelta(seconds=seconds)
 
-    quiet = Settings(notify_every_seconds=10**6)  # the notifier's rounds: the test below
+    # the notifier's rounds: the test below
+    quiet = Settings(notify_every_seconds=10**6, var_dir=tmp_path)
     run_forever(fresh_engine, quiet, load_sources(path), lambda r: ran.append(r.source),
                 clock=lambda: now[0], sleep=sleep, rounds=4)
     assert ran == ["fast", "slow", "fast", "fast", "fast"]
@@ -111,7 +112,8 @@ sources:
     def sleep(seconds: float) -> None:
         now[0] += timedelta(seconds=seconds)
 
-    run_forever(fresh_engine, Settings(notify_every_seconds=600), load_sources(path),
+    run_forever(fresh_engine, Settings(notify_every_seconds=600, var_dir=tmp_path),
+                load_sources(path),
                 lambda r: None, clock=lambda: now[0], sleep=sleep, rounds=8)
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert rounds_at == [start + timedelta(minutes=10 * n) for n in range(8)]
@@ -137,7 +139,7 @@ sources:
         slept.append(seconds)
         now[0] += timedelta(seconds=seconds)
 
-    run_forever(down, Settings(notify_every_seconds=10**6), load_sources(path),
+    run_forever(down, Settings(notify_every_seconds=10**6, var_dir=tmp_path), load_sources(path),
                 reports.append, clock=lambda: now[0], sleep=sleep, rounds=5)
     assert [r.source for r in reports] == ["a", "b"] * 5
     assert all(r.status == "failed" and r.failure == "store" for r in reports)
@@ -171,7 +173,8 @@ sources:
     def sleep(seconds: float) -> None:
         now[0] += timedelta(seconds=seconds)
 
-    run_forever(fresh_engine, Settings(notify_every_seconds=10**6), load_sources(path), reports.append,
+    run_forever(fresh_engine, Settings(notify_every_seconds=10**6, var_dir=tmp_path),
+                load_sources(path), reports.append,
                 clock=lambda: now[0], sleep=sleep, rounds=2)
     assert [(r.source, r.status) for r in reports] == [("a", "failed"), ("b", "ok"),
                                                        ("a", "failed"), ("b", "ok")]
@@ -233,7 +236,7 @@ def test_the_loop_maintains_the_store_once_a_day(fresh_engine: Engine, tmp_path,
     from dashboard.store.partitions import kept_from
 
     settings = Settings(now=datetime(2026, 11, 23, tzinfo=timezone.utc), raw_retention_months=1,
-                        notify_every_seconds=10**6)
+                        notify_every_seconds=10**6, var_dir=tmp_path)
     with fresh_engine.begin() as conn:
         conn.execute(insert(Asset), [{"id": "urn:ngsi-ld:Device:loop:1", "type": "Device",
                                       "domain": "environment"}])
