@@ -148,7 +148,8 @@ def test_districts_read_back(city: tuple[Settings, Engine], client: FlaskClient)
     features = _geojson(client, "districts.geojson")["features"]
     assert len(features) == len(stored) == 10
     for frame in frames:
-        assert list(frame.columns) == ["id", "name", "population", "area_km2", "geometry"]
+        assert list(frame.columns) == ["id", "name", "population", "area_km2",
+                                       "municipality_id", "municipality_name", "geometry"]
         assert sorted(frame["id"]) == sorted(stored)
     first = stored[sorted(stored)[0]]
     parquet, text = frames[0].set_index("id").loc[first.id], frames[1].set_index("id").loc[

@@ -26,6 +26,7 @@ UTC_SECONDS = pa.timestamp("s", tz="UTC")
 
 DISTRICTS = pa.schema([("id", pa.string()), ("name", pa.string()),
                        ("population", pa.int64()), ("area_km2", pa.float64()),
+                       ("municipality_id", pa.string()), ("municipality_name", pa.string()),
                        (GEOMETRY, pa.binary())])
 ASSETS = pa.schema([("id", pa.string()), ("type", pa.string()), ("domain", pa.string()),
                     ("name", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()),
@@ -49,15 +50,18 @@ def _chunks(conn: Connection, stmt: Any, size: int = CHUNK) -> Iterator[list[tup
 
 
 def district_batches(conn: Connection) -> Iterator[pa.RecordBatch]:
-    """Districts by id: id, name, population, area in km², geometry (WKB, lon/lat)."""
+    """Districts by id: id, name, population, area in km², municipality (id and name, empty
+    in a single city), geometry (WKB, lon/lat)."""
     stmt = select(District.id, District.name, District.population, District.area_km2,
+                  District.municipality_id, District.municipality_name,
                   District.geometry).order_by(District.id)
 
     def rows() -> Iterator[list[tuple[Any, ...]]]:
         for chunk in _chunks(conn, stmt, 500):
-            yield [(i, name, int(population or 0), float(area or 0.0),
-                    shapely.to_wkb(shape(geometry)) if geometry else None)
-                   for i, name, population, area, geometry in chunk]
+            yield [(i, name, int(population or 0), float(area or 0.0), municipality,
+                    municipality_name, shapely.to_wkb(shape(geometry)) if geometry else None)
+                   for i, name, population, area, municipality, municipality_name, geometry
+                   in chunk]
 
     return batches(rows(), DISTRICTS)
 
