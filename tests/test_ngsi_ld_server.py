@@ -31,6 +31,7 @@ from app import create_app
 from connectors.ngsi import NgsiConnector
 from connectors.runner import run_source
 from dashboard.api.ngsi_ld import register_ngsi_ld
+from dashboard.api.ngsi_ld_entities import WITHHELD
 from dashboard.api.ngsi_ld_kpis import KPI_TYPE, kpi_id
 from dashboard.kpis import compute_kpi_table, load_kpis, window_for
 from dashboard.model import (
@@ -234,8 +235,10 @@ def test_key_values_validate_against_the_smart_data_model(client: FlaskClient,
     if example.get("location", {}).get("type") not in (None, "Point"):
         assert served[0]["geometry"] == example["location"]  # the line or area, kept whole
         names.remove("geometry")
-    assert names == set(example) - {"id", "type", "status", "deviceState"} - times or (
-        kind == "Device" and names == set(example) - {"id", "type"} - times)
+    expected = set(example) - WITHHELD  # an owner, a plate, an IP address: never served
+    assert names == expected - {"id", "type", "status", "deviceState"} - times or (
+        kind == "Device" and names == expected - {"id", "type"} - times)
+    assert not set(served[0]) & WITHHELD
     if "location" in example and example["location"]["type"] == "Point":
         assert served[0]["location"] == {"type": "Point",
                                          "coordinates": example["location"]["coordinates"]}
@@ -290,9 +293,12 @@ def test_citylens_reads_itself_back(city: Settings, served: str, tmp_path: Path)
     assert set(copy) == set(original) and len(copy) == 80 + len(MODELS) + 1
     for asset_id, mine in original.items():
         theirs = copy[asset_id]
-        for key in ("type", "name", "lat", "lon", "district", "status", "readings",
-                    "attributes"):
+        for key in ("type", "name", "lat", "lon", "district", "status", "readings"):
             assert theirs[key] == mine[key], (asset_id, key)
+        # every attribute comes back but those withheld (an owner, a plate, an address on
+        # the network), which never leave
+        assert theirs["attributes"] == {k: v for k, v in mine["attributes"].items()
+                                        if k not in WITHHELD}, asset_id
 
 
 # --- (c) filters ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ An asset is its Smart Data Model entity with the id and attribute names CityLens
 its type; ``name``; ``location`` (a GeoProperty Point); ``status``; each latest reading
 as a Property with ``value``, ``observedAt`` and ``unitCode``; ``dateObserved`` (its
 newest reading); its static attributes (``ref*`` ones as Relationships, GeoJSON geometries
-as GeoProperties). ``modifiedAt`` (system attribute) is its last ingest.
+as GeoProperties) except those that can reach a person (``WITHHELD``). ``modifiedAt`` (system attribute) is its last ingest.
 """
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ UNIT_CODE_OF: dict[str, str] = {
 # means that the source gave no status, and none is served).
 OK_STATUS_TYPES = frozenset({"WasteContainer", "Streetlight", "StreetlightGroup",
                              "StreetlightControlCabinet"})
+# Static attributes never published, whatever the source sent: the Smart Data Models'
+# fields that can name or reach a person or their vehicle or device (an owner, a contact,
+# a phone, a plate, a network address). The public API publishes no static attributes.
+WITHHELD = frozenset({
+    "owner", "contactPoint", "email", "telephone", "faxNumber", "person", "refPerson",
+    "refUser", "givenName", "familyName", "ipAddress", "macAddress", "license_plate",
+    "licensePlate", "vehiclePlateIdentifier", "vehicleIdentificationNumber",
+})
 ASSET_COLUMNS = (Asset.pk, Asset.id, Asset.type, Asset.name, Asset.lat, Asset.lon,
                  Asset.status, Asset.attributes, Asset.last_seen)
 
@@ -100,7 +108,8 @@ def asset_entity(row: Any, readings: list[tuple[Any, ...]]) -> dict[str, Any]:
     if status is not None:
         entity["status"] = {"type": "Property", "value": status}
     for name, value in attributes.items():
-        entity.setdefault(name, _attribute(name, value))
+        if name not in WITHHELD:
+            entity.setdefault(name, _attribute(name, value))
     newest = 0
     for metric, when, value, unit in readings:
         reading: dict[str, Any] = {"type": "Property", "value": value,
