@@ -237,13 +237,14 @@ def test_the_staff_pages_filter_by_a_municipality(metro: Settings, metro_app: An
     inside = set(norte["districts"])
     token = "municipality:norte"
     with metro_app.server.app_context():
-        from layouts import alerts, domain, services
+        from layouts import alerts, domain, domains, services
 
         assert read_filters(metro, {"municipality": "norte"}).district == token
         assert read_filters(metro, {"municipality": "atlantis"}).district is None
         assert read_filters(metro, {"district": token}).district is None  # ids only there
         assert PageFilters(district=token).query() == "?municipality=norte"
 
+        assert by_id(domains.layout(municipality="norte"), "domains-district").value == token
         for tree, page in ((alerts.layout(municipality="norte"), "alerts"),
                            (services.layout(municipality="norte"), "services"),
                            (domain.layout("waste", municipality="norte"), "domain")):
