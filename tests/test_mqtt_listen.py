@@ -114,7 +114,7 @@ def test_listeners_in_the_sources_file_run_on_their_own(side_broker: SideMosquit
     entries = load_sources(sources)
     assert [e.id for e in scheduled(entries)] == ["export"]
     assert list(beat_schedule(entries, sources)) == ["source:export", "store:maintain",
-                                                     "notify"]
+                                                     "notify", "opendata"]
     with pg_store("citylens_listen_sources") as (url, engine):
         env = {**os.environ, "CITYLENS_DATABASE_URL": url, "CITYLENS_REDIS_URL": ""}
         once = subprocess.run([*CITYLENS_CLI, "sources", "run", "--config", str(sources)],
