@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # address and per api_key ("N per minute|hour|day"); counted in Redis when configured.
     public_write_rate_per_address: str = "10 per minute"
     public_write_rate_per_key: str = "600 per minute"
+    # Public reads (the open-data API, the NGSI-LD context source, the open-data files and
+    # the Open311 server's GETs) allowed per client address ("N per minute|hour|day"): a
+    # federating broker or a harvester stays well under it; empty: no limit.
+    public_read_rate: str = "600 per minute"
     # The Open311 server's jurisdiction_id (e.g. "santander.es"): a call naming another is
     # refused; empty: any is accepted (a server of one jurisdiction need not name it).
     open311_jurisdiction: str = ""

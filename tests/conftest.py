@@ -26,6 +26,10 @@ from dashboard.store import init_store, make_engine
 # it (tests/test_cache.py). Set before any Settings is built, and inherited by the servers
 # the browser tests start.
 os.environ.setdefault("CITYLENS_CACHE_STALE_SECONDS", "0")
+# One test client makes thousands of public reads a minute from one address, which the
+# public read limit is there to refuse: off, except where a test sets it
+# (tests/test_public_read_limit.py).
+os.environ.setdefault("CITYLENS_PUBLIC_READ_RATE", "")
 PG_URL = os.environ.get("CITYLENS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CITYLENS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CITYLENS_REQUIRE_SERVICES") == "1"

@@ -34,7 +34,7 @@ from dashboard.auth.guard import (
 )
 from dashboard.auth.headers import install_headers
 from dashboard.auth.login_page import login_html
-from dashboard.auth.rate_limits import SIGN_IN_RATE, install_rate_limits
+from dashboard.auth.rate_limits import SIGN_IN_RATE, install_rate_limits, limit_public_reads
 from dashboard.auth.sessions import Limits, end_session, resume_session, start_session
 from dashboard.auth.users import ANONYMOUS, REFUSED, Principal, SignInError, authenticate
 from dashboard.settings import Settings
@@ -150,6 +150,7 @@ def install(server: Flask, settings: Settings, rules: AccessRules,
         return SessionUser(found.principal, token) if found.principal else None
 
     limiter = install_rate_limits(server, settings)
+    limit_public_reads(limiter, server, settings)
     login = limiter.limit(SIGN_IN_RATE, methods=["POST"])(_login_view(settings, engine))
     server.add_url_rule("/login", "citylens_login", login, methods=["GET", "POST"])
     server.register_error_handler(429, _too_many)
@@ -186,8 +187,15 @@ def _login_view(settings: Settings, engine: Engine) -> Callable[[], Any]:
     return login
 
 
-def _too_many(_error: Exception) -> tuple[str, int]:
-    """Over the sign-in rate of an address: the form, with the answer every refusal gets."""
+def _too_many(error: Exception) -> Any:
+    """Over a rate of an address: at sign-in, the form with the answer every refusal gets;
+    elsewhere (a public read whose blueprint has no handler of its own), one JSON line."""
+    if request.path != "/login":
+        message = "too many requests from this address; slow down and retry later"
+        if request.path.startswith("/ngsi-ld/"):  # NGSI-LD's ProblemDetails
+            return {"type": "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported",
+                    "title": "Too many requests", "status": 429, "detail": message}, 429
+        return {"error": {"parameter": None, "message": message}}, 429
     target = safe_next(request.values.get("next"))
     return login_html(csrf_token(), target, REFUSED), 429
 
