@@ -43,11 +43,13 @@ FROM = _query("from", {"type": "string", "format": "date-time"},
 TO = _query("to", {"type": "string", "format": "date-time"},
             "End (inclusive), ISO 8601 date or date-time; not before 'from'.")
 BAD = _error("A bad parameter: the error names it and says why.")
+TOO_MANY = _error("Over CITYLENS_PUBLIC_READ_RATE reads a minute from this address.")
 
 
 def _get(summary: str, parameters: list[dict[str, Any]], ok: dict[str, Any],
          extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": ok}, "400": BAD}
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": ok}, "400": BAD,
+                                 "429": TOO_MANY}
     responses.update(extra or {})
     return {"get": {"summary": summary, "parameters": parameters, "responses": responses}}
 
