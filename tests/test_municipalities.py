@@ -261,3 +261,33 @@ def test_the_staff_pages_filter_by_a_municipality(metro: Settings, metro_app: An
         assert requests and {r["district_id"] for r in requests} <= inside
         rows = alert_rows(metro, period_for("30d", TINY_NOW), district=token)["rows"]
         assert {r["district_id"] for r in rows} <= inside
+
+
+def test_the_open_data_kpi_file_has_each_municipalitys_daily_values(metro: Settings) -> None:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    from dashboard.kpis.windows import Window, local_midnight
+    from dashboard.opendata.datasets import DATASETS
+    from dashboard.opendata.export import export_dataset, opendata_dir
+
+    engine = make_engine(metro.resolved_database_url)
+    export_dataset(engine, metro, DATASETS["kpis"], force=True)
+    rows = pd.read_parquet(opendata_dir(metro) / "kpis.parquet")
+    norte = rows[rows["place"] == "municipality:norte"]
+    assert len(norte) and norte["district_id"].isna().all()
+    day = max(norte["date"])
+    zone = ZoneInfo(metro.timezone)
+    window = Window("day", local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone),
+                    "day", metro.timezone)
+    with engine.connect() as conn:
+        ids = sorted(conn.scalars(select(District.id).where(District.municipality_id == "norte")))
+        expected = compute_kpi_table(conn, load_kpis(metro.kpis_file), window,
+                                     metro.current_time(), within=ids).for_place(None)
+    got = norte[norte["date"] == day].set_index("kpi")["value"].to_dict()
+    assert got == pytest.approx({v.id: v.value for v in expected if v.value is not None})
+    # the districts' and the city's rows are there as before, once each
+    assert set(rows["place"]) >= {"city", "municipality:sur", *ids}
+    assert not rows.duplicated(["date", "kpi", "place"]).any()
