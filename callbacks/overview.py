@@ -225,7 +225,8 @@ def shade_districts(window: str | None, kpi: str | None,
     shapes = queries.district_scores(settings, _window(window), kpi,
                                      scoped_department(department))
     decimals = kpi_decimals(catalogue, kpi)
-    return label_districts(shapes, decimals), map_legend(legend_title(catalogue, kpi))
+    return label_districts(shapes, decimals), map_legend(
+        legend_title(catalogue, kpi), bool(queries.municipality_options(settings)))
 
 
 @dash.callback(

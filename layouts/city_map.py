@@ -26,14 +26,22 @@ from layouts import (
 from layouts.components import js
 
 SELECTION_STYLE = {"color": "#10253f", "weight": 3.5, "opacity": 1, "fill": False}
+# Municipality boundaries of a metropolitan deployment: a dark dashed line over the
+# districts' white edges.
+MUNICIPALITY_STYLE = {"color": "#10253f", "weight": 2.5, "opacity": 0.9, "fill": False,
+                      "dashArray": "6 4"}
 
 
-def map_legend(title: str) -> list[Any]:
-    """Legend of the district colour scale (the same classes ``map.js`` uses)."""
+def map_legend(title: str, municipalities: bool = False) -> list[Any]:
+    """Legend of the district colour scale (the same classes ``map.js`` uses), and of the
+    municipality boundaries when the map draws them."""
     rows = [html.Li([html.Span(className="legend__swatch", style={"background": colour}), label])
             for _, colour, label in SCORE_CLASSES]
     rows.append(html.Li([html.Span(className="legend__swatch",
                                    style={"background": NO_DATA_COLOUR}), "no data"]))
+    if municipalities:
+        rows.append(html.Li([html.Span(className="legend__line legend__line--dashed"),
+                             "municipality boundary"]))
     return [html.Div(title, className="legend__title"), html.Ul(rows, className="legend__rows")]
 
 
@@ -128,8 +136,10 @@ def asset_layer(domain: str, collection: dict[str, Any] | None = None, *,
 def city_map(districts: dict[str, Any], domains: list[str], *,
              selected: str | list[str] | None, bounds: list[list[float]] | None,
              legend_title: str,
-             tile_url: str = "", tile_attribution: str = "") -> html.Div:
-    """The city map: district polygons (the base map without tiles) and asset layers.
+             tile_url: str = "", tile_attribution: str = "",
+             municipalities: dict[str, Any] | None = None) -> html.Div:
+    """The city map: district polygons (the base map without tiles), the municipalities'
+    boundaries in a metropolitan deployment, and asset layers.
 
     Asset layers start empty and unchecked; their data is sent when one is switched on.
     """
@@ -141,6 +151,10 @@ def city_map(districts: dict[str, Any], domains: list[str], *,
         style=js("districtStyle"), onEachFeature=js("districtLabel"),
         hoverStyle=js("districtHover"), zoomToBoundsOnClick=False,
     ))
+    drawn = bool(municipalities and municipalities.get("features"))
+    if drawn:
+        children.append(dl.GeoJSON(id=ids.OVERVIEW_MUNICIPALITY_LAYER, data=municipalities,
+                                   style=MUNICIPALITY_STYLE, interactive=False))
     children.append(dl.GeoJSON(
         id=ids.OVERVIEW_SELECTION_LAYER, data=selection_outline(districts, selected),
         style=SELECTION_STYLE, interactive=False,
@@ -159,6 +173,7 @@ def city_map(districts: dict[str, Any], domains: list[str], *,
         html.Div("No district boundaries loaded yet.", className="city-map__empty")]
     return html.Div(className="city-map-wrap", children=[
         html.Div([leaflet, *empty], className="city-map"),
-        html.Div(map_legend(legend_title), id=ids.OVERVIEW_MAP_LEGEND, className="legend"),
+        html.Div(map_legend(legend_title, drawn), id=ids.OVERVIEW_MAP_LEGEND,
+                 className="legend"),
         html.Div(asset_legend(), id=ids.OVERVIEW_ASSET_LEGEND, className="legend legend--assets"),
     ])

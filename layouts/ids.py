@@ -39,6 +39,7 @@ OVERVIEW_PLACE_TITLE = "overview-place-title"
 CITY_MAP = "city-map"  # dl.Map (stable e2e hook)
 OVERVIEW_DISTRICT_LAYER = "overview-district-layer"  # dl.GeoJSON of district polygons
 OVERVIEW_SELECTION_LAYER = "overview-selection-layer"  # dl.GeoJSON: the selected outline
+OVERVIEW_MUNICIPALITY_LAYER = "overview-municipality-layer"  # dl.GeoJSON: their boundaries
 OVERVIEW_MAP_LEGEND = "overview-map-legend"
 OVERVIEW_ASSET_LEGEND = "overview-asset-legend"  # the asset layers' colours (those switched on)
 OVERVIEW_LAYERS_CONTROL = "overview-layers-control"  # its ``overlays`` = checked layer names

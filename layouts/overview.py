@@ -244,7 +244,9 @@ def layout(district: str | None = None, window: str = DEFAULT_WINDOW, kpi: str |
                 city_map(label_districts(shapes, kpi_decimals(data["kpis"], kpi)), domains,
                          selected=selected, bounds=bounds,
                          legend_title=legend_title(catalogue, kpi),
-                         tile_url=settings.tile_url, tile_attribution=settings.tile_attribution),
+                         tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
+                         municipalities=queries.municipality_outlines(settings)
+                         if municipalities else None),
             ], **{"aria-label": "City map"}),
             html.Section(alerts_children(alerts, now, tz,
                                          drill_query(district, window, department, compare),

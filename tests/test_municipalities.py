@@ -291,3 +291,36 @@ def test_the_open_data_kpi_file_has_each_municipalitys_daily_values(metro: Setti
     # the districts' and the city's rows are there as before, once each
     assert set(rows["place"]) >= {"city", "municipality:sur", *ids}
     assert not rows.duplicated(["date", "kpi", "place"]).any()
+
+
+def test_the_overview_map_draws_each_municipalitys_boundary(metro: Settings,
+                                                            metro_app: Any) -> None:
+    """One outline per municipality, the union of its districts' drawn outlines, so it
+    runs along their edges; none in a single city."""
+    import shapely
+    from shapely.geometry import shape
+
+    from dashboard import queries
+    from tests.tree import by_id, text_of
+
+    outlines = queries.municipality_outlines(metro)
+    assert [f["id"] for f in outlines["features"]] == ["norte", "sur"]
+    districts = {f["id"]: shape(f["geometry"])
+                 for f in queries.district_outlines(metro)["features"]}
+    for feature in outlines["features"]:
+        mine = next(m for m in queries.municipality_options(metro) if m["id"] == feature["id"])
+        union = shapely.union_all([districts[d] for d in mine["districts"]])
+        assert shape(feature["geometry"]).symmetric_difference(union).area < 1e-12
+    with metro_app.server.app_context():
+        from layouts.overview import layout
+
+        tree = layout()
+        assert by_id(tree, "overview-municipality-layer").data == outlines
+        assert "municipality boundary" in text_of(by_id(tree, "overview-map-legend"))
+
+
+def test_a_single_city_draws_no_municipality_boundary(tiny_city: Settings) -> None:
+    from dashboard import queries
+
+    assert queries.municipality_outlines(tiny_city)["features"] == []
+    assert queries.municipality_options(tiny_city) == []

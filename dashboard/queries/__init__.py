@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import shapely
+from shapely.geometry import mapping, shape
 from sqlalchemy import Connection, case, func, select
 
 from dashboard.district_shapes import display_outlines
@@ -266,6 +268,32 @@ def district_outlines(settings: Settings) -> dict[str, Any]:
             for (i, n, _), outline in zip(rows, outlines, strict=True)]}
 
     return _cached(settings, "district_outlines", {}, compute, DISTRICTS)
+
+
+def municipality_outlines(settings: Settings) -> dict[str, Any]:
+    """Each municipality's outline (the union of its districts' display outlines, so it
+    runs exactly along their shared edges) as a GeoJSON FeatureCollection with properties
+    id and name; empty in a single city."""
+
+    def compute(conn: Connection) -> dict[str, Any]:
+        rows = conn.execute(select(District.municipality_id, District.municipality_name,
+                                   District.geometry)
+                            .where(District.municipality_id.is_not(None))
+                            .order_by(District.id)).all()
+        if not rows:
+            return {"type": "FeatureCollection", "features": []}
+        outlines = display_outlines([g for *_, g in rows])
+        parts: dict[str, tuple[str, list[Any]]] = {}
+        for (municipality, name, _), outline in zip(rows, outlines, strict=True):
+            if outline:
+                parts.setdefault(str(municipality), (name or str(municipality), []))[1].append(
+                    shape(outline))
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": mid, "properties": {"id": mid, "name": name},
+             "geometry": mapping(shapely.union_all(shapes))}
+            for mid, (name, shapes) in sorted(parts.items())]}
+
+    return _cached(settings, "municipality_outlines", {}, compute, DISTRICTS)
 
 
 def asset_domains(settings: Settings) -> dict[str, int]:
