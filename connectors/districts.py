@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import shapely
 from shapely.geometry import mapping, shape
 
 from connectors.base import CheckResult, Connector, ConnectorConfig, Mapped
@@ -64,10 +65,11 @@ class DistrictStream(BaseStream):
         frame = layer.frame
         # Rings are repaired where the GIS drew them, in the file's own system: a ring
         # folded onto a straight line there bends into a sliver once reprojected.
-        checked = [repaired(g) if _present(g) else (None, None) for g in frame.geometry]
+        flat = shapely.force_2d(frame.geometry.to_numpy())  # heights (Polygon Z) are dropped
+        checked = [repaired(g) if _present(g) else (None, None) for g in flat]
         kept = gpd.GeoSeries([fixed if fixed is not None else original
-                              for (fixed, _), original in zip(checked, frame.geometry,
-                                                              strict=True)], crs=frame.crs)
+                              for (fixed, _), original in zip(checked, flat, strict=True)],
+                             crs=frame.crs)
         lonlat = layer.wgs84(kept)
         areas = areas_km2(lonlat)
         columns = [c for c in frame.columns if c != frame.geometry.name]

@@ -321,3 +321,21 @@ def test_display_outlines_are_lighter_and_neighbours_still_share_edges(name: str
     for was, now in zip(before, after, strict=True):
         assert now.symmetric_difference(was).area < was.area * 0.02
     assert display_outlines([None, originals[0]])[0] is None
+
+
+def test_heights_are_dropped_and_a_feature_without_geometry_is_quarantined(
+        fresh_engine: Engine, tmp_path: Path) -> None:
+    """GIS exports often carry heights (Polygon Z): the district is stored flat; a feature
+    with no geometry at all is quarantined, the rest stored."""
+    x0, y0 = 440_000, 4_470_000
+    frame = gpd.GeoDataFrame({"name": ["Alta", "Vacía"]}, geometry=[
+        shapely.Polygon([(x0, y0, 10), (x0 + 1000, y0, 11), (x0 + 1000, y0 + 1000, 12),
+                         (x0, y0 + 1000, 10)]), None], crs="EPSG:25830")
+    frame.to_file(tmp_path / "z.gpkg")
+    report = _load(fresh_engine, tmp_path / "z.gpkg")
+    assert (report.stored, report.quarantined) == (1, 1)
+    name, area, geometry = next(iter(_districts(fresh_engine).values()))
+    assert name == "Alta" and not geometry.has_z
+    assert area == pytest.approx(1.0, rel=0.002)  # 1 km² on the UTM grid
+    with fresh_engine.connect() as conn:
+        assert "no geometry" in conn.execute(select(Quarantine.reason)).scalar_one()
