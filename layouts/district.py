@@ -84,14 +84,15 @@ def subtitle(kpis: dict[str, Any], filters: PageFilters, tz: str,
 SCORE_LEVEL = 0.005  # score gaps and changes smaller than this round to 0.00: level
 
 
-def city_gap_words(score: float | None, city: float | None) -> str:
-    """`` · 0.08 below the city`` / ``above`` / `` · level with the city`` ('' unknown)."""
+def city_gap_words(score: float | None, city: float | None, whole: str = "the city") -> str:
+    """`` · 0.08 below the city`` / ``above`` / `` · level with the city`` ('' unknown);
+    ``whole``: what the district is compared with (its municipality in a metropolis)."""
     if score is None or city is None:
         return ""
     gap = score - city
     if abs(gap) < SCORE_LEVEL:
-        return " · level with the city"
-    return f" · {format_number(abs(gap), 2)} {'above' if gap > 0 else 'below'} the city"
+        return f" · level with {whole}"
+    return f" · {format_number(abs(gap), 2)} {'above' if gap > 0 else 'below'} {whole}"
 
 
 def score_trend(score: float | None, change: float | None, compare: str | None) -> Any:
@@ -116,15 +117,18 @@ def score_children(kpis: dict[str, Any], compare: str | None = None,
     and (comparing with the previous period) the change in score points; of the KPIs
     ``department`` answers for when one is chosen."""
     score, city = kpis["score"], kpis["city_score"]
+    whole = kpis.get("compared_with")  # its municipality, in a metropolitan deployment
+    among = f" of {whole}" if whole else ""
     rank = kpis["score_rank"]
-    rank_words = (f"{ordinal(rank)} of {kpis['score_ranked']} districts by score" if rank
-                  else f"not ranked (no score) among {kpis['districts']} districts")
+    rank_words = (f"{ordinal(rank)} of {kpis['score_ranked']} districts{among} by score"
+                  if rank else
+                  f"not ranked (no score) among {kpis['districts']} districts{among}")
     return [
         html.Div("District score", className="score-card__label"),
         html.Div([html.Span(format_number(score, 2), className="score-card__value"),
                   status_badge(status_of(score))], className="score-card__main"),
-        html.Div([html.Span("City score "), html.Strong(format_number(city, 2)),
-                  html.Span(city_gap_words(score, city))],
+        html.Div([html.Span(f"{whole or 'City'} score "), html.Strong(format_number(city, 2)),
+                  html.Span(city_gap_words(score, city, whole or "the city"))],
                  className="district-score__city"),
         html.Div(rank_words, id=pid("rank"), className="district-score__rank"),
         html.Div(score_trend(score, kpis.get("score_change"), compare),
@@ -174,13 +178,16 @@ def view(settings: Settings, district: str, filters: PageFilters) -> dict[str, A
     return {
         "subtitle": subtitle(kpis, filters, tz, domains),
         "score": score_children(kpis, filters.compare, filters.department),
-        "kpis": [score_chart(pid("chart"), rows, name, district, filters.period),
+        "kpis": [score_chart(pid("chart"), rows, name, district, filters.period,
+                             kpis.get("compared_with")),
                  html.Div(kpi_table(pid("chart-table"), rows, name,
-                                    year_ago=filters.compare == "year"),
+                                    year_ago=filters.compare == "year",
+                                    whole=kpis.get("compared_with")),
                           className="table-scroll")],
         "assets": assets_table(dq.assets_by_domain(settings, district, domains), query, now, tz),
         "requests": [request_numbers(settings, district, filters),
-                     request_tiles(dq.request_rows(kpis["rows"]), name),
+                     request_tiles(dq.request_rows(kpis["rows"]), name,
+                                   kpis.get("compared_with")),
                      html.H3("Oldest open requests", className="district-requests__title"),
                      oldest_table(oldest_open(settings, district=district,
                                               department=filters.department,
@@ -256,6 +263,8 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
     if profile is None:
         return not_found(district_id)
     district = profile["id"]
+    whole = profile.get("municipality_name")  # compared with its municipality, in a metropolis
+    whole_of = f"{whole}'s " if whole else "the city's "
     filters = read_filters(settings, query, custom=True).with_(district=None)
     parts = view(settings, district, filters)
     density = profile["population"] / profile["area_km2"] if profile["area_km2"] else None
@@ -299,12 +308,13 @@ def layout(district_id: str | None = None, **query: Any) -> html.Div:
             ]),
         ]),
         html.Section(className="card district-kpis", children=[
-            card_head("KPIs against the city and the targets",
+            card_head(f"KPIs against {whole or 'the city'} and the targets",
                       export_button(PAGE, "kpis", "CSV")),
             html.P("Worst first: bars are the district's score per KPI (1.00 = on target), "
-                   "black ticks the city's score; KPIs without a value come last. Gap to "
-                   "city: the district's value minus the city's over the same period. "
-                   "Ranks: 1 = best of the districts with a value; ties share a rank.",
+                   f"black ticks {whole_of}score; KPIs without a value come last. Gap to "
+                   f"{whole or 'city'}: the district's value minus {whole_of}value over the "
+                   "same period. Ranks: 1 = best of the districts"
+                   f"{f' of {whole}' if whole else ''} with a value; ties share a rank.",
                    className="section-hint"),
             html.Div(parts["kpis"], id=pid("kpis")),
         ]),

@@ -50,18 +50,19 @@ def with_unit(value: float | None, decimals: int, unit: str) -> str:
     return f"{format_number(value, decimals)} {unit}".strip()
 
 
-def gap_cell(row: dict[str, Any]) -> html.Span:
-    """``+8 pp vs city · better``: the district's value minus the city's (``city_gap``),
-    coloured and worded by the KPI's direction."""
+def gap_cell(row: dict[str, Any], whole: str | None = None) -> html.Span:
+    """``+8 pp vs city · better``: the district's value minus the city's (``city_gap``; its
+    municipality's, ``whole``, in a metropolis), coloured and worded by the KPI's
+    direction."""
     gap = row.get("city_gap")
     if gap is None:
         return html.Span("–", className="trend trend--none")
     better = row.get("city_gap_better")
     size = format_change(gap, row.get("city_gap_unit"), row["decimals"])
     if better is None:
-        return html.Span(f"level with the city ({'+' if gap >= 0 else '−'}{size})",
+        return html.Span(f"level with {whole or 'the city'} ({'+' if gap >= 0 else '−'}{size})",
                          className="trend trend--flat")
-    return html.Span([f"{'+' if gap > 0 else '−'}{size} vs city ",
+    return html.Span([f"{'+' if gap > 0 else '−'}{size} vs {whole or 'city'} ",
                       html.Span("better" if better else "worse", className="trend__word")],
                      className=f"trend trend--{'improving' if better else 'worsening'}")
 
@@ -78,9 +79,11 @@ def change_cell(row: dict[str, Any], versus: str, *, year: bool = False) -> html
 
 
 # ---- KPI comparison -------------------------------------------------------------------------
-def score_figure(rows: list[dict[str, Any]], place: str) -> dict[str, Any]:
-    """Horizontal bars of the district's score per KPI, the city's score as markers and the
-    1.00 target line. Bars are grouped by status so the legend names it in words."""
+def score_figure(rows: list[dict[str, Any]], place: str,
+                 whole: str | None = None) -> dict[str, Any]:
+    """Horizontal bars of the district's score per KPI, the city's (its municipality's,
+    ``whole``) score as markers and the 1.00 target line. Bars are grouped by status so
+    the legend names it in words."""
     names = [text(r["name"]) + (f" (no {source_noun(r)} here)" if r.get("no_source") else
                                 " (no data)" if r["score"] is None else "") for r in rows]
     data: list[dict[str, Any]] = []
@@ -98,12 +101,13 @@ def score_figure(rows: list[dict[str, Any]], place: str) -> dict[str, Any]:
         })
     city = [(n, r) for n, r in zip(names, rows, strict=True) if r["city_score"] is not None]
     data.append({
-        "type": "scatter", "mode": "markers", "name": "City score",
+        "type": "scatter", "mode": "markers", "name": f"{whole or 'City'} score",
         "y": [n for n, _ in city], "x": [round(r["city_score"], 3) for _, r in city],
         "marker": {"symbol": "line-ns", "size": 22, "line": {"width": 3, "color": "#17212d"},
                    "color": "#17212d"},
         "customdata": [[with_unit(r["city_value"], r["decimals"], r["unit"])] for _, r in city],
-        "hovertemplate": "%{y}<br>City: %{x:.2f} (%{customdata[0]})<extra></extra>",
+        "hovertemplate": "%{y}<br>" + (whole or "City")
+                         + ": %{x:.2f} (%{customdata[0]})<extra></extra>",
     })
     order = list(reversed(names))  # first KPI on top
     return {"data": data, "layout": {
@@ -124,11 +128,11 @@ def score_figure(rows: list[dict[str, Any]], place: str) -> dict[str, Any]:
 
 
 def score_chart(graph_id: str, rows: list[dict[str, Any]], place: str,
-                district: str, period: str) -> Any:
+                district: str, period: str, whole: str | None = None) -> Any:
     """The score chart (PNG via the mode bar); the table below it is its text alternative."""
     if not rows:
         return html.Div("No KPI for the chosen department.", className="empty-note")
-    graph = dcc.Graph(id=graph_id, figure=score_figure(rows, place),
+    graph = dcc.Graph(id=graph_id, figure=score_figure(rows, place, whole),
                       config=graph_config(safe_name("district", district, "scores", period)),
                       className="district-chart")
     return html.Figure([graph, html.Figcaption(
@@ -137,12 +141,14 @@ def score_chart(graph_id: str, rows: list[dict[str, Any]], place: str,
 
 
 def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
-              year_ago: bool) -> html.Table | html.Div:
+              year_ago: bool, whole: str | None = None) -> html.Table | html.Div:
     """Every KPI of the district with all the chart's numbers (its accessible alternative),
-    in the rows' order (``kpi_comparison``: worst first), each with its gap to the city."""
+    in the rows' order (``kpi_comparison``: worst first), each with its gap to the city (to
+    its municipality, ``whole``, in a metropolis)."""
     if not rows:
         return html.Div("No KPI to compare.", className="empty-note")
-    heads = ["KPI", place, "City", "Gap to city", "Target", f"Score ({place} / city)", "Status",
+    heads = ["KPI", place, whole or "City", f"Gap to {whole or 'city'}", "Target",
+             f"Score ({place} / {whole or 'city'})", "Status",
              "vs previous window"] + (["vs a year ago"] if year_ago else []) + ["Rank"]
     body = []
     for r in rows:
@@ -153,7 +159,7 @@ def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
                     scope="row"),
             html.Td(with_unit(r["value"], r["decimals"], r["unit"]), className="num"),
             html.Td(with_unit(r["city_value"], r["decimals"], r["unit"]), className="num"),
-            html.Td(gap_cell(r)),
+            html.Td(gap_cell(r, whole)),
             html.Td(f"{comparator} {with_unit(r['target'], r['decimals'], r['unit'])}",
                     className="num"),
             html.Td(f"{format_number(r['score'], 2)} / {format_number(r['city_score'], 2)}",
@@ -171,7 +177,7 @@ def kpi_table(table_id: str, rows: list[dict[str, Any]], place: str, *,
         cells.append(html.Td(rank_text(r["rank"], r["ranked"])))
         body.append(html.Tr(cells))
     return html.Table([
-        html.Caption(f"{place} against the city and the targets, per KPI"),
+        html.Caption(f"{place} against {whole or 'the city'} and the targets, per KPI"),
         html.Thead(html.Tr([html.Th(h, scope="col") for h in heads])),
         html.Tbody(body),
     ], id=table_id, className="data-table district-kpi-table")
@@ -229,8 +235,9 @@ def asset_csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "domain_name": domain_label(r["domain"])} for r in rows]
 
 
-def request_tiles(rows: list[dict[str, Any]], place: str) -> html.Div:
-    """One small tile per request KPI: the district's value, the city's, target, rank."""
+def request_tiles(rows: list[dict[str, Any]], place: str, whole: str | None = None) -> html.Div:
+    """One small tile per request KPI: the district's value, the city's (its
+    municipality's, ``whole``), target, rank."""
     if not rows:
         return html.Div("No request KPI is configured.", className="empty-note")
     tiles = []
@@ -241,7 +248,8 @@ def request_tiles(rows: list[dict[str, Any]], place: str) -> html.Div:
             html.Div([html.Span(with_unit(r["value"], r["decimals"], r["unit"]),
                                 className="district-tile__value"),
                       status_badge(status_of(r["score"]))], className="district-tile__main"),
-            html.Div(f"City {with_unit(r['city_value'], r['decimals'], r['unit'])} · target "
+            html.Div(f"{whole or 'City'} {with_unit(r['city_value'], r['decimals'], r['unit'])}"
+                     " · target "
                      f"{comparator} {with_unit(r['target'], r['decimals'], r['unit'])}",
                      className="district-tile__meta"),
             html.Div([change_cell(r, "previous window"),

@@ -324,3 +324,29 @@ def test_a_single_city_draws_no_municipality_boundary(tiny_city: Settings) -> No
 
     assert queries.municipality_outlines(tiny_city)["features"] == []
     assert queries.municipality_options(tiny_city) == []
+
+
+def test_a_district_of_a_municipality_is_compared_with_it_and_ranked_among_its_districts(
+        metro: Settings, metro_app: Any) -> None:
+    from dashboard import queries
+    from dashboard.queries.district import kpi_comparison
+    from tests.tree import by_id, text_of
+
+    norte = next(m for m in queries.municipality_options(metro) if m["id"] == "norte")
+    district = norte["districts"][0]
+    found = kpi_comparison(metro, district, "week")
+    whole = queries.overview(metro, None, "week", None, "norte")
+    own = queries.overview(metro, district, "week")
+    assert found["compared_with"] == "Norte" and found["districts"] == len(norte["districts"])
+    assert found["city_score"] == whole["city_score"]["value"]
+    assert found["score"] == own["city_score"]["value"]  # the district is itself at any level
+    values = {k["id"]: k["value"] for k in whole["kpis"]}
+    assert all(r["city_value"] == values[r["id"]] for r in found["rows"])
+    assert all(r["ranked"] <= len(norte["districts"]) for r in found["rows"])
+    with metro_app.server.app_context():
+        from layouts.district import layout
+
+        tree = layout(district)
+        score = text_of(by_id(tree, "district-score"))
+        assert "Norte score" in score and "districts of Norte" in score
+        assert "Gap to Norte" in text_of(by_id(tree, "district-chart-table"))

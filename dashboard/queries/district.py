@@ -136,7 +136,9 @@ def with_year_ago(settings: Settings, window: str, district: str | None,
 def kpi_comparison(settings: Settings, district: str, window: str, *,
                    year_ago: bool = False, department: str | None = None) -> dict[str, Any]:
     """One district's KPIs against the city's and the targets, with each KPI's rank, worst
-    first (``worst_first``: why a district scores low reads from the top).
+    first (``worst_first``: why a district scores low reads from the top). In a
+    metropolitan deployment, against its municipality's and ranked among its districts
+    (``compared_with``: the municipality's name; None for the city).
 
     Returns ``{"window", "window_start", "window_end", "score", "previous_score",
     "city_score", "city_previous_score", "score_rank", "score_ranked", "districts",
@@ -149,13 +151,15 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
     department answers for, scored together (``queries.kpi_table``).
     An unknown district raises ``ValueError``.
     """
-    table = kpi_table(settings, window, department)
+    profile = district_profile(settings, district) if district else None
+    municipality = (profile or {}).get("municipality_id")
+    table = kpi_table(settings, window, department, municipality)
     places = table["places"]
     if not district or district not in places:
         raise ValueError(f"unknown district {district!r}")
     by_place = {key: {k["id"]: k for k in place["kpis"]} for key, place in places.items()}
     districts = [key for key in places if key]
-    before = year_ago_values(settings, window, department) if year_ago else {}
+    before = year_ago_values(settings, window, department, municipality) if year_ago else {}
     rows = []
     for kpi in places[district]["kpis"]:
         city = by_place[""].get(kpi["id"], {})
@@ -186,6 +190,7 @@ def kpi_comparison(settings: Settings, district: str, window: str, *,
         "city_score": places[""]["score"], "city_previous_score": places[""]["previous_score"],
         "score_rank": score_ranks.get(district), "score_ranked": len(score_ranks),
         "districts": len(districts), "year_ago": year_ago, "rows": worst_first(rows),
+        "compared_with": (profile or {}).get("municipality_name") if municipality else None,
     }
 
 
