@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboard.queries import district_options, municipality_options
-from dashboard.queries.places import MUNICIPALITY
+from dashboard.queries.places import MUNICIPALITY, split_place
 from dashboard.settings import Settings
 
 WHOLE_CITY = ""
@@ -34,23 +34,18 @@ class Place:
 def parse_place(value: str | None) -> Place:
     """The place a selector value names, unchecked (for writing it back to the URL,
     where the page checks it on reading)."""
-    if not value:
-        return Place()
-    if value.startswith(MUNICIPALITY):
-        return Place(municipality=value.removeprefix(MUNICIPALITY) or None)
-    return Place(district=value)
+    municipality, district = split_place(value)
+    return Place(municipality=municipality, district=district)
 
 
 def read_place(value: str | None, districts: list[dict[str, Any]],
                municipalities: list[dict[str, Any]]) -> Place:
     """The place a selector value (or a forged one) names; anything unknown is the city."""
-    if not value:
-        return Place()
-    if value.startswith(MUNICIPALITY):
-        wanted = value.removeprefix(MUNICIPALITY)
+    municipality, district = split_place(value)
+    if municipality is not None:
         known = {m["id"] for m in municipalities}
-        return Place(municipality=wanted) if wanted in known else Place()
-    return Place(district=value) if value in {d["id"] for d in districts} else Place()
+        return Place(municipality=municipality) if municipality in known else Place()
+    return Place(district=district) if district in {d["id"] for d in districts} else Place()
 
 
 def municipality_of(municipalities: list[dict[str, Any]], municipality: str | None
